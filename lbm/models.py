@@ -1,0 +1,367 @@
+"""Organizations, their members, linked accounts and account links (SPEC sections 1 and 2).
+
+Models hold data and invariants only. Every state change goes through ``lbm.services``.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from guardian.models import UserObjectPermissionBase
+from simple_history.models import HistoricalRecords
+
+from .validators import validate_basic_id, validate_business_number, validate_premium_id
+
+
+class Industry(models.TextChoices):
+    ECOMMERCE = "ecommerce", _("E-commerce")
+    RETAIL = "retail", _("Retail")
+    EDUCATION = "education", _("Education")
+    BEAUTY = "beauty", _("Beauty")
+    TELECOM = "telecom", _("Telecom")
+    FOOD_DRINK = "food_drink", _("Food and drink")
+    GAMES = "games", _("Games")
+    LUXURY = "luxury", _("Luxury")
+    MEDICAL_AESTHETICS = "medical_aesthetics", _("Medical aesthetics")
+    ALCOHOL = "alcohol", _("Alcohol")
+    FINANCE = "finance", _("Finance")
+    HEALTH = "health", _("Health")
+    GOVERNMENT = "government", _("Government")
+    OTHER = "other", _("Other")
+
+
+class OrganizationStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    PENDING = "pending", _("Pending review")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    DELETED = "deleted", _("Deleted")
+
+
+class Organization(models.Model):
+    """An organization (企業管理組織): one per company, one company per business number, ever."""
+
+    Status = OrganizationStatus
+
+    class EntityType(models.TextChoices):
+        COMPANY = "company", _("Company / brand owner")
+        AGENCY = "agency", _("Agency")
+        RESELLER = "reseller", _("Reseller")
+
+    class ShareMode(models.TextChoices):
+        SHARE_ALL = "share_all", _("Share all resources with newly linked accounts")
+        SHARE_SELECTED = "share_selected", _("Share selected resources only")
+
+    # Which states may follow which; deleted is final (SPEC section 1).
+    TRANSITIONS = {
+        Status.DRAFT: {Status.PENDING, Status.DELETED},
+        Status.PENDING: {Status.APPROVED, Status.REJECTED, Status.DELETED},
+        Status.REJECTED: {Status.PENDING, Status.DELETED},
+        Status.APPROVED: {Status.DELETED},
+        Status.DELETED: set(),
+    }
+    EDITABLE_BUSINESS_INFO = {Status.DRAFT, Status.REJECTED}
+
+    name = models.CharField(_("organization name"), max_length=100)
+    country = models.CharField(_("country"), max_length=2, default="TW",
+                               choices=[("TW", _("Taiwan"))])
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.DRAFT, db_index=True)
+    entity_type = models.CharField(
+        _("type of business"), max_length=16, choices=EntityType.choices,
+        default=EntityType.COMPANY,
+        help_text=_("Agencies and resellers may not create an organization for themselves."),
+    )
+    # Business information (商用資訊), required before review.
+    company_name = models.CharField(_("company name"), max_length=150, blank=True)
+    # NULL until entered; unique across every row, deleted ones included, so a company can never
+    # create a second organization (NULLs do not collide on PostgreSQL or SQLite).
+    business_number = models.CharField(
+        _("business number (統一編號)"), max_length=8, null=True, blank=True, unique=True,
+        validators=[validate_business_number],
+        error_messages={"unique": _("An organization with this business number already exists "
+                                    "or existed; a company may have only one, ever.")},
+    )
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    phone = models.CharField(_("company phone"), max_length=32, blank=True)
+    industry = models.CharField(_("industry"), max_length=32, choices=Industry.choices, blank=True)
+    contact = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("contact person"), null=True, blank=True,
+        on_delete=models.SET_NULL, related_name="+",
+        help_text=_("An Admin who is a member of the company; their e-mail address must be "
+                    "verified before review."),
+    )
+    # Keyed hash of the contact e-mail address that was verified: a later change of the contact
+    # or of their address no longer matches, so verification lapses by itself.
+    contact_email_verified_hash = models.CharField(max_length=64, blank=True, editable=False)
+    contact_email_verified_at = models.DateTimeField(_("contact e-mail verified at"), null=True,
+                                                     blank=True, editable=False)
+    share_mode = models.CharField(_("sharing with newly linked accounts"), max_length=16,
+                                  choices=ShareMode.choices, default=ShareMode.SHARE_ALL)
+    # Review
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True, editable=False)
+    review_due_on = models.DateField(_("review due"), null=True, blank=True, editable=False)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True, editable=False)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("reviewed by"),
+                                    null=True, blank=True, editable=False,
+                                    on_delete=models.SET_NULL, related_name="+")
+    review_reason = models.TextField(_("review reason"), blank=True, editable=False)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("organization")
+        verbose_name_plural = _("organizations")
+        ordering = ["name"]
+        permissions = [
+            ("manage_members", _("Can add and remove members and change their roles")),
+            ("manage_links", _("Can link and unlink accounts")),
+            ("create_audiences", _("Can create organization audiences and LINE Tags")),
+            ("share_audiences", _("Can share audiences and LINE Tags to linked accounts")),
+            ("review_organization", _("Can review organizations (LINE reviewer)")),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=OrganizationStatus.values),
+                                   name="organization_status_valid"),
+            models.CheckConstraint(
+                condition=~Q(status="deleted") | Q(deleted_at__isnull=False),
+                name="organization_deleted_has_time",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "submitted_at"], name="org_review_queue")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.status == self.Status.DELETED
+
+
+class MemberRole(models.TextChoices):
+    # Ordered from most to least capable; ``ROLE_RANK`` in lbm.permissions relies on it.
+    ADMIN = "admin", _("Admin")
+    OPERATOR = "operator", _("Operator")
+    OPERATOR_DATA = "operator_data", _("Operator (data only)")
+    VIEWER = "viewer", _("User (view only)")
+
+
+class Membership(models.Model):
+    """A user's role in an organization; the role decides their object permissions."""
+
+    Role = MemberRole
+
+    organization = models.ForeignKey(Organization, verbose_name=_("organization"),
+                                     on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"),
+                             on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.VIEWER)
+    is_company_member = models.BooleanField(
+        _("company member"), default=True,
+        help_text=_("Employee of the company itself, as opposed to an agency or partner."),
+    )
+    created_at = models.DateTimeField(_("joined at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        ordering = ["organization", "user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="membership_unique"),
+            models.CheckConstraint(condition=Q(role__in=MemberRole.values),
+                                   name="membership_role_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.organization} ({self.get_role_display()})"
+
+
+class OrganizationUserObjectPermission(UserObjectPermissionBase):
+    """django-guardian's direct foreign-key table for organization permissions (fast, cascades)."""
+
+    content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)
+
+    class Meta(UserObjectPermissionBase.Meta):
+        verbose_name = _("organization permission")
+        verbose_name_plural = _("organization permissions")
+
+
+class Provider(models.Model):
+    """A LINE Developers provider that owns Official Account channels."""
+
+    name = models.CharField(_("provider name"), max_length=150)
+    business_number = models.CharField(_("business number (統一編號)"), max_length=8,
+                                       validators=[validate_business_number])
+    certified = models.BooleanField(_("certified provider"), default=False)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("provider")
+        verbose_name_plural = _("providers")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccountKind(models.TextChoices):
+    OFFICIAL_ACCOUNT = "oa", _("LINE Official Account")
+    LAP = "lap", _("LINE Ads Platform ad account")
+    MVP = "mvp", _("MVP (頭版) ad account")
+    POINTS_ADS = "points_ads", _("LINE POINTS Ads account")
+
+
+class AccountBadge(models.TextChoices):
+    NONE = "none", _("General (no badge)")
+    BLUE = "blue", _("Verified (blue badge)")
+    GREEN = "green", _("Premium (green badge)")
+
+
+class Account(models.Model):
+    """A LINE account that can be linked to an organization (SPEC section 2)."""
+
+    Kind = AccountKind
+
+    Badge = AccountBadge
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("account name"), max_length=150)
+    basic_id = models.CharField(_("basic ID"), max_length=9, null=True, blank=True, unique=True,
+                                validators=[validate_basic_id])
+    premium_id = models.CharField(
+        _("premium ID"), max_length=19, null=True, blank=True, unique=True,
+        validators=[validate_premium_id],
+        error_messages={"unique": _("This premium ID is already taken.")},
+    )
+    external_id = models.CharField(
+        _("ad account ID"), max_length=64, null=True, blank=True, unique=True,
+        help_text=_("The ad account's own ID (LAP, MVP, LINE POINTS Ads)."),
+    )
+    badge = models.CharField(_("badge"), max_length=8, choices=Badge.choices, default=Badge.NONE)
+    verified = models.BooleanField(
+        _("verified ad account"), default=False,
+        help_text=_("For ad accounts: the advertiser passed LINE's verification."),
+    )
+    business_number = models.CharField(
+        _("business number (統一編號)"), max_length=8, validators=[validate_business_number],
+        help_text=_("For LAP ad accounts, the advertiser's business number."),
+    )
+    provider = models.ForeignKey(Provider, verbose_name=_("provider"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="accounts")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("linked account")
+        verbose_name_plural = _("linked accounts")
+        ordering = ["kind", "name"]
+        permissions = [("manage_accounts", _("Can edit accounts, badges and IDs (account manager)"))]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=AccountKind.values),
+                                   name="account_kind_valid"),
+            models.CheckConstraint(condition=Q(badge__in=AccountBadge.values),
+                                   name="account_badge_valid"),
+            # An Official Account always has its basic ID; an ad account has its own ID instead.
+            models.CheckConstraint(
+                condition=(Q(kind="oa", basic_id__isnull=False)
+                           | (~Q(kind="oa") & Q(external_id__isnull=False))),
+                name="account_has_identifier",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.display_id})"
+
+    @property
+    def display_id(self) -> str:
+        return self.premium_id or self.basic_id or self.external_id or ""
+
+    @property
+    def is_verified(self) -> bool:
+        """Blue badge or higher for an Official Account; LINE's verification for an ad account."""
+        if self.kind == self.Kind.OFFICIAL_ACCOUNT:
+            return self.badge in {self.Badge.BLUE, self.Badge.GREEN}
+        return self.verified
+
+
+class LinkStatus(models.TextChoices):
+    PENDING = "pending", _("Pending review")
+    APPROVED = "approved", _("Linked")
+    REJECTED = "rejected", _("Rejected")
+    UNLINKED = "unlinked", _("Unlinked")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class AccountLink(models.Model):
+    """A request to link one account to an organization, reviewed by LINE."""
+
+    Status = LinkStatus
+
+    ACTIVE = (Status.PENDING, Status.APPROVED)
+    TRANSITIONS = {
+        Status.PENDING: {Status.APPROVED, Status.REJECTED, Status.CANCELLED},
+        Status.APPROVED: {Status.UNLINKED},
+        Status.REJECTED: set(),
+        Status.UNLINKED: set(),
+        Status.CANCELLED: set(),
+    }
+
+    organization = models.ForeignKey(Organization, verbose_name=_("organization"),
+                                     on_delete=models.CASCADE, related_name="links")
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT,
+                                related_name="links")
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.PENDING, db_index=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("requested by"),
+                                     null=True, on_delete=models.SET_NULL, related_name="+")
+    submitted_at = models.DateTimeField(_("submitted at"), auto_now_add=True)
+    review_due_on = models.DateField(_("review due"), null=True, blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("reviewed by"),
+                                    null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    review_reason = models.TextField(_("review reason"), blank=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("account link")
+        verbose_name_plural = _("account links")
+        ordering = ["-submitted_at"]
+        permissions = [("review_accountlink", _("Can review account links (LINE reviewer)"))]
+        constraints = [
+            # At most one pending-or-approved link per account: of two simultaneous requests for
+            # the same account the database lets exactly one through.
+            models.UniqueConstraint(fields=["account"], condition=Q(status__in=["pending", "approved"]),
+                                    name="account_one_active_link"),
+            models.CheckConstraint(condition=Q(status__in=LinkStatus.values),
+                                   name="accountlink_status_valid"),
+        ]
+        indexes = [models.Index(fields=["status", "submitted_at"], name="link_review_queue")]
+
+    def __str__(self) -> str:
+        return f"{self.account} → {self.organization}"
+
+
+# Proxies that give LINE reviewers their own queue pages in the admin.
+class OrganizationReview(Organization):
+    class Meta:
+        proxy = True
+        verbose_name = _("organization review")
+        verbose_name_plural = _("review queue: organizations")
+
+
+class AccountLinkReview(AccountLink):
+    class Meta:
+        proxy = True
+        verbose_name = _("account link review")
+        verbose_name_plural = _("review queue: account links")

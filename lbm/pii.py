@@ -1,0 +1,78 @@
+"""Personal data: normalisation and hashing of phone numbers and e-mail addresses.
+
+LINE's APIs exchange a phone number or an e-mail address as the lower-case hex SHA-256 of its
+normalised form (phone: E.164 with the leading ``+``, Taiwan as the default region; e-mail:
+trimmed and lower-cased). Every Taiwanese mobile number is one of about 10^8, so such a hash is
+reversible by trying them all. At rest we keep only ``keyed_hash``: HMAC-SHA256 under
+``settings.PII_HASH_KEY`` over that SHA-256 hex string, so a LINE-style hash that arrives from a
+client still matches, and a copy of the database does not give the numbers away.
+"""
+
+import hashlib
+import hmac
+import re
+
+import phonenumbers
+from django.conf import settings
+from django.utils.translation import gettext as _
+
+DEFAULT_REGION = "TW"
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+
+
+class InvalidIdentifier(ValueError):
+    """The value is not a phone number, e-mail address or hash of the expected form."""
+
+
+def normalise_phone(raw: str, *, region: str = DEFAULT_REGION) -> str:
+    """Return ``raw`` in E.164 (``+886912345678``); raise ``InvalidIdentifier`` if it is not a
+    valid number. Taiwanese numbers may be written nationally (``0912-345-678``)."""
+    try:
+        number = phonenumbers.parse(raw.strip(), region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidIdentifier(_("“%(value)s” is not a phone number.") % {"value": raw}) from exc
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidIdentifier(_("“%(value)s” is not a valid phone number.") % {"value": raw})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalise_email(raw: str) -> str:
+    """Return the address trimmed and lower-cased; raise ``InvalidIdentifier`` if malformed."""
+    value = raw.strip().lower()
+    if not _EMAIL.match(value):
+        raise InvalidIdentifier(_("“%(value)s” is not an e-mail address.") % {"value": raw})
+    return value
+
+
+def sha256_hex(normalised: str) -> str:
+    """The LINE-style hash: lower-case hex SHA-256 of the normalised UTF-8 string."""
+    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+
+
+def is_sha256_hex(value: str) -> bool:
+    return bool(_SHA256_HEX.match(value))
+
+
+def keyed_hash(line_hash: str) -> str:
+    """The form kept at rest: hex HMAC-SHA256 under PII_HASH_KEY over a LINE-style hash."""
+    if not is_sha256_hex(line_hash):
+        raise InvalidIdentifier(_("“%(value)s” is not a lower-case hex SHA-256.") % {"value": line_hash})
+    key = settings.PII_HASH_KEY.encode("utf-8")
+    return hmac.new(key, line_hash.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def email_keyed_hash(raw: str) -> str:
+    return keyed_hash(sha256_hex(normalise_email(raw)))
+
+
+def phone_keyed_hash(raw: str) -> str:
+    return keyed_hash(sha256_hex(normalise_phone(raw)))
+
+
+def mask_email(raw: str) -> str:
+    """``chen@example.com`` → ``c***@example.com``, for showing which address was used."""
+    local, _sep, domain = raw.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"

@@ -1,0 +1,582 @@
+"""Every write to organizations, members and account links.
+
+Each function locks what it changes, returns early when nothing changes (a repeated click or a
+retried task), checks permissions through ``lbm.permissions``, records who and why in the
+history, and sends side effects only once the transaction commits.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import permissions, pii
+from .exceptions import (
+    AccountAlreadyLinked,
+    DomainError,
+    IncompleteBusinessInfo,
+    IneligibleLink,
+    InvalidTransition,
+    InvalidVerificationLink,
+    LastAdmin,
+)
+from .models import Account, AccountLink, Membership, Organization
+from .permissions import Action
+from .validators import validate_business_number
+from .workdays import review_due_date
+
+VERIFICATION_SALT = "lbm.organization.contact-verification"
+BUSINESS_INFO_FIELDS = ("company_name", "business_number", "address", "phone", "industry",
+                        "contact")
+
+
+def _record(obj, *, actor, reason: str) -> None:
+    """Attach who and why to the history row the next ``save()`` writes."""
+    obj._history_user = actor
+    obj._change_reason = reason[:100]
+
+
+# --- Organizations ----------------------------------------------------------------------------
+
+
+def organization_validate_entity(*, entity_type: str) -> None:
+    if entity_type != Organization.EntityType.COMPANY:
+        raise DomainError(_("Agencies and resellers may not create an organization for "
+                            "themselves; the organization must be the brand owner's company."))
+
+
+@transaction.atomic
+def organization_create(*, actor, organization: Organization) -> Organization:
+    """Save a new draft organization (built by a form or a caller, not yet saved). Its creator
+    becomes its first Admin, a company member, and its contact person; the contact e-mail
+    verification link is sent once the transaction commits."""
+    if actor.is_staff and not actor.is_superuser:
+        raise DomainError(_("LINE staff do not create organizations; customers do."))
+    organization_validate_entity(entity_type=organization.entity_type)
+    organization.name = (organization.name or "").strip()
+    if not organization.name:
+        raise DomainError(_("An organization needs a name."))
+    organization.status = Organization.Status.DRAFT
+    organization.contact = None
+    _full_clean(organization)
+    _record(organization, actor=actor, reason=_("Created"))
+    try:
+        with transaction.atomic():
+            organization.save()
+    except IntegrityError as exc:
+        raise DomainError(_("An organization with this business number already exists or "
+                            "existed; a company may have only one, ever.")) from exc
+    membership = Membership(organization=organization, user=actor,
+                            role=Membership.Role.ADMIN, is_company_member=True)
+    _record(membership, actor=actor, reason=_("Creator becomes Admin"))
+    membership.save()
+    permissions.grant_role(membership)
+    if actor.email:
+        organization.contact = actor
+        _record(organization, actor=actor, reason=_("Creator set as contact person"))
+        organization.save(update_fields=["contact", "updated_at"])
+        organization_send_contact_verification(organization_id=organization.pk, actor=actor)
+    return organization
+
+
+def _full_clean(organization: Organization) -> None:
+    try:
+        organization.full_clean(exclude=["contact"])
+    except ValidationError as exc:
+        raise DomainError(" ".join(exc.messages)) from exc
+
+
+@transaction.atomic
+def organization_update(*, organization: Organization, actor, changed: list[str]) -> Organization:
+    """Save an edit made in the admin. Business information changes only while the organization
+    is a draft or rejected; a new contact person or address needs verifying again."""
+    permissions.require(actor, Action.CHANGE, organization)
+    current = Organization.objects.select_for_update().get(pk=organization.pk)
+    locked_fields = set(changed) & set(BUSINESS_INFO_FIELDS + ("entity_type", "country"))
+    if locked_fields and current.status not in Organization.EDITABLE_BUSINESS_INFO:
+        raise DomainError(_("Business information can be changed only while the organization "
+                            "is a draft or has been rejected."))
+    if "entity_type" in changed:
+        organization_validate_entity(entity_type=organization.entity_type)
+    if "contact" in changed and organization.contact_id:
+        _check_contact(organization, organization.contact)
+    _full_clean(organization)
+    _record(organization, actor=actor,
+            reason=_("Edited: %(fields)s") % {"fields": ", ".join(sorted(changed))})
+    try:
+        with transaction.atomic():
+            organization.save()
+    except IntegrityError as exc:
+        raise DomainError(_("An organization with this business number already exists or "
+                            "existed; a company may have only one, ever.")) from exc
+    if "contact" in changed and organization.contact_id:
+        organization_send_contact_verification(organization_id=organization.pk, actor=actor)
+    return organization
+
+
+def _check_contact(organization: Organization, user) -> None:
+    membership = Membership.objects.filter(organization=organization, user=user).first()
+    if membership is None or membership.role != Membership.Role.ADMIN:
+        raise DomainError(_("The contact person must be an Admin of the organization."))
+    if not membership.is_company_member:
+        raise DomainError(_("The contact person must be a member of the company itself, not of "
+                            "an agency or partner."))
+    if not user.email:
+        raise DomainError(_("The contact person has no e-mail address."))
+
+
+def contact_email_is_verified(organization: Organization) -> bool:
+    """True when the current contact's current address is the one that was verified."""
+    contact = organization.contact
+    if contact is None or not contact.email or not organization.contact_email_verified_hash:
+        return False
+    return organization.contact_email_verified_hash == pii.email_keyed_hash(contact.email)
+
+
+def business_info_missing(organization: Organization) -> list[str]:
+    """Names of the business information fields that are still empty."""
+    return [str(Organization._meta.get_field(f).verbose_name)
+            for f in BUSINESS_INFO_FIELDS if not getattr(organization, f if f != "contact"
+                                                          else "contact_id")]
+
+
+def submission_problems(organization: Organization) -> list[str]:
+    """Everything that keeps the organization from being submitted (or approved), in words."""
+    problems = []
+    missing = business_info_missing(organization)
+    if missing:
+        problems.append(_("Business information is incomplete: %(fields)s.")
+                        % {"fields": ", ".join(missing)})
+    if organization.entity_type != Organization.EntityType.COMPANY:
+        problems.append(_("Agencies and resellers may not create an organization for "
+                          "themselves."))
+    if organization.business_number:
+        try:
+            validate_business_number(organization.business_number)
+        except ValidationError as exc:
+            problems.extend(exc.messages)
+    if organization.contact_id:
+        try:
+            _check_contact(organization, organization.contact)
+        except DomainError as exc:
+            problems.append(exc.message)
+        else:
+            if not contact_email_is_verified(organization):
+                problems.append(_("The contact e-mail address has not been verified; use the "
+                                  "link sent to it (or send a new one)."))
+    return problems
+
+
+@transaction.atomic
+def organization_submit(*, organization_id: int, actor) -> Organization:
+    """Send a draft or rejected organization to LINE's review queue."""
+    organization = Organization.objects.select_for_update().get(pk=organization_id)
+    permissions.require(actor, Action.CHANGE, organization)
+    if organization.status == Organization.Status.PENDING:
+        return organization
+    _transition(organization, Organization.Status.PENDING)
+    problems = submission_problems(organization)
+    if problems:
+        raise IncompleteBusinessInfo(_("This organization cannot be submitted for review."),
+                                     details=problems)
+    resubmission = organization.status == Organization.Status.REJECTED
+    now = timezone.now()
+    organization.status = Organization.Status.PENDING
+    organization.submitted_at = now
+    organization.review_due_on = review_due_date(now)
+    _record(organization, actor=actor,
+            reason=_("Resubmitted for review") if resubmission else _("Submitted for review"))
+    organization.save(update_fields=["status", "submitted_at", "review_due_on", "updated_at"])
+    return organization
+
+
+def _transition(obj, target: str) -> None:
+    if target not in obj.TRANSITIONS[obj.status]:
+        raise InvalidTransition(obj.get_status_display(), str(obj.Status(target).label))
+
+
+@transaction.atomic
+def organization_review(*, organization_id: int, decision: str, actor,
+                        reason: str = "") -> Organization:
+    """A LINE reviewer approves or rejects a pending organization; rejection needs a reason."""
+    permissions.require(actor, Action.REVIEW_ORGANIZATIONS)
+    organization = Organization.objects.select_for_update().get(pk=organization_id)
+    if decision not in (Organization.Status.APPROVED, Organization.Status.REJECTED):
+        raise DomainError(_("A review decision is either approve or reject."))
+    reason = (reason or "").strip()
+    if organization.status == decision and organization.reviewed_at:
+        return organization  # a repeated click: already decided so
+    _transition(organization, decision)
+    if decision == Organization.Status.REJECTED and not reason:
+        raise DomainError(_("A rejection needs a written reason for the applicant."))
+    if decision == Organization.Status.APPROVED:
+        problems = submission_problems(organization)
+        if problems:
+            raise DomainError(_("This organization cannot be approved."), details=problems)
+    organization.status = decision
+    organization.reviewed_at = timezone.now()
+    organization.reviewed_by = actor
+    organization.review_reason = reason
+    verb = _("Approved") if decision == Organization.Status.APPROVED else _("Rejected")
+    _record(organization, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
+    organization.save(update_fields=["status", "reviewed_at", "reviewed_by", "review_reason",
+                                     "updated_at"])
+    return organization
+
+
+@transaction.atomic
+def organization_delete(*, organization_id: int, actor, reason: str = "") -> Organization:
+    """Delete an organization for good. Its row stays, so its business number stays taken;
+    its links end."""
+    organization = Organization.objects.select_for_update().get(pk=organization_id)
+    if organization.is_deleted:
+        return organization
+    permissions.require(actor, Action.DELETE, organization)
+    _transition(organization, Organization.Status.DELETED)
+    now = timezone.now()
+    for link in AccountLink.objects.select_for_update().filter(
+        organization=organization, status__in=AccountLink.ACTIVE
+    ):
+        link.status = (AccountLink.Status.UNLINKED if link.status == AccountLink.Status.APPROVED
+                       else AccountLink.Status.CANCELLED)
+        link.ended_at = now
+        _record(link, actor=actor, reason=_("Organization deleted"))
+        link.save(update_fields=["status", "ended_at", "updated_at"])
+    organization.status = Organization.Status.DELETED
+    organization.deleted_at = now
+    _record(organization, actor=actor,
+            reason=_("Deleted: %(reason)s") % {"reason": reason} if reason else _("Deleted"))
+    organization.save(update_fields=["status", "deleted_at", "updated_at"])
+    return organization
+
+
+# --- Contact e-mail verification --------------------------------------------------------------
+
+
+def contact_verification_token(organization: Organization) -> str:
+    return signing.dumps(
+        {"org": organization.pk, "email": pii.email_keyed_hash(organization.contact.email)},
+        salt=VERIFICATION_SALT,
+    )
+
+
+def organization_send_contact_verification(*, organization_id: int, actor) -> None:
+    """Queue the verification e-mail to the contact person (sent once the transaction commits)."""
+    from .tasks import send_contact_verification
+
+    organization = Organization.objects.select_related("contact").get(pk=organization_id)
+    permissions.require(actor, Action.CHANGE, organization)
+    if organization.contact is None:
+        raise DomainError(_("Choose a contact person first."))
+    _check_contact(organization, organization.contact)
+    send_contact_verification.delay_on_commit(organization_id=organization.pk)
+
+
+def contact_verification_email_send(*, organization_id: int) -> bool:
+    """Send the verification link to the contact's address. False if there is no contact."""
+    organization = Organization.objects.select_related("contact").get(pk=organization_id)
+    if organization.contact is None or not organization.contact.email:
+        return False
+    link = settings.SITE_URL + reverse("lbm:verify-contact",
+                                       args=[contact_verification_token(organization)])
+    days = settings.CONTACT_VERIFICATION_MAX_AGE.days
+    send_mail(
+        subject=_("Verify the contact e-mail address of %(name)s") % {"name": organization.name},
+        message=_("Please confirm that this address is the contact e-mail of %(name)s in LINE "
+                  "Business Manager by opening this link within %(days)s days:\n\n%(link)s\n")
+        % {"name": organization.name, "link": link, "days": days},
+        from_email=None,
+        recipient_list=[organization.contact.email],
+    )
+    return True
+
+
+@transaction.atomic
+def organization_verify_contact(*, token: str) -> Organization:
+    """Mark the contact e-mail verified from a signed link; expired, altered or stale links are
+    refused with a reason and change nothing."""
+    max_age = settings.CONTACT_VERIFICATION_MAX_AGE
+    try:
+        payload = signing.loads(token, salt=VERIFICATION_SALT, max_age=max_age)
+    except signing.SignatureExpired as exc:
+        raise InvalidVerificationLink(_("This verification link has expired. Ask for a new one "
+                                        "from the organization page.")) from exc
+    except signing.BadSignature as exc:
+        raise InvalidVerificationLink(_("This verification link is not valid; it may have been "
+                                        "altered or copied incompletely.")) from exc
+    organization = (Organization.objects.select_for_update().select_related("contact")
+                    .filter(pk=payload.get("org")).first())
+    if organization is None or organization.is_deleted:
+        raise InvalidVerificationLink(_("This organization no longer exists."))
+    contact = organization.contact
+    if contact is None or not contact.email or (
+        pii.email_keyed_hash(contact.email) != payload.get("email")
+    ):
+        raise InvalidVerificationLink(_("The contact person or address has changed since this "
+                                        "link was sent; use the newest link."))
+    if organization.contact_email_verified_hash == payload["email"]:
+        return organization
+    organization.contact_email_verified_hash = payload["email"]
+    organization.contact_email_verified_at = timezone.now()
+    _record(organization, actor=contact,
+            reason=_("Contact e-mail verified (%(email)s)") % {"email": pii.mask_email(contact.email)})
+    organization.save(update_fields=["contact_email_verified_hash", "contact_email_verified_at",
+                                     "updated_at"])
+    return organization
+
+
+# --- Members ----------------------------------------------------------------------------------
+
+
+def _admin_count(organization_id: int) -> int:
+    return Membership.objects.filter(organization_id=organization_id,
+                                     role=Membership.Role.ADMIN).count()
+
+
+@transaction.atomic
+def membership_add(*, organization_id: int, actor, user, role: str,
+                   is_company_member: bool = True) -> Membership:
+    organization = Organization.objects.select_for_update().get(pk=organization_id)
+    permissions.require(actor, Action.MANAGE_MEMBERS, organization)
+    if role not in Membership.Role.values:
+        raise DomainError(_("Unknown role."))
+    if user.is_staff:
+        raise DomainError(_("LINE staff accounts cannot be members of a customer organization."))
+    if Membership.objects.filter(organization=organization, user=user).exists():
+        raise DomainError(_("%(user)s is already a member of this organization.")
+                          % {"user": user.get_username()})
+    membership = Membership(organization=organization, user=user, role=role,
+                            is_company_member=is_company_member)
+    _record(membership, actor=actor, reason=_("Added as %(role)s") % {"role": membership.get_role_display()})
+    membership.save()
+    permissions.grant_role(membership)
+    return membership
+
+
+@transaction.atomic
+def membership_change(*, membership_id: int, actor, role: str,
+                      is_company_member: bool | None = None) -> Membership:
+    """Change a member's role (re-assigning their permissions); the last Admin and the contact
+    person cannot be demoted."""
+    membership = Membership.objects.select_related("user").get(pk=membership_id)
+    organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
+    membership = Membership.objects.select_for_update().select_related("user").get(pk=membership_id)
+    permissions.require(actor, Action.MANAGE_MEMBERS, organization)
+    if role not in Membership.Role.values:
+        raise DomainError(_("Unknown role."))
+    company = membership.is_company_member if is_company_member is None else is_company_member
+    if membership.role == role and membership.is_company_member == company:
+        return membership
+    if membership.role == Membership.Role.ADMIN and role != Membership.Role.ADMIN:
+        _refuse_losing_admin(organization, membership, demote=True)
+    if not company and organization.contact_id == membership.user_id:
+        raise DomainError(_("The contact person must be a company member; choose another "
+                            "contact person first."))
+    old = membership.get_role_display()
+    membership.role = role
+    membership.is_company_member = company
+    _record(membership, actor=actor, reason=_("Role %(old)s → %(new)s")
+            % {"old": old, "new": membership.get_role_display()})
+    membership.save(update_fields=["role", "is_company_member"])
+    permissions.grant_role(membership)
+    return membership
+
+
+def _refuse_losing_admin(organization, membership, *, demote: bool) -> None:
+    if _admin_count(organization.pk) <= 1:
+        raise LastAdmin(_("The last Admin cannot be demoted; make another member an Admin first.")
+                        if demote else
+                        _("The last Admin cannot be removed; make another member an Admin first."))
+    if organization.contact_id == membership.user_id:
+        raise DomainError(_("This Admin is the organization's contact person; choose another "
+                            "contact person first."))
+
+
+@transaction.atomic
+def membership_remove(*, membership_id: int, actor) -> None:
+    membership = Membership.objects.select_related("user").get(pk=membership_id)
+    organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
+    permissions.require(actor, Action.MANAGE_MEMBERS, organization)
+    if membership.role == Membership.Role.ADMIN:
+        _refuse_losing_admin(organization, membership, demote=False)
+    permissions.revoke_role(membership)
+    _record(membership, actor=actor, reason=_("Removed"))
+    membership.delete()
+
+
+# --- Account links ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    passed: bool
+    explanation: str
+
+
+def find_account(identifier: str) -> Account:
+    """The account with this basic ID, premium ID or ad account ID."""
+    value = (identifier or "").strip()
+    if value.startswith("@"):
+        value = value.lower()
+    account = Account.objects.select_related("provider").filter(
+        Q(basic_id=value) | Q(premium_id=value) | Q(external_id=value)
+    ).first()
+    if account is None:
+        raise DomainError(_("No account has the ID “%(id)s”.") % {"id": identifier})
+    return account
+
+
+def _provider_shows_company(provider_name: str, organization: Organization) -> bool:
+    names = {organization.name.strip(), (organization.company_name or "").strip()}
+    names.discard("")
+    for suffix in ("股份有限公司", "有限公司"):
+        names |= {n.removesuffix(suffix) for n in list(names) if n.endswith(suffix)}
+    return any(name and name in provider_name for name in names)
+
+
+def link_eligibility(organization: Organization, account: Account, *,
+                     include_existing_links: bool = True) -> list[RuleResult]:
+    """Each eligibility rule of SPEC section 2, judged for this pair, with an explanation.
+
+    ``include_existing_links=False`` leaves out the "not linked elsewhere" rule (and its query),
+    which a pending link under review would otherwise fail against itself."""
+    results = [RuleResult(
+        "verified", account.is_verified,
+        _("The account is verified (blue badge or higher).") if account.is_verified else
+        _("The account is not verified: only accounts with a blue or green badge (or a verified "
+          "ad account) can be linked."),
+    )]
+    same_number = bool(organization.business_number) and (
+        account.business_number == organization.business_number)
+    results.append(RuleResult(
+        "business_number", same_number,
+        _("The account and the organization have the same business number.") if same_number else
+        _("The account's business number (%(account)s) differs from the organization's "
+          "(%(org)s).") % {"account": account.business_number,
+                           "org": organization.business_number or "—"},
+    ))
+    provider = account.provider
+    if provider is not None:
+        same_company = provider.business_number == organization.business_number
+        results.append(RuleResult(
+            "provider_company", same_company,
+            _("The provider belongs to the same company.") if same_company else
+            _("The provider “%(provider)s” belongs to another company (business number "
+              "%(number)s).") % {"provider": provider.name, "number": provider.business_number},
+        ))
+        shows_name = _provider_shows_company(provider.name, organization)
+        results.append(RuleResult(
+            "provider_name", shows_name,
+            _("The provider name shows the company name.") if shows_name else
+            _("The provider name “%(provider)s” does not show the company name “%(company)s” "
+              "(e.g. “%(company)s：%(provider)s”).")
+            % {"provider": provider.name, "company": organization.name},
+        ))
+    if not include_existing_links:
+        return results
+    active = AccountLink.objects.filter(account=account, status__in=AccountLink.ACTIVE)
+    other = active.exclude(organization=organization).exists()
+    mine = active.filter(organization=organization).exists()
+    free = not (other or mine)
+    results.append(RuleResult(
+        "not_linked", free,
+        _("The account is not linked to any organization.") if free else
+        (_("The account is already linked to this organization or waiting for review.") if mine
+         else _("The account is already linked (or waiting to be linked) to another "
+                "organization; an account can belong to only one.")),
+    ))
+    return results
+
+
+def _raise_if_ineligible(results: list[RuleResult], *, ignore: set[str] = frozenset()) -> None:
+    failed = [r.explanation for r in results if not r.passed and r.rule not in ignore]
+    if failed:
+        raise IneligibleLink(_("This account cannot be linked."), details=failed)
+
+
+def link_request(*, organization_id: int, actor, account_identifier: str) -> AccountLink:
+    """Ask LINE to link one account (no batches). Of two simultaneous requests for the same
+    account exactly one succeeds: the database's partial unique index decides."""
+    try:
+        with transaction.atomic():
+            organization = Organization.objects.get(pk=organization_id)
+            permissions.require(actor, Action.MANAGE_LINKS, organization)
+            account = find_account(account_identifier)
+            _raise_if_ineligible(link_eligibility(organization, account))
+            now = timezone.now()
+            link = AccountLink(organization=organization, account=account, requested_by=actor,
+                               review_due_on=review_due_date(now))
+            _record(link, actor=actor, reason=_("Link requested"))
+            link.save()
+            return link
+    except IntegrityError as exc:
+        raise AccountAlreadyLinked(_("The account is already linked (or waiting to be linked) to "
+                                     "an organization; an account can belong to only one.")) from exc
+
+
+@transaction.atomic
+def link_review(*, link_id: int, decision: str, actor, reason: str = "") -> AccountLink:
+    """A LINE reviewer approves or rejects a pending link; the rules are checked again."""
+    permissions.require(actor, Action.REVIEW_LINKS)
+    link = AccountLink.objects.select_for_update().select_related(
+        "organization", "account__provider").get(pk=link_id)
+    if decision not in (AccountLink.Status.APPROVED, AccountLink.Status.REJECTED):
+        raise DomainError(_("A review decision is either approve or reject."))
+    reason = (reason or "").strip()
+    if link.status == decision:
+        return link
+    _transition(link, decision)
+    if decision == AccountLink.Status.REJECTED and not reason:
+        raise DomainError(_("A rejection needs a written reason for the applicant."))
+    if decision == AccountLink.Status.APPROVED:
+        if link.organization.status != Organization.Status.APPROVED:
+            raise DomainError(_("Approve the organization before its account links."))
+        _raise_if_ineligible(link_eligibility(link.organization, link.account,
+                                              include_existing_links=False))
+    link.status = decision
+    link.reviewed_at = timezone.now()
+    link.reviewed_by = actor
+    link.review_reason = reason
+    verb = _("Approved") if decision == AccountLink.Status.APPROVED else _("Rejected")
+    _record(link, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
+    link.save(update_fields=["status", "reviewed_at", "reviewed_by", "review_reason",
+                             "updated_at"])
+    if decision == AccountLink.Status.APPROVED:
+        transaction.on_commit(lambda: _after_link_approved(link.pk))
+    return link
+
+
+# Other apps register here what an approved link sets off (the audiences app brings the
+# account's audiences into the organization); each hook gets the link's id after commit.
+link_approved_hooks: list = []
+
+
+def _after_link_approved(link_id: int) -> None:
+    for hook in link_approved_hooks:
+        hook(link_id)
+
+
+@transaction.atomic
+def link_end(*, link_id: int, actor, reason: str = "") -> AccountLink:
+    """Unlink an approved link, or cancel a pending request (organization Admins)."""
+    link = AccountLink.objects.select_for_update().select_related("organization").get(pk=link_id)
+    permissions.require(actor, Action.MANAGE_LINKS, link.organization)
+    if link.status in (AccountLink.Status.UNLINKED, AccountLink.Status.CANCELLED):
+        return link
+    target = (AccountLink.Status.UNLINKED if link.status == AccountLink.Status.APPROVED
+              else AccountLink.Status.CANCELLED)
+    _transition(link, target)
+    link.status = target
+    link.ended_at = timezone.now()
+    verb = _("Unlinked") if target == AccountLink.Status.UNLINKED else _("Request cancelled")
+    _record(link, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
+    link.save(update_fields=["status", "ended_at", "updated_at"])
+    return link
