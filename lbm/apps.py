@@ -9,6 +9,19 @@ class LbmConfig(AppConfig):
     verbose_name = _("Business Manager")
     default_auto_field = "django.db.models.BigAutoField"
 
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        # Every app's post_migrate, so that permissions of apps migrated after lbm are included.
+        post_migrate.connect(_ensure_staff_groups, dispatch_uid="lbm.ensure_staff_groups")
+
+
+def _ensure_staff_groups(sender, **kwargs) -> None:
+    """Keep the LINE reviewer and account manager groups' permissions current after migrate."""
+    from .permissions import ensure_staff_groups
+
+    ensure_staff_groups()
+
 
 class LBMAdminConfig(admin_apps.AdminConfig):
     """Makes ``admin.site`` the LBM site, so third-party admins register on it too."""

@@ -121,6 +121,7 @@ class Organization(models.Model):
             ("manage_links", _("Can link and unlink accounts")),
             ("create_audiences", _("Can create organization audiences and LINE Tags")),
             ("share_audiences", _("Can share audiences and LINE Tags to linked accounts")),
+            ("export_audiences", _("Can export audience members (as hashes)")),
             ("review_organization", _("Can review organizations (LINE reviewer)")),
         ]
         constraints = [

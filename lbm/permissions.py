@@ -25,6 +25,7 @@ class Action(str, Enum):
     MANAGE_LINKS = "manage_links"
     CREATE_AUDIENCES = "create_audiences"
     SHARE_AUDIENCES = "share_audiences"
+    EXPORT_AUDIENCES = "export_audiences"  # members as hashes; Admins only (personal data)
     REVIEW_ORGANIZATIONS = "review_organization"
     REVIEW_LINKS = "review_accountlink"
     MANAGE_ACCOUNTS = "manage_accounts"
@@ -36,8 +37,8 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     "operator_data": frozenset({Action.VIEW, Action.CREATE_AUDIENCES}),
     "operator": frozenset({Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES}),
     "admin": frozenset({Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES,
-                        Action.MANAGE_LINKS, Action.MANAGE_MEMBERS, Action.CHANGE,
-                        Action.DELETE}),
+                        Action.EXPORT_AUDIENCES, Action.MANAGE_LINKS, Action.MANAGE_MEMBERS,
+                        Action.CHANGE, Action.DELETE}),
 }
 # Ranked so that "one step too low" is well defined: higher number, more rights.
 ROLE_RANK = {"viewer": 0, "operator_data": 1, "operator": 2, "admin": 3}
@@ -220,17 +221,30 @@ def revoke_role(membership) -> None:
     membership.user.__dict__.pop("_lbm_org_actions", None)
 
 
+def staff_group_permissions() -> dict[str, list[str]]:
+    """The staff groups' global permissions: lbm's own plus what each app's AppConfig declares
+    in ``staff_permissions`` (``{group name: ["app.codename", ...]}``)."""
+    from django.apps import apps
+
+    merged = {name: list(perms) for name, perms in STAFF_GROUP_PERMISSIONS.items()}
+    for config in apps.get_app_configs():
+        for name, perms in getattr(config, "staff_permissions", {}).items():
+            merged.setdefault(name, []).extend(perms)
+    return merged
+
+
 def ensure_staff_groups() -> dict[str, Group]:
-    """Create or refresh the two staff groups with their global permissions (idempotent)."""
+    """Create or refresh the staff groups with their global permissions (idempotent).
+
+    Permissions not created yet (an app still migrating) are skipped; the next run adds them."""
     groups = {}
-    for name, perms in STAFF_GROUP_PERMISSIONS.items():
+    for name, perms in staff_group_permissions().items():
         group, _created = Group.objects.get_or_create(name=name)
-        wanted = []
+        query = models.Q(pk__in=[])
         for perm in perms:
             app_label, codename = perm.split(".")
-            wanted.append(Permission.objects.get(content_type__app_label=app_label,
-                                                 codename=codename))
-        group.permissions.set(wanted)
+            query |= models.Q(content_type__app_label=app_label, codename=codename)
+        group.permissions.set(Permission.objects.filter(query))
         groups[name] = group
     return groups
 

@@ -1,0 +1,139 @@
+"""Test tiers.
+
+* Unit tier: SQLite in memory, Celery eager (``make test`` runs it first).
+* Integration tier (``@pytest.mark.integration``): real PostgreSQL and Redis, and a real Celery
+  worker process started against the test database. It runs when ``DATABASE_URL`` points at a
+  reachable PostgreSQL and ``REDIS_URL`` at a reachable Redis; otherwise its tests are skipped
+  with the reason printed, or fail when ``LBM_REQUIRE_INTEGRATION=1`` (as ``.ci/run`` sets).
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUIRE_INTEGRATION = os.environ.get("LBM_REQUIRE_INTEGRATION") == "1"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1",
+                                       parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def integration_unavailable_reason() -> str | None:
+    database_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        return "DATABASE_URL does not point at PostgreSQL (make test sets it for this tier)"
+    if not redis_url:
+        return "REDIS_URL is not set (make test sets it for this tier)"
+    if not _reachable(database_url, 5432):
+        return f"PostgreSQL at {urlparse(database_url).netloc} is not reachable"
+    if not _reachable(redis_url, 6379):
+        return f"Redis at {urlparse(redis_url).netloc} is not reachable"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = integration_unavailable_reason()
+    if reason is None:
+        return
+    for item in items:
+        if item.get_closest_marker("integration"):
+            if REQUIRE_INTEGRATION:
+                item.add_marker(pytest.mark.integration_required_but_unavailable(reason))
+            else:
+                item.add_marker(pytest.mark.skip(reason=f"integration tier skipped: {reason}"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "integration_required_but_unavailable(reason): internal")
+
+
+def pytest_runtest_setup(item):
+    marker = item.get_closest_marker("integration_required_but_unavailable")
+    if marker:
+        pytest.fail(f"LBM_REQUIRE_INTEGRATION=1 but the integration tier cannot run: "
+                    f"{marker.args[0]}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _celery_mode(request, settings):
+    """Unit tests run tasks eagerly; integration tests send them to the real broker."""
+    from lbm.celery import app
+
+    eager = request.node.get_closest_marker("integration") is None
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = eager
+    settings.CELERY_TASK_ALWAYS_EAGER = eager
+    yield
+    app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _plain_settings(settings, tmp_path):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.AXES_ENABLED = False  # the sign-in throttling test turns it back on
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.LANGUAGE_CODE = "en"
+
+
+@pytest.fixture
+def celery_worker(django_db_setup, django_db_blocker, tmp_path):
+    """A real ``celery worker`` process on the test database and the configured Redis.
+
+    Its e-mail goes to files in ``mail_dir`` so tests can read what it sent.
+    """
+    from django.db import connection
+
+    from lbm.celery import app
+
+    mail_dir = tmp_path / "worker-mail"
+    mail_dir.mkdir()
+    settings_dict = connection.settings_dict
+    db_url = "postgres://{user}@{host}:{port}/{name}".format(
+        user=settings_dict["USER"] or "postgres", host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432, name=settings_dict["NAME"])
+    env = {**os.environ, "DATABASE_URL": db_url,
+           "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+           "EMAIL_FILE_PATH": str(mail_dir), "PYTHONUNBUFFERED": "1"}
+    hostname = f"lbm-test-{os.getpid()}@%h"
+    log = open(tmp_path / "worker.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "lbm", "worker", "--pool=threads",
+         "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+         "-n", hostname],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("celery worker exited: "
+                                   + (tmp_path / "worker.log").read_text()[-3000:])
+            replies = app.control.ping(timeout=1.0)
+            if any(hostname.split("@")[0] in name for reply in replies for name in reply):
+                break
+        else:
+            raise RuntimeError("celery worker did not answer within 60 s")
+        proc.mail_dir = mail_dir
+        proc.log_path = tmp_path / "worker.log"
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

@@ -1,0 +1,112 @@
+"""factory_boy factories. Business numbers are generated with a valid checksum."""
+
+import itertools
+
+import factory
+from django.contrib.auth import get_user_model
+
+from lbm import permissions, services
+from lbm.models import Account, AccountLink, Membership, Organization, Provider
+from lbm.validators import business_number_is_valid
+
+_numbers = (f"{n:08d}" for n in itertools.count(10000000, 7) if business_number_is_valid(f"{n:08d}"))
+
+
+def next_business_number() -> str:
+    return next(_numbers)
+
+
+PASSWORD = "correct-horse-battery"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@company.example")
+    password = factory.django.Password(PASSWORD)
+
+
+def _staff(group: str, **kwargs):
+    user = UserFactory(is_staff=True, **kwargs)
+    user.groups.add(permissions.ensure_staff_groups()[group])
+    return user
+
+
+def reviewer(**kwargs):
+    return _staff(permissions.REVIEWERS_GROUP, **kwargs)
+
+
+def account_manager(**kwargs):
+    return _staff(permissions.ACCOUNT_MANAGERS_GROUP, **kwargs)
+
+
+def organization(*, admin=None, state="draft", verified=True, **fields) -> Organization:
+    """An organization created through the services, brought to ``state``."""
+    admin = admin or UserFactory()
+    defaults = dict(name="台灣連線", company_name="台灣連線股份有限公司",
+                    business_number=next_business_number(), address="台北市信義區松高路 1 號",
+                    phone="02-2720-1234", industry="ecommerce")
+    defaults.update(fields)
+    org = services.organization_create(actor=admin, organization=Organization(**defaults))
+    if verified and org.contact_id:
+        services.organization_verify_contact(token=services.contact_verification_token(org))
+    if state in ("pending", "approved", "rejected"):
+        services.organization_submit(organization_id=org.pk, actor=admin)
+    if state in ("approved", "rejected"):
+        services.organization_review(organization_id=org.pk, decision=state, actor=reviewer(),
+                                     reason="資料不符" if state == "rejected" else "")
+    if state == "deleted":
+        services.organization_delete(organization_id=org.pk, actor=admin)
+    org.refresh_from_db()
+    return org
+
+
+def member(org: Organization, role: str, **user_kwargs):
+    admin = Membership.objects.filter(organization=org, role="admin").first().user
+    user = UserFactory(**user_kwargs)
+    services.membership_add(organization_id=org.pk, actor=admin, user=user, role=role)
+    return user
+
+
+class ProviderFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Provider
+
+    name = "台灣連線：熊大餐廳"
+    business_number = factory.LazyFunction(next_business_number)
+    certified = True
+
+
+_basic_ids = (f"@{a}{b}{c}{n:04d}{d}" for n in itertools.count(1000)
+              for a, b, c, d in [("a", "b", "c", "d")])
+
+
+class AccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Account
+
+    kind = Account.Kind.OFFICIAL_ACCOUNT
+    name = factory.Sequence(lambda n: f"官方帳號 {n}")
+    basic_id = factory.LazyFunction(lambda: next(_basic_ids))
+    badge = Account.Badge.BLUE
+    business_number = factory.LazyFunction(next_business_number)
+
+
+def account_for(org: Organization, **kwargs) -> Account:
+    """An eligible Official Account of ``org``'s company (same number, proper provider)."""
+    provider = kwargs.pop("provider", None)
+    if provider is None and kwargs.pop("with_provider", True):
+        provider = ProviderFactory(name=f"{org.name}：熊大餐廳",
+                                   business_number=org.business_number)
+    return AccountFactory(business_number=org.business_number, provider=provider, **kwargs)
+
+
+def linked(org: Organization, account: Account | None = None) -> AccountLink:
+    account = account or account_for(org)
+    admin = Membership.objects.filter(organization=org, role="admin").first().user
+    link = services.link_request(organization_id=org.pk, actor=admin,
+                                 account_identifier=account.display_id)
+    return services.link_review(link_id=link.pk, decision="approved", actor=reviewer())
