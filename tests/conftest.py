@@ -87,6 +87,8 @@ def _plain_settings(settings, tmp_path):
     settings.AXES_ENABLED = False  # the sign-in throttling test turns it back on
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.LANGUAGE_CODE = "en"
+    # Fast hashing for the many users tests create (sign-in tests still go through it).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
