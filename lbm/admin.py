@@ -62,12 +62,26 @@ class ScopedAdminMixin:
         # learn nothing, so this is a plain 404.
         raise Http404
 
-    def history_view(self, request, object_id, extra_context=None):
-        if not self.get_queryset(request).filter(pk=object_id).exists():
+    def _require_visible(self, request, object_id) -> None:
+        """404 before any permission check, so a 403 never confirms that an id exists."""
+        try:
+            exists = self.get_queryset(request).filter(pk=object_id).exists()
+        except (ValueError, ValidationError):
+            exists = False
+        if not exists:
             raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._require_visible(request, object_id)
         return super().history_view(request, object_id, extra_context)
 
+    def delete_view(self, request, object_id, extra_context=None):
+        self._require_visible(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is not None:
+            self._require_visible(request, object_id)
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except DomainError as exc:
@@ -410,9 +424,8 @@ class MembershipAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         obj.pk, obj.user_id, obj.organization_id = saved.pk, saved.user_id, saved.organization_id
 
     def delete_view(self, request, object_id, extra_context=None):
+        self._require_visible(request, object_id)
         obj = self.get_object(request, object_id)
-        if obj is None:
-            raise Http404
         if not self.has_delete_permission(request, obj):
             raise PermissionDenied
         if request.method == "POST":
@@ -425,7 +438,7 @@ class MembershipAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
             self.message_user(request, gettext("%(member)s removed.") % {"member": obj},
                               messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:lbm_membership_changelist"))
-        return super().delete_view(request, object_id, extra_context)
+        return admin.ModelAdmin.delete_view(self, request, object_id, extra_context)
 
 
 # --- Providers and accounts (LINE's records; account managers edit them) ----------------------
@@ -585,6 +598,7 @@ class ReviewQueueMixin:
     review_action = Action.REVIEW_ORGANIZATIONS
     list_filter = (OverdueFilter,)
     list_per_page = 50
+    ordering = ("submitted_at", "pk")  # oldest first
     actions = ["approve", "reject"]
 
     def has_module_permission(self, request):
