@@ -311,7 +311,7 @@ def organization_verify_contact(*, token: str) -> Organization:
     except signing.BadSignature as exc:
         raise InvalidVerificationLink(_("This verification link is not valid; it may have been "
                                         "altered or copied incompletely.")) from exc
-    organization = (Organization.objects.select_for_update().select_related("contact")
+    organization = (Organization.objects.select_for_update(of=("self",)).select_related("contact")
                     .filter(pk=payload.get("org")).first())
     if organization is None or organization.is_deleted:
         raise InvalidVerificationLink(_("This organization no longer exists."))
@@ -367,7 +367,8 @@ def membership_change(*, membership_id: int, actor, role: str,
     person cannot be demoted."""
     membership = Membership.objects.select_related("user").get(pk=membership_id)
     organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
-    membership = Membership.objects.select_for_update().select_related("user").get(pk=membership_id)
+    membership = Membership.objects.select_for_update(of=("self",)).select_related("user").get(
+        pk=membership_id)
     permissions.require(actor, Action.MANAGE_MEMBERS, organization)
     if role not in Membership.Role.values:
         raise DomainError(_("Unknown role."))
@@ -526,7 +527,7 @@ def link_request(*, organization_id: int, actor, account_identifier: str) -> Acc
 def link_review(*, link_id: int, decision: str, actor, reason: str = "") -> AccountLink:
     """A LINE reviewer approves or rejects a pending link; the rules are checked again."""
     permissions.require(actor, Action.REVIEW_LINKS)
-    link = AccountLink.objects.select_for_update().select_related(
+    link = AccountLink.objects.select_for_update(of=("self",)).select_related(
         "organization", "account__provider").get(pk=link_id)
     if decision not in (AccountLink.Status.APPROVED, AccountLink.Status.REJECTED):
         raise DomainError(_("A review decision is either approve or reject."))
@@ -567,7 +568,8 @@ def _after_link_approved(link_id: int) -> None:
 @transaction.atomic
 def link_end(*, link_id: int, actor, reason: str = "") -> AccountLink:
     """Unlink an approved link, or cancel a pending request (organization Admins)."""
-    link = AccountLink.objects.select_for_update().select_related("organization").get(pk=link_id)
+    link = AccountLink.objects.select_for_update(of=("self",)).select_related(
+        "organization").get(pk=link_id)
     permissions.require(actor, Action.MANAGE_LINKS, link.organization)
     if link.status in (AccountLink.Status.UNLINKED, AccountLink.Status.CANCELLED):
         return link
