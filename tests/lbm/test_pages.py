@@ -73,6 +73,8 @@ def test_seed_demo_is_idempotent_and_covers_every_state_role_and_kind():
     assert AccountLink.objects.filter(status="pending").exists()
     for number in Organization.objects.values_list("business_number", flat=True):
         assert business_number_is_valid(number)
+    for account in Account.objects.all():
+        account.full_clean()
 
 
 def test_admin_speaks_traditional_chinese_by_default_and_english_on_request(client, settings):

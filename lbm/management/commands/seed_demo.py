@@ -131,7 +131,7 @@ class Command(BaseCommand):
             providers[name], _ = Provider.objects.get_or_create(
                 name=name, defaults={"business_number": number, "certified": certified})
         accounts = [
-            dict(kind="oa", name="熊大餐廳", basic_id="@bear1234a", premium_id="@bearfood",
+            dict(kind="oa", name="熊大餐廳", basic_id="@bea1234a", premium_id="@bearfood",
                  badge="green", business_number="53212539", provider=providers["熊大餐飲：熊大餐廳"]),
             dict(kind="oa", name="熊大外送", basic_id="@brd5821k", badge="blue",
                  business_number="53212539", provider=providers["熊大餐飲：熊大餐廳"]),
@@ -152,7 +152,12 @@ class Command(BaseCommand):
         for data in accounts:
             key = data.get("basic_id") or data["external_id"]
             lookup = {"basic_id": key} if data.get("basic_id") else {"external_id": key}
-            objs[data["name"]], _ = Account.objects.get_or_create(**lookup, defaults=data)
+            account = Account.objects.filter(**lookup).first()
+            if account is None:
+                account = Account(**data)
+                account.full_clean()  # the same format rules as the admin's forms
+                account.save()
+            objs[data["name"]] = account
         reviewer = users["reviewer"]
         owner = users["bear_admin"]
         for name, approve in [("熊大餐廳", True), ("熊大餐飲 LAP 廣告", True), ("熊大外送", False),
