@@ -696,7 +696,7 @@ class AccountLinkReviewAdmin(ReviewQueueMixin, admin.ModelAdmin):
     review_action = Action.REVIEW_LINKS
     base_model_name = "accountlink"
     list_display = ("account", "account_kind", "organization", "submitted_at", "waiting",
-                    "review_due", "eligibility", "history_link")
+                    "review_due", "eligibility_summary", "history_link")
     search_fields = ("account__name", "=account__basic_id", "=account__premium_id",
                      "organization__name")
     readonly_fields = ("organization", "account", "requested_by", "submitted_at",
@@ -712,12 +712,24 @@ class AccountLinkReviewAdmin(ReviewQueueMixin, admin.ModelAdmin):
     def account_kind(self, obj):
         return obj.account.get_kind_display()
 
+    def _rules(self, obj):
+        return services.link_eligibility(obj.organization, obj.account,
+                                         include_existing_links=False)
+
+    @admin.display(description=_("eligibility"))
+    def eligibility_summary(self, obj):
+        failed = [r for r in self._rules(obj) if not r.passed]
+        if not failed:
+            return format_html('<span style="color:#2e7d32">✔ {}</span>',
+                               gettext("All rules met"))
+        return format_html_join(
+            "", '<div style="color:#ba2121">✘ {}</div>', ((r.explanation,) for r in failed))
+
     @admin.display(description=_("eligibility"))
     def eligibility(self, obj):
-        results = services.link_eligibility(obj.organization, obj.account,
-                                            include_existing_links=False)
         return format_html("<ul style='margin:0;padding-left:1em'>{}</ul>", format_html_join(
-            "", "<li>{} {}</li>", (("✔" if r.passed else "✘", r.explanation) for r in results)))
+            "", "<li>{} {}</li>",
+            (("✔" if r.passed else "✘", r.explanation) for r in self._rules(obj))))
 
     def _decide(self, request):
         return lambda pk, decision, reason: services.link_review(

@@ -22,6 +22,7 @@ class LBMAdminSite(admin.AdminSite):
     index_title = _("Dashboard")
     login_form = LBMAuthenticationForm
     index_template = "admin/lbm_index.html"
+    site_url = None  # the admin is the whole site: no "view site" link
 
     def has_permission(self, request) -> bool:
         return request.user.is_active and request.user.is_authenticated

@@ -292,7 +292,7 @@ def test_reviewer_approves_links_and_the_history_page_shows_who_and_why(client):
     reviewer = factories.reviewer(username="lin.reviewer")
     client_for(client, reviewer)
     queue = client.get(reverse("admin:lbm_accountlinkreview_changelist")).content.decode()
-    assert "The account is verified" in queue  # eligibility column
+    assert "All rules met" in queue  # eligibility column
     client.post(reverse("admin:lbm_accountlinkreview_changelist"),
                 {"action": "approve", ACTION_CHECKBOX_NAME: [link.pk]})
     link.refresh_from_db()
