@@ -62,6 +62,8 @@ STAFF_GROUP_PERMISSIONS = {
         "lbm.manage_accounts", "lbm.view_account", "lbm.add_account", "lbm.change_account",
         "lbm.view_provider", "lbm.add_provider", "lbm.change_provider",
         "lbm.view_organization", "lbm.view_accountlink", "lbm.view_membership",
+        "lbm.view_channel", "lbm.change_channel", "lbm.view_channelaccesstoken",
+        "lbm.change_channelaccesstoken",
     ],
 }
 
