@@ -122,6 +122,11 @@ class Organization(models.Model):
             ("create_audiences", _("Can create organization audiences and LINE Tags")),
             ("share_audiences", _("Can share audiences and LINE Tags to linked accounts")),
             ("export_audiences", _("Can export audience members (as hashes)")),
+            ("manage_notifications", _("Can manage notification-message applications and "
+                                       "templates of linked Official Accounts")),
+            ("export_notices", _("Can export failed notification messages (with hashes)")),
+            ("review_notifications", _("Can review notification-message applications and "
+                                       "templates (LINE reviewer)")),
             ("review_organization", _("Can review organizations (LINE reviewer)")),
         ]
         constraints = [

@@ -26,8 +26,12 @@ class Action(str, Enum):
     CREATE_AUDIENCES = "create_audiences"
     SHARE_AUDIENCES = "share_audiences"
     EXPORT_AUDIENCES = "export_audiences"  # members as hashes; Admins only (personal data)
+    # Notification messages (LON) of the Official Accounts linked to the organization.
+    MANAGE_NOTIFICATIONS = "manage_notifications"  # applications, templates
+    EXPORT_NOTICES = "export_notices"  # failed notices with their phone hashes; Admins only
     REVIEW_ORGANIZATIONS = "review_organization"
     REVIEW_LINKS = "review_accountlink"
+    REVIEW_NOTIFICATIONS = "review_notifications"  # LON applications and templates
     MANAGE_ACCOUNTS = "manage_accounts"
 
 
@@ -35,9 +39,11 @@ class Action(str, Enum):
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     "viewer": frozenset({Action.VIEW}),
     "operator_data": frozenset({Action.VIEW, Action.CREATE_AUDIENCES}),
-    "operator": frozenset({Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES}),
+    "operator": frozenset({Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES,
+                           Action.MANAGE_NOTIFICATIONS}),
     "admin": frozenset({Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES,
-                        Action.EXPORT_AUDIENCES, Action.MANAGE_LINKS, Action.MANAGE_MEMBERS,
+                        Action.MANAGE_NOTIFICATIONS, Action.EXPORT_AUDIENCES,
+                        Action.EXPORT_NOTICES, Action.MANAGE_LINKS, Action.MANAGE_MEMBERS,
                         Action.CHANGE, Action.DELETE}),
 }
 # Ranked so that "one step too low" is well defined: higher number, more rights.
@@ -45,7 +51,7 @@ ROLE_RANK = {"viewer": 0, "operator_data": 1, "operator": 2, "admin": 3}
 
 ORGANIZATION_ACTIONS = frozenset(ROLE_ACTIONS["admin"])
 STAFF_ACTIONS = frozenset({Action.REVIEW_ORGANIZATIONS, Action.REVIEW_LINKS,
-                           Action.MANAGE_ACCOUNTS})
+                           Action.REVIEW_NOTIFICATIONS, Action.MANAGE_ACCOUNTS})
 # Actions that still make sense on a deleted organization: looking at it.
 DELETED_ORG_ACTIONS = frozenset({Action.VIEW})
 
@@ -56,7 +62,7 @@ STAFF_GROUP_PERMISSIONS = {
         "lbm.review_organization", "lbm.review_accountlink",
         "lbm.view_organization", "lbm.view_organizationreview", "lbm.view_accountlink",
         "lbm.view_accountlinkreview", "lbm.view_account", "lbm.view_provider",
-        "lbm.view_membership",
+        "lbm.view_membership", "lbm.review_notifications",
     ],
     ACCOUNT_MANAGERS_GROUP: [
         "lbm.manage_accounts", "lbm.view_account", "lbm.add_account", "lbm.change_account",
@@ -69,13 +75,23 @@ STAFF_GROUP_PERMISSIONS = {
 
 
 def _organization_of(obj) -> "models.Model | None":
-    from .models import Organization
+    """The organization whose roles decide about ``obj``: itself, its ``organization``, or for an
+    object of an account (``obj.account``, or an Account) the organization the account is linked
+    to (approved link)."""
+    from .models import Account, AccountLink, Organization
 
     if obj is None:
         return None
     if isinstance(obj, Organization):
         return obj
-    return getattr(obj, "organization", None)
+    if hasattr(obj, "organization_id") or "organization" in type(obj).__dict__:
+        return getattr(obj, "organization", None)
+    account = obj if isinstance(obj, Account) else getattr(obj, "account", None)
+    if isinstance(account, Account):
+        link = (AccountLink.objects.filter(account=account, status=AccountLink.Status.APPROVED)
+                .select_related("organization").first())
+        return link.organization if link else None
+    return None
 
 
 def _global_perm(action: Action) -> str:
@@ -163,12 +179,14 @@ def sees_everything(user, model) -> bool:
 
 
 def visible(user, queryset: models.QuerySet, action: Action = Action.VIEW,
-            organization_path: str | None = None) -> models.QuerySet:
+            organization_path: str | None = None,
+            account_path: str | None = None) -> models.QuerySet:
     """``queryset`` narrowed to the rows ``user`` may see (or act on with ``action``).
 
     ``organization_path`` is the lookup from the model to its organization (``"pk"`` for
-    organizations, ``"organization"`` by default). The filter is one subquery, never a query
-    per row.
+    organizations, ``"organization"`` by default). For rows that belong to an account rather
+    than an organization, ``account_path`` (e.g. ``"account"``) narrows them to accounts linked
+    (approved) to the user's organizations. The filter is one subquery, never a query per row.
     """
     from .models import Account, Organization
 
@@ -182,6 +200,12 @@ def visible(user, queryset: models.QuerySet, action: Action = Action.VIEW,
     if action not in ORGANIZATION_ACTIONS:
         return queryset.none()
     ids = organization_ids(user, action)
+    if account_path is not None:
+        from .models import AccountLink
+
+        linked = AccountLink.objects.filter(
+            status=AccountLink.Status.APPROVED, organization_id__in=ids).values("account_id")
+        return queryset.filter(**{f"{account_path}__in": linked})
     if issubclass(model, Organization):
         return queryset.filter(pk__in=ids)
     if issubclass(model, Account):

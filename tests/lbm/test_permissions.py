@@ -12,15 +12,18 @@ from tests import factories
 pytestmark = pytest.mark.django_db
 
 ORG_ACTIONS = [Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES,
-               Action.EXPORT_AUDIENCES, Action.MANAGE_LINKS, Action.MANAGE_MEMBERS,
-               Action.CHANGE, Action.DELETE]
+               Action.EXPORT_AUDIENCES, Action.MANAGE_NOTIFICATIONS, Action.EXPORT_NOTICES,
+               Action.MANAGE_LINKS, Action.MANAGE_MEMBERS, Action.CHANGE, Action.DELETE]
 
-# SPEC section 1: ✓ per role. (Export of members is an Admin-only right: issue 3.)
+# SPEC section 1: ✓ per role. Exports of personal data (audience members, failed notices with
+# their phone hashes) are Admin-only; notification templates are managed by those who may
+# share data with the accounts (Admin, Operator).
 SPEC_MATRIX = {
     "admin": {Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES,
-              Action.EXPORT_AUDIENCES, Action.MANAGE_LINKS, Action.MANAGE_MEMBERS,
-              Action.CHANGE, Action.DELETE},
-    "operator": {Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES},
+              Action.EXPORT_AUDIENCES, Action.MANAGE_NOTIFICATIONS, Action.EXPORT_NOTICES,
+              Action.MANAGE_LINKS, Action.MANAGE_MEMBERS, Action.CHANGE, Action.DELETE},
+    "operator": {Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES,
+                 Action.MANAGE_NOTIFICATIONS},
     "operator_data": {Action.VIEW, Action.CREATE_AUDIENCES},
     "viewer": {Action.VIEW},
 }
@@ -68,7 +71,8 @@ def test_one_step_too_low_is_refused(two_orgs):
 @pytest.mark.parametrize("role", ROLES)
 def test_customers_hold_no_staff_capability(two_orgs, role):
     _own, _other, users = two_orgs
-    for action in (Action.REVIEW_ORGANIZATIONS, Action.REVIEW_LINKS, Action.MANAGE_ACCOUNTS):
+    for action in (Action.REVIEW_ORGANIZATIONS, Action.REVIEW_LINKS,
+                   Action.REVIEW_NOTIFICATIONS, Action.MANAGE_ACCOUNTS):
         assert not permissions.can(users[role], action)
 
 
@@ -77,6 +81,7 @@ def test_reviewer_reviews_but_does_not_act_for_customers(two_orgs):
     reviewer = factories.reviewer()
     assert permissions.can(reviewer, Action.REVIEW_ORGANIZATIONS)
     assert permissions.can(reviewer, Action.REVIEW_LINKS)
+    assert permissions.can(reviewer, Action.REVIEW_NOTIFICATIONS)
     assert permissions.can(reviewer, Action.VIEW, own)
     assert not permissions.can(reviewer, Action.MANAGE_ACCOUNTS)
     for action in ORG_ACTIONS[1:]:
@@ -160,5 +165,32 @@ def test_permission_rows_use_the_direct_foreign_key_table(two_orgs):
 
     own, _other, users = two_orgs
     assert OrganizationUserObjectPermission.objects.filter(user=users["operator"],
-                                                           content_object=own).count() == 3
+                                                           content_object=own).count() == 4
     assert not UserObjectPermission.objects.exists()
+
+
+def test_objects_of_a_linked_account_follow_the_linked_organization(two_orgs):
+    """Account-owned rows (e.g. notification templates) are judged by the organization the
+    account is linked to, and only while the link is approved."""
+    from lbm import services
+
+    own, _other, users = two_orgs
+    account = factories.account_for(own)
+
+    class AccountThing:
+        def __init__(self, account):
+            self.account = account
+
+    thing = AccountThing(account)
+    assert not permissions.can(users["operator"], Action.MANAGE_NOTIFICATIONS, thing)
+    link = factories.linked(own, account)
+    assert permissions.can(users["operator"], Action.MANAGE_NOTIFICATIONS, thing)
+    assert not permissions.can(users["operator_data"], Action.MANAGE_NOTIFICATIONS, thing)
+    from lbm.models import Account
+
+    assert list(permissions.visible(users["viewer"], Account.objects.all(),
+                                    account_path="pk")) == [account]
+    services.link_end(link_id=link.pk, actor=users["admin"])
+    assert not permissions.can(users["operator"], Action.MANAGE_NOTIFICATIONS, thing)
+    assert not permissions.visible(users["viewer"], Account.objects.all(),
+                                   account_path="pk").exists()
