@@ -63,13 +63,17 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "django_celery_beat",
+    "rest_framework",
+    "drf_spectacular",
     "lbm",
     "audiences",
     "billing",
     "notifications",
+    "api",
 ]
 
 MIDDLEWARE = [
+    "api.middleware.LineRequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -192,6 +196,34 @@ GUARDIAN_RAISE_403 = False
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "change"
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
+
+# --- The LINE-compatible HTTP API (app ``api``) -----------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ChannelTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.ChannelRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser",
+                               "rest_framework.parsers.MultiPartParser"],
+    "EXCEPTION_HANDLER": "api.errors.line_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LBM back office — LINE-compatible Messaging API",
+    "DESCRIPTION": "Audiences, notification messages (phone number push) and message quota, "
+                   "wire-compatible with LINE's Messaging API.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+}
+# Per channel, kept in the cache (Redis when REDIS_URL is set).
+LBM_API_RATE_LIMITS = {
+    "default": os.environ.get("API_RATE_DEFAULT", "2000/s"),
+    "audience": os.environ.get("API_RATE_AUDIENCE", "60/min"),
+    "pnp": os.environ.get("API_RATE_PNP", "2000/s"),
+}
 
 # --- E-mail ---------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -1,0 +1,100 @@
+"""Errors as LINE's Messaging API sends them:
+``{"message": "...", "details": [{"message": "...", "property": "..."}]}``."""
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from lbm.exceptions import DomainError, NotAllowed
+
+AUTH_REQUIRED = ("Authorization header required. Must follow the scheme, "
+                 "'Authorization: Bearer <ACCESS TOKEN>'")
+AUTH_FAILED = ("Authentication failed. Confirm that the access token in the authorization "
+               "header is valid.")
+RATE_LIMITED = "The API rate limit has been exceeded. Try again later."
+
+
+class LineAPIError(exceptions.APIException):
+    """An error with LINE's body; ``details`` is a list of (message, property) pairs."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, *, status_code: int = 400,
+                 details: list[tuple[str, str | None]] | None = None):
+        self.status_code = status_code
+        self.message = message
+        self.details = details or []
+        super().__init__(message)
+
+
+def body(message: str, details: list[tuple[str, str | None]] | None = None) -> dict:
+    data: dict = {"message": message}
+    if details:
+        data["details"] = [
+            {"message": m, **({"property": p} if p else {})} for m, p in details
+        ]
+    return data
+
+
+def _flatten(errors, prefix: str = "") -> list[tuple[str, str | None]]:
+    """DRF's nested validation errors → LINE's flat (message, property) list."""
+    out: list[tuple[str, str | None]] = []
+    if isinstance(errors, dict):
+        for key, value in errors.items():
+            name = prefix if key == "non_field_errors" else (
+                f"{prefix}.{key}" if prefix else str(key))
+            out.extend(_flatten(value, name))
+    elif isinstance(errors, list):
+        for index, value in enumerate(errors):
+            if isinstance(value, (dict, list)):
+                out.extend(_flatten(value, f"{prefix}[{index}]"))
+            else:
+                out.append((str(value), prefix or None))
+    else:
+        out.append((str(errors), prefix or None))
+    return out
+
+
+def line_exception_handler(exc, context):
+    """DRF exception handler that answers every error in LINE's shape."""
+    if isinstance(exc, LineAPIError):
+        return Response(body(exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, NotAllowed):
+        return Response(body(exc.message), status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, DomainError):
+        details = [(d, None) for d in exc.details]
+        return Response(body(exc.message, details), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.ValidationError):
+        details = _flatten(exc.detail)
+        return Response(body(f"The request body has {len(details)} error(s)", details),
+                        status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, exceptions.NotAuthenticated):
+        return Response(body(AUTH_REQUIRED), status=status.HTTP_401_UNAUTHORIZED,
+                        headers={"WWW-Authenticate": 'Bearer realm="LINE"'})
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        return Response(body(AUTH_FAILED), status=status.HTTP_401_UNAUTHORIZED,
+                        headers={"WWW-Authenticate": 'Bearer realm="LINE"'})
+    if isinstance(exc, exceptions.Throttled):
+        return Response(body(RATE_LIMITED), status=status.HTTP_429_TOO_MANY_REQUESTS)
+    if isinstance(exc, (Http404, exceptions.NotFound)):
+        return Response(body("Not found"), status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, (PermissionDenied, exceptions.PermissionDenied)):
+        return Response(body("Forbidden"), status=status.HTTP_403_FORBIDDEN)
+    if isinstance(exc, exceptions.UnsupportedMediaType):
+        return Response(body("Unsupported Media Type"), status=415)
+    if isinstance(exc, exceptions.MethodNotAllowed):
+        return Response(body("Method Not Allowed"), status=405)
+    if isinstance(exc, exceptions.ParseError):
+        return Response(body("The request body could not be parsed as JSON"), status=400)
+    response = drf_exception_handler(exc, context)
+    if response is not None:
+        detail = getattr(exc, "detail", "")
+        response.data = body(str(detail) or "Error")
+    return response
+
+
+def not_found(request, exception=None):
+    """404 for unknown API paths, in LINE's shape."""
+    return JsonResponse(body("Not found"), status=404)
