@@ -59,7 +59,7 @@ class Command(BaseCommand):
 
     def _role_of(self, username):
         m = Membership.objects.filter(user__username=username).select_related("organization").first()
-        return f"{m.get_role_display()} of {m.organization.name}" if m else "customer"
+        return f"{m.organization.name} / {m.get_role_display()}" if m else "customer"
 
     def _users(self):
         User = get_user_model()
