@@ -6,3 +6,27 @@ class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = _("Billing")
     default_auto_field = "django.db.models.BigAutoField"
+
+    # LINE account managers edit plans, subscriptions, government contracts and promotion codes,
+    # and run and check month-end billing (SPEC section 0). Merged by
+    # ``lbm.permissions.ensure_staff_groups`` after every migrate. Reviewers get nothing here.
+    # Invoices and usage are never edited by hand: view only, plus credit/debit notes.
+    staff_permissions = {
+        "LINE account managers": [
+            "billing.view_plan", "billing.change_plan",
+            "billing.view_pricetier", "billing.add_pricetier", "billing.change_pricetier",
+            "billing.view_billingcustomer", "billing.add_billingcustomer",
+            "billing.change_billingcustomer",
+            "billing.view_subscription", "billing.add_subscription",
+            "billing.change_subscription",
+            "billing.view_planchange",
+            "billing.view_usagerecord",
+            "billing.view_promotioncode", "billing.add_promotioncode",
+            "billing.change_promotioncode",
+            "billing.view_governmentcontract", "billing.add_governmentcontract",
+            "billing.view_governmentblock", "billing.add_governmentblock",
+            "billing.view_invoice", "billing.run_billing", "billing.view_invoiceline",
+            "billing.view_creditnote", "billing.add_creditnote",
+            "billing.view_billingrun",
+        ],
+    }

@@ -1,0 +1,533 @@
+"""Billing pages for LINE account managers (staff only; customers and reviewers see none).
+
+Thin: rights are the account managers' global permissions, every write is a service, issued
+invoices and notes are read-only, usage is a ledger nobody edits.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from import_export.admin import ExportMixin
+from simple_history.admin import SimpleHistoryAdmin
+
+from lbm import permissions
+from lbm.exceptions import DomainError
+from lbm.models import Account
+
+from . import periods, pricing, selectors, services
+from .models import (
+    BillingCustomer,
+    BillingRun,
+    CreditNote,
+    GovernmentBlock,
+    GovernmentContract,
+    Invoice,
+    InvoiceLine,
+    Plan,
+    PlanChange,
+    PriceTier,
+    PromotionCode,
+    Subscription,
+    UsageRecord,
+)
+from .resources import InvoiceResource, PromotionCodeResource
+
+
+def staff_can(user, codename: str) -> bool:
+    """A LINE staff member's global billing permission (account managers hold them)."""
+    return user.is_active and (user.is_superuser
+                               or (user.is_staff and user.has_perm(f"billing.{codename}")))
+
+
+class BillingAdmin(admin.ModelAdmin):
+    """Staff-global rights per model; no deletion; a refused service is shown, not a 500."""
+
+    def _can(self, request, action: str) -> bool:
+        return staff_can(request.user, f"{action}_{self.opts.model_name}")
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return permissions.sees_everything(request.user, self.model)
+
+    def has_add_permission(self, request):
+        return self._can(request, "add")
+
+    def has_change_permission(self, request, obj=None):
+        return self._can(request, "change")
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def save_model(self, request, obj, form, change):
+        services.record_save(obj=obj, actor=request.user, changed=form.changed_data)
+
+
+class ReadOnlyAdmin(BillingAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# --- Price data -------------------------------------------------------------------------------
+
+
+@admin.register(Plan)
+class PlanAdmin(BillingAdmin, SimpleHistoryAdmin):
+    list_display = ("code", "monthly_fee", "yearly_fee", "free_messages", "counting", "overage",
+                    "overage_unit_price", "tax_included", "sold_from", "sold_until")
+    readonly_fields = ("code",)
+
+    def has_add_permission(self, request):
+        return False  # plan codes are API; new plans come with a migration
+
+
+@admin.register(PriceTier)
+class PriceTierAdmin(BillingAdmin, SimpleHistoryAdmin):
+    list_display = ("plan", "effective_from", "first_message", "unit_price")
+    list_filter = ("plan", "effective_from")
+
+
+@admin.register(BillingCustomer)
+class BillingCustomerAdmin(BillingAdmin, SimpleHistoryAdmin):
+    list_display = ("name", "business_number", "organization", "payment_method",
+                    "has_invoice_info")
+    list_filter = ("payment_method",)
+    search_fields = ("name", "=business_number")
+    autocomplete_fields = ()
+    raw_id_fields = ("organization",)
+
+    @admin.display(description=_("e-invoice information"), boolean=True)
+    def has_invoice_info(self, obj):
+        return obj.has_invoice_info
+
+
+# --- Subscriptions, with usage against quota --------------------------------------------------
+
+
+class PlanChoiceForm(forms.Form):
+    plan_code = forms.ChoiceField(label=_("new plan"),
+                                  choices=[(c.value, c.label) for c in Plan.OFFICIAL_ACCOUNT_PLANS])
+    reason = forms.CharField(label=_("reason"), required=False)
+
+
+class SubscriptionAddForm(forms.ModelForm):
+    plan_code = forms.ChoiceField(label=_("plan"), choices=Plan.Code.choices)
+
+    class Meta:
+        model = Subscription
+        fields = ["account", "customer", "contract", "started_on", "chat_advanced",
+                  "premium_id_since", "monthly_limit"]
+
+
+class SubscriptionChangeForm(forms.ModelForm):
+    new_plan = forms.ChoiceField(
+        label=_("change plan to"), required=False,
+        choices=[("", "—")] + [(c.value, c.label) for c in Plan.OFFICIAL_ACCOUNT_PLANS],
+        help_text=_("Upgrades take effect at once in this month; downgrades on the 1st of next "
+                    "month."))
+    promotion_code = forms.CharField(
+        label=_("promotion code"), required=False,
+        help_text=_("With an upgrade: deducted from it. Alone: registered for the next "
+                    "renewal."))
+    reason = forms.CharField(label=_("reason"), required=False)
+
+    class Meta:
+        model = Subscription
+        fields = ["chat_advanced", "premium_id_since", "monthly_limit"]
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(BillingAdmin, SimpleHistoryAdmin):
+    list_display = ("account", "customer", "plan", "scheduled_plan", "scheduled_from",
+                    "started_on")
+    list_filter = ("plan",)
+    list_select_related = ("account", "customer", "plan", "scheduled_plan")
+    search_fields = ("account__name", "=account__basic_id", "=account__premium_id",
+                     "customer__name")
+    raw_id_fields = ("account", "customer", "contract")
+    change_form_template = "admin/billing/subscription/change_form.html"
+    actions = ["change_plan"]
+
+    @admin.action(description=_("Change plan…"), permissions=["change"])
+    def change_plan(self, request, queryset):
+        """Choose a plan, see each account's charge and quota effect, then confirm."""
+        form = PlanChoiceForm(request.POST if "plan_code" in request.POST else None)
+        context = {**self.admin_site.each_context(request), "form": form,
+                   "objects": queryset, "title": gettext("Change plan"), "opts": self.opts,
+                   "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME, "previews": []}
+        if form.is_bound and form.is_valid():
+            code, reason = form.cleaned_data["plan_code"], form.cleaned_data["reason"]
+            if request.POST.get("confirm"):
+                done = 0
+                for subscription in queryset:
+                    try:
+                        services.subscription_change_plan(
+                            subscription_id=subscription.pk, plan_code=code,
+                            actor=request.user, reason=reason)
+                    except DomainError as exc:
+                        self.message_user(request, f"{subscription.account}: {exc}",
+                                          messages.ERROR)
+                    else:
+                        done += 1
+                if done:
+                    self.message_user(request, gettext("Plan changed for %(count)d account(s).")
+                                      % {"count": done}, messages.SUCCESS)
+                return None
+            context["previews"] = [selectors.plan_change_preview(subscription=s, plan_code=code)
+                                   for s in queryset.select_related("account")]
+        return TemplateResponse(request, "admin/billing/subscription/confirm_plan_change.html",
+                                context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = SubscriptionChangeForm if obj is not None else SubscriptionAddForm
+        return super().get_form(request, obj, change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["account", "customer", "plan_code", "contract",
+                                       "started_on", "chat_advanced", "premium_id_since",
+                                       "monthly_limit"]})]
+        return [(None, {"fields": ["account", "customer", "contract", "plan", "scheduled_plan",
+                                   "scheduled_from", "started_on"]}),
+                (_("Change"), {"fields": ["new_plan", "promotion_code", "reason"]}),
+                (_("Add-ons and limit"), {"fields": ["chat_advanced", "premium_id_since",
+                                                     "monthly_limit"]})]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("account", "customer", "contract", "plan", "scheduled_plan", "scheduled_from",
+                "started_on")
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if not change:
+            saved = services.subscription_create(
+                account_id=obj.account_id, customer_id=obj.customer_id,
+                plan_code=data["plan_code"], actor=request.user, started_on=obj.started_on,
+                contract_id=obj.contract_id, chat_advanced=obj.chat_advanced,
+                premium_id_since=obj.premium_id_since)
+            obj.pk = saved.pk
+            return
+        settings_changed = [f for f in form.changed_data if f in form.Meta.fields]
+        services.record_save(obj=obj, actor=request.user, changed=settings_changed,
+                             reason=data.get("reason", ""))
+        if data.get("new_plan"):
+            services.subscription_change_plan(
+                subscription_id=obj.pk, plan_code=data["new_plan"], actor=request.user,
+                promotion_code=data.get("promotion_code", ""), reason=data.get("reason", ""))
+        elif data.get("promotion_code"):
+            services.promotion_code_register(code=data["promotion_code"], subscription_id=obj.pk,
+                                             actor=request.user)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        subscription = self.get_object(request, object_id)
+        if subscription is not None and self.has_view_permission(request, subscription):
+            extra_context.update(usage_context(subscription.account_id, request.GET.get("month")))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+def usage_context(account_id: int, month: str | None) -> dict:
+    """The chart of a month's daily usage against the quota (Japan-time days)."""
+    try:
+        period = periods.parse_period(month) if month else periods.line_period(timezone.now())
+    except ValueError:
+        period = periods.line_period(timezone.now())
+    plan = selectors.plan_in_effect(account_id=account_id, period=period)
+    daily = selectors.daily_usage(account_id=account_id, period=period)
+    usage = selectors.month_usage(account_id=account_id, period=period)
+    cumulative, running = [], 0
+    for _day, count in daily:
+        running += count
+        cumulative.append(running)
+    chart = {
+        "labels": [day.isoformat() for day, _count in daily],
+        "daily": [count for _day, count in daily],
+        "cumulative": cumulative,
+        "quota": plan.free_messages if plan and plan.counting == Plan.Counting.RECIPIENTS
+        else None,
+        "labelDaily": gettext("Messages per day (Japan time)"),
+        "labelCumulative": gettext("Messages this month"),
+        "labelQuota": gettext("Free quota"),
+    }
+    return {"usage_chart": chart, "usage_period": periods.period_label(period),
+            "usage_previous": periods.period_label(periods.previous_period(period)),
+            "usage_next": periods.period_label(periods.next_period(period)),
+            "usage_plan": plan, "usage_month": usage}
+
+
+@admin.register(PlanChange)
+class PlanChangeAdmin(ReadOnlyAdmin):
+    list_display = ("subscription", "kind", "from_plan", "to_plan", "period", "charge",
+                    "deducted", "promotion_code", "created_by", "created_at", "reason")
+    list_filter = ("kind", "period")
+    list_select_related = ("subscription__account", "from_plan", "to_plan", "promotion_code",
+                           "created_by")
+
+
+@admin.register(UsageRecord)
+class UsageRecordAdmin(ReadOnlyAdmin):
+    list_display = ("account", "kind", "recipients", "sends", "sent_at", "line_day", "period")
+    list_filter = ("kind", "period")
+    list_select_related = ("account",)
+    date_hierarchy = "line_day"
+    show_full_result_count = False
+
+
+class CodeBatchForm(forms.Form):
+    count = forms.IntegerField(label=_("number of codes"), min_value=1, max_value=10_000)
+    prefix = forms.CharField(label=_("prefix"), required=False, max_length=12)
+    valid_from = forms.DateField(label=_("valid from"))
+    valid_until = forms.DateField(label=_("valid until"))
+
+
+@admin.register(PromotionCode)
+class PromotionCodeAdmin(ExportMixin, BillingAdmin, SimpleHistoryAdmin):
+    resource_classes = [PromotionCodeResource]
+    change_list_template = "admin/billing/promotioncode/change_list.html"
+    list_display = ("code", "status", "face_value", "valid_from", "valid_until", "subscription",
+                    "deducted", "forfeited", "redeemed_at")
+    list_filter = ("status",)
+    search_fields = ("=code",)
+    fields = ("code", "valid_from", "valid_until")
+
+    def has_change_permission(self, request, obj=None):
+        return False  # used through a subscription's plan change or renewal registration
+
+    def save_model(self, request, obj, form, change):
+        saved = services.promotion_code_create(code=obj.code, valid_from=obj.valid_from,
+                                               valid_until=obj.valid_until, actor=request.user)
+        obj.pk = saved.pk
+
+    def get_urls(self):
+        return [path("batch/", self.admin_site.admin_view(self.batch_view),
+                     name="billing_promotioncode_batch")] + super().get_urls()
+
+    def batch_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = CodeBatchForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                codes = services.promotion_code_batch_create(actor=request.user,
+                                                             **form.cleaned_data)
+            except DomainError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, gettext("%(count)d promotion codes created; export "
+                                                   "them from the list.")
+                                  % {"count": len(codes)}, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:billing_promotioncode_changelist"))
+        context = {**self.admin_site.each_context(request), "form": form, "opts": self.opts,
+                   "title": gettext("Create a batch of promotion codes")}
+        return TemplateResponse(request, "admin/billing/form_page.html", context)
+
+
+# --- Government -------------------------------------------------------------------------------
+
+
+class GovernmentBlockInline(admin.TabularInline):
+    model = GovernmentBlock
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("kind", "accounts", "blocks", "purchased_on")
+
+    @admin.display(description=_("blocks billed"))
+    def blocks(self, obj):
+        return pricing.blocks(obj.accounts)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(GovernmentContract)
+class GovernmentContractAdmin(BillingAdmin, SimpleHistoryAdmin):
+    list_display = ("customer", "plan", "main_account", "starts_on", "ends_on")
+    list_select_related = ("customer", "plan", "main_account")
+    raw_id_fields = ("customer", "main_account")
+    inlines = [GovernmentBlockInline]
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the plan cannot change during the term
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "main_account":
+            kwargs["queryset"] = Account.objects.filter(kind=Account.Kind.OFFICIAL_ACCOUNT)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        saved = services.government_contract_create(
+            customer_id=obj.customer_id, plan_code=obj.plan.code,
+            main_account_id=obj.main_account_id, starts_on=obj.starts_on, ends_on=obj.ends_on,
+            actor=request.user)
+        obj.pk = saved.pk
+
+
+@admin.register(GovernmentBlock)
+class GovernmentBlockAdmin(BillingAdmin, SimpleHistoryAdmin):
+    list_display = ("contract", "kind", "accounts", "purchased_on")
+    raw_id_fields = ("contract",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        saved = services.government_block_add(contract_id=obj.contract_id, kind=obj.kind,
+                                              accounts=obj.accounts,
+                                              purchased_on=obj.purchased_on, actor=request.user)
+        obj.pk = saved.pk
+
+
+# --- Invoices (immutable), notes and runs -----------------------------------------------------
+
+
+class InvoiceLineInline(admin.TabularInline):
+    model = InvoiceLine
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("account", "kind", "description", "quantity", "amount",
+                                "tax_included")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class CreditNoteInline(admin.TabularInline):
+    model = CreditNote
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("number", "kind", "amount", "reason", "created_by", "created_at")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class RunBillingForm(forms.Form):
+    period = forms.CharField(label=_("billing month (YYYY-MM)"), max_length=7)
+
+    def clean_period(self):
+        try:
+            return periods.parse_period(self.cleaned_data["period"])
+        except ValueError as exc:
+            raise ValidationError(gettext("Write the month as YYYY-MM.")) from exc
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ExportMixin, ReadOnlyAdmin):
+    resource_classes = [InvoiceResource]
+    list_display = ("number", "customer", "period", "total", "issued_at")
+    list_filter = ("period",)
+    search_fields = ("=number", "customer__name")
+    list_select_related = ("customer",)
+    inlines = [InvoiceLineInline, CreditNoteInline]
+    fields = readonly_fields = ("number", "customer", "period", "issued_at", "untaxed", "tax",
+                                "tax_included", "rounding", "total", "rounding_rule", "balance",
+                                "run")
+    change_list_template = "admin/billing/invoice/change_list.html"
+
+    def has_export_permission(self, request):
+        # Issued invoices are never changed, so "change" (the project's export code) is held by
+        # nobody; the account managers who run billing export them.
+        return staff_can(request.user, "run_billing")
+
+    def get_export_queryset(self, request):
+        return super().get_export_queryset(request).select_related("customer")
+
+    @admin.display(description=_("rounding rule"))
+    def rounding_rule(self, obj):
+        return pricing.ROUNDING_RULE
+
+    @admin.display(description=_("balance after notes"))
+    def balance(self, obj):
+        return selectors.invoice_balance(invoice=obj)["balance"]
+
+    def get_urls(self):
+        return [path("run/", self.admin_site.admin_view(self.run_view),
+                     name="billing_invoice_run")] + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = dict(extra_context or {},
+                             can_run_billing=staff_can(request.user, "run_billing"))
+        return super().changelist_view(request, extra_context)
+
+    def run_view(self, request):
+        """Run month-end billing for a month now (the same idempotent service as the task)."""
+        if not staff_can(request.user, "run_billing"):
+            raise PermissionDenied
+        form = RunBillingForm(request.POST or None, initial={
+            "period": periods.period_label(periods.last_closed_period())})
+        if request.method == "POST" and form.is_valid():
+            try:
+                result = services.bill_month(period=form.cleaned_data["period"],
+                                             actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(request, gettext(
+                    "%(period)s: %(created)s invoice(s) issued, %(existing)s already issued.")
+                    % {"period": periods.period_label(result.period),
+                       "created": result.invoices_created,
+                       "existing": result.invoices_existing}, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:billing_invoice_changelist"))
+        context = {**self.admin_site.each_context(request), "form": form,
+                   "title": gettext("Run month-end billing"), "opts": self.opts}
+        return TemplateResponse(request, "admin/billing/invoice/run.html", context)
+
+
+class CreditNoteForm(forms.ModelForm):
+    class Meta:
+        model = CreditNote
+        fields = ["invoice", "kind", "amount", "reason"]
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(BillingAdmin):
+    form = CreditNoteForm
+    list_display = ("number", "invoice", "kind", "amount", "created_by", "created_at")
+    list_filter = ("kind",)
+    raw_id_fields = ("invoice",)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        saved = services.credit_note_create(invoice_id=obj.invoice_id, kind=obj.kind,
+                                            amount=obj.amount, reason=obj.reason,
+                                            actor=request.user)
+        obj.pk = saved.pk
+
+
+@admin.register(BillingRun)
+class BillingRunAdmin(ReadOnlyAdmin):
+    list_display = ("period", "status", "started_at", "finished_at", "invoices_created",
+                    "invoices_existing", "triggered_by")
+    list_filter = ("status", "period")

@@ -1,0 +1,578 @@
+"""Official Account plans, subscriptions, usage and invoices (SPEC section 4, LON billing of 5).
+
+Models hold data and invariants; every write goes through ``billing.services``. Money is
+``Decimal`` TWD; per-message rates have four decimal places. Times are stored in UTC and, on
+usage rows, the Japan-time day and month that LINE counts them in (``billing.periods``).
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from .exceptions import ImmutableDocument
+
+MONEY = {"max_digits": 14, "decimal_places": 4}
+
+
+class PlanCode(models.TextChoices):
+    LIGHT = "light", _("Light (輕用量)")
+    MEDIUM = "medium", _("Medium (中用量)")
+    HIGH = "high", _("High (高用量)")
+    GOV_A = "gov_a", _("Government main account, plan A")
+    GOV_B = "gov_b", _("Government main account, plan B")
+    GOV_SUB = "gov_sub", _("Government sub-account")
+    GOV_CIVIL = "gov_civil", _("Civil-servant account")
+
+
+class Plan(models.Model):
+    """A price plan. Official Account plans are charged monthly (untaxed prices); government
+    plans yearly by contract (tax-included prices)."""
+
+    Code = PlanCode
+
+    class Counting(models.TextChoices):
+        RECIPIENTS = "recipients", _("per recipient")
+        SENDS = "sends", _("per send (broadcast or segmented message)")
+
+    class Overage(models.TextChoices):
+        NONE = "none", _("not allowed")
+        GRADUATED = "graduated", _("graduated price table")
+        FLAT = "flat", _("flat price per message")
+
+    OFFICIAL_ACCOUNT_PLANS = (Code.LIGHT, Code.MEDIUM, Code.HIGH)
+    GOVERNMENT_PLANS = (Code.GOV_A, Code.GOV_B, Code.GOV_SUB, Code.GOV_CIVIL)
+    GOVERNMENT_MAIN_PLANS = (Code.GOV_A, Code.GOV_B)
+
+    code = models.CharField(_("code"), max_length=16, choices=Code.choices, unique=True)
+    # Order of the Official Account plans (Light 0 < Medium 1 < High 2): a higher rank is an
+    # upgrade (at once), a lower one a downgrade (from the next month).
+    rank = models.PositiveSmallIntegerField(_("rank"), default=0)
+    monthly_fee = models.DecimalField(_("monthly fee (TWD)"), **MONEY, default=0)
+    yearly_fee = models.DecimalField(
+        _("yearly fee (TWD)"), **MONEY, null=True, blank=True,
+        help_text=_("Government plans: per contract year, or per block of 10 accounts."))
+    free_messages = models.PositiveIntegerField(_("free messages per month"))
+    counting = models.CharField(_("messages counted"), max_length=16, choices=Counting.choices,
+                                default=Counting.RECIPIENTS)
+    overage = models.CharField(_("extra messages"), max_length=16, choices=Overage.choices,
+                               default=Overage.NONE)
+    overage_unit_price = models.DecimalField(_("price per extra message (TWD)"), **MONEY,
+                                             null=True, blank=True)
+    tax_included = models.BooleanField(_("prices include tax"), default=False)
+    includes_add_ons = models.BooleanField(
+        _("premium ID and chat advanced plan included"), default=False)
+    sold_from = models.DateField(_("contracts starting from"), null=True, blank=True)
+    sold_until = models.DateField(_("contracts starting until"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+        ordering = ["rank", "code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(code__in=PlanCode.values),
+                                   name="plan_code_valid"),
+            models.CheckConstraint(condition=Q(overage__in=["none", "graduated", "flat"]),
+                                   name="plan_overage_valid"),
+            models.CheckConstraint(condition=~Q(overage="flat")
+                                   | Q(overage_unit_price__isnull=False),
+                                   name="plan_flat_overage_has_price"),
+            models.CheckConstraint(condition=Q(monthly_fee__gte=0), name="plan_fee_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_code_display()
+
+    @property
+    def is_government(self) -> bool:
+        return self.code in self.GOVERNMENT_PLANS
+
+
+class PriceTier(models.Model):
+    """One row of a graduated price table (the High plan's), valid from ``effective_from``.
+
+    A table is all the rows of a plan with the same ``effective_from``; a tier runs from its
+    ``first_message`` to the next tier's first message less one."""
+
+    plan = models.ForeignKey(Plan, verbose_name=_("plan"), on_delete=models.PROTECT,
+                             related_name="tiers")
+    effective_from = models.DateField(_("effective from"))
+    first_message = models.PositiveIntegerField(
+        _("from message number"), help_text=_("Counted over the month's total messages."))
+    unit_price = models.DecimalField(_("price per message (TWD)"), max_digits=10,
+                                     decimal_places=4)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("price tier")
+        verbose_name_plural = _("price tiers")
+        ordering = ["plan", "-effective_from", "first_message"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "effective_from", "first_message"],
+                                    name="pricetier_unique_start"),
+            models.CheckConstraint(condition=Q(first_message__gte=1),
+                                   name="pricetier_first_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0),
+                                   name="pricetier_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.plan} ≥{self.first_message}: {self.unit_price} ({self.effective_from})"
+
+
+class BillingCustomer(models.Model):
+    """The billing unit (請款單位) that receives one invoice per period for all its accounts."""
+
+    class PaymentMethod(models.TextChoices):
+        NONE = "none", _("Not registered")
+        CREDIT_CARD = "credit_card", _("Credit card")
+        LINE_PAY = "line_pay", _("LINE Pay")
+        TRANSFER = "transfer", _("Bank transfer (reseller / contract)")
+
+    name = models.CharField(_("name"), max_length=150)
+    organization = models.ForeignKey("lbm.Organization", verbose_name=_("organization"),
+                                     null=True, blank=True, on_delete=models.PROTECT,
+                                     related_name="billing_customers")
+    business_number = models.CharField(_("business number (統一編號)"), max_length=8,
+                                       blank=True)
+    country = models.CharField(_("country"), max_length=2, default="TW")
+    payment_method = models.CharField(_("payment method"), max_length=16,
+                                      choices=PaymentMethod.choices, default=PaymentMethod.NONE)
+    invoice_title = models.CharField(_("e-invoice buyer name"), max_length=150, blank=True)
+    invoice_carrier = models.CharField(_("e-invoice carrier"), max_length=64, blank=True,
+                                       help_text=_("e.g. a mobile barcode (手機條碼)."))
+    donation_code = models.CharField(_("e-invoice donation code"), max_length=7, blank=True)
+    invoice_email = models.EmailField(_("e-invoice e-mail"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("billing customer")
+        verbose_name_plural = _("billing customers")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(payment_method__in=["none", "credit_card", "line_pay", "transfer"]),
+                name="billingcustomer_payment_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_invoice_info(self) -> bool:
+        """A buyer name and where the e-invoice goes: a business number (company invoice), a
+        carrier, or a donation code."""
+        return bool(self.invoice_title and (self.business_number or self.invoice_carrier
+                                            or self.donation_code))
+
+    @property
+    def has_payment_method(self) -> bool:
+        return self.payment_method in (self.PaymentMethod.CREDIT_CARD,
+                                       self.PaymentMethod.LINE_PAY)
+
+
+class GovernmentContract(models.Model):
+    """A government main-plan contract (seed 004): yearly, tax included, fixed plan for the term."""
+
+    customer = models.ForeignKey(BillingCustomer, verbose_name=_("billing customer"),
+                                 on_delete=models.PROTECT, related_name="government_contracts")
+    plan = models.ForeignKey(Plan, verbose_name=_("plan"), on_delete=models.PROTECT,
+                             related_name="+",
+                             limit_choices_to={"code__in": Plan.GOVERNMENT_MAIN_PLANS})
+    main_account = models.ForeignKey("lbm.Account", verbose_name=_("main account"),
+                                     on_delete=models.PROTECT, related_name="+")
+    starts_on = models.DateField(_("term starts"))
+    ends_on = models.DateField(_("term ends"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("government contract")
+        verbose_name_plural = _("government contracts")
+        ordering = ["-starts_on"]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gt=models.F("starts_on")),
+                                   name="govcontract_term_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer} {self.plan} {self.starts_on}–{self.ends_on}"
+
+
+class GovernmentBlock(models.Model):
+    """A purchase of sub-account or civil-servant accounts, billed by blocks of 10 for a full
+    year and ending with the main contract's term."""
+
+    class Kind(models.TextChoices):
+        SUB_ACCOUNTS = "sub_accounts", _("Sub-account batch")
+        CIVIL_SERVANTS = "civil_servants", _("Civil-servant accounts")
+
+    contract = models.ForeignKey(GovernmentContract, verbose_name=_("contract"),
+                                 on_delete=models.PROTECT, related_name="blocks")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    accounts = models.PositiveIntegerField(_("accounts"))
+    purchased_on = models.DateField(_("purchased on"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("government account block")
+        verbose_name_plural = _("government account blocks")
+        ordering = ["contract", "purchased_on"]
+        constraints = [
+            models.CheckConstraint(condition=Q(accounts__gte=1), name="govblock_accounts_min"),
+            models.CheckConstraint(condition=Q(kind__in=["sub_accounts", "civil_servants"]),
+                                   name="govblock_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} × {self.accounts} ({self.purchased_on})"
+
+
+class Subscription(models.Model):
+    """The plan of one Official Account (one subscription per OA) and who pays for it."""
+
+    account = models.OneToOneField("lbm.Account", verbose_name=_("Official Account"),
+                                   on_delete=models.PROTECT, related_name="subscription",
+                                   limit_choices_to={"kind": "oa"})
+    customer = models.ForeignKey(BillingCustomer, verbose_name=_("billing customer"),
+                                 on_delete=models.PROTECT, related_name="subscriptions")
+    plan = models.ForeignKey(Plan, verbose_name=_("current plan"), on_delete=models.PROTECT,
+                             related_name="subscriptions")
+    contract = models.ForeignKey(GovernmentContract, verbose_name=_("government contract"),
+                                 null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="subscriptions")
+    started_on = models.DateField(_("started on"))
+    # A downgrade waits for the 1st of the next month.
+    scheduled_plan = models.ForeignKey(Plan, verbose_name=_("scheduled plan"), null=True,
+                                       blank=True, on_delete=models.PROTECT, related_name="+")
+    scheduled_from = models.DateField(_("scheduled from"), null=True, blank=True)
+    monthly_limit = models.PositiveIntegerField(
+        _("monthly message limit"), null=True, blank=True,
+        help_text=_("Optional cap on the month's messages set by the sender (target limit)."))
+    chat_advanced = models.BooleanField(_("chat advanced plan (100 per month)"), default=False)
+    target_friends = models.PositiveIntegerField(
+        _("target friends"), null=True, blank=True,
+        help_text=_("Government sub-accounts may have at most 5,000."))
+    premium_id_since = models.DateField(
+        _("premium ID since"), null=True, blank=True,
+        help_text=_("720 per year, charged in this month and on each anniversary month."))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    history = HistoricalRecords(excluded_fields=["updated_at"])
+
+    class Meta:
+        verbose_name = _("subscription")
+        verbose_name_plural = _("subscriptions")
+        ordering = ["account__name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(scheduled_plan__isnull=True, scheduled_from__isnull=True)
+                           | Q(scheduled_plan__isnull=False, scheduled_from__isnull=False)),
+                name="subscription_schedule_complete"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} – {self.plan}"
+
+
+class PlanChange(models.Model):
+    """The plan ledger of a subscription: every start, upgrade and downgrade, with its month.
+
+    ``period`` is the month from which the change counts. Starts and downgrades count from the
+    first of their month; upgrades count at once, in their month, and cost ``charge``."""
+
+    class Kind(models.TextChoices):
+        START = "start", _("Start")
+        UPGRADE = "upgrade", _("Upgrade")
+        DOWNGRADE = "downgrade", _("Downgrade")
+
+    subscription = models.ForeignKey(Subscription, verbose_name=_("subscription"),
+                                     on_delete=models.PROTECT, related_name="changes")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    from_plan = models.ForeignKey(Plan, verbose_name=_("from plan"), null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+    to_plan = models.ForeignKey(Plan, verbose_name=_("to plan"), on_delete=models.PROTECT,
+                                related_name="+")
+    period = models.DateField(_("billing month"))
+    charge = models.DecimalField(_("charge (TWD)"), **MONEY, default=0)
+    promotion_code = models.ForeignKey("PromotionCode", verbose_name=_("promotion code"),
+                                       null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="+")
+    deducted = models.DecimalField(_("deducted by promotion code"), **MONEY, default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True,
+                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.CharField(_("reason"), max_length=255, blank=True)
+
+    class Meta:
+        verbose_name = _("plan change")
+        verbose_name_plural = _("plan changes")
+        ordering = ["subscription", "period", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["start", "upgrade", "downgrade"]),
+                                   name="planchange_kind_valid"),
+            models.CheckConstraint(condition=Q(charge__gte=0) & Q(deducted__gte=0)
+                                   & Q(deducted__lte=models.F("charge")),
+                                   name="planchange_amounts_valid"),
+        ]
+        indexes = [models.Index(fields=["period", "subscription"], name="planchange_period")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.from_plan or '—'} → {self.to_plan} ({self.period})"
+
+
+class UsageKind(models.TextChoices):
+    BROADCAST = "broadcast", _("Broadcast")
+    NARROWCAST = "narrowcast", _("Segmented message (narrowcast)")
+    STEP = "step", _("Step message")
+    API = "api", _("Messaging API message")
+    API_REVIEWED = "api_reviewed", _("Reviewed-feature API message (billed separately)")
+    NOTIFICATION = "notification", _("LINE notification message (LON), delivered")
+    DISASTER_RELIEF = "disaster_relief", _("Disaster-relief message approved by LINE (free)")
+
+
+class UsageRecord(models.Model):
+    """One send by an Official Account: how many messages it counts and when (ledger).
+
+    ``line_day`` and ``period`` are Japan time, computed from ``sent_at`` by
+    ``billing.periods`` when the row is written."""
+
+    Kind = UsageKind
+
+    # Counted against the plan's quota, per recipient (SPEC section 4).
+    QUOTA_KINDS = (Kind.BROADCAST, Kind.NARROWCAST, Kind.STEP, Kind.API)
+    # Government plans count OA Manager broadcast and segmented sends, one per send.
+    SEND_KINDS = (Kind.BROADCAST, Kind.NARROWCAST)
+
+    account = models.ForeignKey("lbm.Account", verbose_name=_("Official Account"),
+                                on_delete=models.PROTECT, related_name="usage")
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    recipients = models.PositiveIntegerField(
+        _("messages"), help_text=_("Messages counted: one per target friend (or per delivered "
+                                   "notice)."))
+    sends = models.PositiveIntegerField(_("sends"), default=1)
+    # Up to 3 bubbles (speech balloons) still count as one message (SPEC section 4).
+    bubbles = models.PositiveSmallIntegerField(_("bubbles"), default=1)
+    sent_at = models.DateTimeField(_("sent at"))
+    line_day = models.DateField(_("LINE day (Japan time)"))
+    period = models.DateField(_("billing month (Japan time)"))
+    # NULL, not "", when absent: the partial unique constraint ignores rows without a source.
+    dedupe_key = models.CharField(_("source reference"), max_length=64, null=True,  # noqa: DJ001
+                                  blank=True)
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("usage record")
+        verbose_name_plural = _("usage records")
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "dedupe_key"],
+                                    condition=Q(dedupe_key__isnull=False),
+                                    name="usage_unique_source"),
+            models.CheckConstraint(condition=Q(kind__in=UsageKind.values),
+                                   name="usage_kind_valid"),
+            models.CheckConstraint(condition=Q(bubbles__gte=1, bubbles__lte=3),
+                                   name="usage_bubbles_1_to_3"),
+        ]
+        indexes = [
+            models.Index(fields=["period", "account", "kind"], name="usage_period_account"),
+            models.Index(fields=["account", "line_day"], name="usage_account_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.recipients} @ {self.sent_at:%Y-%m-%d %H:%M}"
+
+
+class PromotionCode(models.Model):
+    """A one-use promotion code (優惠活動代碼, seed 003), face value 1,200."""
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", _("Available")
+        REGISTERED = "registered", _("Registered for the next renewal")
+        REDEEMED = "redeemed", _("Redeemed")
+
+    code = models.CharField(_("code"), max_length=32, unique=True)
+    face_value = models.DecimalField(_("face value (TWD)"), **MONEY, default=1200)
+    valid_from = models.DateField(_("valid from"))
+    valid_until = models.DateField(_("valid until"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.AVAILABLE)
+    subscription = models.ForeignKey(Subscription, verbose_name=_("subscription"), null=True,
+                                     blank=True, on_delete=models.PROTECT,
+                                     related_name="promotion_codes")
+    redeemed_at = models.DateTimeField(_("redeemed at"), null=True, blank=True)
+    redeemed_for = models.CharField(_("redeemed for"), max_length=64, blank=True)
+    deducted = models.DecimalField(_("deducted"), **MONEY, default=0)
+    forfeited = models.DecimalField(_("forfeited"), **MONEY, default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("promotion code")
+        verbose_name_plural = _("promotion codes")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["available", "registered",
+                                                           "redeemed"]),
+                                   name="promotioncode_status_valid"),
+            models.CheckConstraint(condition=~Q(status="redeemed") | Q(redeemed_at__isnull=False),
+                                   name="promotioncode_redeemed_has_time"),
+            models.CheckConstraint(condition=Q(status="available")
+                                   | Q(subscription__isnull=False),
+                                   name="promotioncode_used_has_subscription"),
+            models.CheckConstraint(condition=Q(valid_until__gte=models.F("valid_from")),
+                                   name="promotioncode_validity"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class BillingRun(models.Model):
+    """One execution of month-end billing (several may run for a period; only one invoices)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    period = models.DateField(_("billing month"))
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.RUNNING)
+    started_at = models.DateTimeField(_("started at"))
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    invoices_created = models.PositiveIntegerField(_("invoices created"), default=0)
+    invoices_existing = models.PositiveIntegerField(_("invoices already issued"), default=0)
+    triggered_by = models.CharField(_("triggered by"), max_length=150, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("billing run")
+        verbose_name_plural = _("billing runs")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m} {self.get_status_display()}"
+
+
+class ImmutableMixin:
+    """Issued documents cannot change or be deleted; corrections are credit/debit notes."""
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableDocument()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableDocument()
+
+
+class Invoice(ImmutableMixin, models.Model):
+    """The month's invoice of one billing customer; issued once, never changed."""
+
+    customer = models.ForeignKey(BillingCustomer, verbose_name=_("billing customer"),
+                                 on_delete=models.PROTECT, related_name="invoices")
+    period = models.DateField(_("billing month"))
+    number = models.CharField(_("number"), max_length=32, unique=True)
+    issued_at = models.DateTimeField(_("issued at"))
+    untaxed = models.DecimalField(_("untaxed subtotal"), **MONEY)
+    tax = models.DecimalField(_("business tax 5%"), **MONEY)
+    tax_included = models.DecimalField(_("tax-included items"), **MONEY)
+    rounding = models.DecimalField(_("rounding"), **MONEY)
+    total = models.DecimalField(_("total (TWD)"), max_digits=14, decimal_places=0)
+    run = models.ForeignKey(BillingRun, verbose_name=_("billing run"), null=True, blank=True,
+                            on_delete=models.SET_NULL, related_name="invoices")
+
+    class Meta:
+        verbose_name = _("invoice")
+        verbose_name_plural = _("invoices")
+        ordering = ["-period", "number"]
+        permissions = [("run_billing", _("Can run month-end billing"))]
+        constraints = [
+            # Month-end billing is idempotent because the database refuses a second invoice.
+            models.UniqueConstraint(fields=["customer", "period"],
+                                    name="invoice_one_per_customer_period"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class InvoiceLine(ImmutableMixin, models.Model):
+    class Kind(models.TextChoices):
+        MONTHLY_FEE = "monthly_fee", _("Monthly fee")
+        UPGRADE = "upgrade", _("Plan upgrade")
+        EXTRA_MESSAGES = "extra_messages", _("Extra messages")
+        NOTIFICATIONS = "notifications", _("LINE notification messages")
+        PREMIUM_ID = "premium_id", _("Premium ID (yearly)")
+        CHAT_ADVANCED = "chat_advanced", _("Chat advanced plan")
+        GOVERNMENT_PLAN = "government_plan", _("Government plan (yearly)")
+        GOVERNMENT_BLOCKS = "government_blocks", _("Government account blocks (yearly)")
+        GOVERNMENT_EXTRA = "government_extra", _("Government extra messages")
+        PROMOTION = "promotion", _("Promotion code")
+
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT,
+                                related_name="lines")
+    account = models.ForeignKey("lbm.Account", verbose_name=_("Official Account"), null=True,
+                                blank=True, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=24, choices=Kind.choices)
+    description = models.CharField(_("description"), max_length=255)
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    amount = models.DecimalField(_("amount (TWD)"), **MONEY)
+    tax_included = models.BooleanField(_("tax included"), default=False)
+    promotion_code = models.ForeignKey(PromotionCode, verbose_name=_("promotion code"),
+                                       null=True, blank=True, on_delete=models.PROTECT,
+                                       related_name="+")
+
+    class Meta:
+        verbose_name = _("invoice line")
+        verbose_name_plural = _("invoice lines")
+        ordering = ["invoice", "pk"]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class CreditNote(ImmutableMixin, models.Model):
+    """A correction of an issued invoice: a credit (refund) or a debit (extra charge)."""
+
+    class Kind(models.TextChoices):
+        CREDIT = "credit", _("Credit note")
+        DEBIT = "debit", _("Debit note")
+
+    invoice = models.ForeignKey(Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT,
+                                related_name="credit_notes")
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices)
+    number = models.CharField(_("number"), max_length=40, unique=True)
+    amount = models.DecimalField(_("amount, tax included (TWD)"), max_digits=14,
+                                 decimal_places=0)
+    reason = models.TextField(_("reason"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("credit / debit note")
+        verbose_name_plural = _("credit / debit notes")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="creditnote_amount_positive"),
+            models.CheckConstraint(condition=Q(kind__in=["credit", "debit"]),
+                                   name="creditnote_kind_valid"),
+            models.CheckConstraint(condition=~Q(reason=""), name="creditnote_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number

@@ -1,0 +1,186 @@
+"""Reads for billing: price tables, plans in effect, quota and consumption, daily usage.
+
+``message_quota`` and ``message_consumption`` answer like the Messaging API's
+``GET /v2/bot/message/quota`` (``{"type": "limited", "value": N}`` or ``{"type": "none"}``) and
+``GET /v2/bot/message/quota/consumption`` (``{"totalUsage": N}``), for the current LINE month.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db.models import Max, Q, Sum
+from django.utils import timezone
+
+from . import periods, pricing
+from .models import CreditNote, Invoice, Plan, PlanChange, PriceTier, UsageRecord
+
+
+def tier_tables(*, period: date) -> dict[int, tuple[pricing.Tier, ...]]:
+    """Each plan's graduated table in effect on ``period`` (the latest ``effective_from`` not
+    after it), by plan id. Two queries."""
+    latest = (PriceTier.objects.filter(effective_from__lte=period).values("plan_id")
+              .annotate(latest=Max("effective_from")))
+    wanted = Q(pk__in=[])
+    for row in latest:
+        wanted |= Q(plan_id=row["plan_id"], effective_from=row["latest"])
+    rows = defaultdict(list)
+    for plan_id, first, price in PriceTier.objects.filter(wanted).values_list(
+            "plan_id", "first_message", "unit_price"):
+        rows[plan_id].append((first, price))
+    return {plan_id: pricing.tiers_from_rows(r) for plan_id, r in rows.items()}
+
+
+def plan_in_effect(*, account_id: int, period: date) -> Plan | None:
+    """The plan that governs ``period``'s quota for the account: the last change of its plan
+    ledger counting from that month or before (upgrades at once, downgrades from their month).
+    ``None`` when the account has no subscription then."""
+    change = (PlanChange.objects.filter(subscription__account_id=account_id, period__lte=period)
+              .select_related("to_plan").order_by("-period", "-pk").first())
+    return change.to_plan if change else None
+
+
+@dataclass(frozen=True)
+class MonthUsage:
+    messages: int  # counted against a per-recipient quota
+    sends: int  # broadcast and segmented sends (government quotas)
+    notifications: int  # delivered LON notices
+
+
+def month_usage(*, account_id: int, period: date) -> MonthUsage:
+    """The account's usage in a LINE month (one aggregate query on the stored Japan month)."""
+    totals = UsageRecord.objects.filter(account_id=account_id, period=period).aggregate(
+        messages=Sum("recipients", filter=Q(kind__in=UsageRecord.QUOTA_KINDS)),
+        sends=Sum("sends", filter=Q(kind__in=UsageRecord.SEND_KINDS)),
+        notifications=Sum("recipients", filter=Q(kind=UsageRecord.Kind.NOTIFICATION)),
+    )
+    return MonthUsage(**{key: value or 0 for key, value in totals.items()})
+
+
+def counted(plan: Plan, usage: MonthUsage) -> int:
+    """What counts against ``plan``'s quota: sends for government plans, else recipients."""
+    return usage.sends if plan.counting == Plan.Counting.SENDS else usage.messages
+
+
+@dataclass(frozen=True)
+class Quota:
+    plan: Plan | None
+    limit: int | None  # None: no upper limit (extra messages are charged)
+    used: int
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.limit is None else max(self.limit - self.used, 0)
+
+
+def quota(*, account_id: int, at: datetime | None = None) -> Quota:
+    """The account's limit and usage for the LINE month of ``at`` (default: now).
+
+    The limit is the free quota of a plan that cannot buy extra messages, lowered by the
+    sender's own monthly limit if set; plans with extra messages have no limit unless the sender
+    set one."""
+    from .models import Subscription
+
+    period = periods.line_period(at or timezone.now())
+    plan = plan_in_effect(account_id=account_id, period=period)
+    if plan is None:
+        return Quota(plan=None, limit=0, used=0)
+    limit = plan.free_messages if plan.overage == Plan.Overage.NONE else None
+    own_limit = (Subscription.objects.filter(account_id=account_id)
+                 .values_list("monthly_limit", flat=True).first())
+    if own_limit is not None:
+        limit = own_limit if limit is None else min(limit, own_limit)
+    return Quota(plan=plan, limit=limit,
+                 used=counted(plan, month_usage(account_id=account_id, period=period)))
+
+
+def message_quota(*, account_id: int, at: datetime | None = None) -> dict:
+    """``{"type": "limited", "value": N}`` or ``{"type": "none"}`` (Messaging API shape)."""
+    current = quota(account_id=account_id, at=at)
+    if current.limit is None:
+        return {"type": "none"}
+    return {"type": "limited", "value": current.limit}
+
+
+def message_consumption(*, account_id: int, at: datetime | None = None) -> dict:
+    """``{"totalUsage": N}``: the messages of the current LINE month that count (Messaging API
+    shape)."""
+    return {"totalUsage": quota(account_id=account_id, at=at).used}
+
+
+def daily_usage(*, account_id: int, period: date) -> list[tuple[date, int]]:
+    """Messages counted on each Japan day of ``period`` (zeros included), for the chart."""
+    rows = dict(UsageRecord.objects.filter(account_id=account_id, period=period,
+                                           kind__in=UsageRecord.QUOTA_KINDS)
+                .values("line_day").annotate(total=Sum("recipients"))
+                .values_list("line_day", "total"))
+    return [(day, rows.get(day, 0)) for day in periods.period_days(period)]
+
+
+def invoice_balance(*, invoice: Invoice) -> "dict[str, object]":
+    """The invoice total with its credit and debit notes (one query)."""
+    notes = CreditNote.objects.filter(invoice=invoice).aggregate(
+        credits=Sum("amount", filter=Q(kind=CreditNote.Kind.CREDIT)),
+        debits=Sum("amount", filter=Q(kind=CreditNote.Kind.DEBIT)))
+    credits, debits = notes["credits"] or 0, notes["debits"] or 0
+    return {"total": invoice.total, "credits": credits, "debits": debits,
+            "balance": invoice.total - credits + debits}
+
+
+def invoices_for_export(*, period: date) -> list[dict]:
+    """The period's invoices with their lines, as JSON-ready dicts (amounts as strings). Two
+    queries whatever the number of invoices."""
+    from .models import InvoiceLine
+
+    lines = defaultdict(list)
+    for line in (InvoiceLine.objects.filter(invoice__period=period)
+                 .select_related("account").order_by("invoice_id", "pk")):
+        lines[line.invoice_id].append({
+            "account": line.account.display_id if line.account else None, "kind": line.kind,
+            "description": line.description, "quantity": line.quantity,
+            "amount": str(line.amount), "tax_included": line.tax_included})
+    return [{"number": invoice.number, "customer": invoice.customer.name,
+             "period": periods.period_label(invoice.period), "untaxed": str(invoice.untaxed),
+             "tax": str(invoice.tax), "tax_included": str(invoice.tax_included),
+             "rounding": str(invoice.rounding), "total": str(invoice.total),
+             "rounding_rule": str(pricing.ROUNDING_RULE), "lines": lines[invoice.pk]}
+            for invoice in Invoice.objects.filter(period=period).select_related("customer")
+            .order_by("number")]
+
+
+@dataclass(frozen=True)
+class PlanChangePreview:
+    subscription: object
+    current: Plan | None
+    target: Plan
+    effect: str
+    charge: object  # Decimal charged this month, or None
+    quota: int | None  # free messages this month after the change
+
+
+def plan_change_preview(*, subscription, plan_code: str,
+                        at: datetime | None = None) -> PlanChangePreview:
+    """What ``services.subscription_change_plan`` would do, without doing it (for the admin's
+    confirmation page)."""
+    from django.utils.translation import gettext as _
+
+    period = periods.line_period(at or timezone.now())
+    current = plan_in_effect(account_id=subscription.account_id, period=period)
+    target = Plan.objects.get(code=plan_code)
+    if current is None or current.is_government or target.is_government:
+        return PlanChangePreview(subscription, current, target,
+                                 _("Refused: a government plan cannot change during its term.")
+                                 if current else _("Refused: not started."), None, None)
+    if target.pk == current.pk:
+        return PlanChangePreview(subscription, current, target, _("No change."), None,
+                                 current.free_messages)
+    if target.rank > current.rank:
+        return PlanChangePreview(
+            subscription, current, target, _("Upgrade now, in %(month)s")
+            % {"month": periods.period_label(period)},
+            pricing.upgrade_charge(from_fee=current.monthly_fee, to_fee=target.monthly_fee),
+            target.free_messages)
+    return PlanChangePreview(
+        subscription, current, target, _("Downgrade from %(month)s")
+        % {"month": periods.period_label(periods.next_period(period))}, 0,
+        current.free_messages)

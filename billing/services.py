@@ -1,0 +1,816 @@
+"""Every write of billing: subscriptions and plan changes, usage, promotion codes, government
+contracts, month-end invoices and credit notes.
+
+Services for other apps (stable signatures; keyword-only arguments):
+
+``usage_record(*, account_id: int, kind: str, recipients: int, sent_at: datetime,
+sends: int = 1, bubbles: int = 1, dedupe_key: str | None = None) -> UsageRecord``
+    Record one send in the usage ledger. ``kind`` is a ``UsageRecord.Kind`` value; LINE
+    notification messages (LON) use ``UsageRecord.Kind.NOTIFICATION`` ("notification") with
+    ``recipients`` = the number of *delivered* notices, billed 0.2 each and not counted against
+    the plan's quota. ``sent_at`` must be aware (stored UTC; the Japan-time day and month are
+    derived). With a ``dedupe_key`` (e.g. the LINE request id) a repeated call returns the row
+    already recorded instead of counting twice. ``bubbles`` (1–3) count as one message.
+    ``"disaster_relief"`` (free, outside the quota) is for government main accounts whose sends
+    LINE approved. Raises ``BillingError`` for an account without a subscription or a bad kind.
+
+``quota_check(*, account_id: int, recipients: int, sent_at: datetime, kind: str = "broadcast",
+cap: int | None = None) -> selectors.Quota``
+    Call before a broadcast, narrowcast or push. Raises ``QuotaExceeded`` (a ``DomainError``
+    whose message says the limit, what was used and what is left) when the send would pass the
+    plan's free quota on a plan without extra messages, or the sender's monthly limit. ``cap`` is
+    the sender's cap on this broadcast: at most that many messages are counted and sent.
+
+Reads for the HTTP API are ``selectors.message_quota`` and ``selectors.message_consumption``.
+
+Each write locks what it changes, returns early when nothing changes, checks the actor's
+global billing permission, and records who and why in the history.
+"""
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from lbm.exceptions import NotAllowed
+from lbm.models import Account
+
+from . import periods, pricing, selectors
+from .exceptions import (
+    BillingError,
+    PeriodNotClosed,
+    PlanChangeRefused,
+    PromotionCodeRefused,
+    QuotaExceeded,
+)
+from .models import (
+    BillingCustomer,
+    BillingRun,
+    CreditNote,
+    GovernmentBlock,
+    GovernmentContract,
+    Invoice,
+    InvoiceLine,
+    Plan,
+    PlanChange,
+    PriceTier,
+    PromotionCode,
+    Subscription,
+    UsageRecord,
+)
+
+logger = logging.getLogger(__name__)
+
+PREMIUM_ID_YEARLY = Decimal("720")
+CHAT_ADVANCED_MONTHLY = Decimal("100")
+INVOICE_BATCH = 2000
+SUB_ACCOUNT_MAX_FRIENDS = 5000
+
+
+def _require(actor, codename: str) -> None:
+    """Staff-global billing rights (held by the LINE account managers group)."""
+    if actor is None or not actor.is_active or not (
+            actor.is_superuser or (actor.is_staff and actor.has_perm(f"billing.{codename}"))):
+        raise NotAllowed(_("You do not have permission to do this."))
+
+
+def _record(obj, *, actor, reason: str) -> None:
+    obj._history_user = actor
+    obj._change_reason = (reason or "")[:100]
+
+
+# --- Subscriptions and plan changes -----------------------------------------------------------
+
+
+@transaction.atomic
+def subscription_create(*, account_id: int, customer_id: int, plan_code: str, actor,
+                        started_on: date | None = None, contract_id: int | None = None,
+                        chat_advanced: bool = False, premium_id_since: date | None = None,
+                        target_friends: int | None = None, reason: str = "") -> Subscription:
+    """Put an Official Account on a plan, billed to ``customer_id``. One subscription per OA.
+
+    Government plans need their contract; a sub-account's name must start with the main
+    account's name and it may have at most 5,000 target friends. A paid plan is a purchase: the
+    customer's payment method and e-invoice information must be registered. Raises
+    ``BillingError``."""
+    _require(actor, "add_subscription")
+    account = Account.objects.select_for_update().get(pk=account_id)
+    if account.kind != Account.Kind.OFFICIAL_ACCOUNT:
+        raise BillingError(_("Only LINE Official Accounts have a plan."))
+    existing = Subscription.objects.filter(account=account).first()
+    if existing is not None:
+        if existing.customer_id == customer_id and existing.plan.code == plan_code:
+            return existing
+        raise BillingError(_("This Official Account already has a subscription; change its "
+                             "plan instead."))
+    plan = Plan.objects.get(code=plan_code)
+    contract = None
+    if plan.is_government:
+        if contract_id is None:
+            raise BillingError(_("A government plan needs its government contract."))
+        contract = GovernmentContract.objects.select_related("main_account").get(pk=contract_id)
+        if plan.code == Plan.Code.GOV_SUB and not account.name.startswith(
+                contract.main_account.name):
+            raise BillingError(
+                _("A sub-account's name must start with the main account's name "
+                  "(“%(main)s”).") % {"main": contract.main_account.name})
+        if plan.code == Plan.Code.GOV_SUB and (target_friends or 0) > SUB_ACCOUNT_MAX_FRIENDS:
+            raise BillingError(_("A government sub-account may have at most %(max)s target "
+                                 "friends.") % {"max": f"{SUB_ACCOUNT_MAX_FRIENDS:,}"})
+    elif contract_id is not None:
+        raise BillingError(_("Only government plans belong to a government contract."))
+    else:
+        _require_purchase_details(BillingCustomer.objects.get(pk=customer_id), plan)
+    started_on = started_on or periods.line_day(timezone.now())
+    subscription = Subscription(account=account, customer_id=customer_id, plan=plan,
+                                contract=contract, started_on=started_on,
+                                target_friends=target_friends,
+                                chat_advanced=chat_advanced and not plan.includes_add_ons,
+                                premium_id_since=None if plan.includes_add_ons
+                                else premium_id_since)
+    _record(subscription, actor=actor, reason=reason or _("Subscription started"))
+    subscription.save()
+    PlanChange.objects.create(subscription=subscription, kind=PlanChange.Kind.START,
+                              to_plan=plan, period=periods.period_of(started_on),
+                              created_by=actor, reason=reason)
+    return subscription
+
+
+def _require_purchase_details(customer: BillingCustomer, plan: Plan) -> None:
+    """A paid Official Account plan is bought by card or LINE Pay with e-invoice details."""
+    if plan.is_government or not plan.monthly_fee:
+        return
+    problems = []
+    if not customer.has_payment_method:
+        problems.append(_("Register a credit card or LINE Pay as the payment method first."))
+    if not customer.has_invoice_info:
+        problems.append(_("Register the e-invoice information first."))
+    if problems:
+        raise PlanChangeRefused(_("This plan cannot be bought yet."), details=problems)
+
+
+def _roll_forward(subscription: Subscription, period: date, actor) -> None:
+    """Apply a scheduled downgrade whose month has come (the ledger already counts it)."""
+    if subscription.scheduled_from and subscription.scheduled_from <= period:
+        subscription.plan_id = subscription.scheduled_plan_id
+        subscription.scheduled_plan = None
+        subscription.scheduled_from = None
+        _record(subscription, actor=actor, reason=_("Scheduled downgrade took effect"))
+        subscription.save(update_fields=["plan", "scheduled_plan", "scheduled_from",
+                                         "updated_at"])
+
+
+@transaction.atomic
+def subscription_change_plan(*, subscription_id: int, plan_code: str, actor,
+                             at: datetime | None = None, promotion_code: str = "",
+                             reason: str = "") -> PlanChange | None:
+    """Change an Official Account's plan (SPEC section 4).
+
+    Upgrades (Light → Medium or High, Medium → High) take effect at once in the current LINE
+    month and cost the difference of the monthly fees (no proration); the new plan's full free
+    quota applies. Downgrades take effect on the 1st of next month. A promotion code may pay for
+    an upgrade. Government plans never change during their term. Returns the ledger row, or
+    ``None`` when the plan already is ``plan_code`` with nothing scheduled."""
+    _require(actor, "change_subscription")
+    at = at or timezone.now()
+    period = periods.line_period(at)
+    subscription = (Subscription.objects.select_for_update().select_related("customer")
+                    .get(pk=subscription_id))
+    _roll_forward(subscription, period, actor)
+    target = Plan.objects.get(code=plan_code)
+    current = selectors.plan_in_effect(account_id=subscription.account_id, period=period)
+    if current is None:
+        raise PlanChangeRefused(_("This subscription has not started yet."))
+    if current.is_government or target.is_government:
+        raise PlanChangeRefused(_("A government plan cannot change during its term."))
+    scheduled = subscription.changes.filter(kind=PlanChange.Kind.DOWNGRADE, period__gt=period)
+    if target.pk == current.pk:
+        if not scheduled.exists():
+            return None
+        scheduled.delete()  # keeping the current plan cancels a downgrade not yet in effect
+        subscription.scheduled_plan = subscription.scheduled_from = None
+        _record(subscription, actor=actor, reason=reason or _("Scheduled downgrade cancelled"))
+        subscription.save(update_fields=["scheduled_plan", "scheduled_from", "updated_at"])
+        return None
+    if target.rank > current.rank:
+        _require_purchase_details(subscription.customer, target)
+        change = PlanChange(subscription=subscription, kind=PlanChange.Kind.UPGRADE,
+                            from_plan=current, to_plan=target, period=period,
+                            charge=pricing.upgrade_charge(from_fee=current.monthly_fee,
+                                                          to_fee=target.monthly_fee),
+                            created_by=actor, reason=reason)
+        if promotion_code:
+            code = _promotion_code_redeem(code=promotion_code, subscription=subscription,
+                                          from_plan=current.code, to_plan=target.code,
+                                          charge=change.charge, on=periods.line_day(at),
+                                          actor=actor)
+            change.promotion_code, change.deducted = code, code.deducted
+        scheduled.delete()
+        change.save()
+        subscription.plan = target
+        subscription.scheduled_plan = subscription.scheduled_from = None
+        _record(subscription, actor=actor, reason=reason or _("Upgraded to %(plan)s")
+                % {"plan": target})
+        subscription.save(update_fields=["plan", "scheduled_plan", "scheduled_from",
+                                         "updated_at"])
+        return change
+    if promotion_code:
+        raise PromotionCodeRefused(_("A promotion code pays only for an upgrade or a Medium or "
+                                     "High renewal."))
+    starts = periods.next_period(period)
+    existing = scheduled.filter(period=starts, to_plan=target).first()
+    if existing is not None:
+        return existing
+    scheduled.delete()
+    change = PlanChange.objects.create(subscription=subscription,
+                                       kind=PlanChange.Kind.DOWNGRADE, from_plan=current,
+                                       to_plan=target, period=starts, created_by=actor,
+                                       reason=reason)
+    subscription.scheduled_plan, subscription.scheduled_from = target, starts
+    _record(subscription, actor=actor, reason=reason or _("Downgrade to %(plan)s scheduled")
+            % {"plan": target})
+    subscription.save(update_fields=["scheduled_plan", "scheduled_from", "updated_at"])
+    return change
+
+
+# --- Usage and quota --------------------------------------------------------------------------
+
+
+def quota_check(*, account_id: int, recipients: int, sent_at: datetime,
+                kind: str = UsageRecord.Kind.BROADCAST,
+                cap: int | None = None) -> selectors.Quota:
+    """Refuse a send that would pass the account's limit this LINE month (see the module
+    docstring). Returns the quota before the send."""
+    if recipients < 0:
+        raise BillingError(_("A send cannot have a negative number of messages."))
+    current = selectors.quota(account_id=account_id, at=sent_at)
+    if current.plan is None:
+        raise BillingError(_("This Official Account has no plan; it cannot send messages."))
+    if kind not in UsageRecord.QUOTA_KINDS:
+        return current  # notification and reviewed-feature messages are billed separately
+    if current.plan.counting == Plan.Counting.SENDS:
+        if kind not in UsageRecord.SEND_KINDS:
+            return current  # government plans: Messaging API messages are unlimited
+        requested = 1
+    else:
+        requested = recipients if cap is None else min(recipients, cap)
+    if current.limit is not None and current.used + requested > current.limit:
+        raise QuotaExceeded(quota=current.limit, used=current.used, requested=requested)
+    return current
+
+
+def usage_record(*, account_id: int, kind: str, recipients: int, sent_at: datetime,
+                 sends: int = 1, bubbles: int = 1, dedupe_key: str | None = None) -> UsageRecord:
+    """Write one send to the usage ledger (see the module docstring for the contract)."""
+    if kind not in UsageRecord.Kind.values:
+        raise BillingError(_("Unknown kind of message: %(kind)s.") % {"kind": kind})
+    if recipients < 0 or sends < 0:
+        raise BillingError(_("A send cannot have a negative number of messages."))
+    if not 1 <= bubbles <= 3:
+        raise BillingError(_("A message holds 1 to 3 bubbles."))
+    if not Subscription.objects.filter(account_id=account_id).exists():
+        raise BillingError(_("This Official Account has no plan; it cannot send messages."))
+    if kind == UsageRecord.Kind.DISASTER_RELIEF:
+        plan = selectors.plan_in_effect(account_id=account_id,
+                                        period=periods.line_period(sent_at))
+        if plan is None or plan.code not in Plan.GOVERNMENT_MAIN_PLANS:
+            raise BillingError(_("Only a government main account may send free disaster-relief "
+                                 "messages, with LINE's approval."))
+    if dedupe_key:
+        found = UsageRecord.objects.filter(account_id=account_id, dedupe_key=dedupe_key).first()
+        if found is not None:
+            return found
+    day = periods.line_day(sent_at)
+    record = UsageRecord(account_id=account_id, kind=kind, recipients=recipients, sends=sends,
+                         bubbles=bubbles, sent_at=sent_at, line_day=day,
+                         period=periods.period_of(day),
+                         dedupe_key=dedupe_key or None)
+    try:
+        with transaction.atomic():
+            record.save()
+    except IntegrityError:
+        if not dedupe_key:
+            raise
+        return UsageRecord.objects.get(account_id=account_id, dedupe_key=dedupe_key)
+    return record
+
+
+# --- Promotion codes --------------------------------------------------------------------------
+
+
+def promotion_code_create(*, code: str, valid_from: date, valid_until: date, actor,
+                          face_value: Decimal = pricing.PROMOTION_FACE_VALUE) -> PromotionCode:
+    _require(actor, "add_promotioncode")
+    code = code.strip().upper()
+    if not code:
+        raise PromotionCodeRefused(_("A promotion code needs a code."))
+    if valid_until < valid_from:
+        raise PromotionCodeRefused(_("A promotion code cannot expire before it is valid."))
+    obj = PromotionCode(code=code, valid_from=valid_from, valid_until=valid_until,
+                        face_value=face_value)
+    _record(obj, actor=actor, reason=_("Created"))
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError as exc:
+        raise PromotionCodeRefused(_("This promotion code already exists.")) from exc
+    return obj
+
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
+
+
+def promotion_code_batch_create(*, count: int, valid_from: date, valid_until: date, actor,
+                                prefix: str = "") -> list[PromotionCode]:
+    """Create ``count`` random one-use codes (face value 1,200) in one insert, with history."""
+    import secrets
+
+    from simple_history.utils import bulk_create_with_history
+
+    _require(actor, "add_promotioncode")
+    if not 1 <= count <= 10_000:
+        raise PromotionCodeRefused(_("A batch holds 1 to 10,000 codes."))
+    if valid_until < valid_from:
+        raise PromotionCodeRefused(_("A promotion code cannot expire before it is valid."))
+    prefix = prefix.strip().upper()[:12]
+    codes = set()
+    while len(codes) < count:
+        codes.add(prefix + "".join(secrets.choice(CODE_ALPHABET) for _i in range(12)))
+    objs = [PromotionCode(code=code, valid_from=valid_from, valid_until=valid_until)
+            for code in sorted(codes)]
+    with transaction.atomic():
+        return bulk_create_with_history(objs, PromotionCode, default_user=actor,
+                                        default_change_reason=_("Created in a batch"))
+
+
+def _customer_problems(customer: BillingCustomer) -> list[str]:
+    problems = []
+    if customer.country != "TW":
+        problems.append(_("Promotion codes are for Taiwan brand owners."))
+    if not customer.has_payment_method:
+        problems.append(_("Register a credit card or LINE Pay as the payment method first."))
+    if not customer.has_invoice_info:
+        problems.append(_("Register the e-invoice information first."))
+    return problems
+
+
+def _usable_code(*, code: str, subscription: Subscription, on: date,
+                 registered_ok: bool = False) -> PromotionCode:
+    obj = PromotionCode.objects.select_for_update().filter(code=code.strip().upper()).first()
+    if obj is None:
+        raise PromotionCodeRefused(_("This promotion code does not exist."))
+    usable = {PromotionCode.Status.AVAILABLE}
+    if registered_ok:
+        usable.add(PromotionCode.Status.REGISTERED)
+    if obj.status not in usable or (obj.subscription_id not in (None, subscription.pk)):
+        raise PromotionCodeRefused(_("This promotion code has already been used."))
+    if not obj.valid_from <= on <= obj.valid_until:
+        raise PromotionCodeRefused(_("This promotion code is not valid on %(day)s.")
+                                   % {"day": on})
+    problems = _customer_problems(subscription.customer)
+    if problems:
+        raise PromotionCodeRefused(_("This promotion code cannot be used."), details=problems)
+    return obj
+
+
+def _promotion_code_redeem(*, code: str, subscription: Subscription, from_plan: str | None,
+                           to_plan: str, charge: Decimal, on: date, actor) -> PromotionCode:
+    obj = _usable_code(code=code, subscription=subscription, on=on, registered_ok=True)
+    deduction = pricing.promotion_deduction(from_plan=from_plan, to_plan=to_plan, charge=charge,
+                                            face_value=obj.face_value)
+    if deduction is None:
+        raise PromotionCodeRefused(_("A promotion code pays only for an upgrade to Medium or "
+                                     "High or a Medium or High renewal."))
+    obj.status = PromotionCode.Status.REDEEMED
+    obj.subscription = subscription
+    obj.redeemed_at = timezone.now()
+    obj.redeemed_for = f"{from_plan or 'renewal'}→{to_plan}"
+    obj.deducted, obj.forfeited = deduction.deducted, deduction.forfeited
+    _record(obj, actor=actor, reason=_("Redeemed"))
+    obj.save()
+    return obj
+
+
+@transaction.atomic
+def promotion_code_register(*, code: str, subscription_id: int, actor,
+                            on: date | None = None) -> PromotionCode:
+    """Register a code for the subscription's next automatic renewal charge (Medium or High);
+    month-end billing deducts it (Medium 800, 400 forfeited; High 1,200)."""
+    _require(actor, "change_promotioncode")
+    subscription = Subscription.objects.select_related("customer", "plan").get(
+        pk=subscription_id)
+    on = on or periods.line_day(timezone.now())
+    plan = selectors.plan_in_effect(account_id=subscription.account_id,
+                                    period=periods.period_of(on))
+    obj = _usable_code(code=code, subscription=subscription, on=on)
+    if plan is None or (None, plan.code) not in pricing.PROMOTION_CASES:
+        raise PromotionCodeRefused(_("A promotion code pays only for an upgrade to Medium or "
+                                     "High or a Medium or High renewal."))
+    if obj.status == PromotionCode.Status.REGISTERED:
+        return obj
+    obj.status, obj.subscription = PromotionCode.Status.REGISTERED, subscription
+    _record(obj, actor=actor, reason=_("Registered for the next renewal"))
+    obj.save()
+    return obj
+
+
+# --- Government contracts ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def government_contract_create(*, customer_id: int, plan_code: str, main_account_id: int,
+                               starts_on: date, ends_on: date, actor,
+                               reason: str = "") -> GovernmentContract:
+    """A government main-plan contract; its main account goes onto the plan at its start.
+
+    The term is charged by whole years (one at least) in the month it starts."""
+    _require(actor, "add_governmentcontract")
+    plan = Plan.objects.get(code=plan_code)
+    if plan.code not in Plan.GOVERNMENT_MAIN_PLANS:
+        raise BillingError(_("A government contract is on plan A or plan B."))
+    if ends_on <= starts_on:
+        raise BillingError(_("The term must end after it starts."))
+    if (plan.sold_from and starts_on < plan.sold_from) or (plan.sold_until
+                                                           and starts_on > plan.sold_until):
+        raise BillingError(_("This plan is for contracts starting from %(start)s to %(end)s.")
+                           % {"start": plan.sold_from, "end": plan.sold_until})
+    contract = GovernmentContract(customer_id=customer_id, plan=plan,
+                                  main_account_id=main_account_id, starts_on=starts_on,
+                                  ends_on=ends_on)
+    _record(contract, actor=actor, reason=reason or _("Contract signed"))
+    contract.save()
+    subscription = Subscription.objects.select_for_update().filter(
+        account_id=main_account_id).first()
+    if subscription is None:
+        subscription_create(account_id=main_account_id, customer_id=customer_id,
+                            plan_code=plan.code, contract_id=contract.pk, started_on=starts_on,
+                            actor=actor, reason=reason)
+    else:
+        previous = subscription.plan
+        subscription.plan, subscription.contract = plan, contract
+        subscription.customer_id = customer_id
+        subscription.chat_advanced, subscription.premium_id_since = False, None
+        subscription.scheduled_plan = subscription.scheduled_from = None
+        _record(subscription, actor=actor, reason=reason or _("Government contract"))
+        subscription.save()
+        # A downgrade scheduled under the old plan never takes effect now.
+        subscription.changes.filter(kind=PlanChange.Kind.DOWNGRADE,
+                                    period__gte=periods.period_of(starts_on)).delete()
+        PlanChange.objects.create(subscription=subscription, kind=PlanChange.Kind.START,
+                                  from_plan=previous, to_plan=plan,
+                                  period=periods.period_of(starts_on), created_by=actor,
+                                  reason=reason)
+    return contract
+
+
+@transaction.atomic
+def government_block_add(*, contract_id: int, kind: str, accounts: int, purchased_on: date,
+                         actor) -> GovernmentBlock:
+    """Buy sub-account or civil-servant accounts: billed by blocks of 10 for a full year in the
+    month of purchase, ending with the main term."""
+    _require(actor, "add_governmentblock")
+    contract = GovernmentContract.objects.select_for_update().get(pk=contract_id)
+    if kind not in GovernmentBlock.Kind.values:
+        raise BillingError(_("Unknown kind of block."))
+    if accounts < 1:
+        raise BillingError(_("A block purchase needs at least one account."))
+    if not contract.starts_on <= purchased_on <= contract.ends_on:
+        raise BillingError(_("Blocks can be added only during the main contract's term."))
+    block = GovernmentBlock(contract=contract, kind=kind, accounts=accounts,
+                            purchased_on=purchased_on)
+    _record(block, actor=actor, reason=_("Blocks purchased"))
+    block.save()
+    return block
+
+
+# --- Month-end billing ------------------------------------------------------------------------
+
+
+@dataclass
+class Draft:
+    customer_id: int
+    lines: list[InvoiceLine] = field(default_factory=list)
+    renewal_codes: list[tuple[int, pricing.Deduction]] = field(default_factory=list)
+
+    def add(self, **kwargs) -> None:
+        self.lines.append(InvoiceLine(**kwargs))
+
+
+@dataclass
+class BillingResult:
+    period: date
+    invoices_created: int
+    invoices_existing: int
+    amount_invoiced: Decimal
+    seconds: float
+    run_id: int
+
+    def as_dict(self) -> dict:
+        return {"period": periods.period_label(self.period),
+                "invoices_created": self.invoices_created,
+                "invoices_existing": self.invoices_existing,
+                "amount_invoiced": str(self.amount_invoiced), "seconds": round(self.seconds, 3),
+                "run_id": self.run_id}
+
+
+def bill_month(*, period: date, actor=None, triggered_by: str = "",
+               now: datetime | None = None) -> BillingResult:
+    """Issue every billing customer's invoice for ``period`` (idempotent, set-based).
+
+    The period must be closed: 24 hours after it ends on Japan time, once every notification
+    delivery is known. Invoices are written in batches, each batch in one transaction with its
+    lines and promotion-code redemptions, so a crash leaves no half invoice. A customer who
+    already has the period's invoice is skipped; if another run inserts it at the same moment,
+    the unique constraint on (customer, period) refuses the second one, the batch is rolled back
+    and retried without it. ``actor=None`` is the system (the periodic task)."""
+    if actor is not None:
+        _require(actor, "run_billing")
+    now = now or timezone.now()
+    period = periods.period_of(period)
+    if not periods.is_closed(period, now=now):
+        raise PeriodNotClosed(
+            _("%(period)s can be billed from %(when)s (Japan time), 24 hours after the month "
+              "ends.") % {"period": periods.period_label(period),
+                          "when": periods.period_closes_at(period).strftime("%Y-%m-%d %H:%M")})
+    started = time.monotonic()
+    run = BillingRun.objects.create(period=period, started_at=now,
+                                    triggered_by=triggered_by or (str(actor) if actor else ""))
+    try:
+        drafts = _drafts(period)
+        created, existing, amount = _issue(drafts, period=period, run=run)
+    except Exception as exc:
+        BillingRun.objects.filter(pk=run.pk).update(status=BillingRun.Status.FAILED,
+                                                    finished_at=timezone.now(),
+                                                    error=repr(exc)[:2000])
+        raise
+    BillingRun.objects.filter(pk=run.pk).update(
+        status=BillingRun.Status.DONE, finished_at=timezone.now(), invoices_created=created,
+        invoices_existing=existing)
+    return BillingResult(period=period, invoices_created=created, invoices_existing=existing,
+                         amount_invoiced=amount, seconds=time.monotonic() - started,
+                         run_id=run.pk)
+
+
+def _drafts(period: date) -> dict[int, Draft]:
+    """The lines of every customer's invoice for ``period``, computed from a handful of
+    set-based queries (no query per account)."""
+    following = periods.next_period(period)
+    plans = {plan.pk: plan for plan in Plan.objects.all()}
+    tiers = selectors.tier_tables(period=period)
+    # Customers already invoiced for the period are left out from the start (a rerun is cheap).
+    invoiced = Invoice.objects.filter(period=period).values("customer_id")
+    subscriptions = list(Subscription.objects.filter(started_on__lt=following)
+                         .exclude(customer_id__in=invoiced).values_list(
+                             "pk", "account_id", "customer_id", "chat_advanced",
+                             "premium_id_since"))
+    # The plan ledger up to the period: opening plan, the period's upgrades, closing plan.
+    ledger = defaultdict(list)
+    for row in (PlanChange.objects.filter(period__lte=period)
+                .exclude(subscription__customer_id__in=invoiced)
+                .order_by("subscription_id", "period", "pk")
+                .values_list("subscription_id", "kind", "from_plan_id", "to_plan_id", "period",
+                             "charge", "deducted", "promotion_code_id",
+                             "promotion_code__code")):
+        ledger[row[0]].append(row[1:])
+    usage = {row[0]: row[1:] for row in UsageRecord.objects.filter(period=period)
+             .exclude(account__subscription__customer_id__in=invoiced)
+             .values("account_id").order_by()
+             .annotate(messages=Sum("recipients", filter=Q(kind__in=UsageRecord.QUOTA_KINDS)),
+                       sends=Sum("sends", filter=Q(kind__in=UsageRecord.SEND_KINDS)),
+                       notices=Sum("recipients",
+                                   filter=Q(kind=UsageRecord.Kind.NOTIFICATION)))
+             .values_list("account_id", "messages", "sends", "notices")}
+    renewal_codes = {}
+    eligible = BillingCustomer.objects.filter(
+        country="TW", payment_method__in=[BillingCustomer.PaymentMethod.CREDIT_CARD,
+                                          BillingCustomer.PaymentMethod.LINE_PAY],
+    ).exclude(invoice_title="").filter(~Q(business_number="") | ~Q(invoice_carrier="")
+                                       | ~Q(donation_code=""))
+    for code in PromotionCode.objects.filter(
+            status=PromotionCode.Status.REGISTERED, valid_from__lte=period,
+            valid_until__gte=period, subscription__customer__in=eligible).order_by("pk"):
+        renewal_codes.setdefault(code.subscription_id, code)
+
+    drafts: dict[int, Draft] = {}
+
+    def draft(customer_id: int) -> Draft:
+        if customer_id not in drafts:
+            drafts[customer_id] = Draft(customer_id=customer_id)
+        return drafts[customer_id]
+
+    for sub_id, account_id, customer_id, chat_advanced, premium_since in subscriptions:
+        rows = ledger.get(sub_id)
+        if not rows:
+            continue
+        opening = closing = None
+        upgrades = []
+        for kind, _from, to_plan_id, change_period, charge, deducted, code_id, code in rows:
+            if change_period < period or kind != PlanChange.Kind.UPGRADE:
+                opening = to_plan_id
+            else:
+                upgrades.append((_from, to_plan_id, charge, deducted, code_id, code))
+            closing = to_plan_id
+        d = draft(customer_id)
+        if opening is not None:
+            plan = plans[opening]
+            if plan.monthly_fee:
+                d.add(account_id=account_id, kind=InvoiceLine.Kind.MONTHLY_FEE,
+                      description=_("Monthly fee, %(plan)s") % {"plan": plan},
+                      amount=plan.monthly_fee, tax_included=plan.tax_included)
+                code = renewal_codes.get(sub_id)
+                deduction = code and pricing.promotion_deduction(
+                    from_plan=None, to_plan=plan.code, charge=plan.monthly_fee,
+                    face_value=code.face_value)
+                if deduction:
+                    d.add(account_id=account_id, kind=InvoiceLine.Kind.PROMOTION,
+                          description=_("Promotion code %(code)s (renewal; %(forfeited)s "
+                                        "forfeited)") % {"code": code.code,
+                                                         "forfeited": deduction.forfeited},
+                          amount=-deduction.deducted, promotion_code_id=code.pk)
+                    d.renewal_codes.append((code.pk, deduction))
+        for from_id, to_id, charge, deducted, code_id, code in upgrades:
+            d.add(account_id=account_id, kind=InvoiceLine.Kind.UPGRADE,
+                  description=_("Upgrade %(from)s → %(to)s") % {"from": plans[from_id],
+                                                                "to": plans[to_id]},
+                  amount=charge)
+            if deducted:
+                d.add(account_id=account_id, kind=InvoiceLine.Kind.PROMOTION,
+                      description=_("Promotion code %(code)s") % {"code": code},
+                      amount=-deducted, promotion_code_id=code_id)
+        plan = plans[closing]
+        messages, sends, notices = usage.get(account_id, (0, 0, 0))
+        used = (sends or 0) if plan.counting == Plan.Counting.SENDS else (messages or 0)
+        extra = pricing.overage_charge(messages=used, free=plan.free_messages,
+                                       rule=plan.overage, tiers=tiers.get(plan.pk, ()),
+                                       unit_price=plan.overage_unit_price)
+        if extra:
+            d.add(account_id=account_id,
+                  kind=(InvoiceLine.Kind.GOVERNMENT_EXTRA if plan.is_government
+                        else InvoiceLine.Kind.EXTRA_MESSAGES),
+                  description=_("%(count)s messages on %(plan)s, %(free)s free")
+                  % {"count": used, "plan": plan, "free": plan.free_messages},
+                  quantity=used, amount=extra, tax_included=plan.tax_included)
+        if notices:
+            d.add(account_id=account_id, kind=InvoiceLine.Kind.NOTIFICATIONS,
+                  description=_("%(count)s delivered notification messages × %(price)s")
+                  % {"count": notices, "price": pricing.NOTIFICATION_UNIT_PRICE},
+                  quantity=notices, amount=notices * pricing.NOTIFICATION_UNIT_PRICE)
+        if not plan.includes_add_ons:
+            if chat_advanced:
+                d.add(account_id=account_id, kind=InvoiceLine.Kind.CHAT_ADVANCED,
+                      description=_("Chat advanced plan"), amount=CHAT_ADVANCED_MONTHLY)
+            if premium_since and premium_since.month == period.month and \
+                    periods.period_of(premium_since) <= period:
+                d.add(account_id=account_id, kind=InvoiceLine.Kind.PREMIUM_ID,
+                      description=_("Premium ID, one year"), amount=PREMIUM_ID_YEARLY)
+
+    for contract in GovernmentContract.objects.filter(
+            starts_on__gte=period, starts_on__lt=following).exclude(
+            customer_id__in=invoiced).select_related("plan"):
+        years = pricing.contract_years(contract.starts_on, contract.ends_on)
+        draft(contract.customer_id).add(
+            account_id=contract.main_account_id, kind=InvoiceLine.Kind.GOVERNMENT_PLAN,
+            description=_("%(plan)s, %(start)s to %(end)s (%(years)s year(s))")
+            % {"plan": contract.plan, "start": contract.starts_on, "end": contract.ends_on,
+               "years": years},
+            quantity=years, amount=contract.plan.yearly_fee * years, tax_included=True)
+    by_code = {plan.code: plan for plan in plans.values()}
+    block_price = {GovernmentBlock.Kind.SUB_ACCOUNTS: by_code.get(Plan.Code.GOV_SUB),
+                   GovernmentBlock.Kind.CIVIL_SERVANTS: by_code.get(Plan.Code.GOV_CIVIL)}
+    for block in GovernmentBlock.objects.filter(
+            purchased_on__gte=period, purchased_on__lt=following).exclude(
+            contract__customer_id__in=invoiced).select_related("contract"):
+        plan = block_price[block.kind]
+        count = pricing.blocks(block.accounts)
+        draft(block.contract.customer_id).add(
+            account_id=None, kind=InvoiceLine.Kind.GOVERNMENT_BLOCKS,
+            description=_("%(kind)s: %(accounts)s accounts billed as %(blocks)s block(s) of 10, "
+                          "until %(end)s") % {"kind": block.get_kind_display(),
+                                              "accounts": block.accounts, "blocks": count,
+                                              "end": block.contract.ends_on},
+            quantity=count, amount=plan.yearly_fee * count, tax_included=plan.tax_included)
+    return {cid: d for cid, d in drafts.items() if any(line.amount for line in d.lines)}
+
+
+def _issue(drafts: dict[int, Draft], *, period: date, run: BillingRun
+           ) -> tuple[int, int, Decimal]:
+    """Write the invoices of ``drafts`` in batches; returns (created, already there, amount)."""
+    # ``drafts`` leaves out customers invoiced before this run started; a concurrent run may
+    # still issue some of them meanwhile (handled per batch below).
+    pending = sorted(drafts)
+    created, amount = 0, Decimal("0")
+    for start in range(0, len(pending), INVOICE_BATCH):
+        batch = pending[start:start + INVOICE_BATCH]
+        for _attempt in range(3):
+            try:
+                n, total = _issue_batch([drafts[cid] for cid in batch], period=period, run=run)
+            except IntegrityError:
+                # Another run issued some of these invoices meanwhile: leave those out.
+                done = set(Invoice.objects.filter(period=period, customer_id__in=batch)
+                           .values_list("customer_id", flat=True))
+                batch = [cid for cid in batch if cid not in done]
+                continue
+            created += n
+            amount += total
+            break
+        else:
+            raise BillingError(_("Billing kept colliding with another run; run it again."))
+    existing = Invoice.objects.filter(period=period).exclude(run=run).count()
+    return created, existing, amount
+
+
+@transaction.atomic
+def _issue_batch(drafts: Iterable[Draft], *, period: date, run: BillingRun
+                 ) -> tuple[int, Decimal]:
+    drafts = list(drafts)
+    if not drafts:
+        return 0, Decimal("0")
+    now = timezone.now()
+    invoices = []
+    for d in drafts:
+        totals = pricing.invoice_totals((line.amount, line.tax_included) for line in d.lines)
+        invoices.append(Invoice(
+            customer_id=d.customer_id, period=period, issued_at=now, run=run,
+            number=f"INV-{period:%Y%m}-{d.customer_id:08d}", untaxed=totals.untaxed,
+            tax=totals.tax, tax_included=totals.tax_included, rounding=totals.rounding,
+            total=totals.total))
+    Invoice.objects.bulk_create(invoices)
+    lines = []
+    redemptions = defaultdict(list)
+    for invoice, d in zip(invoices, drafts, strict=True):
+        for line in d.lines:
+            line.invoice_id = invoice.pk
+            lines.append(line)
+        for code_id, deduction in d.renewal_codes:
+            redemptions[(deduction.deducted, deduction.forfeited)].append(code_id)
+    InvoiceLine.objects.bulk_create(lines, batch_size=5000)
+    for (deducted, forfeited), code_ids in redemptions.items():
+        # Set-based in the invoice's transaction; the invoice line names the code (audit).
+        changed = PromotionCode.objects.filter(
+            pk__in=code_ids, status=PromotionCode.Status.REGISTERED).update(
+            status=PromotionCode.Status.REDEEMED, redeemed_at=now, redeemed_for="renewal",
+            deducted=deducted, forfeited=forfeited)
+        if changed != len(code_ids):
+            raise IntegrityError("a registered promotion code was used meanwhile")
+    return len(invoices), sum((i.total for i in invoices), Decimal("0"))
+
+
+# --- Corrections ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def credit_note_create(*, invoice_id: int, kind: str, amount: Decimal, reason: str,
+                       actor) -> CreditNote:
+    """Correct an issued invoice with a credit (refund) or debit (extra charge) note. A credit
+    cannot exceed what the invoice still bills. Amounts are whole TWD, tax included."""
+    _require(actor, "add_creditnote")
+    invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError(_("A credit or debit note needs a reason."))
+    if kind not in CreditNote.Kind.values:
+        raise BillingError(_("Unknown kind of note."))
+    amount = Decimal(amount)
+    if amount <= 0 or amount != amount.to_integral_value():
+        raise BillingError(_("The amount must be a positive whole number of TWD."))
+    balance = selectors.invoice_balance(invoice=invoice)["balance"]
+    if kind == CreditNote.Kind.CREDIT and amount > balance:
+        raise BillingError(_("A credit of %(amount)s is more than the %(balance)s this invoice "
+                             "still bills.") % {"amount": amount, "balance": balance})
+    sequence = CreditNote.objects.filter(invoice=invoice).count() + 1
+    prefix = "CN" if kind == CreditNote.Kind.CREDIT else "DN"
+    return CreditNote.objects.create(invoice=invoice, kind=kind, amount=amount, reason=reason,
+                                     created_by=actor,
+                                     number=f"{prefix}-{invoice.number[4:]}-{sequence:02d}")
+
+
+# --- Records that account managers edit in the admin ------------------------------------------
+
+
+@transaction.atomic
+def record_save(*, obj, actor, changed: Iterable[str] = (), reason: str = ""):
+    """Save a plan, price tier, billing customer or subscription setting edited by an account
+    manager, with who and why in its history. Plans of a subscription change only through
+    ``subscription_change_plan``; issued documents never."""
+    model = type(obj)
+    if model not in (Plan, PriceTier, BillingCustomer, Subscription):
+        raise BillingError(_("This record is not edited directly."))
+    adding = obj._state.adding
+    _require(actor, f"{'add' if adding else 'change'}_{model._meta.model_name}")
+    changed = sorted(set(changed))
+    if model is Subscription and {"plan", "account", "customer", "contract"} & set(changed):
+        raise BillingError(_("Change a plan through a plan change, not by editing it."))
+    if not adding and not changed:
+        return obj
+    _record(obj, actor=actor, reason=reason or (
+        _("Created") if adding else _("Edited: %(fields)s") % {"fields": ", ".join(changed)}))
+    obj.save()
+    return obj

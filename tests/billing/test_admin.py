@@ -1,0 +1,184 @@
+"""Billing admin: account managers can, reviewers and customers cannot."""
+
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from billing import services
+from billing.models import Invoice, PlanChange, PromotionCode
+from tests import factories
+
+from .factories import send, subscription, taipei
+
+pytestmark = pytest.mark.django_db
+
+PAGES = ["plan", "pricetier", "billingcustomer", "subscription", "planchange", "usagerecord",
+         "promotioncode", "governmentcontract", "invoice", "creditnote", "billingrun"]
+
+
+@pytest.fixture
+def customer_admin(db):
+    org = factories.organization(verified=False)  # a customer Admin (draft org)
+    return org.memberships.get().user
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_account_manager_sees_every_billing_page(client, manager, page):
+    client.force_login(manager)
+    assert client.get(reverse(f"admin:billing_{page}_changelist")).status_code == 200
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_reviewer_and_customer_see_no_billing_page(client, reviewer, customer_admin, page):
+    for user in (reviewer, customer_admin):
+        client.force_login(user)
+        assert client.get(reverse(f"admin:billing_{page}_changelist")).status_code == 403
+
+
+def test_billing_is_not_on_the_index_for_reviewers_or_customers(client, manager, reviewer,
+                                                                customer_admin):
+    client.force_login(manager)
+    assert b"/admin/billing/invoice/" in client.get(reverse("admin:index")).content
+    for user in (reviewer, customer_admin):
+        client.force_login(user)
+        assert b"/admin/billing/" not in client.get(reverse("admin:index")).content
+
+
+def test_subscription_page_charts_the_months_usage_against_the_quota(client, manager):
+    sub = subscription(plan="medium", actor=manager)
+    send(sub.account_id, 1234, taipei(2025, 3, 31, 23, 30))  # counts on 1 April (Japan)
+    client.force_login(manager)
+    url = reverse("admin:billing_subscription_change", args=[sub.pk])
+    response = client.get(url, {"month": "2025-04"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "billing/chart.umd.js" in body and 'id="billing-usage-chart"' in body
+    chart = response.context["usage_chart"]
+    assert chart["quota"] == 3000
+    assert chart["labels"][0] == "2025-04-01" and chart["daily"][0] == 1234
+    assert chart["cumulative"][-1] == 1234
+    assert response.context["usage_month"].messages == 1234
+
+
+def test_account_manager_upgrades_through_the_admin_with_who_and_why(client, manager):
+    sub = subscription(plan="light", actor=manager)
+    client.force_login(manager)
+    url = reverse("admin:billing_subscription_change", args=[sub.pk])
+    response = client.post(url, {"new_plan": "high", "promotion_code": "", "reason": "旺季",
+                                 "chat_advanced": "on", "premium_id_since": "",
+                                 "monthly_limit": ""})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    change = PlanChange.objects.get(kind="upgrade")
+    assert (change.to_plan.code, change.created_by, change.reason) == ("high", manager, "旺季")
+    sub.refresh_from_db()
+    assert sub.chat_advanced and sub.plan.code == "high"
+    assert sub.history.filter(history_user=manager).exists()
+
+
+def test_reviewer_cannot_post_a_plan_change(client, manager, reviewer):
+    sub = subscription(plan="light", actor=manager)
+    client.force_login(reviewer)
+    url = reverse("admin:billing_subscription_change", args=[sub.pk])
+    response = client.post(url, {"new_plan": "high", "chat_advanced": "", "monthly_limit": ""})
+    assert response.status_code == 403
+    assert not PlanChange.objects.filter(kind="upgrade").exists()
+
+
+def test_invoice_is_read_only_in_the_admin_and_shows_the_rounding_rule(client, manager):
+    subscription(plan="high", actor=manager)
+    services.bill_month(period=date(2025, 3, 1))
+    invoice = Invoice.objects.get()
+    client.force_login(manager)
+    url = reverse("admin:billing_invoice_change", args=[invoice.pk])
+    body = client.get(url).content.decode()
+    assert "ROUND_HALF_UP" in body and 'name="total"' not in body
+    assert client.post(url, {"total": "1"}).status_code == 403
+    invoice.refresh_from_db()
+    assert invoice.total == 1260
+
+
+def test_run_billing_page_for_account_managers_only(client, manager, reviewer):
+    subscription(plan="medium", actor=manager)
+    url = reverse("admin:billing_invoice_run")
+    client.force_login(reviewer)
+    assert client.post(url, {"period": "2025-03"}).status_code == 403
+    client.force_login(manager)
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"period": "2025-03"})
+    assert response.status_code == 302
+    assert Invoice.objects.count() == 1
+    client.post(url, {"period": "2025-03"})
+    assert Invoice.objects.count() == 1
+
+
+def test_account_manager_adds_a_promotion_code_reviewer_cannot(client, manager, reviewer):
+    url = reverse("admin:billing_promotioncode_add")
+    data = {"code": "tw2025", "valid_from": "2025-01-01", "valid_until": "2025-12-31"}
+    client.force_login(reviewer)
+    assert client.post(url, data).status_code == 403
+    client.force_login(manager)
+    assert client.post(url, data).status_code == 302
+    code = PromotionCode.objects.get()
+    assert code.code == "TW2025" and code.history.get().history_user == manager
+
+
+def test_plan_change_action_shows_the_charge_and_quota_then_confirms(client, manager):
+    light = subscription(plan="light", actor=manager)
+    medium = subscription(plan="medium", actor=manager)
+    client.force_login(manager)
+    url = reverse("admin:billing_subscription_changelist")
+    data = {"action": "change_plan", "_selected_action": [light.pk, medium.pk],
+            "plan_code": "high", "reason": "旺季"}
+    preview = client.post(url, data)
+    assert preview.status_code == 200
+    rows = {p.subscription.pk: p for p in preview.context["previews"]}
+    assert (rows[light.pk].charge, rows[light.pk].quota) == (1200, 6000)
+    assert (rows[medium.pk].charge, rows[medium.pk].quota) == (400, 6000)
+    assert not PlanChange.objects.filter(kind="upgrade").exists()  # nothing until confirmed
+    response = client.post(url, {**data, "confirm": "yes"})
+    assert response.status_code == 302
+    assert sorted(PlanChange.objects.filter(kind="upgrade").values_list("charge", flat=True)) \
+        == [400, 1200]
+
+
+def test_plan_change_action_is_not_offered_to_reviewers(client, manager, reviewer):
+    sub = subscription(plan="light", actor=manager)
+    client.force_login(reviewer)
+    response = client.post(reverse("admin:billing_subscription_changelist"),
+                           {"action": "change_plan", "_selected_action": [sub.pk],
+                            "plan_code": "high", "confirm": "yes"})
+    assert response.status_code == 403
+    assert not PlanChange.objects.filter(kind="upgrade").exists()
+
+
+def test_codes_batch_page_and_export_for_account_managers(client, manager, reviewer):
+    client.force_login(manager)
+    response = client.post(reverse("admin:billing_promotioncode_batch"),
+                           {"count": 3, "prefix": "x", "valid_from": "2025-01-01",
+                            "valid_until": "2025-12-31"})
+    assert response.status_code == 302 and PromotionCode.objects.count() == 3
+    export = client.post(reverse("admin:billing_promotioncode_export"),
+                         {"format": "0",
+                          **{f"promotioncoderesource_{f}": "on" for f in (
+                              "code", "face_value", "valid_from", "valid_until", "status")}})
+    assert export.status_code == 200
+    assert PromotionCode.objects.first().code in export.content.decode()
+    client.force_login(reviewer)
+    assert client.get(reverse("admin:billing_promotioncode_batch")).status_code == 403
+
+
+def test_invoice_export_for_account_managers_only(client, manager, reviewer):
+    subscription(plan="medium", actor=manager)
+    services.bill_month(period=date(2025, 3, 1))
+    client.force_login(manager)
+    assert client.get(reverse("admin:billing_invoice_export")).status_code == 200
+    client.force_login(reviewer)
+    assert client.get(reverse("admin:billing_invoice_export")).status_code == 403
+
+
+def test_invoice_list_links_to_the_billing_run_for_account_managers(client, manager):
+    client.force_login(manager)
+    body = client.get(reverse("admin:billing_invoice_changelist")).content.decode()
+    assert reverse("admin:billing_invoice_run") in body
+    assert reverse("admin:billing_invoice_export") in body
