@@ -46,6 +46,14 @@ def integration_unavailable_reason() -> str | None:
 
 
 def pytest_collection_modifyitems(config, items):
+    # A transactional test ends with a flush that empties every table, including the rows that
+    # data migrations wrote (the price sheet, beat schedules). Serialized rollback restores them
+    # for the next test, as a fresh database would have them.
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is not None and marker.kwargs.get("transaction"):
+            item.add_marker(pytest.mark.django_db(
+                *marker.args, **{**marker.kwargs, "serialized_rollback": True}), append=False)
     reason = integration_unavailable_reason()
     if reason is None:
         return

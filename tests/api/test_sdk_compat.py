@@ -37,3 +37,32 @@ def test_sdk_sees_lines_401(live_server, sdk_token):
     assert error.value.status == 401
     assert "Authentication failed" in error.value.body
     assert error.value.headers["X-Line-Request-Id"]
+
+
+def test_sdk_reads_quota_and_consumption_from_billing(live_server, sdk_token):
+    from datetime import date
+
+    from django.utils import timezone
+
+    from tests.billing import factories as billing_factories
+
+    account, token = sdk_token
+    manager = factories.account_manager()
+    billing_factories.subscription(plan="light", actor=manager, account=account,
+                                   started_on=date(2025, 1, 1))
+    billing_factories.send(account.pk, 35, timezone.now())
+    api = messaging(live_server, token)
+    quota = api.get_message_quota()
+    assert (quota.type, quota.value) == ("limited", 200)
+    assert api.get_message_quota_consumption().total_usage == 35
+
+
+def test_sdk_sees_no_limit_on_the_high_plan(live_server, sdk_token):
+    from datetime import date
+
+    from tests.billing import factories as billing_factories
+
+    account, token = sdk_token
+    billing_factories.subscription(plan="high", actor=factories.account_manager(),
+                                   account=account, started_on=date(2025, 1, 1))
+    assert messaging(live_server, token).get_message_quota().type == "none"
