@@ -1,8 +1,35 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+# Hourly, at a minute of its own; the job works out what is due by itself.
+REFRESH_SCHEDULE_NAME = "audiences: refresh sizes and statuses"
+
+
+def enqueue_account_sync(link_id: int) -> None:
+    """``lbm.services.link_approved_hooks`` entry (called after commit)."""
+    from .tasks import sync_account
+
+    sync_account.delay(link_id=link_id)
+
 
 class AudiencesConfig(AppConfig):
     name = "audiences"
     verbose_name = _("Audiences")
     default_auto_field = "django.db.models.BigAutoField"
+    staff_permissions = {
+        "LINE reviewers": ["audiences.view_audience", "audiences.view_linetag"],
+        "LINE account managers": ["audiences.view_audience", "audiences.view_linetag"],
+    }
+
+    def ready(self):
+        from celery.schedules import crontab
+
+        from lbm import services
+        from lbm.celery import app
+
+        if enqueue_account_sync not in services.link_approved_hooks:
+            services.link_approved_hooks.append(enqueue_account_sync)
+        schedule = dict(app.conf.beat_schedule or {})
+        schedule.setdefault(REFRESH_SCHEDULE_NAME, {
+            "task": "audiences.refresh_all", "schedule": crontab(minute=17)})
+        app.conf.beat_schedule = schedule

@@ -1,0 +1,100 @@
+"""Reads: reachable sizes, visible audiences, member exports, upload progress."""
+
+from collections.abc import Iterator
+
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import QuerySet
+
+from lbm import permissions
+from lbm.models import AccountLink, Organization
+from lbm.permissions import Action
+
+from .models import Audience, AudienceMember, AudienceUpload, Friendship, IdType, LineUser
+
+# Which LineUser column a member identifier of each type matches.
+DIRECTORY_FIELD = {IdType.USER_ID: "user_id", IdType.IFA: "ifa", IdType.PHONE: "phone_hash",
+                   IdType.EMAIL: "email_hash"}
+
+
+def matched_users(audience: Audience) -> QuerySet[LineUser]:
+    """The LINE users the audience's members identify."""
+    members = AudienceMember.objects.filter(audience_id=audience.pk).values("identifier")
+    return LineUser.objects.filter(**{f"{DIRECTORY_FIELD[audience.id_type]}__in": members})
+
+
+def reachable_count(*, audience: Audience, account_id: int) -> int:
+    """Members who are friends of the account and have not blocked it (the intersection that a
+    message sent with this audience reaches; SPEC section 3). One query."""
+    return Friendship.objects.filter(
+        account_id=account_id, state__in=Friendship.REACHABLE,
+        line_user__in=matched_users(audience),
+    ).count()
+
+
+def linked_account_ids(organization_id: int) -> list[int]:
+    return list(AccountLink.objects.filter(organization_id=organization_id,
+                                           status=AccountLink.Status.APPROVED)
+                .values_list("account_id", flat=True))
+
+
+def audiences_for(user, action: Action = Action.VIEW) -> QuerySet[Audience]:
+    return permissions.visible(user, Audience.objects.all(), action)
+
+
+def organizations_where(user, action: Action) -> QuerySet[Organization]:
+    return permissions.visible(user, Organization.objects.filter(
+        status=Organization.Status.APPROVED), action, organization_path="pk")
+
+
+def member_lines(audience: Audience, *, chunk: int = 20_000) -> Iterator[str]:
+    """Every member identifier, one line each, streamed in keyset-paginated chunks so that an
+    export of millions of rows holds one chunk in memory."""
+    last = ""
+    while True:
+        batch = list(AudienceMember.objects.filter(audience_id=audience.pk, identifier__gt=last)
+                     .order_by("identifier").values_list("identifier", flat=True)[:chunk])
+        if not batch:
+            return
+        yield "\n".join(batch) + "\n"
+        last = batch[-1]
+
+
+def estimated_member_count() -> int | None:
+    """PostgreSQL's estimate of the member table's rows (pg_class.reltuples), or None."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE relname = %s",
+                       ["audiences_audiencemember"])
+        row = cursor.fetchone()
+    return int(row[0]) if row and row[0] is not None and row[0] >= 0 else None
+
+
+# --- Upload progress ---------------------------------------------------------------------------
+
+
+def _progress_key(upload_id: int) -> str:
+    return f"audiences:upload-progress:{upload_id}"
+
+
+def upload_progress_set(upload_id: int, percent: int) -> None:
+    cache.set(_progress_key(upload_id), int(percent), 24 * 3600)
+
+
+def upload_status(upload: AudienceUpload) -> dict:
+    """What the progress bar shows: status, percent, counts, and the error (no personal data)."""
+    percent = upload.progress
+    if not upload.is_finished:
+        percent = max(percent, cache.get(_progress_key(upload.pk), 0) or 0)
+    return {
+        "id": upload.pk,
+        "status": upload.status,
+        "status_display": str(upload.get_status_display()),
+        "progress": 100 if upload.status == AudienceUpload.Status.DONE else min(percent, 99),
+        "finished": upload.is_finished,
+        "id_count": upload.id_count,
+        "added_count": upload.added_count,
+        "error": upload.error,
+        "audience_id": upload.audience_id,
+    }

@@ -1,0 +1,742 @@
+"""Every write to audiences, members, shares and LINE Tags.
+
+Two front doors call these with plain Python data: the admin (forms, actions) and, later, the
+Messaging API's audience endpoints. ``ids`` arguments take a path, a binary file object or any
+iterable of ID strings.
+
+``actor`` is the signed-in user whose rights are checked through ``lbm.permissions``. The API
+front door authenticates a channel by its access token instead; it passes ``actor=None`` with
+``account_id`` for audiences created in that channel (``create_route=MESSAGING_API``).
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from lbm import permissions
+from lbm.models import Account, AccountLink, Organization
+from lbm.permissions import Action
+
+from . import importers, selectors
+from .exceptions import AudienceError, SharingRefused, UploadRejected
+from .models import (
+    AUDIENCE_LIFETIME,
+    MIN_SIZE_TO_SHARE_TO_OA,
+    TYPES_BY_SOURCE,
+    UPLOAD_TYPE_FOR_ID,
+    Audience,
+    AudienceComponent,
+    AudienceMember,
+    AudienceShare,
+    AudienceUpload,
+    LineTag,
+    LineTagShare,
+    TagEvent,
+)
+
+logger = logging.getLogger(__name__)
+MEMBER_TABLE = importers.MEMBER_TABLE
+
+
+def _record(obj, *, actor, reason: str) -> None:
+    """Attach who and why to the history row the next ``save()`` writes."""
+    obj._history_user = actor
+    obj._change_reason = str(reason)[:100]
+
+
+# --- Creating audiences -----------------------------------------------------------------------
+
+
+def _owner(*, actor, organization_id: int | None, account_id: int | None,
+           action: Action = Action.CREATE_AUDIENCES) -> tuple[Organization | None, Account | None]:
+    """The organization and/or source account of a new audience, with the actor's rights checked.
+    """
+    account = Account.objects.get(pk=account_id) if account_id else None
+    organization = None
+    if organization_id:
+        organization = Organization.objects.get(pk=organization_id)
+    elif account is not None:
+        link = AccountLink.objects.filter(account=account,
+                                          status=AccountLink.Status.APPROVED).first()
+        organization = link.organization if link else None
+    if actor is not None or account is None:
+        if organization is None:
+            raise AudienceError(_("Choose the organization the audience belongs to."))
+        permissions.require(actor, action, organization)
+    if organization is not None and organization.status != Organization.Status.APPROVED:
+        raise AudienceError(_("Audiences can be created only in an approved organization."))
+    if account is not None and organization is not None and not AccountLink.objects.filter(
+            account=account, organization=organization,
+            status=AccountLink.Status.APPROVED).exists():
+        raise AudienceError(_("The account is not linked to this organization."))
+    return organization, account
+
+
+def audience_check_name(*, name: str, organization_id: int | None, account_id: int | None = None,
+                        exclude_pk: int | None = None) -> str:
+    """Return the trimmed name, or raise if it is empty, too long or already used by the owner
+    (case-insensitively, as LINE compares audience names)."""
+    name = (name or "").strip()
+    if not name:
+        raise AudienceError(_("An audience needs a name."))
+    if len(name) > 120:
+        raise AudienceError(_("An audience name has at most 120 characters."))
+    owner = ({"source_account_id": account_id} if account_id else
+             {"organization_id": organization_id, "source_account__isnull": True})
+    taken = Audience.objects.filter(name__iexact=name, **owner)
+    if exclude_pk:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        raise AudienceError(_("An audience named “%(name)s” already exists (names are compared "
+                              "without regard to case).") % {"name": name})
+    return name
+
+
+def _check_type(audience_type: str, account: Account | None) -> None:
+    allowed = TYPES_BY_SOURCE[account.kind if account else None]
+    if audience_type not in allowed:
+        source = account.get_kind_display() if account else _("the organization")
+        raise AudienceError(_("%(type)s audiences cannot be created for %(source)s.")
+                            % {"type": Audience.Type(audience_type).label, "source": source})
+
+
+def _new_audience(*, organization, account, name, audience_type, id_type, actor,
+                  description="", route=Audience.Route.BUSINESS_MANAGER, **extra) -> Audience:
+    now = timezone.now()
+    audience = Audience(organization=organization, source_account=account, name=name,
+                        description=description, type=audience_type, id_type=id_type,
+                        create_route=route, status=Audience.Status.IN_PROGRESS,
+                        created_by=actor, created_at=now, expires_at=now + AUDIENCE_LIFETIME,
+                        **extra)
+    _record(audience, actor=actor, reason=_("Created"))
+    try:
+        with transaction.atomic():
+            audience.save()
+    except IntegrityError as exc:  # a concurrent creation took the name
+        raise AudienceError(_("An audience named “%(name)s” already exists (names are compared "
+                              "without regard to case).") % {"name": name}) from exc
+    return audience
+
+
+def _parse(ids, *, id_type, total_bytes=0, progress=None) -> importers.ParsedIds:
+    return importers.parse_ids(ids, id_type=id_type, total_bytes=total_bytes, progress=progress)
+
+
+def audience_create_from_ids(*, actor, name: str, id_type: str, ids,
+                             organization_id: int | None = None, account_id: int | None = None,
+                             description: str = "",
+                             route: str = Audience.Route.BUSINESS_MANAGER,
+                             progress=None, total_bytes: int = 0) -> Audience:
+    """Create an upload audience from ``ids`` (all or nothing): the whole input is validated
+    first, then the audience and its members are stored in one transaction. Raises
+    ``UploadRejected`` (bad input) or ``AudienceError``/``NotAllowed``."""
+    organization, account = _owner(actor=actor, organization_id=organization_id,
+                                   account_id=account_id)
+    audience_type = UPLOAD_TYPE_FOR_ID[id_type]
+    _check_type(audience_type, account)
+    name = audience_check_name(name=name, organization_id=organization and organization.pk,
+                               account_id=account_id)
+    parse_progress = (lambda f: progress(f * 0.8)) if progress else None
+    with _parse(ids, id_type=id_type, total_bytes=total_bytes, progress=parse_progress) as parsed:
+        with transaction.atomic():
+            audience = _new_audience(organization=organization, account=account, name=name,
+                                     audience_type=audience_type, id_type=id_type, actor=actor,
+                                     description=description, route=route)
+            store_progress = (lambda f: progress(0.8 + f * 0.2)) if progress else None
+            importers.store_members(parsed, audience_id=audience.pk, new_audience=True,
+                                    progress=store_progress)
+            audience.size = parsed.count
+            audience.status = Audience.Status.READY
+            audience.version += 1
+            _record(audience, actor=actor, reason=_("Uploaded %(count)d IDs")
+                    % {"count": parsed.count})
+            audience.save(update_fields=["size", "status", "version", "updated_at"])
+            _after_created(audience)
+    return audience
+
+
+def _addable(audience: Audience, actor) -> None:
+    if actor is not None or audience.source_account_id is None:
+        permissions.require(actor, Action.CREATE_AUDIENCES, audience)
+    if not audience.is_upload:
+        raise AudienceError(_("IDs can be added only to an upload audience."))
+    if actor is not None and audience.source_account_id is not None:
+        raise AudienceError(_("An account's own audience is changed in that account, not in the "
+                              "organization."))
+    if audience.status != Audience.Status.READY:
+        raise AudienceError(_("IDs can be added only to a ready audience (this one is "
+                              "%(status)s).") % {"status": audience.get_status_display()})
+
+
+def audience_add_ids(*, actor, audience_id: int, ids, progress=None,
+                     total_bytes: int = 0) -> int:
+    """Add ``ids`` to an upload audience (all or nothing); IDs it already has are skipped.
+    Return how many were added."""
+    audience = Audience.objects.select_related("organization").get(pk=audience_id)
+    _addable(audience, actor)
+    parse_progress = (lambda f: progress(f * 0.8)) if progress else None
+    with _parse(ids, id_type=audience.id_type, total_bytes=total_bytes,
+                progress=parse_progress) as parsed:
+        with transaction.atomic():
+            audience = Audience.objects.select_for_update().get(pk=audience_id)
+            _addable(audience, actor)
+            store_progress = (lambda f: progress(0.8 + f * 0.2)) if progress else None
+            added = importers.store_members(parsed, audience_id=audience.pk, new_audience=False,
+                                            progress=store_progress)
+            audience.size += added  # the row is locked: plain arithmetic is safe
+            audience.version += 1
+            _record(audience, actor=actor, reason=_("Added %(count)d IDs") % {"count": added})
+            audience.save(update_fields=["size", "version", "updated_at"])
+    _refresh_reachable(audience_id)
+    return added
+
+
+# --- Background uploads -----------------------------------------------------------------------
+
+
+def upload_start(*, actor, organization_id: int | None = None, id_type: str, file,
+                 original_name: str = "", name: str = "", audience_id: int | None = None,
+                 description: str = "") -> AudienceUpload:
+    """Keep the file and queue its import (after commit). ``audience_id`` adds to an existing
+    audience; otherwise ``name`` names a new one. Rights and name are checked now, the content
+    by the task."""
+    from .tasks import import_upload
+
+    if audience_id:
+        audience = Audience.objects.select_related("organization").get(pk=audience_id)
+        _addable(audience, actor)
+        organization = audience.organization
+        id_type = audience.id_type
+        name = ""
+    else:
+        organization, _account = _owner(actor=actor, organization_id=organization_id,
+                                        account_id=None)
+        _check_type(UPLOAD_TYPE_FOR_ID[id_type], None)
+        name = audience_check_name(name=name, organization_id=organization.pk)
+    upload = AudienceUpload(organization=organization, audience_id=audience_id or None,
+                            name=name, description=description, id_type=id_type,
+                            original_name=(original_name or getattr(file, "name", ""))[:255],
+                            file_size=getattr(file, "size", 0) or 0, created_by=actor)
+    upload.file.save(f"{uuid.uuid4().hex}.txt", file, save=False)
+    upload.save()
+    import_upload.delay_on_commit(upload_id=upload.pk)
+    return upload
+
+
+def upload_process(*, upload_id: int) -> AudienceUpload:
+    """Import one queued upload. Safe to run again: a finished upload is a no-op, and an
+    interrupted one starts over (its transaction was rolled back, its file is still there)."""
+    upload = AudienceUpload.objects.select_related("created_by").get(pk=upload_id)
+    if upload.is_finished:
+        _delete_file(upload)
+        return upload
+    if not upload.file or not upload.file.storage.exists(upload.file.name):
+        return _upload_failed(upload, _("The uploaded file is no longer available; upload it "
+                                        "again."))
+    AudienceUpload.objects.filter(pk=upload.pk).update(status=AudienceUpload.Status.VALIDATING,
+                                                       progress=0)
+    selectors.upload_progress_set(upload.pk, 0)
+
+    def progress(fraction: float) -> None:
+        selectors.upload_progress_set(upload.pk, int(fraction * 100))
+
+    actor = upload.created_by
+    try:
+        path = upload.file.path
+        if upload.audience_id:
+            added = audience_add_ids(actor=actor, audience_id=upload.audience_id, ids=path,
+                                     progress=progress, total_bytes=upload.file_size)
+            audience = Audience.objects.get(pk=upload.audience_id)
+        else:
+            audience = audience_create_from_ids(
+                actor=actor, organization_id=upload.organization_id, name=upload.name,
+                id_type=upload.id_type, ids=path, description=upload.description,
+                progress=progress, total_bytes=upload.file_size)
+            added = audience.size
+    except (UploadRejected, AudienceError, permissions.NotAllowed) as exc:
+        return _upload_failed(upload, str(exc))
+    except Exception:
+        # Unexpected (database gone, worker killed...): leave the file for the retry.
+        logger.exception("audience upload %s failed", upload.pk)
+        raise
+    AudienceUpload.objects.filter(pk=upload.pk).update(
+        status=AudienceUpload.Status.DONE, progress=100, audience=audience,
+        id_count=audience.size if not upload.audience_id else added, added_count=added,
+        finished_at=timezone.now())
+    upload.refresh_from_db()
+    _delete_file(upload)
+    return upload
+
+
+def _upload_failed(upload: AudienceUpload, message: str) -> AudienceUpload:
+    AudienceUpload.objects.filter(pk=upload.pk).update(
+        status=AudienceUpload.Status.FAILED, error=message, finished_at=timezone.now())
+    upload.refresh_from_db()
+    _delete_file(upload)
+    return upload
+
+
+def _delete_file(upload: AudienceUpload) -> None:
+    """The raw file may hold phone numbers or addresses: it goes as soon as it is processed."""
+    if upload.file:
+        upload.file.storage.delete(upload.file.name)
+        AudienceUpload.objects.filter(pk=upload.pk).update(file="")
+        upload.file = None
+
+
+# --- Sharing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ShareResult:
+    shared: list[AudienceShare] = field(default_factory=list)
+    skipped: list[tuple[Account, str]] = field(default_factory=list)
+
+
+def share_problems(audience: Audience, account: Account) -> list[str]:
+    """Why ``audience`` may not be shared to ``account`` (empty when it may)."""
+    problems = []
+    if audience.via_cross_targeting:
+        problems.append(_("Audiences received through Cross Targeting cannot be shared again."))
+    if audience.from_data_provider:
+        problems.append(_("Audiences supplied by a data provider cannot be shared."))
+    if audience.status != Audience.Status.READY:
+        problems.append(_("Only a ready audience can be shared (this one is %(status)s).")
+                        % {"status": audience.get_status_display()})
+    if (account.kind == Account.Kind.OFFICIAL_ACCOUNT
+            and audience.size < MIN_SIZE_TO_SHARE_TO_OA):
+        problems.append(_("An audience needs at least %(min)d members to be shared to an "
+                          "Official Account (%(account)s); this one has %(size)d.")
+                        % {"min": MIN_SIZE_TO_SHARE_TO_OA, "account": account.name,
+                           "size": audience.size})
+    return problems
+
+
+def _share(audience: Audience, account: Account, actor) -> AudienceShare:
+    share = AudienceShare.objects.filter(audience=audience, account=account).first()
+    if share is not None:
+        return share
+    share = AudienceShare(audience=audience, account=account, shared_by=actor)
+    _record(share, actor=actor, reason=_("Shared"))
+    share.reachable_size = selectors.reachable_count(audience=audience, account_id=account.pk)
+    share.reachable_computed_at = timezone.now()
+    share.save()
+    return share
+
+
+@transaction.atomic
+def audience_share(*, actor, audience_id: int, account_ids: list[int] | None = None,
+                   check_rights: bool = True) -> ShareResult:
+    """Share to the chosen linked accounts (every rule must pass for each, or nothing is
+    shared), or with ``account_ids=None`` to every linked account that the rules allow (the
+    others are returned as skipped). Sharing an already shared audience changes nothing."""
+    audience = Audience.objects.select_for_update(of=("self",)).select_related(
+        "organization").get(pk=audience_id)
+    if check_rights:
+        permissions.require(actor, Action.SHARE_AUDIENCES, audience)
+    if audience.organization_id is None:
+        raise SharingRefused(_("This audience does not belong to an organization."))
+    if not audience.shareable:
+        raise SharingRefused(_("This audience cannot be shared."),
+                             details=share_problems(audience, Account(kind="lap")))
+    linked = set(selectors.linked_account_ids(audience.organization_id))
+    linked.discard(audience.source_account_id)  # it is that account's own audience already
+    result = ShareResult()
+    if account_ids is None:
+        for account in Account.objects.filter(pk__in=linked).order_by("pk"):
+            problems = share_problems(audience, account)
+            if problems:
+                result.skipped.append((account, " ".join(problems)))
+            else:
+                result.shared.append(_share(audience, account, actor))
+        return result
+    accounts = list(Account.objects.filter(pk__in=account_ids).order_by("pk"))
+    problems = []
+    for account in accounts:
+        if account.pk == audience.source_account_id:
+            problems.append(_("%(account)s: the audience comes from this account.")
+                            % {"account": account.name})
+        elif account.pk not in linked:
+            problems.append(_("%(account)s is not linked to the organization.")
+                            % {"account": account.name})
+        else:
+            problems.extend(share_problems(audience, account))
+    if not accounts:
+        problems.append(_("Choose at least one linked account."))
+    if problems:
+        raise SharingRefused(_("The audience was not shared."), details=problems)
+    result.shared = [_share(audience, account, actor) for account in accounts]
+    return result
+
+
+@transaction.atomic
+def audience_unshare(*, actor, audience_id: int, account_id: int) -> None:
+    audience = Audience.objects.select_for_update().get(pk=audience_id)
+    permissions.require(actor, Action.SHARE_AUDIENCES, audience)
+    share = AudienceShare.objects.filter(audience=audience, account_id=account_id).first()
+    if share is None:
+        return
+    _record(share, actor=actor, reason=_("Unshared"))
+    share.delete()
+
+
+def _after_created(audience: Audience) -> None:
+    """A new organization audience follows the share-all setting (decided by an Admin, so it
+    applies whoever created the audience)."""
+    if audience.organization_id is None or audience.source_account_id is not None:
+        return
+    org = audience.organization
+    if org.share_mode == Organization.ShareMode.SHARE_ALL and audience.shareable:
+        audience_share(actor=audience.created_by, audience_id=audience.pk, account_ids=None,
+                       check_rights=False)
+
+
+def _refresh_reachable(audience_id: int) -> None:
+    audience = Audience.objects.get(pk=audience_id)
+    for share in AudienceShare.objects.filter(audience=audience):
+        count = selectors.reachable_count(audience=audience, account_id=share.account_id)
+        AudienceShare.objects.filter(pk=share.pk).update(
+            reachable_size=count, reachable_computed_at=timezone.now())
+
+
+# --- LINE Tags --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def line_tag_create(*, actor, organization_id: int, name: str, tag_id: str = "") -> LineTag:
+    organization = Organization.objects.get(pk=organization_id)
+    permissions.require(actor, Action.CREATE_AUDIENCES, organization)
+    name = (name or "").strip()
+    if not name:
+        raise AudienceError(_("A LINE Tag needs a name."))
+    if LineTag.objects.filter(organization=organization, name__iexact=name).exists():
+        raise AudienceError(_("A LINE Tag named “%(name)s” already exists.") % {"name": name})
+    tag = LineTag(organization=organization, name=name, tag_id=tag_id or uuid.uuid4().hex,
+                  created_by=actor)
+    _record(tag, actor=actor, reason=_("Created"))
+    tag.save()
+    if organization.share_mode == Organization.ShareMode.SHARE_ALL:
+        for account_id in selectors.linked_account_ids(organization.pk):
+            _tag_share(tag, account_id, actor)
+    return tag
+
+
+def _tag_share(tag: LineTag, account_id: int, actor) -> None:
+    if LineTagShare.objects.filter(tag=tag, account_id=account_id).exists():
+        return
+    share = LineTagShare(tag=tag, account_id=account_id, shared_by=actor)
+    _record(share, actor=actor, reason=_("Shared"))
+    share.save()
+
+
+@transaction.atomic
+def line_tag_share(*, actor, tag_id: int, account_ids: list[int] | None = None) -> int:
+    """Share a LINE Tag to the chosen linked accounts (or all); return how many shares exist."""
+    tag = LineTag.objects.select_for_update().get(pk=tag_id)
+    permissions.require(actor, Action.SHARE_AUDIENCES, tag)
+    linked = set(selectors.linked_account_ids(tag.organization_id))
+    chosen = linked if account_ids is None else set(account_ids)
+    if not chosen <= linked:
+        raise SharingRefused(_("A LINE Tag can be shared only to accounts linked to the "
+                               "organization."))
+    for account_id in sorted(chosen):
+        _tag_share(tag, account_id, actor)
+    return LineTagShare.objects.filter(tag=tag).count()
+
+
+@transaction.atomic
+def line_tag_unshare(*, actor, tag_id: int, account_id: int) -> None:
+    tag = LineTag.objects.select_for_update().get(pk=tag_id)
+    permissions.require(actor, Action.SHARE_AUDIENCES, tag)
+    share = LineTagShare.objects.filter(tag=tag, account_id=account_id).first()
+    if share is not None:
+        _record(share, actor=actor, reason=_("Unshared"))
+        share.delete()
+
+
+# --- Audiences computed in the database -------------------------------------------------------
+
+
+def _insert_members(audience_id: int, queryset) -> None:
+    """INSERT ... SELECT the identifiers ``queryset`` yields (one statement, in the database)."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {MEMBER_TABLE} (audience_id, identifier) "
+                       f"SELECT %s, q.identifier FROM ({sql}) q", [audience_id, *params])
+
+
+def _combined_members(audience: Audience):
+    ids = list(AudienceComponent.objects.filter(combined=audience).order_by("position")
+               .values_list("component_id", flat=True))
+    sets = [AudienceMember.objects.filter(audience_id=pk).values("identifier") for pk in ids]
+    first, rest = sets[0], sets[1:]
+    if audience.operator == Audience.Operator.AND:
+        return first.intersection(*rest)
+    if audience.operator == Audience.Operator.OR:
+        return first.union(*rest)
+    return first.difference(*rest)
+
+
+def _web_traffic_members(audience: Audience):
+    since = timezone.now() - timezone.timedelta(days=audience.retention_days)
+    events = TagEvent.objects.filter(tag_id=audience.line_tag_id, occurred_at__gte=since)
+    if audience.tag_event:
+        events = events.filter(event=audience.tag_event)
+    from .models import LineUser
+
+    return (LineUser.objects.filter(pk__in=events.values("line_user_id"))
+            .values("user_id").annotate(identifier=F("user_id")).values("identifier"))
+
+
+@transaction.atomic
+def audience_rebuild(*, audience_id: int) -> Audience:
+    """Recompute the members of a combined or web-traffic audience in the database."""
+    audience = Audience.objects.select_for_update().get(pk=audience_id)
+    if audience.status == Audience.Status.EXPIRED:
+        return audience
+    if audience.type == Audience.Type.COMBINED:
+        members = _combined_members(audience)
+    elif audience.type == Audience.Type.WEB_TRAFFIC and audience.line_tag_id:
+        members = _web_traffic_members(audience)
+    else:
+        return audience
+    AudienceMember.objects.filter(audience_id=audience.pk).delete()
+    _insert_members(audience.pk, members)
+    audience.size = AudienceMember.objects.filter(audience_id=audience.pk).count()
+    audience.status = Audience.Status.READY
+    audience.version += 1
+    _record(audience, actor=None, reason=_("Recomputed: %(size)d members")
+            % {"size": audience.size})
+    audience.save(update_fields=["size", "status", "version", "updated_at"])
+    return audience
+
+
+@transaction.atomic
+def audience_combine(*, actor, organization_id: int, name: str, operator: str,
+                     component_ids: list[int], description: str = "") -> Audience:
+    """A new audience from others with AND / OR / AND NOT (the first minus the others), computed
+    with set operations in the database."""
+    organization, _account = _owner(actor=actor, organization_id=organization_id,
+                                    account_id=None)
+    if operator not in Audience.Operator.values:
+        raise AudienceError(_("Choose AND, OR or AND NOT."))
+    if len(component_ids) < 2 or len(set(component_ids)) != len(component_ids):
+        raise AudienceError(_("Choose at least two different audiences to combine."))
+    name = audience_check_name(name=name, organization_id=organization.pk)
+    components = {a.pk: a for a in Audience.objects.filter(pk__in=component_ids,
+                                                           organization=organization)}
+    if len(components) != len(component_ids):
+        raise AudienceError(_("Every audience combined must belong to the organization."))
+    id_types = {a.id_type for a in components.values()}
+    if len(id_types) != 1:
+        raise AudienceError(_("Audiences of different ID types (e.g. phone numbers and user "
+                              "IDs) cannot be combined."))
+    if any(a.status != Audience.Status.READY for a in components.values()):
+        raise AudienceError(_("Every audience combined must be ready."))
+    audience = _new_audience(organization=organization, account=None, name=name,
+                             audience_type=Audience.Type.COMBINED, id_type=id_types.pop(),
+                             actor=actor, description=description, operator=operator)
+    AudienceComponent.objects.bulk_create(
+        AudienceComponent(combined=audience, component_id=pk, position=i)
+        for i, pk in enumerate(component_ids))
+    audience = audience_rebuild(audience_id=audience.pk)
+    _after_created(audience)
+    return audience
+
+
+@transaction.atomic
+def audience_web_traffic_create(*, actor, organization_id: int, name: str, tag_id: int,
+                                event: str = "", retention_days: int = 30,
+                                description: str = "") -> Audience:
+    organization, _account = _owner(actor=actor, organization_id=organization_id,
+                                    account_id=None)
+    tag = LineTag.objects.filter(pk=tag_id, organization=organization).first()
+    if tag is None:
+        raise AudienceError(_("Choose a LINE Tag of the organization."))
+    if not 1 <= retention_days <= 180:
+        raise AudienceError(_("Retention is 1 to 180 days."))
+    name = audience_check_name(name=name, organization_id=organization.pk)
+    audience = _new_audience(organization=organization, account=None, name=name,
+                             audience_type=Audience.Type.WEB_TRAFFIC,
+                             id_type="user_id", actor=actor, description=description,
+                             line_tag=tag, tag_event=event.strip(),
+                             retention_days=retention_days)
+    audience = audience_rebuild(audience_id=audience.pk)
+    _after_created(audience)
+    return audience
+
+
+# --- Sync with linked accounts and the periodic refresh ---------------------------------------
+
+
+@transaction.atomic
+def account_sync(*, link_id: int) -> int:
+    """Bring every audience of a newly linked account into its organization, then apply the
+    share-all setting to the account. Idempotent; return how many audiences were brought in."""
+    link = AccountLink.objects.select_related("organization", "account").get(pk=link_id)
+    if link.status != AccountLink.Status.APPROVED:
+        return 0
+    organization, account = link.organization, link.account
+    brought = 0
+    for audience in Audience.objects.select_for_update().filter(source_account=account).exclude(
+            organization=organization):
+        audience.organization = organization
+        _record(audience, actor=None, reason=_("Synced into %(org)s")
+                % {"org": organization.name})
+        audience.save(update_fields=["organization", "updated_at"])
+        brought += 1
+    if organization.share_mode == Organization.ShareMode.SHARE_ALL:
+        for audience in Audience.objects.filter(
+                organization=organization, source_account__isnull=True,
+                status=Audience.Status.READY, via_cross_targeting=False,
+                from_data_provider=False):
+            if not share_problems(audience, account):
+                _share(audience, account, None)
+        for tag in LineTag.objects.filter(organization=organization):
+            _tag_share(tag, account.pk, None)
+    return brought
+
+
+def audience_refresh(*, audience_id: int) -> Audience:
+    """Bring one audience's status, size and reachable counts up to date (idempotent)."""
+    with transaction.atomic():
+        audience = Audience.objects.select_for_update().get(pk=audience_id)
+        now = timezone.now()
+        if audience.status != Audience.Status.EXPIRED and audience.expires_at <= now:
+            audience.status = Audience.Status.EXPIRED
+            _record(audience, actor=None, reason=_("Expired (180 days)"))
+            audience.save(update_fields=["status", "updated_at"])
+            return audience
+        if audience.status == Audience.Status.EXPIRED:
+            return audience
+    if audience.type in (Audience.Type.COMBINED, Audience.Type.WEB_TRAFFIC):
+        audience = audience_rebuild(audience_id=audience.pk)
+    else:
+        size = AudienceMember.objects.filter(audience_id=audience.pk).count()
+        if size != audience.size:
+            Audience.objects.filter(pk=audience.pk).update(size=size,
+                                                           version=F("version") + 1)
+    _refresh_reachable(audience.pk)
+    return audience
+
+
+def audiences_reconcile_links() -> None:
+    """Accounts unlinked since: their audiences leave the organization and shares to them end.
+    """
+    approved = AccountLink.objects.filter(status=AccountLink.Status.APPROVED)
+    pairs = set(approved.values_list("organization_id", "account_id"))
+    for audience in Audience.objects.filter(source_account__isnull=False,
+                                            organization__isnull=False):
+        if (audience.organization_id, audience.source_account_id) not in pairs:
+            _record(audience, actor=None, reason=_("Account unlinked"))
+            audience.organization = None
+            audience.save(update_fields=["organization", "updated_at"])
+    for share in AudienceShare.objects.select_related("audience"):
+        if (share.audience.organization_id, share.account_id) not in pairs:
+            _record(share, actor=None, reason=_("Account unlinked"))
+            share.delete()
+
+
+def audiences_refresh_all() -> int:
+    """The periodic job: reconcile links, then refresh every audience that is not expired."""
+    audiences_reconcile_links()
+    count = 0
+    for pk in Audience.objects.exclude(status=Audience.Status.EXPIRED).values_list(
+            "pk", flat=True).iterator():
+        audience_refresh(audience_id=pk)
+        count += 1
+    return count
+
+
+# --- Export -----------------------------------------------------------------------------------
+
+
+def audience_export(*, actor, audience_id: int):
+    """Check that ``actor`` may export (Admins only), record the export in the audience's
+    history, and return an iterator of the member lines."""
+    audience = Audience.objects.get(pk=audience_id)
+    permissions.require(actor, Action.EXPORT_AUDIENCES, audience)
+    _record(audience, actor=actor, reason=_("Members exported (%(size)d)")
+            % {"size": audience.size})
+    audience.save(update_fields=["updated_at"])
+    return selectors.member_lines(audience)
+
+
+# --- The admin's preview/confirm import (django-import-export) --------------------------------
+
+
+def audience_import_begin(*, actor, mode: str, id_type: str, organization_id: int | None = None,
+                          name: str = "", description: str = "",
+                          audience_id: int | None = None) -> Audience:
+    """The audience that a small import fills: a new one in progress, or the existing one
+    (locked). Runs inside import-export's transaction (rolled back in the preview)."""
+    if mode == "add":
+        audience = Audience.objects.select_for_update().get(pk=audience_id)
+        _addable(audience, actor)
+        return audience
+    organization, account = _owner(actor=actor, organization_id=organization_id,
+                                   account_id=None)
+    audience_type = UPLOAD_TYPE_FOR_ID[id_type]
+    _check_type(audience_type, account)
+    name = audience_check_name(name=name, organization_id=organization.pk)
+    return _new_audience(organization=organization, account=None, name=name,
+                         audience_type=audience_type, id_type=id_type, actor=actor,
+                         description=description)
+
+
+def audience_import_finish(*, audience_id: int, actor, added: int) -> Audience:
+    audience = Audience.objects.select_for_update().get(pk=audience_id)
+    created = audience.status == Audience.Status.IN_PROGRESS
+    audience.size = AudienceMember.objects.filter(audience_id=audience.pk).count()
+    audience.status = Audience.Status.READY
+    audience.version += 1
+    _record(audience, actor=actor, reason=(_("Uploaded %(count)d IDs") if created
+                                           else _("Added %(count)d IDs")) % {"count": added})
+    audience.save(update_fields=["size", "status", "version", "updated_at"])
+    if created:
+        _after_created(audience)
+    else:
+        transaction.on_commit(lambda: _refresh_reachable(audience.pk))
+    return audience
+
+
+# --- Audiences that exist in an account (sync from LINE, demo data) ---------------------------
+
+
+def account_audience_upsert(*, account_id: int, external_id: int, name: str,
+                            audience_type: str, ids, id_type: str = "user_id",
+                            route: str = Audience.Route.OA_MANAGER,
+                            via_cross_targeting: bool = False,
+                            from_data_provider: bool = False) -> Audience:
+    """Record an audience as the account holds it in LINE (``external_id`` is its
+    audienceGroupId), replacing its members. Idempotent. The account's organization, if it is
+    linked, receives it at once."""
+    account = Account.objects.get(pk=account_id)
+    _check_type(audience_type, account)
+    link = AccountLink.objects.filter(account=account,
+                                      status=AccountLink.Status.APPROVED).first()
+    with _parse(ids, id_type=id_type) as parsed, transaction.atomic():
+        audience = Audience.objects.select_for_update().filter(
+            source_account=account, external_id=external_id).first()
+        if audience is None:
+            audience = _new_audience(organization=link.organization if link else None,
+                                     account=account, name=name, audience_type=audience_type,
+                                     id_type=id_type, actor=None, route=route,
+                                     external_id=external_id,
+                                     via_cross_targeting=via_cross_targeting,
+                                     from_data_provider=from_data_provider)
+        else:
+            AudienceMember.objects.filter(audience_id=audience.pk).delete()
+        importers.store_members(parsed, audience_id=audience.pk, new_audience=True)
+        audience.size = parsed.count
+        audience.status = Audience.Status.READY
+        audience.version += 1
+        _record(audience, actor=None, reason=_("Synced from the account (%(count)d members)")
+                % {"count": parsed.count})
+        audience.save(update_fields=["size", "status", "version", "updated_at"])
+    return audience

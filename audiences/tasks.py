@@ -1,0 +1,38 @@
+"""Celery tasks: thin, idempotent, take ids, acks late (a worker dying mid-task leaves the
+message to be delivered again, and the services start over safely)."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+TASK_OPTIONS = dict(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True,
+                    max_retries=5)
+
+
+@shared_task(name="audiences.import_upload", **TASK_OPTIONS)
+def import_upload(upload_id: int) -> str:
+    from .services import upload_process
+
+    return upload_process(upload_id=upload_id).status
+
+
+@shared_task(name="audiences.sync_account", **TASK_OPTIONS)
+def sync_account(link_id: int) -> int:
+    """Bring a newly linked account's audiences into its organization (and share-all)."""
+    from .services import account_sync
+
+    return account_sync(link_id=link_id)
+
+
+@shared_task(name="audiences.refresh_audience", **TASK_OPTIONS)
+def refresh_audience(audience_id: int) -> None:
+    from .services import audience_refresh
+
+    audience_refresh(audience_id=audience_id)
+
+
+@shared_task(name="audiences.refresh_all", **TASK_OPTIONS)
+def refresh_all() -> int:
+    """Beat: keep sizes, statuses (expiry) and reachable counts current."""
+    from .services import audiences_refresh_all
+
+    return audiences_refresh_all()

@@ -1,0 +1,207 @@
+"""Rights per role, in the services and in the admin (foreign objects are a 404)."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from audiences import services
+from audiences.exceptions import SharingRefused  # noqa: F401
+from audiences.models import Audience, AudienceShare, AudienceUpload
+from lbm import pii
+from lbm.exceptions import NotAllowed
+from lbm.models import Organization
+from tests import factories
+from tests.audiences import factories as af
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def audience(org, admin_user):
+    Organization.objects.filter(pk=org.pk).update(share_mode="share_selected")
+    return af.upload_audience(org, admin_user, af.phones(120), name="會員")
+
+
+@pytest.mark.parametrize("role", ["admin", "operator", "operator_data"])
+def test_roles_that_may_create_audiences(org, role):
+    user = (org.memberships.get(role="admin").user if role == "admin"
+            else factories.member(org, role))
+    assert af.upload_audience(org, user, af.phones(3)).status == "ready"
+
+
+def test_viewer_cannot_create_audiences(org):
+    viewer = factories.member(org, "viewer")
+    with pytest.raises(NotAllowed):
+        af.upload_audience(org, viewer, af.phones(3))
+    assert not Audience.objects.exists()
+
+
+@pytest.mark.parametrize("role", ["operator_data", "viewer"])
+def test_operator_data_only_and_viewer_cannot_share(org, oa, audience, role):
+    user = factories.member(org, role)
+    with pytest.raises(NotAllowed):
+        services.audience_share(actor=user, audience_id=audience.pk, account_ids=[oa.pk])
+    assert not AudienceShare.objects.exists()
+
+
+def test_operator_can_share_and_unshare(org, oa, audience):
+    operator = factories.member(org, "operator")
+    services.audience_share(actor=operator, audience_id=audience.pk, account_ids=[oa.pk])
+    services.audience_unshare(actor=operator, audience_id=audience.pk, account_id=oa.pk)
+    assert not AudienceShare.objects.exists()
+
+
+def test_member_of_another_organization_cannot_touch_the_audience(audience):
+    other = factories.organization(state="approved", name="別家")
+    outsider = other.memberships.get(role="admin").user
+    with pytest.raises(NotAllowed):
+        services.audience_add_ids(actor=outsider, audience_id=audience.pk, ids=af.phones(1, 500))
+    with pytest.raises(NotAllowed):
+        services.audience_export(actor=outsider, audience_id=audience.pk)
+
+
+@pytest.mark.parametrize("role", ["operator", "operator_data", "viewer"])
+def test_only_admins_export(org, audience, role):
+    user = factories.member(org, role)
+    with pytest.raises(NotAllowed):
+        services.audience_export(actor=user, audience_id=audience.pk)
+
+
+# --- Admin ------------------------------------------------------------------------------------
+
+
+def _login(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_audience_of_another_organization_is_a_404_in_the_admin(client, audience):
+    other = factories.organization(state="approved", name="別家")
+    _login(client, other.memberships.get(role="admin").user)
+    url = reverse("admin:audiences_audience_change", args=[audience.pk])
+    assert client.get(url).status_code == 404
+    changelist = client.get(reverse("admin:audiences_audience_changelist"))
+    assert changelist.status_code == 200 and "會員" not in changelist.content.decode()
+
+
+def test_viewer_sees_audiences_but_no_upload(client, org, audience):
+    _login(client, factories.member(org, "viewer"))
+    response = client.get(reverse("admin:audiences_audience_changelist"))
+    assert response.status_code == 200 and "會員" in response.content.decode()
+    assert client.get(reverse("admin:audiences_audience_import")).status_code == 403
+
+
+def test_changelist_query_count_does_not_grow_with_rows(client, org, admin_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("admin:audiences_audience_changelist")
+    _login(client, admin_user)
+    counts = []
+    for batch in (range(0, 2), range(2, 10)):
+        for i in batch:
+            af.upload_audience(org, admin_user, af.phones(2, start=10 * i))
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert not any("COUNT(*)" in q["sql"] and "audiences_audiencemember" in q["sql"]
+                   for q in queries.captured_queries)
+
+
+def test_small_file_goes_through_preview_and_confirm(client, org, admin_user):
+    _login(client, factories.member(org, "operator_data"))
+    url = reverse("admin:audiences_audience_import")
+    content = "".join(f"{p}\n" for p in af.phones(20)).encode("utf-8-sig")
+    response = client.post(url, {
+        "mode": "new", "organization": org.pk, "name": "預覽上傳", "id_type": "phone",
+        "format": "0", "resource": "0",
+        "import_file": SimpleUploadedFile("ids.txt", content)})
+    assert response.status_code == 200
+    assert "confirm_form" in response.context
+    assert not Audience.objects.filter(name="預覽上傳").exists()  # the preview stored nothing
+    page = response.content.decode()
+    assert pii.phone_keyed_hash(af.phone(0)) in page and af.phone(0) not in page
+    confirm = response.context["confirm_form"]
+    data = {name: confirm[name].value() for name in confirm.fields}
+    data = {k: ("" if v is None else getattr(v, "pk", v)) for k, v in data.items()}
+    response = client.post(reverse("admin:audiences_audience_process_import"), data)
+    assert response.status_code == 302
+    audience = Audience.objects.get(name="預覽上傳")
+    assert audience.size == 20 and audience.status == "ready"
+
+
+def test_bad_small_file_shows_the_lines_and_stores_nothing(client, org, admin_user):
+    _login(client, admin_user)
+    response = client.post(reverse("admin:audiences_audience_import"), {
+        "mode": "new", "organization": org.pk, "name": "壞", "id_type": "phone",
+        "format": "0", "resource": "0",
+        "import_file": SimpleUploadedFile("ids.txt", b"0912345678\nxx\n0912345678\n")})
+    page = response.content.decode()
+    assert "Line 2: not a valid phone number" in page
+    assert "Line 3: duplicate of line 1" in page
+    assert not Audience.objects.filter(name="壞").exists()
+
+
+def test_large_file_goes_to_the_background_with_a_progress_page(
+        client, org, admin_user, settings, django_capture_on_commit_callbacks):
+    settings.AUDIENCES_BACKGROUND_UPLOAD_BYTES = 10
+    _login(client, admin_user)
+    content = "".join(f"{p}\n" for p in af.phones(30)).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:audiences_audience_import"), {
+            "mode": "new", "organization": org.pk, "name": "大檔", "id_type": "phone",
+            "format": "0", "resource": "0",
+            "import_file": SimpleUploadedFile("big.txt", content)})
+    upload = AudienceUpload.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:audiences_audienceupload_progress",
+                                           args=[upload.pk])
+    status = client.get(reverse("admin:audiences_audienceupload_status", args=[upload.pk])).json()
+    assert status["status"] == "done" and status["progress"] == 100 and status["id_count"] == 30
+    other = factories.organization(state="approved", name="別家")
+    _login(client, other.memberships.get(role="admin").user)
+    assert client.get(reverse("admin:audiences_audienceupload_status",
+                              args=[upload.pk])).status_code == 404
+
+
+def test_member_search_matches_a_phone_number_by_its_hash(client, org, admin_user, audience):
+    _login(client, admin_user)
+    url = reverse("admin:audiences_audiencemember_changelist")
+    response = client.get(url, {"q": "0912-345-678"})
+    assert response.status_code == 200
+    assert response.context["cl"].result_count == 0
+    response = client.get(url, {"q": af.phone(7)})
+    assert response.context["cl"].result_count == 1
+    assert pii.phone_keyed_hash(af.phone(7)) in response.content.decode()
+
+
+def test_export_action_is_for_admins_only(client, org, admin_user, audience):
+    url = reverse("admin:audiences_audience_changelist")
+    data = {"action": "export_members", "_selected_action": [audience.pk]}
+    _login(client, factories.member(org, "operator"))
+    response = client.post(url, data)
+    assert response.status_code in (200, 302) and not hasattr(response, "streaming_content")
+    _login(client, admin_user)
+    response = client.post(url, data)
+    body = b"".join(response.streaming_content).decode()
+    assert len(body.split()) == 120
+    assert audience.history.first().history_change_reason == "Members exported (120)"
+
+
+def test_share_action_refuses_operator_data_only(client, org, oa, audience):
+    _login(client, factories.member(org, "operator_data"))
+    response = client.post(reverse("admin:audiences_audience_changelist"), {
+        "action": "share", "_selected_action": [audience.pk], "confirm": "yes",
+        "accounts": [oa.pk]})
+    assert not AudienceShare.objects.exists()
+    assert response.status_code in (200, 302)
+
+
+def test_share_action_shares_for_an_operator(client, org, oa, audience):
+    _login(client, factories.member(org, "operator"))
+    response = client.post(reverse("admin:audiences_audience_changelist"), {
+        "action": "share", "_selected_action": [audience.pk], "confirm": "yes",
+        "accounts": [oa.pk]})
+    assert response.status_code == 302
+    assert AudienceShare.objects.filter(audience=audience, account=oa).exists()

@@ -1,0 +1,61 @@
+"""An Operator uploads a file of phone numbers in the admin and watches the progress bar."""
+
+import pytest
+
+from audiences.models import Audience, AudienceUpload
+from tests import factories
+from tests.audiences import factories as af
+from tests.browser.conftest import sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def operator(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Any file counts as large here: the background path with its progress bar is used.
+    settings.AUDIENCES_BACKGROUND_UPLOAD_BYTES = 10
+    org = factories.organization(state="approved", name="熊大餐飲集團")
+    return org, factories.member(org, "operator")
+
+
+def test_upload_shows_progress_until_done(new_page, operator, tmp_path):
+    org, user = operator
+    path = tmp_path / "members.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "".join(f"{p}\r\n" for p in af.phones(500)).encode())
+    page = new_page()
+    sign_in(page, user.username, factories.PASSWORD)
+    page.goto("/admin/audiences/audience/")
+    page.click("a.import_link")
+    page.select_option("#id_mode", "new")
+    page.select_option("#id_organization", str(org.pk))
+    page.fill("#id_name", "門市會員")
+    page.select_option("#id_id_type", "phone")
+    page.set_input_files("#id_import_file", str(path))
+    page.click("input[type=submit]")
+    page.wait_for_url("**/audienceupload/*/progress/")
+    bar = page.locator("#upload-progress")
+    page.wait_for_selector("#upload-status[data-status=done]")
+    assert bar.get_attribute("value") == "100"
+    assert page.locator("#upload-result").inner_text().startswith("500")
+    page.click("#upload-audience-link")
+    page.wait_for_selector("text=門市會員")
+    assert Audience.objects.get(name="門市會員").size == 500
+    assert AudienceUpload.objects.get().status == "done"
+
+
+def test_bad_file_shows_the_failing_line(new_page, operator, tmp_path):
+    org, user = operator
+    path = tmp_path / "bad.txt"
+    path.write_bytes(b"0912345678\n0912345678\n")
+    page = new_page()
+    sign_in(page, user.username, factories.PASSWORD)
+    page.goto("/admin/audiences/audience/import/")
+    page.select_option("#id_organization", str(org.pk))
+    page.fill("#id_name", "壞檔")
+    page.select_option("#id_id_type", "phone")
+    page.set_input_files("#id_import_file", str(path))
+    page.click("input[type=submit]")
+    page.wait_for_selector("#upload-status[data-status=failed]")
+    assert "Line 2: duplicate of line 1" in page.locator("#upload-error").inner_text()
+    assert not Audience.objects.filter(name="壞檔").exists()
