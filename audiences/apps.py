@@ -12,6 +12,13 @@ def enqueue_account_sync(link_id: int) -> None:
     sync_account.delay(link_id=link_id)
 
 
+def enqueue_account_detach(link_id: int) -> None:
+    """``lbm.services.link_ended_hooks`` entry (called after commit)."""
+    from .tasks import detach_account
+
+    detach_account.delay(link_id=link_id)
+
+
 class AudiencesConfig(AppConfig):
     name = "audiences"
     verbose_name = _("Audiences")
@@ -29,6 +36,8 @@ class AudiencesConfig(AppConfig):
 
         if enqueue_account_sync not in services.link_approved_hooks:
             services.link_approved_hooks.append(enqueue_account_sync)
+        if enqueue_account_detach not in services.link_ended_hooks:
+            services.link_ended_hooks.append(enqueue_account_detach)
         schedule = dict(app.conf.beat_schedule or {})
         schedule.setdefault(REFRESH_SCHEDULE_NAME, {
             "task": "audiences.refresh_all", "schedule": crontab(minute=17)})

@@ -642,6 +642,36 @@ def audiences_reconcile_links() -> None:
             share.delete()
 
 
+@transaction.atomic
+def account_detach(*, link_id: int) -> int:
+    """An account's link ended: its audiences leave the organization and the organization's
+    shares to it end. Returns how many rows changed; a second run (or a link that is approved
+    again) changes nothing."""
+    link = AccountLink.objects.get(pk=link_id)
+    if AccountLink.objects.filter(account_id=link.account_id,
+                                  organization_id=link.organization_id,
+                                  status=AccountLink.Status.APPROVED).exists():
+        return 0
+    changed = 0
+    for audience in Audience.objects.select_for_update().filter(
+            source_account_id=link.account_id, organization_id=link.organization_id):
+        _record(audience, actor=None, reason=_("Account unlinked"))
+        audience.organization = None
+        audience.save(update_fields=["organization", "updated_at"])
+        changed += 1
+    for share in AudienceShare.objects.filter(account_id=link.account_id,
+                                              audience__organization_id=link.organization_id):
+        _record(share, actor=None, reason=_("Account unlinked"))
+        share.delete()
+        changed += 1
+    for share in LineTagShare.objects.filter(account_id=link.account_id,
+                                             tag__organization_id=link.organization_id):
+        _record(share, actor=None, reason=_("Account unlinked"))
+        share.delete()
+        changed += 1
+    return changed
+
+
 def audiences_refresh_all() -> int:
     """The periodic job: reconcile links, then refresh every audience that is not expired."""
     audiences_reconcile_links()

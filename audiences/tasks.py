@@ -15,6 +15,14 @@ def import_upload(upload_id: int) -> str:
     return upload_process(upload_id=upload_id).status
 
 
+@shared_task(name="audiences.detach_account", **TASK_OPTIONS)
+def detach_account(link_id: int) -> int:
+    """An ended link: the account's audiences and shares leave the organization."""
+    from .services import account_detach
+
+    return account_detach(link_id=link_id)
+
+
 @shared_task(name="audiences.sync_account", **TASK_OPTIONS)
 def sync_account(link_id: int) -> int:
     """Bring a newly linked account's audiences into its organization (and share-all)."""

@@ -144,12 +144,17 @@ def actions_on(user, organization) -> frozenset[Action]:
 
 
 def _role_actions_anywhere(user, action: Action) -> bool:
+    """Whether any live organization grants ``action`` (one query per user, then cached on the
+    user object for the request)."""
     from .models import OrganizationUserObjectPermission
 
-    return OrganizationUserObjectPermission.objects.filter(
-        user=user, permission__codename=action.value,
-        content_object__status__in=_live_statuses(),
-    ).exists()
+    cache = user.__dict__.get("_lbm_actions_anywhere")
+    if cache is None:
+        codenames = OrganizationUserObjectPermission.objects.filter(
+            user=user, content_object__status__in=_live_statuses(),
+        ).values_list("permission__codename", flat=True).distinct()
+        cache = user.__dict__["_lbm_actions_anywhere"] = frozenset(codenames)
+    return action.value in cache
 
 
 def _live_statuses() -> list[str]:
@@ -236,6 +241,7 @@ def grant_role(membership) -> None:
         for p in permissions
     )
     membership.user.__dict__.pop("_lbm_org_actions", None)
+    membership.user.__dict__.pop("_lbm_actions_anywhere", None)
 
 
 def revoke_role(membership) -> None:

@@ -249,6 +249,8 @@ def organization_delete(*, organization_id: int, actor, reason: str = "") -> Org
         link.ended_at = now
         _record(link, actor=actor, reason=_("Organization deleted"))
         link.save(update_fields=["status", "ended_at", "updated_at"])
+        if link.status == AccountLink.Status.UNLINKED:
+            transaction.on_commit(lambda link_id=link.pk: _after_link_ended(link_id))
     organization.status = Organization.Status.DELETED
     organization.deleted_at = now
     _record(organization, actor=actor,
@@ -560,8 +562,17 @@ def link_review(*, link_id: int, decision: str, actor, reason: str = "") -> Acco
 link_approved_hooks: list = []
 
 
+# And what an ended link (unlinked, cancelled, organization deleted) sets off.
+link_ended_hooks: list = []
+
+
 def _after_link_approved(link_id: int) -> None:
     for hook in link_approved_hooks:
+        hook(link_id)
+
+
+def _after_link_ended(link_id: int) -> None:
+    for hook in link_ended_hooks:
         hook(link_id)
 
 
@@ -581,4 +592,6 @@ def link_end(*, link_id: int, actor, reason: str = "") -> AccountLink:
     verb = _("Unlinked") if target == AccountLink.Status.UNLINKED else _("Request cancelled")
     _record(link, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
     link.save(update_fields=["status", "ended_at", "updated_at"])
+    if target == AccountLink.Status.UNLINKED:
+        transaction.on_commit(lambda: _after_link_ended(link.pk))
     return link

@@ -100,7 +100,7 @@ def _plain_settings(settings, tmp_path):
 
 
 @pytest.fixture
-def celery_worker(django_db_setup, django_db_blocker, tmp_path):
+def celery_worker(django_db_setup, django_db_blocker, tmp_path, settings):
     """A real ``celery worker`` process on the test database and the configured Redis.
 
     Its e-mail goes to files in ``mail_dir`` so tests can read what it sent.
@@ -117,7 +117,9 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path):
         port=settings_dict["PORT"] or 5432, name=settings_dict["NAME"])
     env = {**os.environ, "DATABASE_URL": db_url,
            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-           "EMAIL_FILE_PATH": str(mail_dir), "PYTHONUNBUFFERED": "1"}
+           "EMAIL_FILE_PATH": str(mail_dir), "PYTHONUNBUFFERED": "1",
+           # The worker reads the uploads the test saved and hashes with the same key.
+           "MEDIA_ROOT": str(settings.MEDIA_ROOT), "PII_HASH_KEY": settings.PII_HASH_KEY}
     hostname = f"lbm-test-{os.getpid()}@%h"
     log = open(tmp_path / "worker.log", "w")
     proc = subprocess.Popen(

@@ -261,6 +261,25 @@ def test_refresh_expires_old_audiences_and_detaches_unlinked_accounts(org, admin
     assert own.organization is None
 
 
+def test_unlinking_detaches_the_accounts_audiences_and_shares_at_once(
+        org, admin_user, oa, django_capture_on_commit_callbacks):
+    from lbm import services as lbm_services
+
+    own = Audience.objects.create(
+        organization=org, source_account=oa, name="點擊再行銷", type="click",
+        id_type="user_id", status="ready", created_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(days=180))
+    shared = af.upload_audience(org, admin_user, af.phones(120))
+    services.audience_share(actor=admin_user, audience_id=shared.pk, account_ids=[oa.pk])
+    assert shared.shares.filter(account=oa).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        lbm_services.link_end(link_id=oa.links.get().pk, actor=admin_user)
+    own.refresh_from_db()
+    assert own.organization is None
+    assert not shared.shares.filter(account=oa).exists()
+    assert services.account_detach(link_id=oa.links.get().pk) == 0  # idempotent
+
+
 # --- Computed audiences ----------------------------------------------------------------------
 
 
