@@ -1,0 +1,46 @@
+"""Celery tasks: thin, idempotent, explicit names, ids as arguments."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from .services import WebhookTemporaryError
+
+
+@shared_task(name="notifications.deliver_webhook", bind=True, acks_late=True,
+             autoretry_for=(WebhookTemporaryError, OperationalError), retry_backoff=5,
+             retry_backoff_max=600, retry_jitter=True, max_retries=6)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """POST one ``delivery`` webhook event; retried with backoff on connection errors and 5xx
+    answers, given up (recorded as failed) after the last retry."""
+    from .services import webhook_attempt
+
+    final = self.request.retries >= self.max_retries
+    return webhook_attempt(delivery_id=delivery_id, final=final).state
+
+
+@shared_task(name="notifications.fan_out_webhooks", acks_late=True)
+def fan_out_webhooks(delivery_ids: list[int]) -> int:
+    """Queue one ``deliver_webhook`` per id (a batch send queues one of these per 500)."""
+    for delivery_id in delivery_ids:
+        deliver_webhook.delay(delivery_id=delivery_id)
+    return len(delivery_ids)
+
+
+@shared_task(name="notifications.settle_notices", acks_late=True,
+             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def settle_notices() -> dict:
+    """Beat, every 5 minutes: deliver or fail pending notices (idempotent)."""
+    from .services import notices_settle
+
+    result = notices_settle()
+    return {"delivered": result.delivered, "failed": result.failed,
+            "still_pending": result.still_pending}
+
+
+@shared_task(name="notifications.purge_personal_data", acks_late=True,
+             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def purge_personal_data() -> int:
+    """Beat, hourly: clear the encrypted phone hashes of notices settled over 30 days ago."""
+    from .services import notices_purge
+
+    return notices_purge()
