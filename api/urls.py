@@ -1,13 +1,22 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import errors, views_bot, views_quota
+from . import errors, views_audiences as aud, views_bot, views_quota
 
 urlpatterns = [
     path("v2/bot/info", views_bot.BotInfoView.as_view(), name="bot-info"),
     path("v2/bot/message/quota", views_quota.QuotaView.as_view(), name="quota"),
     path("v2/bot/message/quota/consumption", views_quota.QuotaConsumptionView.as_view(),
          name="quota-consumption"),
+    path("v2/bot/audienceGroup/upload", aud.UploadView.as_view(), name="audience-upload"),
+    path("v2/bot/audienceGroup/upload/byFile", aud.UploadByFileView.as_view(),
+         name="audience-upload-file"),
+    path("v2/bot/audienceGroup/list", aud.AudienceListView.as_view(), name="audience-list"),
+    path("v2/bot/audienceGroup/shared/list", aud.SharedAudienceListView.as_view(),
+         name="audience-shared-list"),
+    path("v2/bot/audienceGroup/shared/<int:audience_id>", aud.SharedAudienceView.as_view(),
+         name="audience-shared"),
+    path("v2/bot/audienceGroup/<int:audience_id>", aud.AudienceView.as_view(), name="audience"),
     path("api/openapi", SpectacularAPIView.as_view(), name="openapi"),
     # Anything else under the API's prefixes answers LINE's 404 body, not an HTML page.
     re_path(r"^(v2/bot|bot)/", errors.not_found),

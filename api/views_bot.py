@@ -1,10 +1,11 @@
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
+
+from .base import LineAPIView
 
 
-class BotInfoView(APIView):
+class BotInfoView(LineAPIView):
     """``GET /v2/bot/info``: the channel's Official Account."""
 
     throttle_scope = "default"

@@ -3,12 +3,13 @@
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
-from rest_framework.views import APIView
+
+from .base import LineAPIView
 
 from billing import selectors
 
 
-class QuotaView(APIView):
+class QuotaView(LineAPIView):
     throttle_scope = "default"
 
     @extend_schema(operation_id="getMessageQuota", responses=inline_serializer(
@@ -18,7 +19,7 @@ class QuotaView(APIView):
         return Response(selectors.message_quota(account_id=request.auth.account_id))
 
 
-class QuotaConsumptionView(APIView):
+class QuotaConsumptionView(LineAPIView):
     throttle_scope = "default"
 
     @extend_schema(operation_id="getMessageQuotaConsumption", responses=inline_serializer(

@@ -1,0 +1,277 @@
+"""``/v2/bot/audienceGroup/...``: the Messaging API's audience endpoints on the audiences app's
+services (the same rules and storage as the admin's uploads: one service, two front doors).
+
+An audience created through the API belongs to the channel's Official Account (its source
+account) and, while the account is linked, to that organization. LINE's ``description`` of an
+audience group is its name here; ``uploadDescription`` describes the upload job.
+"""
+
+from django.conf import settings
+from django.db.models import Q
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from audiences import services
+from audiences.models import LINE_API_TYPE, Audience, AudienceShare, IdType
+
+from .base import LineAPIView
+from .errors import LineAPIError
+from .params import parse_bool, parse_int
+
+MAX_JSON_IDS = 10_000
+MAX_FILE_BYTES = int(getattr(settings, "LBM_API_MAX_UPLOAD_BYTES", 64 * 1024 * 1024))
+ROUTES = {Audience.Route.OA_MANAGER: "OA_MANAGER", Audience.Route.MESSAGING_API: "MESSAGING_API",
+          # Audiences made in Business Manager come from LINE's advertising data side.
+          Audience.Route.BUSINESS_MANAGER: "AD_MANAGER"}
+ROUTE_FILTER = {v: k for k, v in ROUTES.items()}
+STATUS_FILTER = {"IN_PROGRESS": "in_progress", "READY": "ready", "FAILED": "failed",
+                 "EXPIRED": "expired"}
+
+
+def not_found() -> LineAPIError:
+    return LineAPIError("audience group not found",
+                        details=[("AUDIENCE_GROUP_NOT_FOUND", None)])
+
+
+def _epoch(moment) -> int:
+    return int(moment.timestamp())
+
+
+def audience_group(audience: Audience, *, permission: str = "READ_WRITE") -> dict:
+    data = {
+        "audienceGroupId": audience.pk,
+        # Types LINE's enum does not have (phone/e-mail uploads, combined…) are upload lists.
+        "type": LINE_API_TYPE.get(audience.type, "UPLOAD"),
+        "description": audience.name,
+        "status": audience.status.upper(),
+        "audienceCount": audience.size,
+        "created": _epoch(audience.created_at),
+        "permission": permission,
+        "createRoute": ROUTES.get(audience.create_route, "AD_MANAGER"),
+        "isIfaAudience": audience.id_type == IdType.IFA,
+    }
+    if audience.status == Audience.Status.FAILED:
+        data["failedType"] = "INTERNAL_ERROR"
+    return data
+
+
+def created_body(audience: Audience) -> dict:
+    return {"audienceGroupId": audience.pk, "createRoute": "MESSAGING_API", "type": "UPLOAD",
+            "description": audience.name, "created": _epoch(audience.created_at),
+            "permission": "READ_WRITE", "expireTimestamp": _epoch(audience.expires_at),
+            "isIfaAudience": audience.id_type == IdType.IFA}
+
+
+class AudienceIdSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=100)
+
+
+class CreateSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=120)
+    isIfaAudience = serializers.BooleanField(required=False, default=False)
+    uploadDescription = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    audiences = AudienceIdSerializer(many=True, required=False, max_length=MAX_JSON_IDS)
+
+
+class AddSerializer(serializers.Serializer):
+    audienceGroupId = serializers.IntegerField()
+    uploadDescription = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    audiences = AudienceIdSerializer(many=True, max_length=MAX_JSON_IDS, allow_empty=False)
+
+
+def own_audience(request, audience_id) -> Audience:
+    """The channel's own audience: 400 when there is none with that id, 403 when it belongs to
+    another channel."""
+    audience = Audience.objects.filter(pk=audience_id).first()
+    if audience is None:
+        raise not_found()
+    if audience.source_account_id != request.auth.account_id:
+        raise LineAPIError("This audience group belongs to another channel.", status_code=403)
+    return audience
+
+
+def _ids(items) -> list[str]:
+    return [item["id"] for item in items or []]
+
+
+class UploadView(LineAPIView):
+    """``POST`` creates an upload audience from JSON; ``PUT`` adds IDs to one."""
+
+    throttle_scope = "audience"
+    parser_classes = [JSONParser]
+
+    @extend_schema(operation_id="createAudienceGroup", request=CreateSerializer)
+    def post(self, request):
+        data = _valid(CreateSerializer, request.data)
+        audience = services.audience_create_from_ids(
+            actor=None, account_id=request.auth.account_id, name=data["description"],
+            id_type=IdType.IFA if data["isIfaAudience"] else IdType.USER_ID,
+            ids=_ids(data.get("audiences")), description=data.get("uploadDescription", ""),
+            route=Audience.Route.MESSAGING_API)
+        return Response(created_body(audience), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(operation_id="addAudienceToAudienceGroup", request=AddSerializer)
+    def put(self, request):
+        data = _valid(AddSerializer, request.data)
+        audience = own_audience(request, data["audienceGroupId"])
+        services.audience_add_ids(actor=None, audience_id=audience.pk,
+                                  ids=_ids(data["audiences"]))
+        return Response({}, status=status.HTTP_202_ACCEPTED)
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def _upload_file(request):
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise LineAPIError("The request has 1 error(s)", details=[("must not be null", "file")])
+    if upload.size > MAX_FILE_BYTES:
+        raise LineAPIError("The file is too large.", status_code=413)
+    content_type = (upload.content_type or "").split(";")[0].strip().lower()
+    if content_type not in ("text/plain", "application/octet-stream", ""):
+        raise LineAPIError("The file must be text/plain.", status_code=415)
+    return upload
+
+
+class UploadByFileView(LineAPIView):
+    """``POST`` creates an upload audience from a text file; ``PUT`` adds a file's IDs. Django
+    parses multipart bodies only for POST; DRF's parser reads the PUT body itself."""
+
+    throttle_scope = "audience"
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(operation_id="createAudienceForUploadingUserIds")
+    def post(self, request):
+        upload = _upload_file(request)
+        name = (request.data.get("description") or "").strip()
+        if not name or len(name) > 120:
+            raise LineAPIError("The request has 1 error(s)", details=[
+                ("size must be between 1 and 120", "description")])
+        is_ifa = parse_bool(request.data.get("isIfaAudience"), name="isIfaAudience",
+                            default=False)
+        audience = services.audience_create_from_ids(
+            actor=None, account_id=request.auth.account_id, name=name,
+            id_type=IdType.IFA if is_ifa else IdType.USER_ID, ids=upload,
+            total_bytes=upload.size, description=request.data.get("uploadDescription", ""),
+            route=Audience.Route.MESSAGING_API)
+        return Response(created_body(audience), status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(operation_id="addUserIdsToAudience")
+    def put(self, request):
+        upload = _upload_file(request)
+        audience_id = parse_int(request.data.get("audienceGroupId"), name="audienceGroupId")
+        if audience_id is None:
+            raise LineAPIError("The request has 1 error(s)",
+                               details=[("must not be null", "audienceGroupId")])
+        audience = own_audience(request, audience_id)
+        services.audience_add_ids(actor=None, audience_id=audience.pk, ids=upload,
+                                  total_bytes=upload.size)
+        return Response({}, status=status.HTTP_202_ACCEPTED)
+
+
+class AudienceView(LineAPIView):
+    """``GET /v2/bot/audienceGroup/{id}``."""
+
+    throttle_scope = "audience"
+
+    @extend_schema(operation_id="getAudienceData")
+    def get(self, request, audience_id: int):
+        audience = own_audience(request, audience_id)
+        return Response({"audienceGroup": audience_group(audience), "jobs": []})
+
+
+def _page(request, queryset, *, permission_of) -> dict:
+    page = parse_int(request.query_params.get("page"), name="page", minimum=1)
+    if page is None:
+        raise LineAPIError("The request has 1 error(s)", details=[("must not be null", "page")])
+    size = parse_int(request.query_params.get("size"), name="size", default=20, minimum=1,
+                     maximum=40)
+    description = request.query_params.get("description")
+    if description:
+        queryset = queryset.filter(name__icontains=description)
+    status_value = request.query_params.get("status")
+    if status_value:
+        if status_value not in STATUS_FILTER:
+            return {"audienceGroups": [], "hasNextPage": False, "totalCount": 0,
+                    "readWriteAudienceGroupTotalCount": 0, "page": page, "size": size}
+        queryset = queryset.filter(status=STATUS_FILTER[status_value])
+    route = request.query_params.get("createRoute")
+    if route:
+        queryset = queryset.filter(create_route=ROUTE_FILTER.get(route, "-"))
+    total = queryset.count()
+    rows = list(queryset.order_by("-created_at", "-pk")[(page - 1) * size: page * size])
+    groups = [audience_group(a, permission=permission_of(a)) for a in rows]
+    read_write = sum(1 for a in rows if permission_of(a) == "READ_WRITE")
+    return {"audienceGroups": groups, "hasNextPage": page * size < total, "totalCount": total,
+            "readWriteAudienceGroupTotalCount": read_write if total <= size else
+            queryset.filter(source_account_id=request.auth.account_id).count(),
+            "page": page, "size": size}
+
+
+class AudienceListView(LineAPIView):
+    """``GET /v2/bot/audienceGroup/list``: the channel's own audiences, newest first."""
+
+    throttle_scope = "audience"
+
+    @extend_schema(operation_id="getAudienceGroups")
+    def get(self, request):
+        parse_bool(request.query_params.get("includesExternalPublicGroups"),
+                   name="includesExternalPublicGroups")
+        own = Audience.objects.filter(source_account_id=request.auth.account_id)
+        return Response(_page(request, own, permission_of=lambda a: "READ_WRITE"))
+
+
+def _shared_with(account_id: int):
+    """Audiences the account's organization shares with it (Business Manager)."""
+    return Audience.objects.filter(
+        pk__in=AudienceShare.objects.filter(account_id=account_id).values("audience_id"))
+
+
+def _owner(audience: Audience) -> dict:
+    organization = audience.organization
+    return {"serviceType": "bm", "id": str(organization.pk) if organization else "",
+            "name": organization.name if organization else ""}
+
+
+class SharedAudienceView(LineAPIView):
+    """``GET /v2/bot/audienceGroup/shared/{id}``: an audience shared with the channel's account
+    through Business Manager, with its owner."""
+
+    throttle_scope = "audience"
+
+    @extend_schema(operation_id="getSharedAudienceData")
+    def get(self, request, audience_id: int):
+        audience = Audience.objects.select_related("organization").filter(pk=audience_id).first()
+        if audience is None:
+            raise not_found()
+        if not _shared_with(request.auth.account_id).filter(pk=audience.pk).exists():
+            raise LineAPIError("This audience group is not shared with this channel.",
+                               status_code=403)
+        return Response({"audienceGroup": audience_group(audience, permission="READ"),
+                         "jobs": [], "owner": _owner(audience)})
+
+
+class SharedAudienceListView(LineAPIView):
+    """``GET /v2/bot/audienceGroup/shared/list``."""
+
+    throttle_scope = "audience"
+
+    @extend_schema(operation_id="getSharedAudienceGroups")
+    def get(self, request):
+        account_id = request.auth.account_id
+        include_own = parse_bool(request.query_params.get("includesOwnedAudienceGroups"),
+                                 name="includesOwnedAudienceGroups", default=False)
+        queryset = _shared_with(account_id)
+        if include_own:
+            queryset = Audience.objects.filter(Q(pk__in=queryset.values("pk"))
+                                               | Q(source_account_id=account_id))
+        return Response(_page(
+            request, queryset,
+            permission_of=lambda a: "READ_WRITE" if a.source_account_id == account_id
+            else "READ"))
