@@ -37,3 +37,7 @@ class PromotionCodeRefused(BillingError):
 
 class PeriodNotClosed(BillingError):
     pass
+
+
+class AccountSuspended(BillingError):
+    """The Official Account is suspended and cannot send."""

@@ -124,6 +124,48 @@ class PriceTier(models.Model):
         return f"{self.plan} ≥{self.first_message}: {self.unit_price} ({self.effective_from})"
 
 
+class AddOn(models.TextChoices):
+    PREMIUM_ID = "premium_id", _("Premium ID (專屬ID)")
+    CHAT_ADVANCED = "chat_advanced", _("Chat advanced plan (聊天進階方案)")
+
+
+class AddOnPrice(models.Model):
+    """The price of an add-on from ``effective_from`` (seed 001): a new price sheet is a new
+    row, and billing reads the row in effect for the period. Untaxed, like the OA plans."""
+
+    Code = AddOn
+
+    class Per(models.TextChoices):
+        YEAR = "year", _("per year")
+        MONTH = "month", _("per month")
+
+    code = models.CharField(_("add-on"), max_length=16, choices=AddOn.choices)
+    effective_from = models.DateField(_("effective from"))
+    price = models.DecimalField(_("price (TWD, untaxed)"), **MONEY)
+    per = models.CharField(_("charged"), max_length=8, choices=Per.choices)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("add-on price")
+        verbose_name_plural = _("add-on prices")
+        ordering = ["code", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["code", "effective_from"],
+                                    name="addonprice_unique_start"),
+            models.CheckConstraint(condition=Q(code__in=AddOn.values),
+                                   name="addonprice_code_valid"),
+            models.CheckConstraint(condition=Q(per__in=["year", "month"]),
+                                   name="addonprice_per_valid"),
+            models.CheckConstraint(condition=Q(price__gte=0),
+                                   name="addonprice_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_code_display()} {self.price} {self.get_per_display()} " \
+               f"({self.effective_from})"
+
+
 class BillingCustomer(models.Model):
     """The billing unit (請款單位) that receives one invoice per period for all its accounts."""
 
@@ -237,6 +279,81 @@ class GovernmentBlock(models.Model):
         return f"{self.get_kind_display()} × {self.accounts} ({self.purchased_on})"
 
 
+class GovernmentAccount(models.Model):
+    """An account on a government contract term's list (sub-accounts and civil servants).
+
+    Civil-servant blocks are billed from the accounts that *ever* completed verification
+    (``first_verified_at``, set once and never cleared): a civil servant who leaves is suspended
+    and still counts (seed 004 ※3). The list is resubmitted for each renewal
+    (``GovernmentRenewal``); an account not kept must be deleted by the agency
+    (``deleted_on``) within the last 7 working days of the term."""
+
+    Kind = GovernmentBlock.Kind
+
+    contract = models.ForeignKey(GovernmentContract, verbose_name=_("contract"),
+                                 on_delete=models.PROTECT, related_name="listed_accounts")
+    account = models.ForeignKey("lbm.Account", verbose_name=_("Official Account"),
+                                on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=16, choices=GovernmentBlock.Kind.choices)
+    first_verified_at = models.DateTimeField(
+        _("first verified at"), null=True, blank=True,
+        help_text=_("When the account first completed verification; never cleared."))
+    kept_on_renewal = models.BooleanField(
+        _("on the renewal list"), null=True, blank=True,
+        help_text=_("Empty until the renewal list of this term is submitted."))
+    deleted_on = models.DateField(_("deleted by the agency on"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("government listed account")
+        verbose_name_plural = _("government listed accounts")
+        ordering = ["contract", "kind", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "account"],
+                                    name="govaccount_once_per_term"),
+            models.CheckConstraint(condition=Q(kind__in=["sub_accounts", "civil_servants"]),
+                                   name="govaccount_kind_valid"),
+        ]
+        indexes = [models.Index(fields=["contract", "kind", "first_verified_at"],
+                                name="govaccount_verified")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.account_id}"
+
+    @property
+    def ever_verified(self) -> bool:
+        return self.first_verified_at is not None
+
+
+class GovernmentRenewal(models.Model):
+    """The renewal list of a contract term: which listed accounts are kept for the next term
+    (the others are flagged ``kept_on_renewal=False`` and must be deleted)."""
+
+    contract = models.OneToOneField(GovernmentContract, verbose_name=_("term renewed"),
+                                    on_delete=models.PROTECT, related_name="renewal")
+    next_contract = models.OneToOneField(
+        GovernmentContract, verbose_name=_("next term"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="renews")
+    submitted_on = models.DateField(_("list submitted on"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("government renewal list")
+        verbose_name_plural = _("government renewal lists")
+        ordering = ["-submitted_on"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(next_contract=models.F("contract")),
+                                   name="govrenewal_next_is_another_term"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract} ({self.submitted_on})"
+
+
 class Subscription(models.Model):
     """The plan of one Official Account (one subscription per OA) and who pays for it."""
 
@@ -258,13 +375,16 @@ class Subscription(models.Model):
     monthly_limit = models.PositiveIntegerField(
         _("monthly message limit"), null=True, blank=True,
         help_text=_("Optional cap on the month's messages set by the sender (target limit)."))
-    chat_advanced = models.BooleanField(_("chat advanced plan (100 per month)"), default=False)
+    chat_advanced = models.BooleanField(_("chat advanced plan (monthly)"), default=False)
     target_friends = models.PositiveIntegerField(
         _("target friends"), null=True, blank=True,
         help_text=_("Government sub-accounts may have at most 5,000."))
     premium_id_since = models.DateField(
         _("premium ID since"), null=True, blank=True,
-        help_text=_("720 per year, charged in this month and on each anniversary month."))
+        help_text=_("Charged yearly: in this month and on each anniversary month."))
+    suspended_at = models.DateTimeField(
+        _("suspended at"), null=True, blank=True,
+        help_text=_("A suspended account cannot send; it still counts on a government list."))
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -520,6 +640,8 @@ class InvoiceLine(ImmutableMixin, models.Model):
         CHAT_ADVANCED = "chat_advanced", _("Chat advanced plan")
         GOVERNMENT_PLAN = "government_plan", _("Government plan (yearly)")
         GOVERNMENT_BLOCKS = "government_blocks", _("Government account blocks (yearly)")
+        CIVIL_SERVANT_BLOCKS = "civil_servant_blocks", _(
+            "Civil-servant account blocks (yearly, counted by verified accounts)")
         GOVERNMENT_EXTRA = "government_extra", _("Government extra messages")
         PROMOTION = "promotion", _("Promotion code")
 
@@ -535,11 +657,17 @@ class InvoiceLine(ImmutableMixin, models.Model):
     promotion_code = models.ForeignKey(PromotionCode, verbose_name=_("promotion code"),
                                        null=True, blank=True, on_delete=models.PROTECT,
                                        related_name="+")
+    # Government lines name their contract term: what a term was already billed for is read
+    # back from its lines (civil-servant blocks bill only the increase).
+    contract = models.ForeignKey(GovernmentContract, verbose_name=_("government contract"),
+                                 null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="+")
 
     class Meta:
         verbose_name = _("invoice line")
         verbose_name_plural = _("invoice lines")
         ordering = ["invoice", "pk"]
+        indexes = [models.Index(fields=["contract", "kind"], name="invoiceline_contract")]
 
     def __str__(self) -> str:
         return self.description

@@ -6,14 +6,32 @@
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
+
+from lbm import workdays
 
 from . import periods, pricing
-from .models import CreditNote, Invoice, Plan, PlanChange, PriceTier, UsageRecord
+from .exceptions import BillingError
+from .models import (
+    AddOnPrice,
+    CreditNote,
+    GovernmentAccount,
+    GovernmentContract,
+    Invoice,
+    InvoiceLine,
+    Plan,
+    PlanChange,
+    PriceTier,
+    UsageRecord,
+)
+
+DELETION_WINDOW_WORKING_DAYS = 7  # seed 004 ※9 and ※5: 原合約結束前7個工作天內
 
 
 def tier_tables(*, period: date) -> dict[int, tuple[pricing.Tier, ...]]:
@@ -29,6 +47,22 @@ def tier_tables(*, period: date) -> dict[int, tuple[pricing.Tier, ...]]:
             "plan_id", "first_message", "unit_price"):
         rows[plan_id].append((first, price))
     return {plan_id: pricing.tiers_from_rows(r) for plan_id, r in rows.items()}
+
+
+def add_on_prices(*, period: date) -> dict[str, Decimal]:
+    """The price of each add-on in effect on ``period`` (the latest ``effective_from`` not after
+    it), by add-on code. Raises ``BillingError`` when an add-on has no price yet: billing must
+    not silently give it away. One query."""
+    prices = {}
+    for code, price in (AddOnPrice.objects.filter(effective_from__lte=period)
+                        .order_by("code", "effective_from").values_list("code", "price")):
+        prices[code] = price  # ascending dates: the last row per code wins
+    missing = set(AddOnPrice.Code.values) - set(prices)
+    if missing:
+        raise BillingError(gettext("No price of %(add_ons)s is in effect on %(period)s.")
+                           % {"add_ons": ", ".join(sorted(missing)),
+                              "period": periods.period_label(period)})
+    return prices
 
 
 def plan_in_effect(*, account_id: int, period: date) -> Plan | None:
@@ -67,6 +101,7 @@ class Quota:
     plan: Plan | None
     limit: int | None  # None: no upper limit (extra messages are charged)
     used: int
+    suspended: bool = False  # a suspended account cannot send at all
 
     @property
     def remaining(self) -> int | None:
@@ -86,12 +121,14 @@ def quota(*, account_id: int, at: datetime | None = None) -> Quota:
     if plan is None:
         return Quota(plan=None, limit=0, used=0)
     limit = plan.free_messages if plan.overage == Plan.Overage.NONE else None
-    own_limit = (Subscription.objects.filter(account_id=account_id)
-                 .values_list("monthly_limit", flat=True).first())
+    own_limit, suspended_at = (Subscription.objects.filter(account_id=account_id)
+                               .values_list("monthly_limit", "suspended_at").first()
+                               or (None, None))
     if own_limit is not None:
         limit = own_limit if limit is None else min(limit, own_limit)
     return Quota(plan=plan, limit=limit,
-                 used=counted(plan, month_usage(account_id=account_id, period=period)))
+                 used=counted(plan, month_usage(account_id=account_id, period=period)),
+                 suspended=suspended_at is not None)
 
 
 def message_quota(*, account_id: int, at: datetime | None = None) -> dict:
@@ -184,3 +221,97 @@ def plan_change_preview(*, subscription, plan_code: str,
         subscription, current, target, _("Downgrade from %(month)s")
         % {"month": periods.period_label(periods.next_period(period))}, 0,
         current.free_messages)
+
+
+# --- Government lists: ever-verified counts and the deletion window ----------------------------
+
+
+def civil_servants_verified(*, contract_id: int, before: datetime | None = None) -> int:
+    """Civil-servant accounts of a contract term that ever completed verification (before
+    ``before``, default: ever). Suspension does not remove them (seed 004 ※3)."""
+    rows = GovernmentAccount.objects.filter(contract_id=contract_id,
+                                            kind=GovernmentAccount.Kind.CIVIL_SERVANTS,
+                                            first_verified_at__isnull=False)
+    if before is not None:
+        rows = rows.filter(first_verified_at__lt=before)
+    return rows.count()
+
+
+def civil_servant_blocks_due(*, verified: int) -> int:
+    """Blocks billed for ``verified`` ever-verified accounts: none before the first one, then
+    by tens (fewer than 10 → 1 block of 10; 11 → 2 blocks)."""
+    return pricing.blocks(verified) if verified else 0
+
+
+def _working_days_back(day: date, days: int) -> date:
+    """The date ``days`` Taiwan working days before ``day`` (``day`` itself not counted): the
+    mirror of ``lbm.workdays.add_working_days``."""
+    current, remaining = day, days
+    while remaining > 0:
+        current -= timedelta(days=1)
+        if workdays.is_working_day(current):
+            remaining -= 1
+    return current
+
+
+def deletion_window(*, ends_on: date) -> tuple[date, date]:
+    """The days within which the agency deletes the accounts it did not renew: from the 7th
+    Taiwan working day before the term's last day (counting back over weekends and national
+    holidays, the last day not counted) to the last day, both inclusive. So
+    ``add_working_days(first, 7) == ends_on`` whenever the last day is a working day."""
+    return _working_days_back(ends_on, DELETION_WINDOW_WORKING_DAYS), ends_on
+
+
+@dataclass
+class DeletionWindow:
+    contract: GovernmentContract
+    starts_on: date
+    ends_on: date
+    status: str  # "upcoming", "open" or "closed" on ``today``
+    renewal_submitted: bool
+    to_delete: list = field(default_factory=list)  # GovernmentAccount rows still to delete
+
+
+def deletion_windows(*, today: date | None = None, contract_ids=None,
+                     include_closed: bool = False) -> list[DeletionWindow]:
+    """Each contract term's deletion window with the listed accounts still to delete: not on
+    the submitted renewal list (or no list submitted: none is kept) and not yet deleted. Terms
+    whose window closed more than a month ago are left out unless ``include_closed``. Two
+    queries whatever the number of contracts."""
+    today = today or workdays.taipei_today()
+    contracts = GovernmentContract.objects.select_related("customer", "plan", "main_account",
+                                                          "renewal")
+    if contract_ids is not None:
+        contracts = contracts.filter(pk__in=list(contract_ids))
+    elif not include_closed:
+        contracts = contracts.filter(ends_on__gte=today - timedelta(days=31))
+    contracts = list(contracts.order_by("ends_on", "pk"))
+    pending = defaultdict(list)
+    for row in (GovernmentAccount.objects.filter(contract__in=contracts, deleted_on__isnull=True)
+                .exclude(kept_on_renewal=True).select_related("account")
+                .order_by("contract_id", "kind", "pk")):
+        pending[row.contract_id].append(row)
+    windows = []
+    for contract in contracts:
+        first, last = deletion_window(ends_on=contract.ends_on)
+        status = "upcoming" if today < first else "open" if today <= last else "closed"
+        windows.append(DeletionWindow(contract=contract, starts_on=first, ends_on=last,
+                                      status=status,
+                                      renewal_submitted=hasattr(contract, "renewal"),
+                                      to_delete=pending.get(contract.pk, [])))
+    return windows
+
+
+def civil_servant_counts(*, contract_ids) -> dict[int, int]:
+    """Ever-verified civil-servant accounts per contract (one grouped query)."""
+    return dict(GovernmentAccount.objects.filter(
+        contract_id__in=list(contract_ids), kind=GovernmentAccount.Kind.CIVIL_SERVANTS,
+        first_verified_at__isnull=False).values("contract_id").order_by()
+        .annotate(n=Count("pk")).values_list("contract_id", "n"))
+
+
+def blocks_billed(*, contract_ids, kind: str) -> dict[int, int]:
+    """Blocks of ``kind`` (an ``InvoiceLine.Kind``) already invoiced per contract term."""
+    return dict(InvoiceLine.objects.filter(contract_id__in=list(contract_ids), kind=kind)
+                .values("contract_id").order_by().annotate(n=Sum("quantity"))
+                .values_list("contract_id", "n"))

@@ -36,15 +36,17 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from lbm import workdays
 from lbm.exceptions import NotAllowed
 from lbm.models import Account
 
 from . import periods, pricing, selectors
 from .exceptions import (
+    AccountSuspended,
     BillingError,
     PeriodNotClosed,
     PlanChangeRefused,
@@ -52,11 +54,14 @@ from .exceptions import (
     QuotaExceeded,
 )
 from .models import (
+    AddOnPrice,
     BillingCustomer,
     BillingRun,
     CreditNote,
+    GovernmentAccount,
     GovernmentBlock,
     GovernmentContract,
+    GovernmentRenewal,
     Invoice,
     InvoiceLine,
     Plan,
@@ -69,8 +74,6 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-PREMIUM_ID_YEARLY = Decimal("720")
-CHAT_ADVANCED_MONTHLY = Decimal("100")
 INVOICE_BATCH = 2000
 SUB_ACCOUNT_MAX_FRIENDS = 5000
 
@@ -122,9 +125,8 @@ def subscription_create(*, account_id: int, customer_id: int, plan_code: str, ac
             raise BillingError(
                 _("A sub-account's name must start with the main account's name "
                   "(“%(main)s”).") % {"main": contract.main_account.name})
-        if plan.code == Plan.Code.GOV_SUB and (target_friends or 0) > SUB_ACCOUNT_MAX_FRIENDS:
-            raise BillingError(_("A government sub-account may have at most %(max)s target "
-                                 "friends.") % {"max": f"{SUB_ACCOUNT_MAX_FRIENDS:,}"})
+        if plan.code == Plan.Code.GOV_SUB:
+            _check_target_friends(target_friends)
     elif contract_id is not None:
         raise BillingError(_("Only government plans belong to a government contract."))
     else:
@@ -141,7 +143,29 @@ def subscription_create(*, account_id: int, customer_id: int, plan_code: str, ac
     PlanChange.objects.create(subscription=subscription, kind=PlanChange.Kind.START,
                               to_plan=plan, period=periods.period_of(started_on),
                               created_by=actor, reason=reason)
+    if plan.code in LISTED_PLANS:
+        listed = GovernmentAccount(contract=contract, account=account,
+                                   kind=LISTED_PLANS[plan.code])
+        _record(listed, actor=actor, reason=reason or _("Added to the contract's list"))
+        listed.save()
     return subscription
+
+
+# Government plans whose accounts are listed per contract term (renewal lists, civil-servant
+# counts).
+LISTED_PLANS = {Plan.Code.GOV_SUB: GovernmentAccount.Kind.SUB_ACCOUNTS,
+                Plan.Code.GOV_CIVIL: GovernmentAccount.Kind.CIVIL_SERVANTS}
+
+
+def _check_target_friends(target_friends: int | None) -> None:
+    """A sub-account qualifies with at most 5,000 target friends (seed 004); the number must be
+    stated to be checked."""
+    if target_friends is None:
+        raise BillingError(_("State the sub-account's number of target friends (at most "
+                             "%(max)s).") % {"max": f"{SUB_ACCOUNT_MAX_FRIENDS:,}"})
+    if target_friends > SUB_ACCOUNT_MAX_FRIENDS:
+        raise BillingError(_("A government sub-account may have at most %(max)s target "
+                             "friends.") % {"max": f"{SUB_ACCOUNT_MAX_FRIENDS:,}"})
 
 
 def _require_purchase_details(customer: BillingCustomer, plan: Plan) -> None:
@@ -254,6 +278,9 @@ def quota_check(*, account_id: int, recipients: int, sent_at: datetime,
     current = selectors.quota(account_id=account_id, at=sent_at)
     if current.plan is None:
         raise BillingError(_("This Official Account has no plan; it cannot send messages."))
+    if current.suspended:
+        raise AccountSuspended(_("This Official Account is suspended; it cannot send "
+                                 "messages."))
     if kind not in UsageRecord.QUOTA_KINDS:
         return current  # notification and reviewed-feature messages are billed separately
     if current.plan.counting == Plan.Counting.SENDS:
@@ -480,6 +507,11 @@ def government_block_add(*, contract_id: int, kind: str, accounts: int, purchase
     contract = GovernmentContract.objects.select_for_update().get(pk=contract_id)
     if kind not in GovernmentBlock.Kind.values:
         raise BillingError(_("Unknown kind of block."))
+    if kind == GovernmentBlock.Kind.CIVIL_SERVANTS:
+        raise BillingError(_("Civil-servant blocks are counted from the accounts that ever "
+                             "completed verification, not entered by hand: add the accounts "
+                             "to the contract (civil-servant plan) and record their "
+                             "verification."))
     if accounts < 1:
         raise BillingError(_("A block purchase needs at least one account."))
     if not contract.starts_on <= purchased_on <= contract.ends_on:
@@ -489,6 +521,167 @@ def government_block_add(*, contract_id: int, kind: str, accounts: int, purchase
     _record(block, actor=actor, reason=_("Blocks purchased"))
     block.save()
     return block
+
+
+@transaction.atomic
+def government_account_verify(*, listed_account_id: int, verified_at: datetime, actor,
+                              reason: str = "") -> GovernmentAccount:
+    """Record that a listed account completed verification. Only the first time counts and it
+    is never cleared (suspension or leaving does not undo it): civil-servant blocks are billed
+    from these accounts. A repeated call changes nothing."""
+    _require(actor, "change_governmentaccount")
+    listed = GovernmentAccount.objects.select_for_update().get(pk=listed_account_id)
+    if listed.first_verified_at is not None:
+        return listed
+    if timezone.is_naive(verified_at):
+        raise BillingError(_("A verification time needs its time zone."))
+    listed.first_verified_at = verified_at
+    _record(listed, actor=actor, reason=reason or _("Verification completed"))
+    listed.save(update_fields=["first_verified_at"])
+    return listed
+
+
+@transaction.atomic
+def subscription_suspend(*, subscription_id: int, actor, reason: str,
+                         at: datetime | None = None) -> Subscription:
+    """Suspend an Official Account (e.g. a civil servant who left, or an account not deleted
+    after its government term): it can no longer send. On a government list it still counts.
+    A reason is required; suspending twice changes nothing."""
+    _require(actor, "change_subscription")
+    reason = (reason or "").strip()
+    if not reason:
+        raise BillingError(_("A suspension needs a reason."))
+    subscription = Subscription.objects.select_for_update().get(pk=subscription_id)
+    if subscription.suspended_at is not None:
+        return subscription
+    subscription.suspended_at = at or timezone.now()
+    _record(subscription, actor=actor, reason=reason)
+    subscription.save(update_fields=["suspended_at", "updated_at"])
+    return subscription
+
+
+@transaction.atomic
+def government_renewal_submit(*, contract_id: int, kept_account_ids: Iterable[int],
+                              submitted_on: date, actor, next_contract_id: int | None = None,
+                              reason: str = "") -> GovernmentRenewal:
+    """Record the renewal list of a contract term: the listed accounts (``lbm.Account`` ids)
+    kept for the next term. Every other listed account is flagged to be deleted by the agency
+    within the deletion window (``selectors.deletion_window``). The list may be resubmitted
+    until the term ends.
+
+    With ``next_contract_id`` (the next term of the same customer and main account), the kept
+    accounts are listed on it, with their first verification, and their subscriptions move to
+    it. Raises ``BillingError``."""
+    _require(actor, "add_governmentrenewal")
+    contract = GovernmentContract.objects.select_for_update().get(pk=contract_id)
+    if submitted_on > contract.ends_on:
+        raise BillingError(_("The renewal list must be submitted before the term ends "
+                             "(%(end)s).") % {"end": contract.ends_on})
+    listed = {row.account_id: row for row in
+              GovernmentAccount.objects.select_for_update().filter(contract=contract)}
+    kept = set(kept_account_ids)
+    unknown = kept - set(listed)
+    if unknown:
+        raise BillingError(_("Only accounts listed on this term can be renewed; not listed: "
+                             "%(ids)s.") % {"ids": ", ".join(str(i) for i in sorted(unknown))})
+    next_contract = None
+    if next_contract_id is not None:
+        next_contract = GovernmentContract.objects.select_for_update().get(pk=next_contract_id)
+        if (next_contract.customer_id, next_contract.main_account_id) != (
+                contract.customer_id, contract.main_account_id) \
+                or next_contract.starts_on <= contract.ends_on:
+            raise BillingError(_("The next term must be a later contract of the same agency "
+                                 "and main account."))
+    renewal = GovernmentRenewal.objects.filter(contract=contract).first()
+    if renewal is None:
+        renewal = GovernmentRenewal(contract=contract)
+    renewal.submitted_on, renewal.next_contract = submitted_on, next_contract
+    _record(renewal, actor=actor, reason=reason or _("Renewal list submitted"))
+    renewal.save()
+    for account_id, row in listed.items():
+        keep = account_id in kept
+        if row.kept_on_renewal is not keep:
+            row.kept_on_renewal = keep
+            _record(row, actor=actor, reason=reason or (_("Kept on the renewal list") if keep
+                                                        else _("Not renewed: to be deleted")))
+            row.save(update_fields=["kept_on_renewal"])
+    if next_contract is not None:
+        already = set(GovernmentAccount.objects.filter(contract=next_contract)
+                      .values_list("account_id", flat=True))
+        for account_id in sorted(kept - already):
+            row = listed[account_id]
+            copy = GovernmentAccount(contract=next_contract, account_id=account_id,
+                                     kind=row.kind, first_verified_at=row.first_verified_at)
+            _record(copy, actor=actor, reason=reason or _("Renewed"))
+            copy.save()
+        for subscription in Subscription.objects.select_for_update().filter(
+                account_id__in=kept, contract=contract):
+            subscription.contract = next_contract
+            _record(subscription, actor=actor, reason=reason or _("Renewed"))
+            subscription.save(update_fields=["contract", "updated_at"])
+    return renewal
+
+
+@transaction.atomic
+def government_account_mark_deleted(*, listed_account_id: int, deleted_on: date, actor,
+                                    reason: str = "") -> GovernmentAccount:
+    """Record that the agency deleted a listed account it did not renew (reported by the
+    reseller). A kept account is not deleted; a repeated call changes nothing."""
+    _require(actor, "change_governmentaccount")
+    listed = GovernmentAccount.objects.select_for_update().select_related("contract").get(
+        pk=listed_account_id)
+    if listed.deleted_on is not None:
+        return listed
+    if listed.kept_on_renewal:
+        raise BillingError(_("This account is on the renewal list; it is not to be deleted."))
+    listed.deleted_on = deleted_on
+    _record(listed, actor=actor, reason=reason or _("Deleted by the agency"))
+    listed.save(update_fields=["deleted_on"])
+    return listed
+
+
+@transaction.atomic
+def government_term_close(*, contract_id: int, actor, plan_code: str = Plan.Code.LIGHT,
+                          suspend: bool = False, today: date | None = None,
+                          reason: str = "") -> list[Subscription]:
+    """After a term ends, the listed accounts that were not renewed and not deleted leave the
+    government plan: from the first billing month after the term's last day they are billed on
+    the Official Account plan ``plan_code`` (normal message rates, seed 004 ※9), billed to the
+    same customer, and are suspended too if ``suspend``. Returns the subscriptions moved;
+    running it again moves nothing. Raises ``BillingError`` before the term has ended."""
+    _require(actor, "change_subscription")
+    contract = GovernmentContract.objects.select_for_update().get(pk=contract_id)
+    today = today or workdays.taipei_today()
+    if today <= contract.ends_on:
+        raise BillingError(_("The agency may delete accounts until the term ends on %(end)s; "
+                             "close the term after that day.") % {"end": contract.ends_on})
+    target = Plan.objects.get(code=plan_code)
+    if target.is_government:
+        raise BillingError(_("Accounts leaving a government plan go onto a normal Official "
+                             "Account plan."))
+    starts = periods.next_period(periods.period_of(contract.ends_on))
+    remaining = (GovernmentAccount.objects.filter(contract=contract, deleted_on__isnull=True)
+                 .exclude(kept_on_renewal=True).values_list("account_id", flat=True))
+    moved = []
+    for subscription in (Subscription.objects.select_for_update().select_related("plan")
+                         .filter(account_id__in=list(remaining), contract=contract)
+                         .order_by("pk")):
+        previous = subscription.plan
+        PlanChange.objects.create(subscription=subscription, kind=PlanChange.Kind.START,
+                                  from_plan=previous, to_plan=target, period=starts,
+                                  created_by=actor,
+                                  reason=reason or _("Not renewed and not deleted by the end "
+                                                     "of the government term"))
+        subscription.plan, subscription.contract = target, None
+        fields = ["plan", "contract", "updated_at"]
+        if suspend and subscription.suspended_at is None:
+            subscription.suspended_at = timezone.now()
+            fields.append("suspended_at")
+        _record(subscription, actor=actor, reason=reason or _(
+            "Government term ended: billed on %(plan)s") % {"plan": target})
+        subscription.save(update_fields=fields)
+        moved.append(subscription)
+    return moved
 
 
 # --- Month-end billing ------------------------------------------------------------------------
@@ -565,6 +758,14 @@ def _drafts(period: date) -> dict[int, Draft]:
     following = periods.next_period(period)
     plans = {plan.pk: plan for plan in Plan.objects.all()}
     tiers = selectors.tier_tables(period=period)
+    add_on_prices: dict[str, Decimal] | None = None
+
+    def add_on_price(code: str) -> Decimal:
+        nonlocal add_on_prices
+        if add_on_prices is None:  # read once, and only when an account has an add-on
+            add_on_prices = selectors.add_on_prices(period=period)
+        return add_on_prices[code]
+
     # Customers already invoiced for the period are left out from the start (a rerun is cheap).
     invoiced = Invoice.objects.filter(period=period).values("customer_id")
     subscriptions = list(Subscription.objects.filter(started_on__lt=following)
@@ -666,11 +867,11 @@ def _drafts(period: date) -> dict[int, Draft]:
         if not plan.includes_add_ons:
             if chat_advanced:
                 d.add(account_id=account_id, kind=InvoiceLine.Kind.CHAT_ADVANCED,
-                      description=_("Chat advanced plan"), amount=CHAT_ADVANCED_MONTHLY)
+                      description=_("Chat advanced plan"), amount=add_on_price("chat_advanced"))
             if premium_since and premium_since.month == period.month and \
                     periods.period_of(premium_since) <= period:
                 d.add(account_id=account_id, kind=InvoiceLine.Kind.PREMIUM_ID,
-                      description=_("Premium ID, one year"), amount=PREMIUM_ID_YEARLY)
+                      description=_("Premium ID, one year"), amount=add_on_price("premium_id"))
 
     for contract in GovernmentContract.objects.filter(
             starts_on__gte=period, starts_on__lt=following).exclude(
@@ -681,23 +882,65 @@ def _drafts(period: date) -> dict[int, Draft]:
             description=_("%(plan)s, %(start)s to %(end)s (%(years)s year(s))")
             % {"plan": contract.plan, "start": contract.starts_on, "end": contract.ends_on,
                "years": years},
-            quantity=years, amount=contract.plan.yearly_fee * years, tax_included=True)
+            quantity=years, amount=contract.plan.yearly_fee * years, tax_included=True,
+            contract_id=contract.pk)
     by_code = {plan.code: plan for plan in plans.values()}
-    block_price = {GovernmentBlock.Kind.SUB_ACCOUNTS: by_code.get(Plan.Code.GOV_SUB),
-                   GovernmentBlock.Kind.CIVIL_SERVANTS: by_code.get(Plan.Code.GOV_CIVIL)}
+    # Sub-account blocks: bought by hand, billed in the month of purchase for the whole years
+    # left until the main term ends (a mid-term purchase pays the full block price).
+    sub_plan = by_code.get(Plan.Code.GOV_SUB)
     for block in GovernmentBlock.objects.filter(
-            purchased_on__gte=period, purchased_on__lt=following).exclude(
+            kind=GovernmentBlock.Kind.SUB_ACCOUNTS, purchased_on__gte=period,
+            purchased_on__lt=following).exclude(
             contract__customer_id__in=invoiced).select_related("contract"):
-        plan = block_price[block.kind]
         count = pricing.blocks(block.accounts)
+        years = pricing.contract_years(block.purchased_on, block.contract.ends_on)
         draft(block.contract.customer_id).add(
             account_id=None, kind=InvoiceLine.Kind.GOVERNMENT_BLOCKS,
             description=_("%(kind)s: %(accounts)s accounts billed as %(blocks)s block(s) of 10, "
                           "until %(end)s") % {"kind": block.get_kind_display(),
                                               "accounts": block.accounts, "blocks": count,
                                               "end": block.contract.ends_on},
-            quantity=count, amount=plan.yearly_fee * count, tax_included=plan.tax_included)
+            quantity=count, amount=sub_plan.yearly_fee * count * years,
+            tax_included=sub_plan.tax_included, contract_id=block.contract_id)
+    _civil_servant_blocks(period, plan=by_code.get(Plan.Code.GOV_CIVIL), invoiced=invoiced,
+                          draft=draft)
     return {cid: d for cid, d in drafts.items() if any(line.amount for line in d.lines)}
+
+
+def _civil_servant_blocks(period: date, *, plan: Plan, invoiced, draft) -> None:
+    """Civil-servant blocks of every contract term running in ``period``, derived from the
+    accounts that ever completed verification by the period's end (suspended ones included):
+    blocks due (by tens, fewer than 10 → 10) less blocks already invoiced for the term. Each
+    increase pays the full yearly block price for the whole years left until the main term
+    ends, on the untaxed 5,714 per block so that tax is added once on the customer's sum (seed
+    004). Three queries whatever the number of contracts."""
+    following = periods.next_period(period)
+    ends = periods.period_end(period)
+    contracts = {c.pk: c for c in GovernmentContract.objects.filter(
+        starts_on__lt=following, ends_on__gte=period).exclude(customer_id__in=invoiced)}
+    if not contracts:
+        return
+    verified = dict(GovernmentAccount.objects.filter(
+        contract_id__in=list(contracts), kind=GovernmentAccount.Kind.CIVIL_SERVANTS,
+        first_verified_at__lt=ends).values("contract_id").order_by()
+        .annotate(n=Count("pk")).values_list("contract_id", "n"))
+    billed = selectors.blocks_billed(contract_ids=list(verified),
+                                     kind=InvoiceLine.Kind.CIVIL_SERVANT_BLOCKS)
+    for contract_id, count in sorted(verified.items()):
+        contract = contracts[contract_id]
+        due = selectors.civil_servant_blocks_due(verified=count)
+        new = due - billed.get(contract_id, 0)
+        if new <= 0:
+            continue
+        years = pricing.contract_years(max(period, contract.starts_on), contract.ends_on)
+        draft(contract.customer_id).add(
+            account_id=None, kind=InvoiceLine.Kind.CIVIL_SERVANT_BLOCKS,
+            description=_("Civil-servant accounts: %(count)s ever verified, billed as %(due)s "
+                          "block(s) of 10 (%(new)s new) at the untaxed %(price)s, until %(end)s")
+            % {"count": count, "due": due, "new": new, "price": plan.yearly_fee,
+               "end": contract.ends_on},
+            quantity=new, amount=plan.yearly_fee * new * years, tax_included=plan.tax_included,
+            contract_id=contract_id)
 
 
 def _issue(drafts: dict[int, Draft], *, period: date, run: BillingRun
@@ -797,17 +1040,22 @@ def credit_note_create(*, invoice_id: int, kind: str, amount: Decimal, reason: s
 
 @transaction.atomic
 def record_save(*, obj, actor, changed: Iterable[str] = (), reason: str = ""):
-    """Save a plan, price tier, billing customer or subscription setting edited by an account
-    manager, with who and why in its history. Plans of a subscription change only through
-    ``subscription_change_plan``; issued documents never."""
+    """Save a plan, price tier, add-on price, billing customer or subscription setting edited
+    by an account manager, with who and why in its history. Plans of a subscription change only
+    through ``subscription_change_plan``; issued documents never. A sub-account keeps at most
+    5,000 target friends."""
     model = type(obj)
-    if model not in (Plan, PriceTier, BillingCustomer, Subscription):
+    if model not in (Plan, PriceTier, AddOnPrice, BillingCustomer, Subscription):
         raise BillingError(_("This record is not edited directly."))
     adding = obj._state.adding
     _require(actor, f"{'add' if adding else 'change'}_{model._meta.model_name}")
     changed = sorted(set(changed))
     if model is Subscription and {"plan", "account", "customer", "contract"} & set(changed):
         raise BillingError(_("Change a plan through a plan change, not by editing it."))
+    if model is Subscription and "suspended_at" in changed:
+        raise BillingError(_("Suspend an account through its suspension, with a reason."))
+    if model is Subscription and "target_friends" in changed and obj.plan.code == Plan.Code.GOV_SUB:
+        _check_target_friends(obj.target_friends)
     if not adding and not changed:
         return obj
     _record(obj, actor=actor, reason=reason or (

@@ -14,7 +14,8 @@ from .factories import send, subscription, taipei
 pytestmark = pytest.mark.django_db
 
 PAGES = ["plan", "pricetier", "billingcustomer", "subscription", "planchange", "usagerecord",
-         "promotioncode", "governmentcontract", "invoice", "creditnote", "billingrun"]
+         "promotioncode", "governmentcontract", "invoice", "creditnote", "billingrun",
+         "addonprice", "governmentaccount", "governmentrenewal"]
 
 
 @pytest.fixture
@@ -182,3 +183,67 @@ def test_invoice_list_links_to_the_billing_run_for_account_managers(client, mana
     body = client.get(reverse("admin:billing_invoice_changelist")).content.decode()
     assert reverse("admin:billing_invoice_run") in body
     assert reverse("admin:billing_invoice_export") in body
+
+
+def _gov_with_sub_accounts(manager):
+    from billing.models import BillingCustomer, GovernmentAccount
+
+    from .factories import customer
+
+    main = factories.AccountFactory(name="熊大市政府")
+    cust = customer(name="熊大市政府", payment_method=BillingCustomer.PaymentMethod.TRANSFER)
+    contract = services.government_contract_create(
+        customer_id=cust.pk, plan_code="gov_a", main_account_id=main.pk,
+        starts_on=date(2025, 7, 1), ends_on=date(2025, 12, 31), actor=manager)
+    listed = []
+    for name in ("環保局", "煙火節"):
+        account = factories.AccountFactory(name=f"熊大市政府 {name}")
+        subscription(plan="gov_sub", actor=manager, account=account, customer_obj=cust,
+                     contract_id=contract.pk, target_friends=100, started_on=date(2025, 7, 1))
+        listed.append(GovernmentAccount.objects.get(account=account))
+    return contract, listed
+
+
+def test_account_manager_submits_a_renewal_list_and_sees_the_deletion_window(client, manager):
+    contract, (kept, dropped) = _gov_with_sub_accounts(manager)
+    client.force_login(manager)
+    response = client.post(reverse("admin:billing_governmentrenewal_add"), {
+        "contract": contract.pk, "submitted_on": "2025-12-01", "next_contract": "",
+        "kept": [kept.pk], "reason": "續約清單"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    dropped.refresh_from_db()
+    assert dropped.kept_on_renewal is False
+    assert dropped.history.first().history_user == manager
+    assert reverse("admin:billing_governmentcontract_deletion_windows") in client.get(
+        reverse("admin:billing_governmentcontract_changelist")).content.decode()
+    page = client.get(reverse("admin:billing_governmentcontract_deletion_windows"), {"all": 1})
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "2025-12-19" in body and "熊大市政府 煙火節" in body
+    assert "熊大市政府 環保局" not in body
+
+
+def test_deletion_windows_page_is_for_account_managers_only(client, reviewer):
+    client.force_login(reviewer)
+    url = reverse("admin:billing_governmentcontract_deletion_windows")
+    assert client.get(url).status_code == 403
+
+
+def test_close_term_action_moves_accounts_not_deleted_to_a_normal_plan(client, manager,
+                                                                       reviewer):
+    contract, (first, second) = _gov_with_sub_accounts(manager)
+    url = reverse("admin:billing_governmentcontract_changelist")
+    data = {"action": "close_term", "_selected_action": [contract.pk], "plan_code": "medium",
+            "suspend": "on", "reason": "未刪除"}
+    client.force_login(reviewer)
+    assert client.post(url, data).status_code == 403
+    client.force_login(manager)
+    assert client.post(url, {"action": "close_term",
+                             "_selected_action": [contract.pk]}).status_code == 200  # form
+    assert client.post(url, data).status_code == 302
+    first.account.subscription.refresh_from_db()
+    sub = first.account.subscription
+    assert (sub.plan.code, sub.contract_id, sub.suspended_at is not None) == (
+        "medium", None, True)
+    assert PlanChange.objects.filter(to_plan__code="medium", period=date(2026, 1, 1),
+                                     created_by=manager).count() == 2

@@ -18,6 +18,7 @@ from billing.models import (
     BillingCustomer,
     BillingRun,
     CreditNote,
+    GovernmentAccount,
     Invoice,
     InvoiceLine,
     PromotionCode,
@@ -226,11 +227,16 @@ def test_sub_account_blocks_11_accounts_billed_as_20(manager):
 
 def test_civil_servant_blocks_merge_on_the_untaxed_5714_and_round_once(manager):
     contract, _main, cust = _gov(manager)
-    services.government_block_add(contract_id=contract.pk, kind="civil_servants", accounts=25,
-                                  purchased_on=date(2025, 9, 1), actor=manager)
+    for n in range(25):  # 25 accounts that completed verification in September: 3 blocks
+        sub = subscription(plan="gov_civil", actor=manager, customer_obj=cust,
+                           contract_id=contract.pk,
+                           account=factories.AccountFactory(name=f"熊大市-公務員{n}"))
+        listed = GovernmentAccount.objects.get(account_id=sub.account_id)
+        services.government_account_verify(listed_account_id=listed.pk,
+                                           verified_at=taipei(2025, 9, 3, 10), actor=manager)
     bill(date(2025, 9, 1))
     invoice = cust.invoices.get(period=date(2025, 9, 1))
-    assert lines(invoice) == [("government_blocks", D("17142"))]
+    assert lines(invoice) == [("civil_servant_blocks", D("17142"))]
     assert (invoice.tax, invoice.total) == (D("857.1"), D("17999"))
 
 

@@ -287,10 +287,10 @@ def test_sub_account_name_starts_with_the_main_accounts_name(manager):
     wrong = factories.AccountFactory(name="環保局")
     with pytest.raises(BillingError, match="must start with"):
         subscription(plan="gov_sub", actor=manager, account=wrong, customer_obj=cust,
-                     contract_id=contract.pk)
+                     contract_id=contract.pk, target_friends=1200)
     right = factories.AccountFactory(name="熊大市政府 環保局")
     sub = subscription(plan="gov_sub", actor=manager, account=right, customer_obj=cust,
-                       contract_id=contract.pk)
+                       contract_id=contract.pk, target_friends=1200)
     at = taipei(2025, 8, 5, 10)
     assert selectors.message_quota(account_id=right.pk, at=at) == {"type": "none"}
     assert sub.plan.free_messages == 15
