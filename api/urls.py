@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from . import errors, views_audiences as aud, views_bot, views_quota
+from . import errors, views_audiences as aud, views_bot, views_messages, views_quota
 
 urlpatterns = [
     path("v2/bot/info", views_bot.BotInfoView.as_view(), name="bot-info"),
@@ -17,6 +17,11 @@ urlpatterns = [
     path("v2/bot/audienceGroup/shared/<int:audience_id>", aud.SharedAudienceView.as_view(),
          name="audience-shared"),
     path("v2/bot/audienceGroup/<int:audience_id>", aud.AudienceView.as_view(), name="audience"),
+    path("bot/pnp/push", views_messages.PnpPushView.as_view(), name="pnp-push"),
+    path("v2/bot/message/delivery/pnp", views_messages.PnpStatisticsView.as_view(),
+         name="pnp-statistics"),
+    path("v2/bot/message/narrowcast", views_messages.NarrowcastView.as_view(),
+         name="narrowcast"),
     path("api/openapi", SpectacularAPIView.as_view(), name="openapi"),
     # Anything else under the API's prefixes answers LINE's 404 body, not an HTML page.
     re_path(r"^(v2/bot|bot)/", errors.not_found),

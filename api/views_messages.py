@@ -1,0 +1,192 @@
+"""Notification messages by phone number (``/bot/pnp/push``), their daily statistics
+(``/v2/bot/message/delivery/pnp``) and narrowcasts to an audience.
+
+A phone-number push carries LINE messages, not a reference to a template. The notice is the
+first text message, written as the approved template's title, a line break and its body, with
+the placeholders filled in; it is matched against the channel's approved template versions
+(a placeholder becomes a named group), so that only content LINE approved can be sent and the
+placeholder values are recovered for the record. Anything else is refused.
+"""
+
+import re
+from datetime import date, datetime
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from audiences.models import Audience, AudienceShare
+from audiences.selectors import reachable_count
+from billing import services as billing
+from billing.exceptions import QuotaExceeded
+from billing.models import UsageRecord
+from notifications import selectors as lon_selectors
+from notifications import services as lon
+from notifications.exceptions import SendRefused
+from notifications.models import Stage, TemplateVersion
+from notifications.rendering import PLACEHOLDER
+
+from .base import LineAPIView
+from .errors import LineAPIError
+
+MIN_NARROWCAST_RECIPIENTS = 50  # SPEC section 3: usable for sending with at least 50
+
+
+def template_pattern(version: TemplateVersion) -> re.Pattern:
+    """A regular expression matching the version's rendered title + newline + body."""
+    text = f"{version.title}\n{version.body}"
+    parts, seen, position = [], set(), 0
+    for match in PLACEHOLDER.finditer(text):
+        parts.append(re.escape(text[position:match.start()]))
+        name = match.group(1)
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        position = match.end()
+    parts.append(re.escape(text[position:]))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def match_template(account_id: int, text: str) -> tuple[TemplateVersion, dict]:
+    versions = TemplateVersion.objects.filter(template__account_id=account_id,
+                                              status=TemplateVersion.Status.APPROVED)
+    for version in versions.order_by("-reviewed_at", "-pk"):
+        found = template_pattern(version).fullmatch(text)
+        if found:
+            return version, found.groupdict()
+    raise LineAPIError("The message does not match an approved notification template of this "
+                       "channel.", details=[("write the template's title, a line break and its "
+                                             "body with the placeholders filled in",
+                                             "messages[0].text")])
+
+
+class PnpSerializer(serializers.Serializer):
+    to = serializers.CharField()
+    messages = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=5)
+    notificationDisabled = serializers.BooleanField(required=False, default=False)
+
+
+class PnpPushView(LineAPIView):
+    """``POST /bot/pnp/push``: 200 ``{}`` when accepted (delivered or waiting up to 24 hours for
+    consent, SMS verification or unblocking); 422 when the number matches no LINE user (known at
+    once, SPEC section 5)."""
+
+    throttle_scope = "pnp"
+    parser_classes = [JSONParser]
+
+    @extend_schema(operation_id="pushMessagesByPhone", request=PnpSerializer)
+    def post(self, request):
+        serializer = PnpSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        tag = request.headers.get("X-Line-Delivery-Tag", "")
+        problem = lon.delivery_tag_problem(tag)
+        if problem:
+            raise LineAPIError("The request has 1 error(s)",
+                               details=[(problem, "X-Line-Delivery-Tag")])
+        account = request.auth.account
+        application = getattr(account, "lon_application", None)
+        if application is None or application.stage != Stage.LIVE:
+            raise LineAPIError("Access to this API is not available for your account",
+                               status_code=403)
+        texts = [m.get("text") for m in data["messages"] if m.get("type") == "text"]
+        if not texts or not isinstance(texts[0], str):
+            raise LineAPIError("The request has 1 error(s)", details=[
+                ("a notification message needs a text message", "messages")])
+        version, values = match_template(account.pk, texts[0])
+        try:
+            notice = lon.notice_send(account_id=account.pk, to=data["to"],
+                                     template_version_id=version.pk, values=values,
+                                     delivery_tag=tag)
+        except SendRefused as exc:
+            raise LineAPIError(exc.message, details=[(d, None) for d in exc.details]) from exc
+        if notice.state == notice.State.FAILED:
+            return Response({"message": "Failed to send messages"},
+                            status=status.HTTP_422_UNPROCESSABLE_ENTITY)
+        return Response({}, status=status.HTTP_200_OK)
+
+
+class PnpStatisticsView(LineAPIView):
+    """``GET /v2/bot/message/delivery/pnp?date=yyyyMMdd`` (a Japan-time day)."""
+
+    @extend_schema(operation_id="getPNPMessageStatistics")
+    def get(self, request):
+        raw = request.query_params.get("date", "")
+        try:
+            day = datetime.strptime(raw, "%Y%m%d").date() if re.fullmatch(r"\d{8}", raw) else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise LineAPIError("The request has 1 error(s)",
+                               details=[("must match yyyyMMdd", "date")])
+        return Response(lon_selectors.delivery_statistics(account_id=request.auth.account_id,
+                                                         day=day))
+
+
+class NarrowcastSerializer(serializers.Serializer):
+    messages = serializers.ListField(child=serializers.DictField(), min_length=1, max_length=5)
+    recipient = serializers.DictField()
+    limit = serializers.DictField(required=False)
+    notificationDisabled = serializers.BooleanField(required=False, default=False)
+
+
+class NarrowcastView(LineAPIView):
+    """``POST /v2/bot/message/narrowcast`` to an audience: reaches only the audience's members
+    who are friends of the account and have not blocked it, at least 50; counted in the usage
+    ledger; refused over the monthly quota with LINE's body."""
+
+    parser_classes = [JSONParser]
+
+    @extend_schema(operation_id="narrowcast", request=NarrowcastSerializer)
+    def post(self, request):
+        serializer = NarrowcastSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        recipient = data["recipient"]
+        if recipient.get("type") != "audience" or not isinstance(
+                recipient.get("audienceGroupId"), int):
+            raise LineAPIError("The request has 1 error(s)", details=[
+                ("only an audience recipient with its audienceGroupId is supported",
+                 "recipient")])
+        account_id = request.auth.account_id
+        audience = Audience.objects.filter(pk=recipient["audienceGroupId"]).first()
+        if audience is None:
+            raise LineAPIError("audience group not found",
+                               details=[("AUDIENCE_GROUP_NOT_FOUND", "recipient.audienceGroupId")])
+        usable = (audience.source_account_id == account_id
+                  or AudienceShare.objects.filter(audience=audience,
+                                                  account_id=account_id).exists())
+        if not usable:
+            raise LineAPIError("This audience group is not available to this channel.",
+                               status_code=403)
+        if audience.status != Audience.Status.READY:
+            raise LineAPIError("The audience group is not ready.", details=[
+                (audience.status.upper(), "recipient.audienceGroupId")])
+        reachable = reachable_count(audience=audience, account_id=account_id)
+        if reachable < MIN_NARROWCAST_RECIPIENTS:
+            raise LineAPIError(
+                "The audience is too small to send to: at least %d members must be friends of "
+                "this account who have not blocked it (it has %d)."
+                % (MIN_NARROWCAST_RECIPIENTS, reachable),
+                details=[("AUDIENCE_GROUP_AUDIENCE_INSUFFICIENT", "recipient.audienceGroupId")])
+        cap = (data.get("limit") or {}).get("max")
+        if cap is not None and (not isinstance(cap, int) or cap < 1):
+            raise LineAPIError("The request has 1 error(s)",
+                               details=[("must be greater than or equal to 1", "limit.max")])
+        recipients = reachable if cap is None else min(reachable, cap)
+        now = timezone.now()
+        try:
+            billing.quota_check(account_id=account_id, recipients=recipients, sent_at=now,
+                                kind=UsageRecord.Kind.NARROWCAST)
+        except QuotaExceeded as exc:
+            raise LineAPIError("You have reached your monthly limit.", status_code=429,
+                               details=[(exc.message, None)]) from exc
+        billing.usage_record(account_id=account_id, kind=UsageRecord.Kind.NARROWCAST,
+                             recipients=recipients, sent_at=now,
+                             bubbles=min(len(data["messages"]), 3),
+                             dedupe_key=request.headers.get("X-Line-Retry-Key") or None)
+        return Response({}, status=status.HTTP_202_ACCEPTED)
+
+
+__all__ = ["PnpPushView", "PnpStatisticsView", "NarrowcastView", "date"]
