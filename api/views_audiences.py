@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from audiences import services
 from audiences.models import LINE_API_TYPE, Audience, AudienceShare, IdType
 
+from . import schemas
 from .base import LineAPIView
 from .errors import LineAPIError
 from .params import parse_bool, parse_int
@@ -102,7 +103,8 @@ class UploadView(LineAPIView):
     throttle_scope = "audience"
     parser_classes = [JSONParser]
 
-    @extend_schema(operation_id="createAudienceGroup", request=CreateSerializer)
+    @extend_schema(operation_id="createAudienceGroup", request=CreateSerializer,
+                   responses={202: schemas.CreateAudienceGroupResponseSerializer})
     def post(self, request):
         data = _valid(CreateSerializer, request.data)
         audience = services.audience_create_from_ids(
@@ -112,7 +114,8 @@ class UploadView(LineAPIView):
             route=Audience.Route.MESSAGING_API)
         return Response(created_body(audience), status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(operation_id="addAudienceToAudienceGroup", request=AddSerializer)
+    @extend_schema(operation_id="addAudienceToAudienceGroup", request=AddSerializer,
+                   responses={202: schemas.EmptySerializer})
     def put(self, request):
         data = _valid(AddSerializer, request.data)
         audience = own_audience(request, data["audienceGroupId"])
@@ -146,7 +149,9 @@ class UploadByFileView(LineAPIView):
     throttle_scope = "audience"
     parser_classes = [MultiPartParser]
 
-    @extend_schema(operation_id="createAudienceForUploadingUserIds")
+    @extend_schema(operation_id="createAudienceForUploadingUserIds",
+                   request={"multipart/form-data": schemas.ByFileCreateSerializer},
+                   responses={202: schemas.CreateAudienceGroupResponseSerializer})
     def post(self, request):
         upload = _upload_file(request)
         name = (request.data.get("description") or "").strip()
@@ -162,7 +167,9 @@ class UploadByFileView(LineAPIView):
             route=Audience.Route.MESSAGING_API)
         return Response(created_body(audience), status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(operation_id="addUserIdsToAudience")
+    @extend_schema(operation_id="addUserIdsToAudience",
+                   request={"multipart/form-data": schemas.ByFileAddSerializer},
+                   responses={202: schemas.EmptySerializer})
     def put(self, request):
         upload = _upload_file(request)
         audience_id = parse_int(request.data.get("audienceGroupId"), name="audienceGroupId")
@@ -180,7 +187,7 @@ class AudienceView(LineAPIView):
 
     throttle_scope = "audience"
 
-    @extend_schema(operation_id="getAudienceData")
+    @extend_schema(operation_id="getAudienceData", responses=schemas.AudienceDataSerializer)
     def get(self, request, audience_id: int):
         audience = own_audience(request, audience_id)
         return Response({"audienceGroup": audience_group(audience), "jobs": []})
@@ -219,7 +226,9 @@ class AudienceListView(LineAPIView):
 
     throttle_scope = "audience"
 
-    @extend_schema(operation_id="getAudienceGroups")
+    @extend_schema(operation_id="getAudienceGroups", parameters=schemas.LIST_PARAMETERS + [
+        schemas.OpenApiParameter("includesExternalPublicGroups", bool)],
+        responses=schemas.AudienceGroupsSerializer)
     def get(self, request):
         parse_bool(request.query_params.get("includesExternalPublicGroups"),
                    name="includesExternalPublicGroups")
@@ -245,7 +254,8 @@ class SharedAudienceView(LineAPIView):
 
     throttle_scope = "audience"
 
-    @extend_schema(operation_id="getSharedAudienceData")
+    @extend_schema(operation_id="getSharedAudienceData",
+                   responses=schemas.SharedAudienceDataSerializer)
     def get(self, request, audience_id: int):
         audience = Audience.objects.select_related("organization").filter(pk=audience_id).first()
         if audience is None:
@@ -262,7 +272,9 @@ class SharedAudienceListView(LineAPIView):
 
     throttle_scope = "audience"
 
-    @extend_schema(operation_id="getSharedAudienceGroups")
+    @extend_schema(operation_id="getSharedAudienceGroups", parameters=schemas.LIST_PARAMETERS + [
+        schemas.OpenApiParameter("includesOwnedAudienceGroups", bool)],
+        responses=schemas.AudienceGroupsSerializer)
     def get(self, request):
         account_id = request.auth.account_id
         include_own = parse_bool(request.query_params.get("includesOwnedAudienceGroups"),

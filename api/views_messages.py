@@ -28,6 +28,7 @@ from notifications.exceptions import SendRefused
 from notifications.models import Stage, TemplateVersion
 from notifications.rendering import PLACEHOLDER
 
+from . import schemas
 from .base import LineAPIView
 from .errors import LineAPIError
 
@@ -75,7 +76,10 @@ class PnpPushView(LineAPIView):
     throttle_scope = "pnp"
     parser_classes = [JSONParser]
 
-    @extend_schema(operation_id="pushMessagesByPhone", request=PnpSerializer)
+    @extend_schema(operation_id="pushMessagesByPhone", request=PnpSerializer,
+                   parameters=[schemas.OpenApiParameter("X-Line-Delivery-Tag", str,
+                                                        location="header")],
+                   responses={200: schemas.EmptySerializer, 422: schemas.EmptySerializer})
     def post(self, request):
         serializer = PnpSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -110,7 +114,9 @@ class PnpPushView(LineAPIView):
 class PnpStatisticsView(LineAPIView):
     """``GET /v2/bot/message/delivery/pnp?date=yyyyMMdd`` (a Japan-time day)."""
 
-    @extend_schema(operation_id="getPNPMessageStatistics")
+    @extend_schema(operation_id="getPNPMessageStatistics",
+                   parameters=[schemas.OpenApiParameter("date", str, required=True)],
+                   responses=schemas.StatisticsSerializer)
     def get(self, request):
         raw = request.query_params.get("date", "")
         try:
@@ -138,7 +144,8 @@ class NarrowcastView(LineAPIView):
 
     parser_classes = [JSONParser]
 
-    @extend_schema(operation_id="narrowcast", request=NarrowcastSerializer)
+    @extend_schema(operation_id="narrowcast", request=NarrowcastSerializer,
+                   responses={202: schemas.EmptySerializer})
     def post(self, request):
         serializer = NarrowcastSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -46,14 +46,6 @@ def integration_unavailable_reason() -> str | None:
 
 
 def pytest_collection_modifyitems(config, items):
-    # A transactional test ends with a flush that empties every table, including the rows that
-    # data migrations wrote (the price sheet, beat schedules). Serialized rollback restores them
-    # for the next test, as a fresh database would have them.
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        if marker is not None and marker.kwargs.get("transaction"):
-            item.add_marker(pytest.mark.django_db(
-                *marker.args, **{**marker.kwargs, "serialized_rollback": True}), append=False)
     reason = integration_unavailable_reason()
     if reason is None:
         return
@@ -87,6 +79,50 @@ def _celery_mode(request, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = eager
     yield
     app.conf.task_always_eager = previous
+
+
+# Rows that data migrations write. A transactional test ends with a flush that empties every
+# table; post_migrate then recreates content types, permissions and the staff groups, and this
+# puts back the rest, as a freshly migrated database has it.
+MIGRATION_SEEDS = [
+    ("billing.migrations.0002_seed_price_sheet", ("seed", "schedule")),
+    ("billing.migrations.0004_seed_add_on_prices", ("seed",)),
+    ("notifications.migrations.0002_beat_schedule", ("create",)),
+]
+
+
+def _is_transactional(request) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction")) or (
+        "live_server" in request.fixturenames or "transactional_db" in request.fixturenames)
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(request):
+    if _is_transactional(request):
+        import importlib
+
+        from django.apps import apps
+
+        from billing.models import Plan
+
+        request.getfixturevalue("transactional_db")
+        if not Plan.objects.exists():
+            for module_name, functions in MIGRATION_SEEDS:
+                module = importlib.import_module(module_name)
+                for name in functions:
+                    getattr(module, name)(apps, None)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_content_type_cache():
+    """A flush between transactional tests recreates content types under new ids; a cached old
+    id would make permission look-ups find nothing."""
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()
+    yield
 
 
 @pytest.fixture(autouse=True)
