@@ -193,7 +193,7 @@ class AudienceView(LineAPIView):
         return Response({"audienceGroup": audience_group(audience), "jobs": []})
 
 
-def _page(request, queryset, *, permission_of) -> dict:
+def _page(request, queryset, *, permission_of, all_read_write: bool = False) -> dict:
     page = parse_int(request.query_params.get("page"), name="page", minimum=1)
     if page is None:
         raise LineAPIError("The request has 1 error(s)", details=[("must not be null", "page")])
@@ -214,11 +214,14 @@ def _page(request, queryset, *, permission_of) -> dict:
     total = queryset.count()
     rows = list(queryset.order_by("-created_at", "-pk")[(page - 1) * size: page * size])
     groups = [audience_group(a, permission=permission_of(a)) for a in rows]
-    read_write = sum(1 for a in rows if permission_of(a) == "READ_WRITE")
+    if all_read_write:
+        read_write = total
+    elif total <= size:
+        read_write = sum(1 for a in rows if permission_of(a) == "READ_WRITE")
+    else:
+        read_write = queryset.filter(source_account_id=request.auth.account_id).count()
     return {"audienceGroups": groups, "hasNextPage": page * size < total, "totalCount": total,
-            "readWriteAudienceGroupTotalCount": read_write if total <= size else
-            queryset.filter(source_account_id=request.auth.account_id).count(),
-            "page": page, "size": size}
+            "readWriteAudienceGroupTotalCount": read_write, "page": page, "size": size}
 
 
 class AudienceListView(LineAPIView):
@@ -233,7 +236,8 @@ class AudienceListView(LineAPIView):
         parse_bool(request.query_params.get("includesExternalPublicGroups"),
                    name="includesExternalPublicGroups")
         own = Audience.objects.filter(source_account_id=request.auth.account_id)
-        return Response(_page(request, own, permission_of=lambda a: "READ_WRITE"))
+        return Response(_page(request, own, permission_of=lambda a: "READ_WRITE",
+                                  all_read_write=True))
 
 
 def _shared_with(account_id: int):

@@ -8,6 +8,7 @@ webhook bodies), so it is stored as issued and never shown in lists or history.
 import hashlib
 import secrets
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,8 +19,16 @@ from .models import Account, Channel, ChannelAccessToken
 from .permissions import Action
 
 
+# A channel found by its token is cached this long; revoking a token drops its entry at once.
+TOKEN_CACHE_SECONDS = 60
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _cache_key(token_hash: str) -> str:
+    return f"lbm:token:{token_hash}"
 
 
 @transaction.atomic
@@ -68,6 +77,8 @@ def token_revoke(*, token_id: int, actor) -> ChannelAccessToken:
     row._history_user = actor
     row._change_reason = _("Token revoked")
     row.save(update_fields=["revoked_at"])
+    transaction.on_commit(lambda: cache.delete(_cache_key(row.token_hash)))
+    cache.delete(_cache_key(row.token_hash))
     return row
 
 
@@ -75,8 +86,13 @@ def channel_for_token(token: str) -> Channel | None:
     """The channel an active token belongs to, or None (unknown or revoked)."""
     if not token:
         return None
+    token_hash = _token_hash(token)
+    channel = cache.get(_cache_key(token_hash))
+    if channel is not None:
+        return channel
     row = (ChannelAccessToken.objects.select_related("channel__account")
-           .filter(token_hash=_token_hash(token), revoked_at__isnull=True).first())
+           .filter(token_hash=token_hash, revoked_at__isnull=True).first())
     if row is None:
         return None
+    cache.set(_cache_key(token_hash), row.channel, TOKEN_CACHE_SECONDS)
     return row.channel

@@ -1,0 +1,199 @@
+"""Load on the LINE-compatible API: notification pushes and audience lists through gunicorn, on
+PostgreSQL and Redis, driven by ``wrk`` from a second process over loopback.
+
+    .venv/bin/python bench/api_load.py [--seconds 10] [--connections 32] [--workers 4]
+
+Prints requests per second and p50/p99 latency per endpoint against the targets (≥ 500 req/s,
+p99 ≤ 100 ms). Uses its own database (``lbm_bench_api``) and Redis db 10, both wiped first.
+The per-channel rate limits are raised for the run (LINE's 60/min on audience endpoints would
+otherwise answer most list requests with 429).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+DB_NAME = "lbm_bench_api"
+PORT = 8917
+TARGET_RPS, TARGET_P99_MS = 500, 100.0
+
+ENV = {
+    **os.environ,
+    "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+    "REDIS_URL": "redis://127.0.0.1:6379/10",
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-only-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFG",
+    "PII_HASH_KEY": "bench-only-pii-hash-key",
+    "ALLOWED_HOSTS": "127.0.0.1",
+    "SECURE_SSL_REDIRECT": "0",
+    "API_RATE_AUDIENCE": "1000000/min",
+    "API_RATE_PNP": "1000000/s",
+    "API_RATE_DEFAULT": "1000000/s",
+    "LOG_LEVEL": "WARNING",
+}
+
+SETUP = r'''
+import hashlib, json
+from audiences import services as audience_services
+from lbm import channels
+from tests import factories
+from tests.notifications import factories as lon
+
+setup = lon.live_setup()
+account = setup["account"]
+_row, token = channels.token_issue(account=account)
+hashes = []
+for n in range(200):
+    user, phone = lon.line_user(account=account, friendship="friend")
+    hashes.append(hashlib.sha256(phone.encode()).hexdigest())
+for n in range(60):
+    audience_services.audience_create_from_ids(
+        actor=None, account_id=account.pk, name=f"bench {n}", id_type="user_id",
+        ids=["U%032x" % (n * 1000 + i) for i in range(20)], route="messaging_api")
+print(json.dumps({"token": token, "hashes": hashes}))
+'''
+
+
+def sh(*args, **kwargs):
+    return subprocess.run(args, check=True, env=ENV, cwd=ROOT, **kwargs)
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = shutil.which("wrk")
+    if not path:
+        sys.exit("wrk is needed (apt-get install wrk)")
+    return path
+
+
+def reset_database() -> None:
+    import psycopg
+
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres",
+                         autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    import redis
+
+    redis.Redis.from_url(ENV["REDIS_URL"]).flushdb()
+
+
+def prepare() -> dict:
+    import json
+
+    sh(PY, "manage.py", "migrate", "-v0")
+    out = subprocess.run([PY, "manage.py", "shell", "-c", SETUP], check=True, env=ENV,
+                         cwd=ROOT, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def start_gunicorn(workers: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [PY, "-m", "gunicorn", "lbm.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{PORT}",
+         "--access-logfile", "/dev/null", "--error-logfile", "-", "--log-level", "warning"],
+        env=ENV, cwd=ROOT, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/api/openapi?format=json",
+                                   timeout=2).read()
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGTERM)
+    sys.exit("gunicorn did not start")
+
+
+def parse(output: str) -> dict:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+
+    def latency(pct: str) -> float:
+        match = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    return {"rps": rps, "p50": latency("50"), "p99": latency("99"), "requests": total,
+            "errors": int(non2xx.group(1)) if non2xx else 0}
+
+
+def run_wrk(wrk: str, *, url: str, seconds: int, connections: int, script: str | None,
+            token: str) -> dict:
+    args = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
+            "-H", f"Authorization: Bearer {token}"]
+    if script:
+        args += ["-s", script]
+    out = subprocess.run(args + [url], check=True, capture_output=True, text=True).stdout
+    return parse(out)
+
+
+PNP_SCRIPT = """
+local hashes = {%(hashes)s}
+local text = "到貨通知\\\\n王小明 您好，您的訂單 A123456 已送達門市。"
+local i = 0
+request = function()
+  i = i + 1
+  local body = '{"to":"' .. hashes[(i %% #hashes) + 1] .. '","messages":[{"type":"text","text":"' .. text .. '"}]}'
+  return wrk.format("POST", "/bot/pnp/push", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer %(token)s"}, body)
+end
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+    wrk = ensure_wrk()
+    reset_database()
+    data = prepare()
+    gunicorn = start_gunicorn(args.workers)
+    results = {}
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+            lua.write(PNP_SCRIPT % {"hashes": ",".join(f'"{h}"' for h in data["hashes"]),
+                                     "token": data["token"]})
+        base = f"http://127.0.0.1:{PORT}"
+        for name, url, script in [
+            ("POST /bot/pnp/push", f"{base}/bot/pnp/push", lua.name),
+            ("GET /v2/bot/audienceGroup/list", f"{base}/v2/bot/audienceGroup/list?page=1",
+             None),
+        ]:
+            run_wrk(wrk, url=url, seconds=2, connections=args.connections, script=script,
+                    token=data["token"])  # warm-up
+            results[name] = run_wrk(wrk, url=url, seconds=args.seconds,
+                                    connections=args.connections, script=script,
+                                    token=data["token"])
+    finally:
+        os.killpg(gunicorn.pid, signal.SIGTERM)
+        gunicorn.wait(timeout=30)
+    load = os.getloadavg()[0]
+    print(f"\nAPI load, gunicorn {args.workers} sync workers, wrk 2 threads / "
+          f"{args.connections} connections, {args.seconds} s each, load avg {load:.1f}, "
+          f"{os.cpu_count()} cores")
+    print(f"{'endpoint':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}  target")
+    for name, r in results.items():
+        ok = r["rps"] >= TARGET_RPS and r["p99"] <= TARGET_P99_MS
+        print(f"{name:34} {r['rps']:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {r['errors']:8d}  "
+              f"{'met' if ok else 'NOT met'} (≥ {TARGET_RPS} req/s, p99 ≤ {TARGET_P99_MS:.0f} ms)")
+
+
+if __name__ == "__main__":
+    main()
