@@ -174,8 +174,10 @@ def process_block(block: bytes, first_line: int, id_type: str, pii_key: bytes,
 
 
 def _fast_phones(block: bytes, first_line: int, rower: Rower) -> tuple[bytes, int]:
-    """The hot path of a 1.5-million-line file: every line is a compact TW mobile number."""
-    sha256 = hashlib.sha256
+    """The hot path of a 1.5-million-line file: every line is a compact TW mobile number.
+    Per number: SHA-256 continued from the hashed "+886" prefix, then the two HMACs from their
+    precomputed pads, and one 256-bit XOR."""
+    prefix = hashlib.sha256(b"+886")
     inner, outer = rower.inner, rower.outer
     seal_inner, seal_outer = rower.seal_inner, rower.seal_outer
     from_bytes = int.from_bytes
@@ -183,9 +185,10 @@ def _fast_phones(block: bytes, first_line: int, rower: Rower) -> tuple[bytes, in
     append = parts.append
     line = first_line
     for national in _TW_MOBILE_LINE.findall(block):
-        digest = sha256(b"+886" + national).digest()
+        h = prefix.copy()
+        h.update(national)
         i = inner.copy()
-        i.update(digest.hex().encode("ascii"))
+        i.update(h.hexdigest().encode())
         o = outer.copy()
         o.update(i.digest())
         keyed = o.digest()
@@ -196,8 +199,8 @@ def _fast_phones(block: bytes, first_line: int, rower: Rower) -> tuple[bytes, in
             si.update(keyed)
             so = seal_outer.copy()
             so.update(si.digest())
-            sealed = from_bytes(digest, "big") ^ from_bytes(so.digest(), "big")
-            append(f"{keyed.hex()}\t\\\\x{sealed:064x}\t{line}\n")
+            sealed = (from_bytes(h.digest()) ^ from_bytes(so.digest())).to_bytes(32).hex()
+            append(f"{keyed.hex()}\t\\\\x{sealed}\t{line}\n")
         line += 1
     return "".join(parts).encode("ascii"), line - first_line
 
