@@ -20,12 +20,20 @@ from import_export.admin import ImportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from lbm import permissions
-from lbm.admin import ScopedAdminMixin, _run_service
+from lbm.admin import ScopedAdminMixin, _confirm_with_reason, _run_service
 from lbm.exceptions import DomainError
 from lbm.permissions import Action
 
 from . import importers, selectors, services
-from .forms import AudienceConfirmImportForm, AudienceImportForm, CombineForm, ShareForm
+from .forms import (
+    AudienceConfirmImportForm,
+    AudienceImportForm,
+    CombineForm,
+    RenameForm,
+    ShareForm,
+    UnshareForm,
+    WebTrafficForm,
+)
 from .models import (
     Audience,
     AudienceMember,
@@ -126,7 +134,8 @@ class AudienceAdmin(ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
     list_select_related = ("organization", "source_account")
     show_full_result_count = False
     inlines = [AudienceShareInline]
-    actions = ["share", "unshare_all", "combine", "export_members", "refresh"]
+    actions = ["share", "unshare", "unshare_all", "combine", "export_members", "refresh",
+               "rename", "delete_audiences"]
     readonly_fields = ("name", "organization", "source", "type", "id_type", "create_route",
                        "status", "size", "description", "via_cross_targeting",
                        "from_data_provider", "operator", "component_list", "line_tag",
@@ -306,12 +315,20 @@ class AudienceAdmin(ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
             return None
         audience = queryset.get()
         try:
-            lines = services.audience_export(actor=request.user, audience_id=audience.pk)
+            export = services.audience_export(actor=request.user, audience_id=audience.pk)
         except DomainError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return None
-        response = StreamingHttpResponse(lines, content_type="text/plain; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="audience-{audience.pk}.txt"'
+        if export.left_out:
+            # Shown on the next page; the download itself carries the count in a header.
+            self.message_user(request, gettext(
+                "%(count)d member(s) of “%(name)s” were stored before sealed copies existed and "
+                "are not in the file; upload the same IDs again as an addition to include them.")
+                % {"count": export.left_out, "name": audience.name}, messages.WARNING)
+        response = StreamingHttpResponse(export.lines, content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = (
+            f'attachment; filename="audience-{audience.pk}-line-hashes.txt"')
+        response["X-Audience-Members-Left-Out"] = str(export.left_out)
         return response
 
     @admin.action(description=_("Refresh size, status and reachable counts"),
@@ -320,6 +337,63 @@ class AudienceAdmin(ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
         _run_service(self, request, queryset,
                      lambda a: services.audience_refresh(audience_id=a.pk),
                      gettext("%(count)d audience(s) refreshed."))
+
+    @admin.action(description=_("Unshare from chosen accounts"), permissions=["share"])
+    def unshare(self, request, queryset):
+        form = UnshareForm(request.POST if request.POST.get("confirm") else None,
+                           audiences=queryset)
+        if request.POST.get("confirm") and form.is_valid():
+            account_ids = [a.pk for a in form.cleaned_data["accounts"]]
+
+            def unshare(audience):
+                for account_id in account_ids:
+                    services.audience_unshare(actor=request.user, audience_id=audience.pk,
+                                              account_id=account_id)
+            _run_service(self, request, queryset, unshare,
+                         gettext("%(count)d audience(s) unshared from the chosen accounts."))
+            return None
+        return self._action_page(request, queryset, form, "unshare",
+                                 gettext("Unshare audiences"))
+
+    @admin.action(description=_("Rename"), permissions=["create"])
+    def rename(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, gettext("Rename one audience at a time."),
+                              messages.ERROR)
+            return None
+        audience = queryset.get()
+        form = RenameForm(request.POST if request.POST.get("confirm") else None,
+                          initial={"name": audience.name})
+        if request.POST.get("confirm") and form.is_valid():
+            try:
+                services.audience_rename(actor=request.user, audience_id=audience.pk,
+                                         name=form.cleaned_data["name"],
+                                         reason=form.cleaned_data["reason"])
+            except DomainError as exc:
+                form.add_error("name", str(exc))
+            else:
+                self.message_user(request, gettext("Audience renamed."), messages.SUCCESS)
+                return None
+        return self._action_page(request, queryset, form, "rename",
+                                 gettext("Rename audience"))
+
+    @admin.action(description=_("Delete with members and shares"), permissions=["create"])
+    def delete_audiences(self, request, queryset):
+        return _confirm_with_reason(
+            self, request, queryset, action="delete_audiences",
+            title=gettext("Delete audiences"),
+            question=gettext("Delete these audiences? Their members and their shares to linked "
+                             "accounts are removed; the history keeps who did it and why."),
+            reason_required=False,
+            call=lambda audience, reason: services.audience_delete(
+                actor=request.user, audience_id=audience.pk, reason=reason),
+            done_message=gettext("%(count)d audience(s) deleted."))
+
+    def _action_page(self, request, queryset, form, action, title):
+        return TemplateResponse(request, "admin/audiences/_action_form.html", {
+            **self.admin_site.each_context(request), "title": title, "objects": queryset,
+            "form": form, "opts": self.model._meta, "action": action,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
 
 
 # --- Uploads and their progress bar -----------------------------------------------------------
@@ -442,7 +516,7 @@ class LineTagAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     search_fields = ("name", "=tag_id")
     list_select_related = ("organization",)
     fields = ("organization", "name")
-    actions = ["share_everywhere"]
+    actions = ["share_everywhere", "create_web_traffic_audience"]
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
@@ -463,6 +537,9 @@ class LineTagAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     def has_share_permission(self, request):
         return _can(request, Action.SHARE_AUDIENCES)
 
+    def has_create_permission(self, request):
+        return _can(request, Action.CREATE_AUDIENCES)
+
     def save_model(self, request, obj, form, change):
         tag = services.line_tag_create(actor=request.user,
                                        organization_id=form.cleaned_data["organization"].pk,
@@ -474,6 +551,37 @@ class LineTagAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
         _run_service(self, request, queryset,
                      lambda tag: services.line_tag_share(actor=request.user, tag_id=tag.pk),
                      gettext("%(count)d LINE Tag(s) shared."))
+
+    @admin.action(description=_("Create a web-traffic audience from this tag"),
+                  permissions=["create"])
+    def create_web_traffic_audience(self, request, queryset):
+        if queryset.count() != 1:
+            self.message_user(request, gettext("Choose one LINE Tag."), messages.ERROR)
+            return None
+        tag = queryset.get()
+        form = WebTrafficForm(request.POST if request.POST.get("confirm") else None)
+        if request.POST.get("confirm") and form.is_valid():
+            data = form.cleaned_data
+            try:
+                audience = services.audience_web_traffic_create(
+                    actor=request.user, organization_id=tag.organization_id, name=data["name"],
+                    tag_id=tag.pk, event=data["event"], retention_days=data["retention_days"],
+                    description=data["description"])
+            except DomainError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, gettext("Web-traffic audience “%(name)s” created "
+                                                   "with %(size)d members.")
+                                  % {"name": audience.name, "size": audience.size},
+                                  messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:audiences_audience_change",
+                                                    args=[audience.pk]))
+        return TemplateResponse(request, "admin/audiences/_action_form.html", {
+            **self.admin_site.each_context(request),
+            "title": gettext("Web-traffic audience from %(tag)s") % {"tag": tag},
+            "objects": queryset, "form": form, "opts": self.model._meta,
+            "action": "create_web_traffic_audience",
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
 
 
 # --- The LINE user directory (LINE staff only) ------------------------------------------------

@@ -86,7 +86,8 @@ class AudienceImportForm(ImportForm):
             return cleaned
         try:
             with importers.parse_ids(upload, id_type=cleaned["id_type"]) as parsed:
-                normalised = "".join(f"{line}\n" for line in parsed.lines())
+                normalised = "".join(f"{identifier}\t{sealed}\n"
+                                     for identifier, sealed in parsed.rows())
         except importers.UploadRejected as exc:
             raise ValidationError([exc.message, *exc.details]) from exc
         # From here on only the stored form of the IDs travels (preview, temporary storage).
@@ -157,3 +158,36 @@ class CombineForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["first"].queryset = audiences if audiences is not None else \
             Audience.objects.none()
+
+
+class RenameForm(forms.Form):
+    name = forms.CharField(label=_("New name"), max_length=120)
+    reason = forms.CharField(label=_("Reason (kept in the history)"), required=False,
+                             max_length=100)
+
+
+class UnshareForm(forms.Form):
+    accounts = forms.ModelMultipleChoiceField(
+        label=_("Stop sharing with"), queryset=Account.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Only the accounts the selected audiences are shared with are listed."))
+
+    def __init__(self, *args, audiences=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        from .models import AudienceShare
+
+        shared = AudienceShare.objects.filter(audience__in=audiences) if audiences is not None \
+            else AudienceShare.objects.none()
+        self.fields["accounts"].queryset = Account.objects.filter(
+            pk__in=shared.values("account_id")).order_by("name")
+
+
+class WebTrafficForm(forms.Form):
+    name = forms.CharField(label=_("Audience name"), max_length=120)
+    event = forms.CharField(label=_("Event"), max_length=64, required=False,
+                            help_text=_("PageView, Conversion or a custom event; empty for "
+                                        "every event."))
+    retention_days = forms.IntegerField(label=_("Visitors of the last (days)"), min_value=1,
+                                        max_value=180, initial=30)
+    description = forms.CharField(label=_("Description"), required=False,
+                                  widget=forms.Textarea(attrs={"rows": 2}))

@@ -1,45 +1,71 @@
-"""Reading, validating and storing files of member IDs (streaming, low memory).
+"""Reading, validating and storing files of member IDs (streaming, parallel, low memory).
 
-``parse_ids`` reads a file (or any iterable of ID strings) once, line by line: it checks and
-normalises every ID, writes the stored form of each (user ID, lower-case IFA, or keyed hash of a
-phone number or e-mail address) to a temporary spool file, and keeps one 64-bit key per ID to
-find duplicates by sorting. A file with any malformed or duplicated ID, or too many IDs, raises
-``UploadRejected`` naming the first offending lines; nothing is stored. ``store_members`` then
-copies the spool into the member table in the caller's transaction (COPY on PostgreSQL,
-``executemany`` in batches elsewhere).
+``load_ids`` is the upload path (the Celery task, the services, the benchmark). In the caller's
+transaction it:
 
-Memory: about 16 bytes per ID while reading (two ``array`` columns) plus a transient sorted list
-at the end; the values themselves never stay in memory.
+1. reads the source in blocks of whole lines (a path, a binary file object, or an iterable of ID
+   strings for the API);
+2. has each block checked, normalised and hashed by ``audiences.hashing.process_block`` — in
+   ``WORKERS`` worker processes for big files (hashing is CPU-bound and the GIL would serialise
+   it), in-process for small ones. A block of nothing but compact Taiwanese mobile numbers takes
+   a bytes-level fast path: one regex over the block, then only hashing per line;
+3. streams the rows into a private staging table as the results arrive, in file order (one COPY
+   on PostgreSQL, ``executemany`` elsewhere), while at most ``WINDOW`` blocks are in flight, so
+   memory stays flat whatever the file size;
+4. checks the whole file before anything reaches the member table: malformed lines, encoding,
+   the 1,500,000 limit and duplicates (found in the database from the staging rows, which keep
+   their line numbers). Any problem raises ``UploadRejected`` naming the first offending lines;
+   the caller's transaction then rolls back and nothing is stored;
+5. moves the staging rows into the member table with one ``INSERT ... SELECT ... ORDER BY
+   identifier`` (the unique index grows at its right edge). For a new audience on PostgreSQL
+   that unique index *is* the duplicate check: the insert runs in a savepoint, and only when it
+   reports a duplicate do we query which lines. The rows become visible only when the caller
+   commits: all or nothing.
+
+Each phone/e-mail member also gets its sealed LINE-style hash (``audiences.hashing``), so that
+Admins can export the audience as LINE-style hashes.
+
+``parse_ids`` is the validation alone, for the admin's small-file preview and for tests: it
+spools the stored rows to a temporary file (and finds duplicates in memory: small inputs only).
 """
 
-import hashlib
-import hmac
 import os
-import re
 import tempfile
-from array import array
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import pairwise
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from lbm import pii
 from lbm.exceptions import DomainError
 
+from . import hashing
 from .models import IdType
 
 # SPEC section 3: at most this many IDs per file. Tests monkeypatch it lower.
 MAX_IDS = 1_500_000
 # How many offending lines an error names.
-MAX_REPORTED = 10
-PROGRESS_EVERY = 50_000
+MAX_REPORTED = hashing.MAX_REPORTED
+# Blocks handed to the hashing workers: about 23,000 phone numbers each.
+BLOCK_BYTES = 256 * 1024
+# Sources at least this big are hashed in worker processes (starting them costs ~0.1 s).
+PARALLEL_MIN_BYTES = 1024 * 1024
+# Blocks in flight at once: keeps the workers busy while bounding memory.
+WINDOW_PER_WORKER = 2
+
+MEMBER_TABLE = "audiences_audiencemember"
+STAGING_TABLE = "audiences_load"
+SEALED_TYPES = (IdType.PHONE, IdType.EMAIL)
 
 ProgressCallback = Callable[[float], None]
+
+
+def workers() -> int:
+    return int(getattr(settings, "AUDIENCES_UPLOAD_WORKERS", 0) or min(2, os.cpu_count() or 1))
 
 
 class UploadRejected(DomainError):
@@ -55,129 +81,345 @@ class UploadRejected(DomainError):
         super().__init__(message, details=details)
 
 
-# --- Normalisers: raw string → stored identifier ---------------------------------------------
-
-
 class Malformed(ValueError):
     """A single line is not a valid ID of the chosen type; the message names no value."""
 
 
-_USER_ID = re.compile(r"U[0-9a-f]{32}")
-_IFA = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-# Taiwanese mobile numbers in their common compact forms: 09xxxxxxxx, 8869xxxxxxxx,
-# +8869xxxxxxxx. ``9[0-8]`` is the mobile range of libphonenumber's metadata for TW; every
-# other form goes through phonenumbers (``lbm.pii.normalise_phone``). Tests check that both
-# paths agree.
-_TW_MOBILE = re.compile(r"(?:0|\+?886)(9[0-8]\d{7})")
+def _reason(code: str) -> str:
+    return {
+        hashing.BAD_USER_ID: _("not a LINE user ID (U followed by 32 hexadecimal digits)"),
+        hashing.BAD_IFA: _("not an IDFA/AAID (a UUID)"),
+        hashing.BAD_PHONE: _("not a valid phone number"),
+        hashing.BAD_EMAIL: _("not an e-mail address"),
+        hashing.BAD_NUL: _("not text (NUL byte); is the file UTF-8?"),
+        hashing.EMPTY: _("empty line"),
+    }[code]
+
+
+# --- Single values ----------------------------------------------------------------------------
+
+
+def _keys(id_type: str) -> tuple[bytes, bytes | None]:
+    pii_key = settings.PII_HASH_KEY.encode("utf-8")
+    return pii_key, hashing.seal_key(pii_key) if id_type in SEALED_TYPES else None
 
 
 def phone_e164(value: str) -> str:
     """``value`` in E.164, exactly as ``lbm.pii.normalise_phone`` would return it."""
-    match = _TW_MOBILE.fullmatch(value)
-    if match:
-        return "+886" + match.group(1)
-    try:
-        return pii.normalise_phone(value)
-    except pii.InvalidIdentifier:
-        raise Malformed(_("not a valid phone number")) from None
+    e164 = hashing._phone_e164(value)
+    if e164 is None:
+        raise Malformed(_("not a valid phone number"))
+    return e164
 
 
-def _keyed_hasher(key: bytes) -> Callable[[str], str]:
-    """``lbm.pii.keyed_hash`` without its checks, about three times faster: HMAC-SHA256 with
-    the inner and outer pads hashed once (RFC 2104), then copied per value."""
-    sha256 = hashlib.sha256
-    if len(key) > 64:
-        key = sha256(key).digest()
-    key = key.ljust(64, b"\0")
-    inner = sha256(key.translate(hmac.trans_36))
-    outer = sha256(key.translate(hmac.trans_5C))
-
-    def keyed(line_hash: str) -> str:
-        i = inner.copy()
-        i.update(line_hash.encode("ascii"))
-        o = outer.copy()
-        o.update(i.digest())
-        return o.hexdigest()
-
-    keyed.pads = (inner, outer)
-    return keyed
-
-
-def _make_normaliser(id_type: str) -> Callable[[str], str]:
-    keyed = _keyed_hasher(settings.PII_HASH_KEY.encode("utf-8"))
-    sha256 = hashlib.sha256
-
-    if id_type == IdType.USER_ID:
-        def normalise(value: str) -> str:
-            if not _USER_ID.fullmatch(value):
-                raise Malformed(_("not a LINE user ID (U followed by 32 hexadecimal digits)"))
-            return value
-    elif id_type == IdType.IFA:
-        def normalise(value: str) -> str:
-            if not _IFA.fullmatch(value):
-                raise Malformed(_("not an IDFA/AAID (a UUID)"))
-            return value.lower()
-    elif id_type == IdType.PHONE:
-        tw_mobile = _TW_MOBILE.fullmatch
-        inner, outer = keyed.pads
-
-        def normalise(value: str) -> str:
-            # The hot path of a 1.5-million-line file, inlined: fast TW mobile, SHA-256, HMAC.
-            match = tw_mobile(value)
-            if match is not None:
-                i = inner.copy()
-                i.update(sha256(b"+886" + match.group(1).encode("ascii")).hexdigest()
-                         .encode("ascii"))
-                o = outer.copy()
-                o.update(i.digest())
-                return o.hexdigest()
-            if len(value) == 64 and _HEX64.fullmatch(value):
-                return keyed(value.lower())  # already a LINE-style SHA-256
-            return keyed(sha256(phone_e164(value).encode("utf-8")).hexdigest())
-    elif id_type == IdType.EMAIL:
-        def normalise(value: str) -> str:
-            if len(value) == 64 and _HEX64.fullmatch(value):
-                return keyed(value.lower())
-            try:
-                email = pii.normalise_email(value)
-            except pii.InvalidIdentifier:
-                raise Malformed(_("not an e-mail address")) from None
-            return keyed(sha256(email.encode("utf-8")).hexdigest())
-    else:
+def stored_row(id_type: str, value: str) -> tuple[str, str]:
+    """(identifier, sealed hex or "") of one ID; raises ``Malformed``."""
+    if id_type not in IdType.values:
         raise DomainError(_("Unknown ID type."))
-    return normalise
+    pii_key, k_seal = _keys(id_type)
+    result = hashing.normalise(hashing.Rower(id_type, pii_key, k_seal), value.strip())
+    if isinstance(result, str):
+        raise Malformed(_reason(result))
+    return result
 
 
 def stored_identifier(id_type: str, value: str) -> str:
     """The stored form of one ID (for searches and the API); raises ``Malformed``."""
-    return _make_normaliser(id_type)(value.strip())
+    return stored_row(id_type, value)[0]
 
 
-# --- Parsing ----------------------------------------------------------------------------------
+def open_sealed(identifier: str, sealed: bytes | memoryview | None) -> str | None:
+    """The LINE-style hash of a phone/e-mail member, or None when the row has no sealed copy or
+    it does not open under the current PII_HASH_KEY."""
+    if not sealed:
+        return None
+    pii_key = settings.PII_HASH_KEY.encode("utf-8")
+    return hashing.open_sealed(identifier, bytes(sealed), pii_key=pii_key,
+                               k_seal=hashing.seal_key(pii_key))
+
+
+# --- Reading blocks ---------------------------------------------------------------------------
+
+
+def _source_size(source, total_bytes: int) -> int:
+    if total_bytes:
+        return total_bytes
+    if isinstance(source, (str, Path)):
+        return os.path.getsize(source)
+    return int(getattr(source, "size", 0) or 0)
+
+
+def _blocks(source) -> Iterator[tuple[bytes, int, int]]:
+    """(block of whole lines, number of its first line, bytes read so far)."""
+    if isinstance(source, (str, Path)):
+        with open(source, "rb") as handle:
+            yield from _file_blocks(handle)
+        return
+    if hasattr(source, "read"):
+        if hasattr(source, "seek"):
+            source.seek(0)
+        yield from _file_blocks(source)
+        return
+    # An iterable of strings (the API): one item per line.
+    line, batch, seen = 1, [], 0
+    for item in source:
+        batch.append(str(item).replace("\r", " ").replace("\n", " "))
+        if len(batch) == 20_000:
+            block = ("\n".join(batch) + "\n").encode("utf-8")
+            seen += len(block)
+            yield block, line, seen
+            line += len(batch)
+            batch = []
+    if batch:
+        block = ("\n".join(batch) + "\n").encode("utf-8")
+        yield block, line, seen + len(block)
+
+
+def _file_blocks(handle) -> Iterator[tuple[bytes, int, int]]:
+    line, seen, rest = 1, 0, b""
+    while True:
+        data = handle.read(BLOCK_BYTES)
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if not data:
+            break
+        seen += len(data)
+        data = rest + data
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            rest = data
+            continue
+        block, rest = data[:cut], data[cut:]
+        yield block, line, seen
+        line += block.count(b"\n")
+    if rest:
+        yield rest, line, seen
+
+
+def _results(source, id_type: str, size: int) -> Iterator[tuple[dict, int]]:
+    """Each block's result, in file order, with the bytes read so far."""
+    pii_key, k_seal = _keys(id_type)
+    tasks = ((block, first, id_type, pii_key, k_seal, seen)
+             for block, first, seen in _blocks(source))
+    count = workers()
+    if count < 2 or size < PARALLEL_MIN_BYTES:
+        for *task, seen in tasks:
+            yield hashing.process_block(*task), seen
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # "fork": starts at once and needs no importable ``__main__`` (a Celery worker, a script).
+    # The workers run only ``audiences.hashing`` and never touch the inherited database
+    # connection (they leave through ``os._exit``); the parent's pages stay shared.
+    executor = ProcessPoolExecutor(max_workers=count,
+                                   mp_context=multiprocessing.get_context("fork"))
+    try:
+        pending: deque = deque()
+        for *task, seen in tasks:
+            pending.append((executor.submit(hashing.process_task, tuple(task)), seen))
+            if len(pending) >= count * WINDOW_PER_WORKER:
+                future, done = pending.popleft()
+                yield future.result(), done
+        while pending:
+            future, done = pending.popleft()
+            yield future.result(), done
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class _Tally:
+    """What the blocks reported, merged in file order."""
+
+    count: int = 0
+    bad: int = 0
+    problems: list = field(default_factory=list)
+    encoding_error: int | None = None
+    blank: tuple[int, int] = (0, 0)  # blank lines after the last ID so far: (first, count)
+
+    def _blank_lines_before_an_id(self) -> None:
+        start, number = self.blank
+        if number:
+            self.bad += number
+            self.problems.extend((n, _reason(hashing.EMPTY))
+                                 for n in range(start, start + min(number, MAX_REPORTED)))
+        self.blank = (0, 0)
+
+    def add(self, result: dict) -> None:
+        if result["encoding_error"] is not None:
+            self.encoding_error = result["encoding_error"]
+        head_start, head_count = result["head_blank"]
+        if head_count:
+            start, number = self.blank
+            self.blank = (start if number else head_start, number + head_count)
+        if result["count"]:
+            self._blank_lines_before_an_id()
+            self.blank = result["tail_blank"]
+        self.count += result["count"]
+        self.bad += result["bad"]
+        if len(self.problems) < MAX_REPORTED:
+            self.problems.extend((n, _reason(code)) for n, code in result["problems"])
+
+    def check(self, limit: int) -> None:
+        """Raise for the faults that need no duplicate search."""
+        if self.encoding_error is not None:
+            raise UploadRejected(
+                _("The file is not UTF-8 text (line %(line)d); save it as UTF-8 and upload it "
+                  "again.") % {"line": self.encoding_error},
+                problems=[(self.encoding_error, _("not UTF-8"))], bad_count=1)
+        if self.count > limit:
+            raise UploadRejected(
+                _("The file has %(count)s IDs; a file may hold at most %(max)s.")
+                % {"count": f"{self.count:,}", "max": f"{limit:,}"},
+                bad_count=self.count - limit)
+        if self.count == 0:
+            raise UploadRejected(_("The file contains no IDs."))
+
+    def reject_if_bad(self, duplicates: list[tuple[int, int]], duplicate_count: int) -> None:
+        problems = self.problems + [
+            (line, _("duplicate of line %(line)d") % {"line": first})
+            for line, first in duplicates]
+        bad = self.bad + duplicate_count
+        if bad:
+            raise UploadRejected(
+                ngettext("The file was rejected: %(count)s line is malformed or duplicated; "
+                         "nothing was stored.",
+                         "The file was rejected: %(count)s lines are malformed or duplicated; "
+                         "nothing was stored.", bad) % {"count": f"{bad:,}"},
+                problems=sorted(problems)[:MAX_REPORTED], bad_count=bad)
+
+
+# --- The upload path --------------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    count: int  # IDs in the file
+    added: int  # members added (an addition skips the ones the audience has)
+
+
+def load_ids(source, *, id_type: str, audience_id: int, new_audience: bool,
+             total_bytes: int = 0, progress: ProgressCallback | None = None) -> Loaded:
+    """Validate every ID of ``source`` and add them to ``audience_id`` in the caller's
+    transaction (which must be open); raise ``UploadRejected`` if the file is refused (the
+    caller's transaction then rolls back). See the module docstring."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("load_ids must run inside transaction.atomic()")
+    limit = MAX_IDS
+    size = _source_size(source, total_bytes)
+    tally = _Tally()
+    postgresql = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGING_TABLE}")
+        if postgresql:
+            cursor.execute(f'CREATE TEMP TABLE {STAGING_TABLE} (identifier varchar(64) '
+                           'COLLATE "C", sealed bytea, line integer) ON COMMIT DROP')
+            with cursor.cursor.copy(f"COPY {STAGING_TABLE} (identifier, sealed, line) "
+                                    "FROM STDIN") as copy:
+                _feed(source, id_type, size, tally, limit, copy.write, progress)
+        else:
+            cursor.execute(f"CREATE TEMP TABLE {STAGING_TABLE} (identifier varchar(64), "
+                           "sealed blob, line integer)")
+
+            def write(rows: bytes) -> None:
+                cursor.executemany(
+                    f"INSERT INTO {STAGING_TABLE} (identifier, sealed, line) VALUES (%s, %s, %s)",
+                    [_staging_row(line) for line in rows.decode("ascii").splitlines()])
+
+            _feed(source, id_type, size, tally, limit, write, progress)
+        tally.check(limit)
+        check_first = tally.bad or not (postgresql and new_audience)
+        if check_first:
+            tally.reject_if_bad(*_duplicates(cursor))
+        if id_type in SEALED_TYPES and not new_audience:
+            _backfill_sealed(cursor, audience_id)
+        if postgresql:
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+        conflict = "" if new_audience else " ON CONFLICT DO NOTHING"
+        insert = (f"INSERT INTO {MEMBER_TABLE} (audience_id, identifier, sealed) "
+                  f"SELECT %s, identifier, sealed FROM {STAGING_TABLE} ORDER BY identifier"
+                  + conflict)
+        try:
+            with transaction.atomic():  # a savepoint: a duplicate only costs this statement
+                cursor.execute(insert, [audience_id])
+                added = cursor.rowcount
+        except IntegrityError:
+            if check_first:
+                raise
+            tally.reject_if_bad(*_duplicates(cursor))
+            raise
+        cursor.execute(f"DROP TABLE {STAGING_TABLE}")
+        if postgresql:
+            cursor.execute("RESET work_mem")
+    if progress is not None:
+        progress(1.0)
+    return Loaded(count=tally.count, added=added)
+
+
+def _feed(source, id_type, size, tally, limit, write, progress) -> None:
+    for result, seen in _results(source, id_type, size):
+        tally.add(result)
+        if tally.encoding_error is not None:
+            break
+        if tally.count <= limit and result["rows"]:
+            write(result["rows"])
+        if progress is not None and size:
+            progress(0.8 * min(seen / size, 1.0))
+
+
+def _staging_row(line: str) -> tuple[str, bytes | None, int]:
+    identifier, sealed, number = line.split("\t")
+    return identifier, bytes.fromhex(sealed[3:]) if sealed != "\\N" else None, int(number)
+
+
+def _duplicates(cursor) -> tuple[list[tuple[int, int]], int]:
+    """(line, line of its first occurrence) of the first duplicates, and how many in all."""
+    cursor.execute(f"SELECT COUNT(*) - COUNT(DISTINCT identifier) FROM {STAGING_TABLE}")
+    total = cursor.fetchone()[0]
+    if not total:
+        return [], 0
+    cursor.execute(f"SELECT line, first FROM (SELECT line, MIN(line) OVER (PARTITION BY "
+                   f"identifier) AS first FROM {STAGING_TABLE}) d WHERE line <> first "
+                   f"ORDER BY line LIMIT {MAX_REPORTED}")
+    return [tuple(row) for row in cursor.fetchall()], total
+
+
+def _backfill_sealed(cursor, audience_id: int) -> None:
+    """Members stored before sealed copies existed get theirs when the same IDs are uploaded
+    again as an addition (the only way: a keyed hash cannot be reversed)."""
+    cursor.execute(f"SELECT 1 FROM {MEMBER_TABLE} WHERE audience_id = %s AND sealed IS NULL "
+                   "LIMIT 1", [audience_id])
+    if cursor.fetchone() is None:
+        return
+    cursor.execute(f"UPDATE {MEMBER_TABLE} SET sealed = s.sealed FROM {STAGING_TABLE} s "
+                   f"WHERE {MEMBER_TABLE}.audience_id = %s AND {MEMBER_TABLE}.sealed IS NULL "
+                   f"AND {MEMBER_TABLE}.identifier = s.identifier AND s.sealed IS NOT NULL",
+                   [audience_id])
+
+
+# --- Validation alone (small files) -----------------------------------------------------------
 
 
 @dataclass
 class ParsedIds:
-    """A validated file: ``count`` distinct IDs in their stored form, spooled on disk."""
+    """A validated input: ``count`` distinct IDs in their stored form, spooled on disk as
+    ``identifier TAB sealed-hex`` lines (sealed empty for user IDs and IFAs)."""
 
     id_type: str
     count: int
     spool_path: str
-    width: int = 0  # stored identifiers of one type all have the same length
     _closed: bool = field(default=False, repr=False)
 
-    def lines(self) -> Iterable[str]:
+    def rows(self) -> Iterable[tuple[str, str]]:
         with open(self.spool_path, encoding="ascii") as spool:
             for line in spool:
-                yield line[:-1]
+                identifier, sealed = line[:-1].split("\t")
+                yield identifier, sealed
 
-    def blocks(self, records: int = 65536) -> Iterable[bytes]:
-        """The spool in blocks of whole ``identifier\\n`` lines."""
-        size = records * (self.width + 1)
-        with open(self.spool_path, "rb") as spool:
-            while block := spool.read(size):
-                yield block
+    def lines(self) -> Iterable[str]:
+        for identifier, _sealed in self.rows():
+            yield identifier
 
     def close(self) -> None:
         if not self._closed:
@@ -194,220 +436,43 @@ class ParsedIds:
         self.close()
 
 
-WIDTH = {IdType.USER_ID: 33, IdType.IFA: 36, IdType.PHONE: 64, IdType.EMAIL: 64}
-
-
-def _raw_lines(source) -> Iterable[tuple[bytes | str, int]]:
-    """(line, size in bytes) from a path, a binary file or an iterable of strings."""
-    if isinstance(source, (str, Path)):
-        with open(source, "rb") as handle:
-            yield from ((raw, len(raw)) for raw in handle)
-        return
-    if hasattr(source, "read"):
-        if hasattr(source, "seek"):
-            source.seek(0)
-        for raw in source:
-            if isinstance(raw, str):
-                raw = raw.encode("utf-8")
-            # Django's UploadedFile iterates lines too, splitting on \r, \n and \r\n alike.
-            yield raw, len(raw)
-        return
-    for item in source:
-        yield item, len(item) + 1
-
-
 def parse_ids(source, *, id_type: str, total_bytes: int = 0,
               progress: ProgressCallback | None = None) -> ParsedIds:
-    """Validate and normalise every ID of ``source``; return them spooled, or raise
-    ``UploadRejected``. ``source`` is a path, a binary file object or an iterable of ID strings.
-    Encoding: UTF-8 with or without BOM; LF or CRLF; trailing blank lines ignored."""
-    normalise = _make_normaliser(id_type)
+    """Validate and normalise every ID of ``source`` (a path, a binary file object or an
+    iterable of ID strings); return them spooled, or raise ``UploadRejected``. Encoding: UTF-8
+    with or without BOM; LF or CRLF; trailing blank lines ignored. Holds every stored ID in
+    memory to find duplicates: for small inputs (uploads go through ``load_ids``)."""
     limit = MAX_IDS
+    tally = _Tally()
+    first_seen: dict[str, int] = {}
+    duplicates: list[tuple[int, int]] = []
+    duplicate_count = 0
     fd, spool_path = tempfile.mkstemp(prefix="audience-", suffix=".ids")
-    spool = os.fdopen(fd, "w", encoding="ascii", newline="\n", buffering=1 << 20)
-    keys = array("q")
-    line_numbers = array("l")
-    problems: list[tuple[int, str]] = []
-    bad = 0
-    count = 0
-    pending_blank: list[int] = []
-    too_many = False
-    seen_bytes = 0
-    line_no = 0
-    encoding_error = None
-    write = spool.write
-    add_key = keys.append
-    add_line = line_numbers.append
-
-    def problem(number: int, reason: str) -> None:
-        nonlocal bad
-        bad += 1
-        if len(problems) < MAX_REPORTED:
-            problems.append((number, reason))
-
     try:
-        for raw, size in _raw_lines(source):
-            line_no += 1
-            seen_bytes += size
-            if isinstance(raw, bytes):
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    encoding_error = line_no
+        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as spool:
+            for result, _seen in _results(source, id_type, 0):
+                tally.add(result)
+                if tally.encoding_error is not None:
                     break
-            else:
-                text = raw
-            if line_no == 1 and text.startswith("\ufeff"):
-                text = text[1:]
-            value = text.strip()
-            if len(value) > 1 and value[0] == '"' and value[-1] == '"':
-                value = value[1:-1].strip()  # a CSV cell in quotes
-            if not value:
-                pending_blank.append(line_no)
-                continue
-            if pending_blank:
-                for number in pending_blank:
-                    problem(number, _("empty line"))
-                pending_blank.clear()
-            count += 1
-            if count > limit:
-                too_many = True
-                continue  # keep counting, stop checking
-            if "\x00" in value:
-                problem(line_no, _("not text (NUL byte); is the file UTF-8?"))
-                continue
-            try:
-                stored = normalise(value)
-            except Malformed as exc:
-                problem(line_no, str(exc))
-                continue
-            write(stored)
-            write("\n")
-            add_key(hash(stored))
-            add_line(line_no)
-            if progress is not None and count % PROGRESS_EVERY == 0 and total_bytes:
-                progress(min(seen_bytes / total_bytes, 1.0))
-        spool.close()
-        if encoding_error is not None:
-            raise UploadRejected(
-                _("The file is not UTF-8 text (line %(line)d); save it as UTF-8 and upload it "
-                  "again.") % {"line": encoding_error},
-                problems=[(encoding_error, _("not UTF-8"))], bad_count=1)
-        if too_many:
-            raise UploadRejected(
-                _("The file has %(count)s IDs; a file may hold at most %(max)s.")
-                % {"count": f"{count:,}", "max": f"{limit:,}"}, bad_count=count - limit)
-        if count == 0:
-            raise UploadRejected(_("The file contains no IDs."))
-        duplicates = _duplicates(keys, line_numbers, spool_path)
-        del keys
-        for number, first in duplicates:
-            problem(number, _("duplicate of line %(line)d") % {"line": first})
-        if bad:
-            problems.sort()
-            raise UploadRejected(
-                ngettext("The file was rejected: %(count)s line is malformed or duplicated; "
-                         "nothing was stored.",
-                         "The file was rejected: %(count)s lines are malformed or duplicated; "
-                         "nothing was stored.", bad) % {"count": f"{bad:,}"},
-                problems=problems[:MAX_REPORTED], bad_count=bad)
+                if tally.count > limit:
+                    continue
+                for row in result["rows"].decode("ascii").splitlines():
+                    identifier, sealed, number = _staging_row(row)
+                    first = first_seen.setdefault(identifier, number)
+                    if first != number:
+                        duplicate_count += 1
+                        if len(duplicates) < MAX_REPORTED:
+                            duplicates.append((number, first))
+                        continue
+                    spool.write(f"{identifier}\t{sealed.hex() if sealed else ''}\n")
+        tally.check(limit)
+        tally.reject_if_bad(duplicates, duplicate_count)
         if progress is not None:
             progress(1.0)
-        return ParsedIds(id_type=id_type, count=count, spool_path=spool_path,
-                         width=WIDTH[id_type])
+        return ParsedIds(id_type=id_type, count=tally.count, spool_path=spool_path)
     except BaseException:
-        spool.close()
         try:
             os.unlink(spool_path)
         except FileNotFoundError:
             pass
         raise
-
-
-def _duplicates(keys: array, line_numbers: array, spool_path: str) -> list[tuple[int, int]]:
-    """(line, line of its first occurrence) for every repeated ID. Keys are 64-bit hashes:
-    sorting finds candidate collisions cheaply, and the spool confirms them exactly."""
-    ordered = sorted(keys)
-    suspects = {a for a, b in pairwise(ordered) if a == b}
-    del ordered
-    if not suspects:
-        return []
-    indices = {i for i, key in enumerate(keys) if key in suspects}
-    first_seen: dict[str, int] = {}
-    found = []
-    with open(spool_path, encoding="ascii") as spool:
-        for i, line in enumerate(spool):
-            if i in indices:
-                number = line_numbers[i]
-                first = first_seen.setdefault(line, number)
-                if first != number:
-                    found.append((number, first))
-    return found
-
-
-# --- Storing ----------------------------------------------------------------------------------
-
-
-MEMBER_TABLE = "audiences_audiencemember"
-
-
-def store_members(parsed: ParsedIds, *, audience_id: int, new_audience: bool,
-                  progress: ProgressCallback | None = None) -> int:
-    """Insert the spooled IDs as members of ``audience_id`` (in the caller's transaction) and
-    return how many were added. An addition skips IDs the audience already has."""
-    if connection.vendor == "postgresql":
-        return _store_postgresql(parsed, audience_id, new_audience, progress)
-    return _store_batches(parsed, audience_id, progress)
-
-
-def _store_postgresql(parsed, audience_id, new_audience, progress) -> int:
-    """COPY into a temporary table (no index, no WAL), then one INSERT ... SELECT in identifier
-    order: the unique index then grows at its right edge instead of at random pages, several
-    times faster than a COPY straight into the indexed table."""
-    done = 0
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # the psycopg 3 cursor under Django's wrapper
-        cursor.execute("DROP TABLE IF EXISTS audiences_load")
-        cursor.execute('CREATE TEMP TABLE audiences_load (identifier varchar(64) COLLATE "C") '
-                       "ON COMMIT DROP")
-        with raw.copy("COPY audiences_load (identifier) FROM STDIN") as copy:
-            for block in parsed.blocks():
-                copy.write(block)
-                done += len(block) // (parsed.width + 1)
-                if progress is not None:
-                    progress(0.5 * done / parsed.count)
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        conflict = "" if new_audience else " ON CONFLICT DO NOTHING"
-        cursor.execute(f"INSERT INTO {MEMBER_TABLE} (audience_id, identifier) "
-                       "SELECT %s, identifier FROM audiences_load ORDER BY identifier"
-                       + conflict, [audience_id])
-        added = cursor.rowcount
-        cursor.execute("DROP TABLE audiences_load")
-        cursor.execute("RESET work_mem")
-        if progress is not None:
-            progress(1.0)
-        return added
-
-
-def _store_batches(parsed, audience_id, progress, batch: int = 20_000) -> int:
-    sql = (f"INSERT INTO {MEMBER_TABLE} (audience_id, identifier) VALUES (%s, %s) "
-           "ON CONFLICT DO NOTHING")
-    added = 0
-    done = 0
-    rows = []
-    with connection.cursor() as cursor:
-        def flush():
-            nonlocal added
-            cursor.executemany(sql, rows)
-            added += max(cursor.rowcount, 0)
-        for identifier in parsed.lines():
-            rows.append((audience_id, identifier))
-            if len(rows) >= batch:
-                flush()
-                done += len(rows)
-                rows.clear()
-                if progress is not None:
-                    progress(done / parsed.count)
-        if rows:
-            flush()
-    return added

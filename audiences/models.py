@@ -21,7 +21,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Length, Lower
+from django.db.models.lookups import Exact
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -422,6 +423,13 @@ class AudienceMember(models.Model):
     """One member identifier: a user ID as given, an IFA lower-cased, or for phone numbers and
     e-mail addresses the keyed hash (HMAC-SHA256 over the LINE-style SHA-256; never the value).
 
+    ``sealed`` (phone numbers and e-mail addresses only) is the LINE-style SHA-256 encrypted
+    under a key derived from PII_HASH_KEY (``audiences.hashing`` documents the construction), so
+    that an Admin's export can give LINE-style hashes back. Rows stored before this column
+    existed (migration 0003) have none: a keyed hash cannot be reversed. Uploading the same IDs
+    again as an addition fills it in; until then the export leaves such members out and says
+    how many (``audiences.services.audience_export``).
+
     Written only in bulk (COPY on PostgreSQL). The unique index (audience, identifier) is the
     only index: it serves look-ups by audience and, probed once per visible audience, searches
     by identifier; a second index would slow every 1.5-million-row upload. On PostgreSQL the
@@ -436,6 +444,8 @@ class AudienceMember(models.Model):
     audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="members",
                                  db_index=False, db_constraint=False)
     identifier = models.CharField(_("identifier"), max_length=64)
+    sealed = models.BinaryField(_("sealed LINE-style hash"), max_length=32, null=True,
+                                blank=True, editable=False)
 
     class Meta:
         verbose_name = _("audience member")
@@ -443,6 +453,9 @@ class AudienceMember(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["audience", "identifier"],
                                     name="audiencemember_unique"),
+            models.CheckConstraint(
+                condition=Q(sealed__isnull=True) | Q(Exact(Length("sealed"), 32)),
+                name="audiencemember_sealed_32_bytes"),
         ]
 
     def __str__(self) -> str:

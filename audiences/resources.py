@@ -2,12 +2,13 @@
 
 The import form validates and normalises the whole file before import-export sees it (see
 ``audiences.forms``), so what import-export keeps between preview and confirm is the stored
-form of each ID (keyed hashes for phone numbers and e-mail addresses), never the raw file.
+form of each ID (keyed hashes for phone numbers and e-mail addresses, with their sealed
+LINE-style hash in hex), never the raw file.
 """
 
 import tablib
 from django.utils.translation import gettext_lazy as _
-from import_export import resources
+from import_export import fields, resources, widgets
 from import_export.formats.base_formats import Format
 from import_export.instance_loaders import CachedInstanceLoader
 
@@ -15,7 +16,9 @@ from .models import AudienceMember
 
 
 class IdListFormat(Format):
-    """A TXT or CSV file with one ID per line and no header."""
+    """A TXT or CSV file with one ID per line and no header. After the import form has
+    normalised it, a line is ``identifier TAB sealed-hex`` (see ``AudienceImportForm.clean``).
+    """
 
     def __init__(self, encoding=None):
         self.encoding = encoding
@@ -26,10 +29,11 @@ class IdListFormat(Format):
     def create_dataset(self, in_stream):
         if isinstance(in_stream, bytes):
             in_stream = in_stream.decode("utf-8-sig")
-        dataset = tablib.Dataset(headers=["identifier"])
+        dataset = tablib.Dataset(headers=["identifier", "sealed"])
         for line in in_stream.splitlines():
             if line.strip():
-                dataset.append([line.strip()])
+                identifier, _tab, sealed = line.strip().partition("\t")
+                dataset.append([identifier, sealed])
         return dataset
 
     def is_binary(self):
@@ -48,14 +52,26 @@ class IdListFormat(Format):
         return True
 
 
+class SealedWidget(widgets.Widget):
+    """The sealed copy travels as hex (empty for user IDs and IFAs)."""
+
+    def clean(self, value, row=None, **kwargs):
+        return bytes.fromhex(value) if value else None
+
+    def render(self, value, obj=None, **kwargs):
+        return bytes(value).hex() if value else ""
+
+
 class AudienceMemberResource(resources.ModelResource):
     """Rows are already-normalised identifiers. ``plan`` says where they go; the audience is
     created (new) or locked (addition) through the services, inside import-export's transaction,
     so the dry run of the preview leaves nothing behind."""
 
+    sealed = fields.Field(attribute="sealed", column_name="sealed", widget=SealedWidget())
+
     class Meta:
         model = AudienceMember
-        fields = ("identifier",)
+        fields = ("identifier", "sealed")
         import_id_fields = ("identifier",)
         skip_unchanged = True
         report_skipped = True

@@ -185,8 +185,12 @@ def test_export_action_is_for_admins_only(client, org, admin_user, audience):
     _login(client, admin_user)
     response = client.post(url, data)
     body = b"".join(response.streaming_content).decode()
-    assert len(body.split()) == 120
-    assert audience.history.first().history_change_reason == "Members exported (120)"
+    assert sorted(body.split()) == sorted(pii.sha256_hex(pii.normalise_phone(p))
+                                          for p in af.phones(120))
+    assert response["X-Audience-Members-Left-Out"] == "0"
+    record = audience.history.first()
+    assert record.history_change_reason == "Members exported as LINE-style hashes (120)"
+    assert record.history_user == admin_user
 
 
 def test_share_action_refuses_operator_data_only(client, org, oa, audience):
