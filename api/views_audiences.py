@@ -183,14 +183,79 @@ class UploadByFileView(LineAPIView):
 
 
 class AudienceView(LineAPIView):
-    """``GET /v2/bot/audienceGroup/{id}``."""
+    """``GET`` and ``DELETE /v2/bot/audienceGroup/{id}``."""
 
     throttle_scope = "audience"
 
     @extend_schema(operation_id="getAudienceData", responses=schemas.AudienceDataSerializer)
     def get(self, request, audience_id: int):
         audience = own_audience(request, audience_id)
-        return Response({"audienceGroup": audience_group(audience), "jobs": []})
+        data = {"audienceGroup": audience_group(audience), "jobs": []}
+        if audience.type in (Audience.Type.CLICK, Audience.Type.IMPRESSION):
+            for line in audience.description.splitlines():
+                key, _sep, value = line.partition("=")
+                if key in ("requestId", "clickUrl") and value:
+                    data["audienceGroup"][key] = value
+        return Response(data)
+
+    @extend_schema(operation_id="deleteAudienceGroup", responses={200: schemas.EmptySerializer})
+    def delete(self, request, audience_id: int):
+        audience = own_audience(request, audience_id)
+        services.audience_delete(actor=None, audience_id=audience.pk,
+                                 reason="Deleted through the Messaging API")
+        return Response({})
+
+
+class DescriptionSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=120)
+
+
+class UpdateDescriptionView(LineAPIView):
+    """``PUT /v2/bot/audienceGroup/{id}/updateDescription``: rename."""
+
+    throttle_scope = "audience"
+    parser_classes = [JSONParser]
+
+    @extend_schema(operation_id="updateAudienceGroupDescription", request=DescriptionSerializer,
+                   responses={200: schemas.EmptySerializer})
+    def put(self, request, audience_id: int):
+        data = _valid(DescriptionSerializer, request.data)
+        audience = own_audience(request, audience_id)
+        services.audience_rename(actor=None, audience_id=audience.pk, name=data["description"],
+                                 reason="Renamed through the Messaging API")
+        return Response({})
+
+
+class ClickSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=120)
+    requestId = serializers.CharField(max_length=100)
+    clickUrl = serializers.URLField(max_length=2000, required=False, allow_blank=True)
+
+
+class ImpSerializer(serializers.Serializer):
+    description = serializers.CharField(max_length=120)
+    requestId = serializers.CharField(max_length=100)
+
+
+class TrackingAudienceView(LineAPIView):
+    """``POST /v2/bot/audienceGroup/click`` and ``/imp``."""
+
+    throttle_scope = "audience"
+    parser_classes = [JSONParser]
+    kind = "click"
+
+    @extend_schema(request=ClickSerializer,
+                   responses={202: schemas.CreateAudienceGroupResponseSerializer})
+    def post(self, request):
+        data = _valid(ClickSerializer if self.kind == "click" else ImpSerializer, request.data)
+        audience = services.audience_create_tracking(
+            account_id=request.auth.account_id, name=data["description"], kind=self.kind,
+            request_id=data["requestId"], click_url=data.get("clickUrl", ""))
+        body = {**created_body(audience), "type": "CLICK" if self.kind == "click" else "IMP",
+                "requestId": data["requestId"]}
+        if self.kind == "click" and data.get("clickUrl"):
+            body["clickUrl"] = data["clickUrl"]
+        return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
 def _page(request, queryset, *, permission_of, all_read_write: bool = False) -> dict:

@@ -34,6 +34,7 @@ from .models import (
     AudienceMember,
     AudienceShare,
     AudienceUpload,
+    IdType,
     LineTag,
     LineTagShare,
     TagEvent,
@@ -713,7 +714,13 @@ def audience_export(*, actor, audience_id: int) -> Export:
 
 def _editable(audience: Audience, actor) -> None:
     """Who may create an audience may rename or delete it: Admin, Operator, Operator (data).
-    An account's own audience lives in that account (LINE), not in the organization."""
+    An account's own audience lives in that account (LINE), not in the organization: it is
+    changed through the account's channel (``actor=None``: the caller is a channel whose token
+    the API has checked, and which owns the audience)."""
+    if actor is None:
+        if audience.source_account_id is None:
+            raise AudienceError(_("An organization's audience is changed in Business Manager."))
+        return
     permissions.require(actor, Action.CREATE_AUDIENCES, audience)
     if audience.source_account_id is not None:
         raise AudienceError(_("An account's own audience is changed in that account, not in the "
@@ -727,7 +734,7 @@ def audience_rename(*, actor, audience_id: int, name: str, reason: str = "") -> 
     audience = Audience.objects.select_for_update().get(pk=audience_id)
     _editable(audience, actor)
     name = audience_check_name(name=name, organization_id=audience.organization_id,
-                               exclude_pk=audience.pk)
+                               account_id=audience.source_account_id, exclude_pk=audience.pk)
     if name == audience.name:
         return audience
     old = audience.name
@@ -805,6 +812,33 @@ def audience_import_finish(*, audience_id: int, actor, added: int) -> Audience:
 
 
 # --- Audiences that exist in an account (sync from LINE, demo data) ---------------------------
+
+
+@transaction.atomic
+def audience_create_tracking(*, account_id: int, name: str, kind: str, request_id: str,
+                             click_url: str = "") -> Audience:
+    """A click or impression retargeting audience of the users who opened (or clicked
+    ``click_url`` in) the messages sent with ``request_id``, created through the account's
+    channel. This back office keeps no message-open events, so it starts empty and ready; the
+    request it follows is kept with it."""
+    account = Account.objects.get(pk=account_id)
+    audience_type = {"click": Audience.Type.CLICK, "imp": Audience.Type.IMPRESSION}[kind]
+    _check_type(audience_type, account)
+    link = AccountLink.objects.filter(account=account,
+                                      status=AccountLink.Status.APPROVED).first()
+    organization = link.organization if link else None
+    name = audience_check_name(name=name, organization_id=organization and organization.pk,
+                               account_id=account.pk)
+    if not (request_id or "").strip():
+        raise AudienceError(_("The request ID of the message is required."))
+    audience = _new_audience(
+        organization=organization, account=account, name=name, audience_type=audience_type,
+        id_type=IdType.USER_ID, actor=None, route=Audience.Route.MESSAGING_API,
+        description=f"requestId={request_id.strip()}"
+        + (f"\nclickUrl={click_url.strip()}" if click_url else ""))
+    audience.status = Audience.Status.READY
+    audience.save(update_fields=["status", "updated_at"])
+    return audience
 
 
 def account_audience_upsert(*, account_id: int, external_id: int, name: str,

@@ -148,3 +148,48 @@ def test_shared_audiences_come_with_their_owner(live_server, channel_oa):
     with pytest.raises(ApiException) as error:
         api.get_shared_audience_data(unshared.pk)
     assert error.value.status == 403
+
+
+def test_rename_delete_click_and_impression_audiences(live_server, channel_oa):
+    from linebot.v3.audience import (
+        CreateClickBasedAudienceGroupRequest,
+        CreateImpBasedAudienceGroupRequest,
+        UpdateAudienceGroupDescriptionRequest,
+    )
+
+    _org, account, token = channel_oa
+    api, _blob = clients(live_server, token)
+    created = api.create_audience_group(CreateAudienceGroupRequest(
+        description="舊名稱", audiences=[SdkAudience(id=i) for i in user_ids(2)]))
+    api.update_audience_group_description(
+        created.audience_group_id, UpdateAudienceGroupDescriptionRequest(description="新名稱"))
+    assert api.get_audience_data(created.audience_group_id).audience_group.description == "新名稱"
+    click = api.create_click_based_audience_group(CreateClickBasedAudienceGroupRequest(
+        description="點擊過優惠頁", request_id="f70dd685-499a-4231-a441-f24b8d4fba21",
+        click_url="https://shop.example.com/spring"))
+    assert click.type == "CLICK" and click.click_url == "https://shop.example.com/spring"
+    data = api.get_audience_data(click.audience_group_id)
+    assert data.audience_group.request_id == "f70dd685-499a-4231-a441-f24b8d4fba21"
+    imp = api.create_imp_based_audience_group(CreateImpBasedAudienceGroupRequest(
+        description="看過訊息", request_id="f70dd685-499a-4231-a441-f24b8d4fba21"))
+    assert imp.type == "IMP"
+    api.delete_audience_group(created.audience_group_id)
+    assert not Audience.objects.filter(pk=created.audience_group_id).exists()
+    assert not AudienceMember.objects.filter(audience_id=created.audience_group_id).exists()
+    deleted = Audience.history.filter(id=created.audience_group_id).latest()
+    assert deleted.history_type == "-"
+    with pytest.raises(ApiException) as error:
+        api.delete_audience_group(created.audience_group_id)
+    assert error.value.status == 400
+
+
+def test_a_channel_cannot_rename_an_organizations_audience(live_server, channel_oa):
+    from linebot.v3.audience import UpdateAudienceGroupDescriptionRequest
+
+    org, _account, token = channel_oa
+    api, _blob = clients(live_server, token)
+    theirs = af.upload_audience(org, org.contact, af.phones(3), name="組織名單")
+    with pytest.raises(ApiException) as error:
+        api.update_audience_group_description(
+            theirs.pk, UpdateAudienceGroupDescriptionRequest(description="改名"))
+    assert error.value.status == 403
