@@ -3,6 +3,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -95,6 +96,7 @@ def line_exception_handler(exc, context):
     return response
 
 
+@csrf_exempt
 def not_found(request, exception=None):
-    """404 for unknown API paths, in LINE's shape."""
+    """404 for unknown API paths, in LINE's shape (any method: the API uses no cookies)."""
     return JsonResponse(body("Not found"), status=404)

@@ -50,6 +50,13 @@ def test_unknown_api_path_is_lines_404(api):
     assert response["X-Line-Request-Id"]
 
 
+def test_unknown_api_path_is_404_for_any_method(api):
+    response = api.put("/v2/bot/audienceGroup/null%2Cnull/updateDescription", {},
+                       format="json")
+    assert response.status_code == 404
+    assert response.json() == {"message": "Not found"}
+
+
 def test_admin_pages_carry_no_request_id(client):
     assert "X-Line-Request-Id" not in client.get("/admin/login/")
 

@@ -11,6 +11,21 @@ from lbm.wsgi import application
 schema = schemathesis.openapi.from_wsgi("/api/openapi?format=json", application)
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection():
+    """Calling the WSGI application directly fires request_finished, which would close the
+    database connection holding the test's transaction; Django's test client disconnects it the
+    same way."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def token(db):
     from lbm import channels
@@ -32,4 +47,6 @@ def test_no_server_errors(case, token, settings):
     assert response.status_code < 500, (case.method, case.formatted_path, response.text[:500])
     assert "x-line-request-id" in {name.lower() for name in response.headers}
     if response.status_code >= 400:
+        assert "json" in str(response.headers.get("content-type")), (
+            response.status_code, case.method, case.formatted_path, response.text[:300])
         assert "message" in response.json()
