@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from lbm import permissions
+from lbm.audit import record_change
 from lbm.models import Account, AccountLink, Organization
 from lbm.permissions import Action
 
@@ -44,10 +45,7 @@ logger = logging.getLogger(__name__)
 MEMBER_TABLE = importers.MEMBER_TABLE
 
 
-def _record(obj, *, actor, reason: str) -> None:
-    """Attach who and why to the history row the next ``save()`` writes."""
-    obj._history_user = actor
-    obj._change_reason = str(reason)[:100]
+_record = record_change  # lbm.audit: who and why for the history row
 
 
 # --- Creating audiences -----------------------------------------------------------------------

@@ -44,8 +44,7 @@ from .resources import InvoiceResource, PromotionCodeResource
 
 def staff_can(user, codename: str) -> bool:
     """A LINE staff member's global billing permission (account managers hold them)."""
-    return user.is_active and (user.is_superuser
-                               or (user.is_staff and user.has_perm(f"billing.{codename}")))
+    return permissions.staff_may(user, f"billing.{codename}")
 
 
 class BillingAdmin(admin.ModelAdmin):

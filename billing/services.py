@@ -40,8 +40,8 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from lbm import workdays
-from lbm.exceptions import NotAllowed
+from lbm import permissions, workdays
+from lbm.audit import record_change
 from lbm.models import Account
 
 from . import periods, pricing, selectors
@@ -80,14 +80,10 @@ SUB_ACCOUNT_MAX_FRIENDS = 5000
 
 def _require(actor, codename: str) -> None:
     """Staff-global billing rights (held by the LINE account managers group)."""
-    if actor is None or not actor.is_active or not (
-            actor.is_superuser or (actor.is_staff and actor.has_perm(f"billing.{codename}"))):
-        raise NotAllowed(_("You do not have permission to do this."))
+    permissions.require_staff(actor, f"billing.{codename}")
 
 
-def _record(obj, *, actor, reason: str) -> None:
-    obj._history_user = actor
-    obj._change_reason = (reason or "")[:100]
+_record = record_change  # lbm.audit: who and why for the history row
 
 
 # --- Subscriptions and plan changes -----------------------------------------------------------

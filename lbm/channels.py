@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import permissions
+from .audit import record_change
 from .exceptions import DomainError
 from .models import Account, Channel, ChannelAccessToken
 from .permissions import Action
@@ -46,8 +47,7 @@ def channel_ensure(*, account: Account, actor=None) -> Channel:
     channel = Channel(account=account, channel_id=channel_id,
                       channel_secret=secrets.token_hex(16),
                       bot_user_id="U" + secrets.token_hex(16))
-    channel._history_user = actor
-    channel._change_reason = _("Channel created")
+    record_change(channel, actor=actor, reason=_("Channel created"))
     channel.save()
     return channel
 
@@ -61,8 +61,7 @@ def token_issue(*, account: Account, actor=None, label: str = "") -> tuple[Chann
     token = secrets.token_urlsafe(48)
     row = ChannelAccessToken(channel=channel, token_hash=_token_hash(token), prefix=token[:8],
                              label=label, created_by=actor)
-    row._history_user = actor
-    row._change_reason = _("Token issued")
+    record_change(row, actor=actor, reason=_("Token issued"))
     row.save()
     return row, token
 
@@ -74,8 +73,7 @@ def token_revoke(*, token_id: int, actor) -> ChannelAccessToken:
     if row.revoked_at is not None:
         return row
     row.revoked_at = timezone.now()
-    row._history_user = actor
-    row._change_reason = _("Token revoked")
+    record_change(row, actor=actor, reason=_("Token revoked"))
     row.save(update_fields=["revoked_at"])
     transaction.on_commit(lambda: cache.delete(_cache_key(row.token_hash)))
     cache.delete(_cache_key(row.token_hash))

@@ -129,6 +129,20 @@ def require(user, action: Action, obj=None) -> None:
         raise NotAllowed(_("You do not have permission to do this."))
 
 
+def staff_may(user, perm: str) -> bool:
+    """A LINE staff member's global permission ``"app.codename"`` (superusers hold all). The
+    apps' staff-only pages and services ask this rather than reading permissions themselves."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return user.is_superuser or (user.is_staff and user.has_perm(perm))
+
+
+def require_staff(user, perm: str) -> None:
+    """Raise ``NotAllowed`` unless ``staff_may(user, perm)``."""
+    if not staff_may(user, perm):
+        raise NotAllowed(_("You do not have permission to do this."))
+
+
 def actions_on(user, organization) -> frozenset[Action]:
     """The organization actions the user's object permissions grant (one query, cached)."""
     from .models import OrganizationUserObjectPermission

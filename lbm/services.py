@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from . import permissions, pii
+from .audit import record_change
 from .exceptions import (
     AccountAlreadyLinked,
     DomainError,
@@ -37,10 +38,7 @@ BUSINESS_INFO_FIELDS = ("company_name", "business_number", "address", "phone", "
                         "contact")
 
 
-def _record(obj, *, actor, reason: str) -> None:
-    """Attach who and why to the history row the next ``save()`` writes."""
-    obj._history_user = actor
-    obj._change_reason = reason[:100]
+_record = record_change  # lbm.audit: who and why for the history row
 
 
 # --- Organizations ----------------------------------------------------------------------------

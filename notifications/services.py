@@ -47,6 +47,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from lbm.audit import record_change
 from lbm import permissions, pii
 from lbm.exceptions import DomainError, InvalidTransition
 from lbm.models import Account
@@ -84,10 +85,7 @@ WEBHOOK_TIMEOUT = 10  # seconds
 TAG_MIN, TAG_MAX = 16, 100
 
 
-def _record(obj, *, actor, reason: str) -> None:
-    """Attach who and why to the history row the next ``save()`` writes."""
-    obj._history_user = actor
-    obj._change_reason = reason[:100]
+_record = record_change  # lbm.audit: who and why for the history row
 
 
 def _lock(queryset):

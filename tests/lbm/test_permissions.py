@@ -194,3 +194,27 @@ def test_objects_of_a_linked_account_follow_the_linked_organization(two_orgs):
     assert not permissions.can(users["operator"], Action.MANAGE_NOTIFICATIONS, thing)
     assert not permissions.visible(users["viewer"], Account.objects.all(),
                                    account_path="pk").exists()
+
+
+def test_staff_may_is_global_staff_permission_only(two_orgs):
+    from lbm.exceptions import NotAllowed
+
+    own, _other, users = two_orgs
+    manager = factories.account_manager()
+    assert permissions.staff_may(manager, "lbm.manage_accounts")
+    assert not permissions.staff_may(factories.reviewer(), "lbm.manage_accounts")
+    assert not permissions.staff_may(users["admin"], "lbm.manage_accounts")  # customers never
+    assert not permissions.staff_may(None, "lbm.manage_accounts")
+    with pytest.raises(NotAllowed):
+        permissions.require_staff(users["admin"], "lbm.view_organization")
+
+
+def test_record_change_keeps_who_and_a_reason_that_fits_the_history_column():
+    from lbm.audit import record_change
+
+    org = factories.organization()
+    actor = factories.reviewer()
+    record_change(org, actor=actor, reason="理由" * 80)
+    org.save()
+    latest = org.history.latest()
+    assert latest.history_user == actor and len(latest.history_change_reason) == 100
