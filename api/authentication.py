@@ -1,6 +1,8 @@
 from rest_framework import authentication, exceptions
 
-from lbm.channels import channel_for_token
+from lbm.channels import channel_entry_for_token
+
+from . import throttling
 
 
 class ChannelUser:
@@ -11,8 +13,10 @@ class ChannelUser:
     is_staff = False
     is_superuser = False
 
-    def __init__(self, channel):
+    def __init__(self, channel, stamp=(0, 0), counted=None):
         self.channel = channel
+        self.stamp = stamp  # the account's generation stamps read for this request
+        self.counted = counted  # (throttle scope, requests in its window), counted on the way
         self.pk = None
 
     def __str__(self) -> str:
@@ -31,10 +35,14 @@ class ChannelTokenAuthentication(authentication.BaseAuthentication):
         scheme, _sep, token = header.partition(" ")
         if scheme.lower() != self.keyword or not token.strip():
             raise exceptions.NotAuthenticated()
-        channel = channel_for_token(token.strip())
-        if channel is None:
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        scope = getattr(view, "throttle_scope", None)
+        count = (lambda account_id: throttling.window(scope, account_id)) if scope else None
+        entry = channel_entry_for_token(token.strip(), count=count)
+        if entry is None:
             raise exceptions.AuthenticationFailed()
-        return ChannelUser(channel), channel
+        counted = (scope, entry.count) if scope else None
+        return ChannelUser(entry.channel, entry.stamp, counted), entry.channel
 
     def authenticate_header(self, request):
         return 'Bearer realm="LINE"'

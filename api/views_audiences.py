@@ -7,7 +7,7 @@ audience group is its name here; ``uploadDescription`` describes the upload job.
 """
 
 from django.conf import settings
-from django.db.models import Q
+from django.db.models import Count, Q, Window
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -258,6 +258,11 @@ class TrackingAudienceView(LineAPIView):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
+# What a list shows of an audience (``audience_group``) and needs to judge its permission.
+LIST_FIELDS = ("pk", "type", "name", "status", "size", "created_at", "create_route", "id_type",
+               "source_account_id", "organization_id")
+
+
 def _page(request, queryset, *, permission_of, all_read_write: bool = False) -> dict:
     page = parse_int(request.query_params.get("page"), name="page", minimum=1)
     if page is None:
@@ -276,8 +281,13 @@ def _page(request, queryset, *, permission_of, all_read_write: bool = False) -> 
     route = request.query_params.get("createRoute")
     if route:
         queryset = queryset.filter(create_route=ROUTE_FILTER.get(route, "-"))
-    total = queryset.count()
-    rows = list(queryset.order_by("-created_at", "-pk")[(page - 1) * size: page * size])
+    # One query for the page and the total (COUNT(*) OVER ()); a page past the end counts apart.
+    # Named rows, not model instances: ``audience_group`` reads only these attributes.
+    rows = list(queryset.order_by("-created_at", "-pk")
+                .annotate(total_count=Window(Count("pk")))
+                .values_list(*LIST_FIELDS, "total_count", named=True)
+                [(page - 1) * size: page * size])
+    total = rows[0].total_count if rows else (queryset.count() if page > 1 else 0)
     groups = [audience_group(a, permission=permission_of(a)) for a in rows]
     if all_read_write:
         read_write = total

@@ -25,41 +25,13 @@ from billing.models import UsageRecord
 from notifications import selectors as lon_selectors
 from notifications import services as lon
 from notifications.exceptions import SendRefused
-from notifications.models import Stage, TemplateVersion
-from notifications.rendering import PLACEHOLDER
+from notifications.models import Notice
 
 from . import schemas
 from .base import LineAPIView
 from .errors import LineAPIError
 
 MIN_NARROWCAST_RECIPIENTS = 50  # SPEC section 3: usable for sending with at least 50
-
-
-def template_pattern(version: TemplateVersion) -> re.Pattern:
-    """A regular expression matching the version's rendered title + newline + body."""
-    text = f"{version.title}\n{version.body}"
-    parts, seen, position = [], set(), 0
-    for match in PLACEHOLDER.finditer(text):
-        parts.append(re.escape(text[position:match.start()]))
-        name = match.group(1)
-        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
-        seen.add(name)
-        position = match.end()
-    parts.append(re.escape(text[position:]))
-    return re.compile("".join(parts), re.DOTALL)
-
-
-def match_template(account_id: int, text: str) -> tuple[TemplateVersion, dict]:
-    versions = TemplateVersion.objects.filter(template__account_id=account_id,
-                                              status=TemplateVersion.Status.APPROVED)
-    for version in versions.order_by("-reviewed_at", "-pk"):
-        found = template_pattern(version).fullmatch(text)
-        if found:
-            return version, found.groupdict()
-    raise LineAPIError("The message does not match an approved notification template of this "
-                       "channel.", details=[("write the template's title, a line break and its "
-                                             "body with the placeholders filled in",
-                                             "messages[0].text")])
 
 
 class PnpSerializer(serializers.Serializer):
@@ -89,23 +61,28 @@ class PnpPushView(LineAPIView):
         if problem:
             raise LineAPIError("The request has 1 error(s)",
                                details=[(problem, "X-Line-Delivery-Tag")])
-        account = request.auth.account
-        application = getattr(account, "lon_application", None)
-        if application is None or application.stage != Stage.LIVE:
+        sender = lon.sender_for(account_id=request.auth.account_id,
+                                stamp=request.user.stamp)
+        if not sender.live:
             raise LineAPIError("Access to this API is not available for your account",
                                status_code=403)
         texts = [m.get("text") for m in data["messages"] if m.get("type") == "text"]
         if not texts or not isinstance(texts[0], str):
             raise LineAPIError("The request has 1 error(s)", details=[
                 ("a notification message needs a text message", "messages")])
-        version, values = match_template(account.pk, texts[0])
+        matched = lon.template_match(sender, texts[0])
+        if matched is None:
+            raise LineAPIError(
+                "The message does not match an approved notification template of this "
+                "channel.", details=[("write the template's title, a line break and its body "
+                                      "with the placeholders filled in", "messages[0].text")])
+        version, values = matched
         try:
-            notice = lon.notice_send(account_id=account.pk, to=data["to"],
-                                     template_version_id=version.pk, values=values,
-                                     delivery_tag=tag)
+            _notice_id, state = lon.notice_push(sender=sender, version=version, values=values,
+                                                to=data["to"], delivery_tag=tag)
         except SendRefused as exc:
             raise LineAPIError(exc.message, details=[(d, None) for d in exc.details]) from exc
-        if notice.state == notice.State.FAILED:
+        if state == Notice.State.FAILED:
             return Response({"message": "Failed to send messages"},
                             status=status.HTTP_422_UNPROCESSABLE_ENTITY)
         return Response({}, status=status.HTTP_200_OK)

@@ -119,6 +119,37 @@ def start_gunicorn(workers: int) -> subprocess.Popen:
     sys.exit("gunicorn did not start")
 
 
+def start_worker() -> subprocess.Popen:
+    """A Celery worker, so that the work a push leaves for later (charging delivered notices,
+    ``notifications.finish_notices``) is done, and paid for, during the run."""
+    return subprocess.Popen(
+        [PY, "-m", "celery", "-A", "lbm", "worker", "--concurrency", "1", "--pool", "solo",
+         "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+        env=ENV, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL)
+
+
+CHECK = r'''
+from notifications.models import Notice
+from billing.models import UsageRecord
+from django.db.models import Sum
+delivered = Notice.objects.filter(state="delivered")
+print(delivered.count(), delivered.filter(charged_at__isnull=True).count(),
+      UsageRecord.objects.filter(kind="notification").aggregate(n=Sum("recipients"))["n"] or 0)
+'''
+
+
+def charged_check(deadline_seconds: float = 90) -> tuple[int, int, int]:
+    """``(delivered, not yet charged, charged in the ledger)`` once the worker caught up."""
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        out = subprocess.run([PY, "manage.py", "shell", "-c", CHECK], check=True, env=ENV,
+                             cwd=ROOT, capture_output=True, text=True).stdout
+        delivered, waiting, ledger = map(int, out.split()[-3:])
+        if waiting == 0 or time.monotonic() > deadline:
+            return delivered, waiting, ledger
+        time.sleep(2)
+
+
 def parse(output: str) -> dict:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
 
@@ -165,6 +196,7 @@ def main() -> None:
     reset_database()
     data = prepare()
     gunicorn = start_gunicorn(args.workers)
+    worker = start_worker()
     results = {}
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
@@ -181,9 +213,12 @@ def main() -> None:
             results[name] = run_wrk(wrk, url=url, seconds=args.seconds,
                                     connections=args.connections, script=script,
                                     token=data["token"])
+        delivered, waiting, ledger = charged_check()
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)
         gunicorn.wait(timeout=30)
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
     load = os.getloadavg()[0]
     print(f"\nAPI load, gunicorn {args.workers} sync workers, wrk 2 threads / "
           f"{args.connections} connections, {args.seconds} s each, load avg {load:.1f}, "
@@ -193,6 +228,8 @@ def main() -> None:
         ok = r["rps"] >= TARGET_RPS and r["p99"] <= TARGET_P99_MS
         print(f"{name:34} {r['rps']:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {r['errors']:8d}  "
               f"{'met' if ok else 'NOT met'} (≥ {TARGET_RPS} req/s, p99 ≤ {TARGET_P99_MS:.0f} ms)")
+    print(f"delivered notices: {delivered}, charged in the ledger: {ledger}, "
+          f"left uncharged: {waiting} ({'ok' if waiting == 0 and ledger == delivered else 'WRONG'})")
 
 
 if __name__ == "__main__":

@@ -33,3 +33,15 @@ class BillingConfig(AppConfig):
             "billing.view_billingrun",
         ],
     }
+
+    def ready(self) -> None:
+        from lbm import generations
+
+        from .models import Plan, PlanChange, Subscription
+
+        # Whether an account may send, as the API's workers keep it (lbm.generations).
+        generations.watch(Plan, lambda plan: None)
+        generations.watch(Subscription, lambda subscription: subscription.account_id)
+        generations.watch(PlanChange, lambda change: (
+            Subscription.objects.filter(pk=change.subscription_id)
+            .values_list("account_id", flat=True).first()))

@@ -71,6 +71,7 @@ from .models import (
     Subscription,
     UsageRecord,
 )
+from .signals import before_billing
 
 logger = logging.getLogger(__name__)
 
@@ -729,6 +730,7 @@ def bill_month(*, period: date, actor=None, triggered_by: str = "",
             _("%(period)s can be billed from %(when)s (Japan time), 24 hours after the month "
               "ends.") % {"period": periods.period_label(period),
                           "when": periods.period_closes_at(period).strftime("%Y-%m-%d %H:%M")})
+    before_billing.send(sender=bill_month, period=period)
     started = time.monotonic()
     run = BillingRun.objects.create(period=period, started_at=now,
                                     triggered_by=triggered_by or (str(actor) if actor else ""))

@@ -14,6 +14,20 @@ class LbmConfig(AppConfig):
 
         # Every app's post_migrate, so that permissions of apps migrated after lbm are included.
         post_migrate.connect(_ensure_staff_groups, dispatch_uid="lbm.ensure_staff_groups")
+        _watch_generations()
+
+
+def _watch_generations() -> None:
+    """Rows whose change must reach the API workers' per-account memory (lbm.generations)."""
+    from . import generations
+    from .models import Account, Channel, ChannelAccessToken, Provider
+
+    generations.watch(Account, lambda account: account.pk)
+    generations.watch(Provider, lambda provider: None)  # certification: many accounts
+    generations.watch(Channel, lambda channel: channel.account_id)
+    generations.watch(ChannelAccessToken, lambda token: (
+        Channel.objects.filter(pk=token.channel_id).values_list("account_id", flat=True)
+        .first()))
 
 
 def _ensure_staff_groups(sender, **kwargs) -> None:

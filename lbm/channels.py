@@ -7,29 +7,41 @@ webhook bodies), so it is stored as issued and never shown in lists or history.
 
 import hashlib
 import secrets
+import time
+from dataclasses import dataclass, replace
 
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import permissions
+from . import generations, permissions
 from .audit import record_change
 from .exceptions import DomainError
 from .models import Account, Channel, ChannelAccessToken
 from .permissions import Action
 
+# Which account a token belongs to never changes, so workers remember it (bounded); whether
+# the token is still live is part of the account's stamped channel entry (lbm.generations).
+_token_accounts: dict[str, int] = {}
+_TOKEN_MEMORY = 100_000
+# A token's "last used" time is written at most this often per worker.
+LAST_USED_EVERY = 60.0
+_last_used_written: dict[str, float] = {}
 
-# A channel found by its token is cached this long; revoking a token drops its entry at once.
-TOKEN_CACHE_SECONDS = 60
+
+@dataclass(frozen=True)
+class ChannelEntry:
+    channel: Channel  # with its account loaded
+    live_tokens: frozenset[str]  # hashes of the channel's unrevoked tokens
+    stamp: tuple[int, int]
+    count: int | None = None  # see channel_entry_for_token
+
+
+_channel_cache = generations.StampedCache("channels")
 
 
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def _cache_key(token_hash: str) -> str:
-    return f"lbm:token:{token_hash}"
 
 
 @transaction.atomic
@@ -74,23 +86,58 @@ def token_revoke(*, token_id: int, actor) -> ChannelAccessToken:
         return row
     row.revoked_at = timezone.now()
     record_change(row, actor=actor, reason=_("Token revoked"))
-    row.save(update_fields=["revoked_at"])
-    transaction.on_commit(lambda: cache.delete(_cache_key(row.token_hash)))
-    cache.delete(_cache_key(row.token_hash))
+    row.save(update_fields=["revoked_at"])  # the save bumps the account's stamp
     return row
+
+
+def _load_channel(account_id: int, stamp: tuple[int, int]) -> ChannelEntry | None:
+    channel = Channel.objects.select_related("account").filter(account_id=account_id).first()
+    if channel is None:
+        return None
+    live = ChannelAccessToken.objects.filter(channel=channel, revoked_at__isnull=True)
+    return ChannelEntry(channel, frozenset(live.values_list("token_hash", flat=True)), stamp)
+
+
+def channel_entry_for_token(token: str, *, count=None) -> ChannelEntry | None:
+    """The channel (with its account and generation stamp) an active token belongs to, or
+    None (unknown or revoked). Costs one cache round trip when the worker knows the account.
+
+    ``count``: a function of the account id giving ``(counter key, seconds)``; that counter is
+    incremented in the same round trip and its value set on the entry (the API's rate limit)."""
+    if not token:
+        return None
+    token_hash = _token_hash(token)
+    account_id = _token_accounts.get(token_hash)
+    if account_id is None:
+        account_id = (ChannelAccessToken.objects.filter(token_hash=token_hash)
+                      .values_list("channel__account_id", flat=True).first())
+        if account_id is None:
+            return None
+        if len(_token_accounts) >= _TOKEN_MEMORY:
+            _token_accounts.clear()
+        _token_accounts[token_hash] = account_id
+    counted = None
+    if count is None:
+        stamp = generations.read(account_id)
+    else:
+        stamp, counted = generations.read(account_id, count=count(account_id))
+    entry = _channel_cache.get(account_id, stamp, lambda pk: _load_channel(pk, stamp))
+    if entry is None or token_hash not in entry.live_tokens:
+        return None
+    _note_use(token_hash)
+    return entry if counted is None else replace(entry, count=counted)
+
+
+def _note_use(token_hash: str) -> None:
+    now = time.monotonic()
+    if now - _last_used_written.get(token_hash, -LAST_USED_EVERY) < LAST_USED_EVERY:
+        return
+    _last_used_written[token_hash] = now
+    # A plain UPDATE: the time of use is not a change anyone reviews (no history, no stamp).
+    ChannelAccessToken.objects.filter(token_hash=token_hash).update(last_used_at=timezone.now())
 
 
 def channel_for_token(token: str) -> Channel | None:
     """The channel an active token belongs to, or None (unknown or revoked)."""
-    if not token:
-        return None
-    token_hash = _token_hash(token)
-    channel = cache.get(_cache_key(token_hash))
-    if channel is not None:
-        return channel
-    row = (ChannelAccessToken.objects.select_related("channel__account")
-           .filter(token_hash=token_hash, revoked_at__isnull=True).first())
-    if row is None:
-        return None
-    cache.set(_cache_key(token_hash), row.channel, TOKEN_CACHE_SECONDS)
-    return row.channel
+    entry = channel_entry_for_token(token)
+    return entry.channel if entry else None

@@ -21,3 +21,26 @@ class NotificationsConfig(AppConfig):
             "notifications.view_application", "notifications.view_notice",
         ],
     }
+
+    def ready(self) -> None:
+        from lbm import generations
+
+        from .models import Application, Template, TemplateVersion
+
+        # What a phone-number push keeps per worker (notifications.services.Sender).
+        generations.watch(Application, lambda application: application.account_id)
+        generations.watch(Template, lambda template: template.account_id)
+        generations.watch(TemplateVersion, lambda version: (
+            Template.objects.filter(pk=version.template_id).values_list("account_id", flat=True)
+            .first()))
+
+        from billing.signals import before_billing
+
+        before_billing.connect(_charge_before_billing, dispatch_uid="notifications.finish")
+
+
+def _charge_before_billing(sender, **kwargs) -> None:
+    """Delivered pushes not yet charged are charged before the month is billed."""
+    from .services import notices_finish
+
+    notices_finish()

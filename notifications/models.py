@@ -464,6 +464,9 @@ class Notice(models.Model):
             models.Index(fields=["account", "line_day", "state"], name="lon_notice_daily"),
             models.Index(fields=["settled_at"], name="lon_notice_settled",
                          condition=Q(purged_at__isnull=True)),
+            # Delivered by a push, waiting for ``notices_finish`` (usually about a second).
+            models.Index(fields=["id"], name="lon_notice_to_charge",
+                         condition=Q(state="delivered", charged_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

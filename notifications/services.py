@@ -29,6 +29,7 @@ Reads (daily counts, ``GET /v2/bot/message/delivery/pnp``) are in ``notification
 import hashlib
 import hmac
 import json
+import logging
 import re
 import secrets
 import time
@@ -38,7 +39,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from datetime import date as date_type
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -47,8 +49,8 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from lbm import generations, hotsql, permissions, pii
 from lbm.audit import record_change
-from lbm import permissions, pii
 from lbm.exceptions import DomainError, InvalidTransition
 from lbm.models import Account
 from lbm.permissions import Action
@@ -76,6 +78,8 @@ from .models import (
     WebhookAttempt,
     WebhookDelivery,
 )
+
+logger = logging.getLogger(__name__)
 
 INSERT_BATCH = 10_000
 LOOKUP_CHUNK = 10_000
@@ -707,29 +711,34 @@ def _send(*, account_id, template_version_id, items, actor, request_id, single) 
                        request_id=request_id or uuid.uuid4())
 
 
+def _notice_row(account_id: int, version: TemplateVersion, p: Prepared, judged: tuple, *,
+                now: datetime, day, request_id: uuid.UUID, actor_id, charged: bool) -> tuple:
+    """One notice row (``NOTICE_COLUMNS``) for a judged recipient."""
+    state, reason, flow = judged
+    pending = state == Notice.State.PENDING
+    delivered = state == Notice.State.DELIVERED
+    return (account_id, version.pk, request_id, p.phone_hash, crypto.encrypt(p.line_hash),
+            crypto.encrypt_json(p.values) if pending and p.values else "", p.delivery_tag,
+            state, reason, flow, now, day, now + SETTLE_WINDOW, now if delivered else None,
+            None if pending else now, now if delivered and charged else None, None, actor_id)
+
+
 def _accept(account: Account, version: TemplateVersion, prepared: list[Prepared], *,
             now: datetime, actor, request_id: uuid.UUID) -> BatchResult:
     from billing.periods import line_day
 
     states = user_states(account_id=account.pk, phone_hashes=[p.phone_hash for p in prepared])
     day = line_day(now)
-    deadline = now + SETTLE_WINDOW
     result = BatchResult(request_id=request_id)
     rows = []
-    encrypt, encrypt_json = crypto.encrypt, crypto.encrypt_json
     exempt, actor_id = version.exempt, getattr(actor, "pk", None)
     for p in prepared:
-        state, reason, flow = judge(states.get(p.phone_hash), exempt=exempt, at=now)
-        pending = state == Notice.State.PENDING
-        delivered = state == Notice.State.DELIVERED
-        rows.append((
-            account.pk, version.pk, request_id, p.phone_hash, encrypt(p.line_hash),
-            encrypt_json(p.values) if pending and p.values else "", p.delivery_tag, state,
-            reason, flow, now, day, deadline, now if delivered else None,
-            None if pending else now, now if delivered else None, None, actor_id))
-        if delivered:
+        judged = judge(states.get(p.phone_hash), exempt=exempt, at=now)
+        rows.append(_notice_row(account.pk, version, p, judged, now=now, day=day,
+                                request_id=request_id, actor_id=actor_id, charged=True))
+        if judged[0] == Notice.State.DELIVERED:
             result.delivered += 1
-        elif pending:
+        elif judged[0] == Notice.State.PENDING:
             result.pending += 1
         else:
             result.failed += 1
@@ -789,6 +798,216 @@ def _insert_notices(rows: list[tuple]) -> list[int]:
             if lines:
                 copy.write("\n".join(lines) + "\n")
     return ids
+
+
+# --- Phone-number pushes (``POST /bot/pnp/push``, the API's hot path) -----------------------
+#
+# A push is one notice, so the batch path's fixed costs (the sender's and template's checks,
+# the ledger row, the webhook row and its task) would dominate it. Instead the facts about the
+# sender are kept per worker (``Sender``, stamped by lbm.generations), the notice is judged with
+# one indexed query and written with one INSERT, and a delivered notice is left uncharged
+# (``charged_at`` empty): ``notices_finish`` charges such notices and queues their webhooks in
+# batches, run about a second after a delivery (and every minute as a sweep), so nothing is
+# lost if a worker dies between the INSERT and the charge.
+
+
+@dataclass(frozen=True)
+class Sender:
+    """What a push needs to know about its account, rebuilt when the account's stamp moves."""
+
+    account_id: int
+    live: bool  # the application is live (else the API answers 403)
+    refusal: tuple[str, list[str]] | None  # why it may not send now, if it may not
+    period: object  # the LINE month the billing check was made for
+    versions: tuple  # ((TemplateVersion, compiled pattern), ...), newest approval first
+
+
+def template_pattern(version: TemplateVersion) -> re.Pattern:
+    """A regular expression matching the version's rendered title + newline + body (a
+    placeholder becomes a named group; a repeated one must repeat its value)."""
+    text = f"{version.title}\n{version.body}"
+    parts, seen, position = [], set(), 0
+    for match in rendering.PLACEHOLDER.finditer(text):
+        parts.append(re.escape(text[position:match.start()]))
+        name = match.group(1)
+        parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
+        seen.add(name)
+        position = match.end()
+    parts.append(re.escape(text[position:]))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _build_sender(account_id: int) -> Sender:
+    from billing.periods import line_period
+
+    now = timezone.now()
+    refusal = None
+    try:
+        _sender(account_id, 1, now)
+    except SendRefused as exc:
+        refusal = (exc.message, list(exc.details))
+    application = Application.objects.filter(account_id=account_id).only("stage").first()
+    versions = (TemplateVersion.objects.select_related("template")
+                .filter(template__account_id=account_id, status=TemplateVersion.Status.APPROVED)
+                .order_by("-reviewed_at", "-pk"))
+    return Sender(account_id=account_id,
+                  live=application is not None and application.stage == Stage.LIVE,
+                  refusal=refusal, period=line_period(now),
+                  versions=tuple((v, template_pattern(v)) for v in versions))
+
+
+_senders = generations.StampedCache("lon-senders")
+
+
+def sender_for(*, account_id: int, stamp: tuple[int, int]) -> Sender:
+    """The account's ``Sender`` for a request that read ``stamp`` (lbm.generations)."""
+    from billing.periods import line_period
+
+    sender = _senders.get(account_id, stamp, _build_sender)
+    if sender.period != line_period(timezone.now()):  # a new LINE month: check billing again
+        _senders.clear()
+        sender = _senders.get(account_id, stamp, _build_sender)
+    return sender
+
+
+def template_match(sender: Sender, text: str) -> tuple[TemplateVersion, dict] | None:
+    """The approved version whose rendered title and body ``text`` is, with the values."""
+    for version, pattern in sender.versions:
+        found = pattern.fullmatch(text)
+        if found:
+            return version, found.groupdict()
+    return None
+
+
+_keyed = None
+
+
+def _user_state(account_id: int, phone_hash: str) -> UserState | None:
+    """``user_states`` for one phone hash: one indexed query without the ORM's compilation."""
+    from audiences.models import Friendship, LineUser
+
+    users, friendships = LineUser._meta.db_table, Friendship._meta.db_table
+    row = hotsql.fetchone(f"SELECT u.notification_consent, u.sms_verified_at, f.state"
+                          f" FROM {users} u LEFT JOIN {friendships} f ON f.line_user_id = u.id"
+                          f" AND f.account_id = %s WHERE u.phone_hash = %s",
+                          [account_id, phone_hash])
+    if row is None:
+        return None
+    verified = row[1]
+    if isinstance(verified, str):  # SQLite hands back text
+        verified = datetime.fromisoformat(verified)
+    if verified is not None and timezone.is_naive(verified):
+        verified = timezone.make_aware(verified, UTC)
+    return UserState(row[0], verified, row[2])
+
+
+def _db_value(value):
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, date_type):
+        return connection.ops.adapt_datefield_value(value)
+    if isinstance(value, uuid.UUID) and connection.vendor != "postgresql":
+        return value.hex  # Django keeps a UUID as 32 hex characters where there is no uuid type
+    return value
+
+
+def _insert_notice(row: tuple) -> int:
+    """One notice row (``NOTICE_COLUMNS``) with one INSERT; returns its id."""
+    table = connection.ops.quote_name(Notice._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in NOTICE_COLUMNS)
+    marks = ", ".join(["%s"] * len(NOTICE_COLUMNS))
+    return hotsql.fetchone(f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id",
+                           [_db_value(v) for v in row])[0]
+
+
+def notice_push(*, sender: Sender, version: TemplateVersion, values: dict, to: str,
+                delivery_tag: str = "") -> tuple[int, str]:
+    """Accept one phone-number push for ``sender``'s account with an approved ``version``
+    (``template_match``): judged at once, recorded with one INSERT. Returns ``(notice id,
+    state)``. Raises ``SendRefused`` (nothing recorded) for every bad input. A delivered notice
+    is charged and its webhook queued by ``notices_finish`` right after (``finish_soon``)."""
+    from billing.periods import line_day
+
+    if sender.refusal is not None:
+        raise SendRefused(sender.refusal[0], details=sender.refusal[1])
+    global _keyed
+    if _keyed is None or _keyed[0] != settings.PII_HASH_KEY:
+        _keyed = (settings.PII_HASH_KEY, _keyed_hasher())
+    prepared = _prepare(version, {"to": to, "values": values, "delivery_tag": delivery_tag},
+                        _keyed[1])
+    now = timezone.now()
+    judged = judge(_user_state(sender.account_id, prepared.phone_hash), exempt=version.exempt,
+                   at=now)
+    row = _notice_row(sender.account_id, version, prepared, judged, now=now, day=line_day(now),
+                      request_id=uuid.uuid4(), actor_id=None, charged=False)
+    notice_id = _insert_notice(row)
+    if judged[0] == Notice.State.DELIVERED:
+        transaction.on_commit(finish_soon)
+    return notice_id, judged[0]
+
+
+FINISH_DELAY = 1.0  # seconds: pushes delivered within this window are charged together
+FINISH_CHUNK = 5_000
+
+
+_finish_sent_at = -FINISH_DELAY
+
+
+def finish_soon() -> None:
+    """Have ``notices_finish`` run shortly: at once when tasks run eagerly, else at most one
+    task per worker process every ``FINISH_DELAY`` seconds, whatever the number of pushes
+    (the beat sweep catches anything a lost task would have left)."""
+    global _finish_sent_at
+    from .tasks import finish_notices
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        notices_finish()
+        return
+    now = time.monotonic()
+    if now - _finish_sent_at < FINISH_DELAY:
+        return  # this worker's task is already on its way
+    _finish_sent_at = now
+    finish_notices.apply_async(countdown=FINISH_DELAY)
+
+
+def notices_finish() -> int:
+    """Charge delivered notices not charged yet and queue their webhooks, in chunks; returns
+    how many. Idempotent and safe to run concurrently (``SKIP LOCKED``): a notice is charged
+    in the same transaction that marks it. An account billing refuses (no subscription) is
+    logged and left for the next run; it does not hold up the others."""
+    done, last_pk = 0, 0
+    while True:
+        with transaction.atomic():
+            query = (Notice.objects.filter(state=Notice.State.DELIVERED, charged_at__isnull=True,
+                                           pk__gt=last_pk).order_by("pk"))
+            if connection.features.has_select_for_update_skip_locked:
+                query = query.select_for_update(skip_locked=True)
+            chunk = list(query.values_list("pk", "account_id", "line_day",
+                                           "accepted_at")[:FINISH_CHUNK])
+            if not chunk:
+                return done
+            last_pk = chunk[-1][0]
+            now = timezone.now()
+            by_account: dict[int, list] = defaultdict(list)
+            for row in chunk:
+                by_account[row[1]].append(row)
+            charged = []
+            for account_id, rows in by_account.items():
+                ids = [row[0] for row in rows]
+                key = hashlib.sha1(f"{ids[0]}-{ids[-1]}-{len(ids)}".encode()).hexdigest()[:40]
+                try:
+                    with transaction.atomic():
+                        _charge(account_id, [(row[2], row[3]) for row in rows],
+                                dedupe=f"lon:{key}")
+                        _queue_webhooks(account_id, ids, now)
+                except DomainError as exc:
+                    logger.error("notices of account %s left uncharged: %s", account_id, exc)
+                    continue
+                charged.extend(ids)
+            Notice.objects.filter(pk__in=charged).update(charged_at=now)
+            done += len(charged)
+        if len(chunk) < FINISH_CHUNK:
+            return done
 
 
 def _charge(account_id: int, deliveries: list[tuple], *, dedupe: str) -> None:

@@ -26,6 +26,16 @@ def fan_out_webhooks(delivery_ids: list[int]) -> int:
     return len(delivery_ids)
 
 
+@shared_task(name="notifications.finish_notices", acks_late=True,
+             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def finish_notices() -> int:
+    """About a second after a phone-number push is delivered, and every minute (beat): charge
+    delivered notices not charged yet and queue their webhooks (idempotent)."""
+    from .services import notices_finish
+
+    return notices_finish()
+
+
 @shared_task(name="notifications.settle_notices", acks_late=True,
              autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def settle_notices() -> dict:

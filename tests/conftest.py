@@ -88,6 +88,7 @@ MIGRATION_SEEDS = [
     ("billing.migrations.0002_seed_price_sheet", ("seed", "schedule")),
     ("billing.migrations.0004_seed_add_on_prices", ("seed",)),
     ("notifications.migrations.0002_beat_schedule", ("create",)),
+    ("notifications.migrations.0003_notice_to_charge", ("create",)),
 ]
 
 
@@ -128,6 +129,15 @@ def _fresh_rate_limits():
         client = get_client(write=True)
         for key in client.scan_iter(match="*lbm:rl:*"):
             client.delete(key)
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_worker_memory():
+    """What the API keeps per process (lbm.generations) must not outlive a test's rows."""
+    from lbm import generations
+
+    generations.forget_all()
     yield
 
 

@@ -1,0 +1,155 @@
+"""The API's hot paths keep per-account facts in worker memory (lbm.generations) and leave the
+charge of a delivered push to ``notices_finish``. These tests prove that a change made in the
+admin or by a service reaches the next request at once, and that every delivered push is
+charged exactly once."""
+
+import hashlib
+
+import pytest
+import time_machine
+from django.test import override_settings
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from billing.models import PlanChange, Subscription, UsageRecord
+from lbm import channels, generations
+from notifications import services as lon
+from notifications.models import Notice, WebhookDelivery
+from tests.notifications import factories as lonf
+
+pytestmark = pytest.mark.django_db
+TEXT = "到貨通知\n王小明 您好，您的訂單 A123456 已送達門市。"
+
+
+@pytest.fixture
+def live():
+    data = lonf.live_setup(webhook_url="http://127.0.0.1:9/hook")
+    _row, data["token"] = channels.token_issue(account=data["account"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {data['token']}")
+    data["client"] = client
+    return data
+
+
+def push(client, phone, text=TEXT):
+    return client.post("/bot/pnp/push", {"to": hashlib.sha256(phone.encode()).hexdigest(),
+                                         "messages": [{"type": "text", "text": text}]},
+                       format="json")
+
+
+def test_a_revoked_token_is_refused_on_the_next_request(live):
+    assert live["client"].get("/v2/bot/info").status_code == 200
+    row = live["channel"].tokens.get()
+    channels.token_revoke(token_id=row.pk, actor=lonf.factories.account_manager())
+    response = live["client"].get("/v2/bot/info")
+    assert response.status_code == 401
+
+
+def test_a_suspended_application_stops_pushes_at_once(live):
+    _user, phone = lonf.line_user()
+    assert push(live["client"], phone).status_code == 200
+    lon.application_suspend(actor=live["reviewer"], application_id=live["application"].pk,
+                            reason="complaints")
+    response = push(live["client"], phone)
+    assert response.status_code == 403
+    assert Notice.objects.count() == 1
+
+
+def test_a_newly_approved_template_is_usable_at_once(live):
+    _user, phone = lonf.line_user()
+    text = "繳費通知\n王小明 您好，本期帳單 A123456 已出帳。"
+    assert push(live["client"], phone, text).status_code == 400  # no such template yet
+    lonf.version(live["account"], admin=live["admin"], reviewer=live["reviewer"],
+                 title="繳費通知", body="{{name}} 您好，本期帳單 {{order_no}} 已出帳。",
+                 scenario="bill")
+    assert push(live["client"], phone, text).status_code == 200
+
+
+def test_a_suspended_account_cannot_push(live):
+    _user, phone = lonf.line_user()
+    assert push(live["client"], phone).status_code == 200
+    subscription = Subscription.objects.get(account=live["account"])
+    subscription.suspended_at = timezone.now()
+    subscription.save()
+    response = push(live["client"], phone)
+    assert response.status_code == 400
+    assert "suspended" in response.json()["message"]
+
+
+def test_the_stamp_of_an_account_moves_when_its_rows_change(live):
+    before = generations.read(live["account"].pk)
+    other = generations.read(live["account"].pk + 1000)
+    live["channel"].webhook_url = "http://127.0.0.1:9/other"
+    live["channel"].save()
+    assert generations.read(live["account"].pk)[1] != before[1]
+    assert generations.read(live["account"].pk + 1000)[1] == other[1]  # others keep theirs
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_a_delivered_push_is_charged_once_by_notices_finish(
+        live, monkeypatch, django_capture_on_commit_callbacks):
+    sent = []
+    monkeypatch.setattr("notifications.tasks.finish_notices.apply_async",
+                        lambda **kwargs: sent.append(kwargs))
+    monkeypatch.setattr(lon, "_finish_sent_at", -10.0)
+    phones = [lonf.line_user()[1] for _ in range(3)]
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        for phone in phones:
+            assert push(live["client"], phone).status_code == 200
+        assert push(live["client"], "+886987654321").status_code == 422  # never charged
+    assert len(callbacks) == 3  # one per delivered push…
+    assert len(sent) == 1  # …but one task for the burst
+    waiting = Notice.objects.filter(state="delivered", charged_at__isnull=True)
+    assert waiting.count() == 3
+    assert not UsageRecord.objects.filter(kind="notification").exists()
+
+    assert lon.notices_finish() == 3
+    assert not waiting.exists()
+    ledger = UsageRecord.objects.filter(kind="notification")
+    assert sum(ledger.values_list("recipients", flat=True)) == 3
+    assert WebhookDelivery.objects.count() == 3
+    assert lon.notices_finish() == 0  # idempotent
+    assert sum(ledger.values_list("recipients", flat=True)) == 3
+
+
+@override_settings(CELERY_TASK_ALWAYS_EAGER=False)
+def test_an_account_billing_refuses_does_not_hold_up_the_others(live, monkeypatch):
+    monkeypatch.setattr("notifications.tasks.finish_notices.apply_async", lambda **kw: None)
+    other = lonf.live_setup()
+    _row, token = channels.token_issue(account=other["account"])
+    other_client = APIClient()
+    other_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert push(live["client"], lonf.line_user()[1]).status_code == 200
+    assert push(other_client, lonf.line_user()[1]).status_code == 200
+    PlanChange.objects.filter(subscription__account=live["account"]).delete()
+    Subscription.objects.filter(account=live["account"]).delete()  # billing now refuses it
+
+    assert lon.notices_finish() == 1
+    assert Notice.objects.get(account=other["account"]).charged_at is not None
+    assert Notice.objects.get(account=live["account"]).charged_at is None  # retried later
+
+
+def test_the_rate_limit_is_counted_with_the_token_check(live, settings):
+    settings.LBM_API_RATE_LIMITS = {**settings.LBM_API_RATE_LIMITS, "pnp": "2/s"}
+    _user, phone = lonf.line_user()
+    with time_machine.travel("2026-11-20 01:00:00.1+00:00", tick=False):  # one window
+        codes = [push(live["client"], phone).status_code for _ in range(3)]
+        assert live["client"].get("/v2/bot/info").status_code == 200  # another scope
+    assert codes == [200, 200, 429]
+    with time_machine.travel("2026-11-20 01:00:01.1+00:00", tick=False):  # the next second
+        assert push(live["client"], phone).status_code == 200
+
+
+def test_audience_list_counts_in_the_same_query_and_past_the_end(live):
+    from audiences import services as audience_services
+
+    for n in range(3):
+        audience_services.audience_create_from_ids(
+            actor=None, account_id=live["account"].pk, name=f"list {n}", id_type="user_id",
+            ids=["U%032x" % (n * 10 + i) for i in range(3)], route="messaging_api")
+    body = live["client"].get("/v2/bot/audienceGroup/list?page=1&size=2").json()
+    assert body["totalCount"] == 3 and body["hasNextPage"] is True
+    assert [g["description"] for g in body["audienceGroups"]] == ["list 2", "list 1"]
+    past = live["client"].get("/v2/bot/audienceGroup/list?page=5&size=2").json()
+    assert past["audienceGroups"] == [] and past["totalCount"] == 3
+    assert past["hasNextPage"] is False
