@@ -153,3 +153,31 @@ def test_audience_list_counts_in_the_same_query_and_past_the_end(live):
     past = live["client"].get("/v2/bot/audienceGroup/list?page=5&size=2").json()
     assert past["audienceGroups"] == [] and past["totalCount"] == 3
     assert past["hasNextPage"] is False
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_real_worker_charges_a_push_and_sends_its_webhook(celery_worker):
+    """PostgreSQL, Redis and a real worker: the task a delivered push schedules charges it and
+    sends its signed webhook, with nothing mocked."""
+    import time
+
+    from tests.notifications.receiver import Receiver
+
+    with Receiver() as receiver:
+        data = lonf.live_setup(webhook_url=receiver.url)
+        _row, token = channels.token_issue(account=data["account"])
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+        _user, phone = lonf.line_user("+886911222444")
+        assert push(client, phone).status_code == 200
+        notice = Notice.objects.get()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                receiver.requests and Notice.objects.get().charged_at is not None):
+            time.sleep(0.2)
+    assert Notice.objects.get().charged_at is not None, celery_worker.log_path.read_text()[-2000:]
+    assert sum(UsageRecord.objects.filter(kind="notification")
+               .values_list("recipients", flat=True)) == 1
+    assert len(receiver.requests) == 1
+    assert WebhookDelivery.objects.get(notice=notice).state == "sent"
