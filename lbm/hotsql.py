@@ -3,7 +3,9 @@
 Django binds parameters on the client side, so PostgreSQL parses and plans every statement
 anew. The few statements a phone-number push runs on every request go through a server-side
 binding cursor with ``prepare=True`` instead: psycopg prepares each once per connection and
-then only binds and executes it. Elsewhere (SQLite) they run through Django's cursor.
+then only binds and executes it (the connection's ``prepare_threshold`` must not be None:
+settings sets it, ``PG_PREPARE_THRESHOLD=none`` turns preparing off behind PgBouncer).
+Elsewhere (SQLite) they run through Django's cursor.
 Errors are Django's (``IntegrityError`` and so on), as from the ORM."""
 
 from django.db import connection

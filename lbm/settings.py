@@ -114,6 +114,13 @@ VAR_DIR = Path(os.environ.get("LBM_VAR_DIR", BASE_DIR / "var"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        # Django's own queries bind on the client and are never prepared; this only lets the
+        # API's hot statements (lbm.hotsql) be prepared once per connection. Behind a pooler in
+        # transaction mode (PgBouncer) set PG_PREPARE_THRESHOLD=none.
+        _threshold = os.environ.get("PG_PREPARE_THRESHOLD", "5").strip().lower()
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+            None if _threshold in ("", "none") else int(_threshold))
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

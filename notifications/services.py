@@ -777,7 +777,9 @@ def _copy_text(value) -> str:
 def _insert_notices(rows: list[tuple]) -> list[int]:
     """Insert notice rows (``NOTICE_COLUMNS``), returning their ids in order. On PostgreSQL:
     the ids drawn from the sequence in one query, then one ``COPY``; elsewhere
-    ``bulk_create``."""
+    ``bulk_create``. A single row is one INSERT (``_insert_notice``)."""
+    if len(rows) == 1:
+        return [_insert_notice(rows[0])]
     if connection.vendor != "postgresql":
         notices = [Notice(**dict(zip(NOTICE_COLUMNS, row, strict=True))) for row in rows]
         Notice.objects.bulk_create(notices, batch_size=INSERT_BATCH)
@@ -975,39 +977,60 @@ def notices_finish() -> int:
     how many. Idempotent and safe to run concurrently (``SKIP LOCKED``): a notice is charged
     in the same transaction that marks it. An account billing refuses (no subscription) is
     logged and left for the next run; it does not hold up the others."""
-    done, last_pk = 0, 0
+    done = 0
+
+    def finish(chunk: list[tuple]) -> None:
+        nonlocal done
+        now = timezone.now()
+        by_account: dict[int, list] = defaultdict(list)
+        for row in chunk:
+            by_account[row[1]].append(row)
+        charged = []
+        for account_id, rows in by_account.items():
+            ids = [row[0] for row in rows]
+            try:
+                with transaction.atomic():
+                    _bill_delivered(account_id, ids, [(row[2], row[3]) for row in rows], now)
+            except DomainError as exc:
+                logger.error("notices of account %s left uncharged: %s", account_id, exc)
+                continue
+            charged.extend(ids)
+        Notice.objects.filter(pk__in=charged).update(charged_at=now)
+        done += len(charged)
+
+    _in_locked_chunks(
+        Notice.objects.filter(state=Notice.State.DELIVERED, charged_at__isnull=True)
+        .values_list("pk", "account_id", "line_day", "accepted_at"),
+        FINISH_CHUNK, pk_of=lambda row: row[0], handle=finish)
+    return done
+
+
+def _in_locked_chunks(query, size: int, *, pk_of, handle) -> None:
+    """Call ``handle(chunk)`` on ``query``'s rows, ``size`` at a time in ascending pk, each
+    chunk locked (``SKIP LOCKED`` where the database has it, so concurrent runs share the
+    work) and handled in its own transaction."""
+    last_pk = 0
     while True:
         with transaction.atomic():
-            query = (Notice.objects.filter(state=Notice.State.DELIVERED, charged_at__isnull=True,
-                                           pk__gt=last_pk).order_by("pk"))
+            page = query.filter(pk__gt=last_pk).order_by("pk")
             if connection.features.has_select_for_update_skip_locked:
-                query = query.select_for_update(skip_locked=True)
-            chunk = list(query.values_list("pk", "account_id", "line_day",
-                                           "accepted_at")[:FINISH_CHUNK])
+                page = page.select_for_update(skip_locked=True)
+            chunk = list(page[:size])
             if not chunk:
-                return done
-            last_pk = chunk[-1][0]
-            now = timezone.now()
-            by_account: dict[int, list] = defaultdict(list)
-            for row in chunk:
-                by_account[row[1]].append(row)
-            charged = []
-            for account_id, rows in by_account.items():
-                ids = [row[0] for row in rows]
-                key = hashlib.sha1(f"{ids[0]}-{ids[-1]}-{len(ids)}".encode()).hexdigest()[:40]
-                try:
-                    with transaction.atomic():
-                        _charge(account_id, [(row[2], row[3]) for row in rows],
-                                dedupe=f"lon:{key}")
-                        _queue_webhooks(account_id, ids, now)
-                except DomainError as exc:
-                    logger.error("notices of account %s left uncharged: %s", account_id, exc)
-                    continue
-                charged.extend(ids)
-            Notice.objects.filter(pk__in=charged).update(charged_at=now)
-            done += len(charged)
-        if len(chunk) < FINISH_CHUNK:
-            return done
+                return
+            last_pk = pk_of(chunk[-1])
+            handle(chunk)
+        if len(chunk) < size:
+            return
+
+
+def _bill_delivered(account_id: int, ids: list[int], deliveries: list[tuple],
+                    now: datetime) -> None:
+    """Charge delivered notices ``ids`` (``deliveries``: their ``(line_day, accepted_at)``) and
+    queue their webhooks; the ledger row's dedupe key is derived from the ids."""
+    digest = hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:40]
+    _charge(account_id, deliveries, dedupe=f"lon:{digest}")
+    _queue_webhooks(account_id, ids, now)
 
 
 def _charge(account_id: int, deliveries: list[tuple], *, dedupe: str) -> None:
@@ -1048,23 +1071,16 @@ def notices_settle(*, now: datetime | None = None,
     (``SKIP LOCKED`` on PostgreSQL) and settled in its own transaction."""
     now = now or timezone.now()
     result = SettleResult()
-    last_pk = 0
     base = Notice.objects.filter(state=Notice.State.PENDING)
     if phone_hashes is not None:
         base = base.filter(phone_hash__in=list(phone_hashes))
-    while True:
-        with transaction.atomic():
-            query = base.filter(pk__gt=last_pk).order_by("pk")
-            if connection.features.has_select_for_update_skip_locked:
-                query = query.select_for_update(skip_locked=True)
-            chunk = list(query.select_related("template_version").only(
-                "pk", "account_id", "phone_hash", "state", "reason", "user_flow",
-                "accepted_at", "line_day", "deadline_at", "template_version__exempt",
-                "request_id")[:SETTLE_CHUNK])
-            if not chunk:
-                return result
-            last_pk = chunk[-1].pk
-            _settle_chunk(chunk, now, result)
+    _in_locked_chunks(
+        base.select_related("template_version").only(
+            "pk", "account_id", "phone_hash", "state", "reason", "user_flow", "accepted_at",
+            "line_day", "deadline_at", "template_version__exempt", "request_id"),
+        SETTLE_CHUNK, pk_of=lambda notice: notice.pk,
+        handle=lambda chunk: _settle_chunk(chunk, now, result))
+    return result
 
 
 def _settle_chunk(chunk: list[Notice], now: datetime, result: SettleResult) -> None:
@@ -1101,10 +1117,8 @@ def _settle_chunk(chunk: list[Notice], now: datetime, result: SettleResult) -> N
                 continue
             changed.append(notice)
         if delivered:
-            ids = ",".join(str(n.pk) for n in delivered)
-            _charge(account_id, [(n.line_day, n.accepted_at) for n in delivered],
-                    dedupe="lon:" + hashlib.sha1(ids.encode()).hexdigest()[:40])
-            _queue_webhooks(account_id, [n.pk for n in delivered], now)
+            _bill_delivered(account_id, [n.pk for n in delivered],
+                            [(n.line_day, n.accepted_at) for n in delivered], now)
     if changed:
         Notice.objects.bulk_update(changed, fields, batch_size=SETTLE_CHUNK)
 
