@@ -13,7 +13,7 @@ from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from audiences import services
+from audiences import selectors, services
 from audiences.models import LINE_API_TYPE, Audience, AudienceShare, IdType
 
 from . import schemas
@@ -258,49 +258,64 @@ class TrackingAudienceView(LineAPIView):
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
-# What a list shows of an audience (``audience_group``) and needs to judge its permission.
-LIST_FIELDS = ("pk", "type", "name", "status", "size", "created_at", "create_route", "id_type",
-               "source_account_id", "organization_id")
-
-
-def _page(request, queryset, *, permission_of, all_read_write: bool = False) -> dict:
+def _page(request, fetch, *, permission_of, read_write_count=None) -> dict:
+    """A list page in LINE's shape. ``fetch(page, size, *filters)`` gives ``(rows, total)``;
+    ``read_write_count(*filters)`` counts the READ_WRITE audiences of all pages (None: all of
+    them are). The filters: name contains, status, create route."""
     page = parse_int(request.query_params.get("page"), name="page", minimum=1)
     if page is None:
         raise LineAPIError("The request has 1 error(s)", details=[("must not be null", "page")])
     size = parse_int(request.query_params.get("size"), name="size", default=20, minimum=1,
                      maximum=40)
-    description = request.query_params.get("description")
-    if description:
-        queryset = queryset.filter(name__icontains=description)
     status_value = request.query_params.get("status")
-    if status_value:
-        if status_value not in STATUS_FILTER:
-            return {"audienceGroups": [], "hasNextPage": False, "totalCount": 0,
-                    "readWriteAudienceGroupTotalCount": 0, "page": page, "size": size}
-        queryset = queryset.filter(status=STATUS_FILTER[status_value])
+    if status_value and status_value not in STATUS_FILTER:
+        return {"audienceGroups": [], "hasNextPage": False, "totalCount": 0,
+                "readWriteAudienceGroupTotalCount": 0, "page": page, "size": size}
     route = request.query_params.get("createRoute")
-    if route:
-        queryset = queryset.filter(create_route=ROUTE_FILTER.get(route, "-"))
-    # One query for the page and the total (COUNT(*) OVER ()); a page past the end counts apart.
-    # Named rows, not model instances: ``audience_group`` reads only these attributes.
-    rows = list(queryset.order_by("-created_at", "-pk")
-                .annotate(total_count=Window(Count("pk")))
-                .values_list(*LIST_FIELDS, "total_count", named=True)
-                [(page - 1) * size: page * size])
-    total = rows[0].total_count if rows else (queryset.count() if page > 1 else 0)
+    filters = (request.query_params.get("description") or "",
+               STATUS_FILTER[status_value] if status_value else "",
+               ROUTE_FILTER.get(route, "-") if route else "")
+    rows, total = fetch(page, size, *filters)
     groups = [audience_group(a, permission=permission_of(a)) for a in rows]
-    if all_read_write:
+    if read_write_count is None:
         read_write = total
     elif total <= size:
         read_write = sum(1 for a in rows if permission_of(a) == "READ_WRITE")
     else:
-        read_write = queryset.filter(source_account_id=request.auth.account_id).count()
+        read_write = read_write_count(*filters)
     return {"audienceGroups": groups, "hasNextPage": page * size < total, "totalCount": total,
             "readWriteAudienceGroupTotalCount": read_write, "page": page, "size": size}
 
 
+def _filtered(queryset, name_contains: str, status_value: str, route: str):
+    if name_contains:
+        queryset = queryset.filter(name__icontains=name_contains)
+    if status_value:
+        queryset = queryset.filter(status=status_value)
+    if route:
+        queryset = queryset.filter(create_route=route)
+    return queryset
+
+
+def _queryset_fetch(queryset):
+    """``_page``'s ``fetch`` over any queryset of audiences: the page and the total in one
+    query (``COUNT(*) OVER ()``; a page past the end counts apart), rows as named tuples."""
+
+    def fetch(page, size, *filters):
+        filtered = _filtered(queryset, *filters)
+        rows = list(filtered.order_by("-created_at", "-pk")
+                    .annotate(total_count=Window(Count("pk")))
+                    .values_list(*selectors.PAGE_FIELDS, "total_count", named=True)
+                    [(page - 1) * size: page * size])
+        total = rows[0].total_count if rows else (filtered.count() if page > 1 else 0)
+        return rows, total
+
+    return fetch
+
+
 class AudienceListView(LineAPIView):
-    """``GET /v2/bot/audienceGroup/list``: the channel's own audiences, newest first."""
+    """``GET /v2/bot/audienceGroup/list``: the channel's own audiences, newest first (one
+    prepared statement, ``audiences.selectors.own_audience_page``)."""
 
     throttle_scope = "audience"
 
@@ -310,9 +325,14 @@ class AudienceListView(LineAPIView):
     def get(self, request):
         parse_bool(request.query_params.get("includesExternalPublicGroups"),
                    name="includesExternalPublicGroups")
-        own = Audience.objects.filter(source_account_id=request.auth.account_id)
-        return Response(_page(request, own, permission_of=lambda a: "READ_WRITE",
-                                  all_read_write=True))
+        account_id = request.auth.account_id
+
+        def fetch(page, size, name_contains, status_value, route):
+            return selectors.own_audience_page(
+                account_id=account_id, page=page, size=size, name_contains=name_contains,
+                status=status_value, create_route=route)
+
+        return Response(_page(request, fetch, permission_of=lambda a: "READ_WRITE"))
 
 
 def _shared_with(account_id: int):
@@ -363,6 +383,8 @@ class SharedAudienceListView(LineAPIView):
             queryset = Audience.objects.filter(Q(pk__in=queryset.values("pk"))
                                                | Q(source_account_id=account_id))
         return Response(_page(
-            request, queryset,
+            request, _queryset_fetch(queryset),
             permission_of=lambda a: "READ_WRITE" if a.source_account_id == account_id
-            else "READ"))
+            else "READ",
+            read_write_count=lambda *filters: _filtered(queryset, *filters).filter(
+                source_account_id=account_id).count()))

@@ -71,17 +71,20 @@ INSTALLED_APPS = [
     "api",
 ]
 
+# The admin site's middleware comes from lbm.site_middleware: the stock classes, stepping aside
+# for the bearer-token API (sessions, CSRF, language, messages and the audit request user mean
+# nothing to it).
 MIDDLEWARE = [
     "api.middleware.LineRequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
+    "lbm.site_middleware.SessionMiddleware",
+    "lbm.site_middleware.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "simple_history.middleware.HistoryRequestMiddleware",
+    "lbm.site_middleware.CsrfViewMiddleware",
+    "lbm.site_middleware.AuthenticationMiddleware",
+    "lbm.site_middleware.MessageMiddleware",
+    "lbm.site_middleware.XFrameOptionsMiddleware",
+    "lbm.site_middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during authentication into a response.
     "axes.middleware.AxesMiddleware",
 ]

@@ -39,8 +39,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from datetime import date as date_type
+from datetime import datetime
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -895,31 +895,33 @@ def _user_state(account_id: int, phone_hash: str) -> UserState | None:
                           [account_id, phone_hash])
     if row is None:
         return None
-    verified = row[1]
-    if isinstance(verified, str):  # SQLite hands back text
-        verified = datetime.fromisoformat(verified)
-    if verified is not None and timezone.is_naive(verified):
-        verified = timezone.make_aware(verified, UTC)
-    return UserState(row[0], verified, row[2])
+    return UserState(row[0], hotsql.aware(row[1]), row[2])
 
 
-def _db_value(value):
+def _db_value(value, ops):
     if isinstance(value, datetime):
-        return connection.ops.adapt_datetimefield_value(value)
+        return ops.adapt_datetimefield_value(value)
     if isinstance(value, date_type):
-        return connection.ops.adapt_datefield_value(value)
-    if isinstance(value, uuid.UUID) and connection.vendor != "postgresql":
+        return ops.adapt_datefield_value(value)
+    if isinstance(value, uuid.UUID) and ops.connection.vendor != "postgresql":
         return value.hex  # Django keeps a UUID as 32 hex characters where there is no uuid type
     return value
 
 
+_insert_sql: dict[str, str] = {}  # vendor → the INSERT, built once per process
+
+
 def _insert_notice(row: tuple) -> int:
     """One notice row (``NOTICE_COLUMNS``) with one INSERT; returns its id."""
-    table = connection.ops.quote_name(Notice._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(c) for c in NOTICE_COLUMNS)
-    marks = ", ".join(["%s"] * len(NOTICE_COLUMNS))
-    return hotsql.fetchone(f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id",
-                           [_db_value(v) for v in row])[0]
+    ops = connection.ops
+    sql = _insert_sql.get(connection.vendor)
+    if sql is None:
+        columns = ", ".join(ops.quote_name(c) for c in NOTICE_COLUMNS)
+        marks = ", ".join(["%s"] * len(NOTICE_COLUMNS))
+        sql = _insert_sql[connection.vendor] = (
+            f"INSERT INTO {ops.quote_name(Notice._meta.db_table)} ({columns}) VALUES ({marks})"
+            f" RETURNING id")
+    return hotsql.fetchone(sql, [_db_value(v, ops) for v in row])[0]
 
 
 def notice_push(*, sender: Sender, version: TemplateVersion, values: dict, to: str,

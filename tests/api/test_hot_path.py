@@ -76,6 +76,47 @@ def test_a_suspended_account_cannot_push(live):
     assert "suspended" in response.json()["message"]
 
 
+H = "a" * 64
+MSG = [{"type": "text", "text": "x"}]
+
+
+@pytest.mark.parametrize("body", [
+    {"to": H, "messages": MSG},
+    {"to": H, "messages": MSG * 5, "notificationDisabled": True, "extra": 1},
+    {"to": H, "messages": MSG, "notificationDisabled": "true"},
+    {"to": H, "messages": MSG, "notificationDisabled": 1},
+    {"to": H, "messages": MSG, "notificationDisabled": None},
+    {"to": f" {H} ", "messages": MSG},
+    {"to": 12345, "messages": MSG},
+    {"to": True, "messages": MSG},
+    {"to": "", "messages": MSG},
+    {"to": None, "messages": MSG},
+    {"messages": MSG},
+    {"to": H},
+    {"to": H, "messages": []},
+    {"to": H, "messages": MSG * 6},
+    {"to": H, "messages": ["text"]},
+    {"to": H, "messages": {"type": "text"}},
+    {"to": H, "messages": "text"},
+    [{"to": H, "messages": MSG}],
+    "text",
+])
+def test_the_push_body_is_read_as_its_serializer_reads_it(body):
+    """``pnp_body`` takes a well-formed body without building a serializer: it must agree
+    with ``PnpSerializer``, the body's documented schema, on every body, good or bad."""
+    from rest_framework.exceptions import ValidationError
+
+    from api.views_messages import PnpSerializer, pnp_body
+
+    serializer = PnpSerializer(data=body)
+    if serializer.is_valid():
+        assert pnp_body(body) == serializer.validated_data
+    else:
+        with pytest.raises(ValidationError) as caught:
+            pnp_body(body)
+        assert caught.value.detail == serializer.errors
+
+
 def test_the_stamp_of_an_account_moves_when_its_rows_change(live):
     before = generations.read(live["account"].pk)
     other = generations.read(live["account"].pk + 1000)
@@ -153,6 +194,42 @@ def test_audience_list_counts_in_the_same_query_and_past_the_end(live):
     past = live["client"].get("/v2/bot/audienceGroup/list?page=5&size=2").json()
     assert past["audienceGroups"] == [] and past["totalCount"] == 3
     assert past["hasNextPage"] is False
+
+
+def test_the_list_statement_reads_what_the_orm_reads(live):
+    """``own_audience_page`` is the ORM's ``Audience.objects.filter(source_account_id=…)``
+    page written as one prepared statement: on every filter it must give the same rows."""
+    from api.views_audiences import _queryset_fetch
+    from audiences import selectors
+    from audiences import services as audience_services
+    from audiences.models import Audience
+    from tests import factories
+
+    account_id = live["account"].pk
+    names = ["Spring 春季 sale", "spring_50%", "SPRING list", "autumn", "50% off", "a_b"]
+    for n, name in enumerate(names):
+        audience_services.audience_create_from_ids(
+            actor=None, account_id=account_id, name=name, id_type="user_id",
+            ids=["U%032x" % (n * 10 + i) for i in range(2)], route="messaging_api")
+    Audience.objects.filter(name="autumn").update(status="failed")
+    other = factories.AccountFactory()
+    audience_services.audience_create_from_ids(
+        actor=None, account_id=other.pk, name="spring elsewhere", id_type="user_id",
+        ids=[f"U{999:032x}"], route="messaging_api")
+    orm = _queryset_fetch(Audience.objects.filter(source_account_id=account_id))
+    cases = [("", "", ""), ("spring", "", ""), ("春季", "", ""), ("50%", "", ""), ("_", "", ""),
+             ("", "failed", ""), ("", "ready", "messaging_api"), ("", "", "-"),
+             ("SPRING", "ready", "messaging_api")]
+    for filters in cases:
+        for page, size in [(1, 2), (2, 2), (1, 40), (9, 2)]:
+            rows, total = selectors.own_audience_page(
+                account_id=account_id, page=page, size=size, name_contains=filters[0],
+                status=filters[1], create_route=filters[2])
+            expected_rows, expected_total = orm(page, size, *filters)
+            assert total == expected_total, (filters, page)
+            assert [tuple(r) for r in rows] == [tuple(r)[:-1] for r in expected_rows], filters
+    assert selectors.own_audience_page(account_id=account_id, page=1, size=40,
+                                       name_contains="spring")[1] == 3
 
 
 @pytest.mark.integration
