@@ -4,6 +4,9 @@ from drf_spectacular.views import SpectacularAPIView
 from . import errors, views_audiences as aud, views_bot, views_messages, views_quota
 
 urlpatterns = [
+    # The two busiest first: Django tries the patterns in order on every request.
+    path("bot/pnp/push", views_messages.PnpPushView.as_view(), name="pnp-push"),
+    path("v2/bot/audienceGroup/list", aud.AudienceListView.as_view(), name="audience-list"),
     path("v2/bot/info", views_bot.BotInfoView.as_view(), name="bot-info"),
     path("v2/bot/message/quota", views_quota.QuotaView.as_view(), name="quota"),
     path("v2/bot/message/quota/consumption", views_quota.QuotaConsumptionView.as_view(),
@@ -11,7 +14,6 @@ urlpatterns = [
     path("v2/bot/audienceGroup/upload", aud.UploadView.as_view(), name="audience-upload"),
     path("v2/bot/audienceGroup/upload/byFile", aud.UploadByFileView.as_view(),
          name="audience-upload-file"),
-    path("v2/bot/audienceGroup/list", aud.AudienceListView.as_view(), name="audience-list"),
     path("v2/bot/audienceGroup/shared/list", aud.SharedAudienceListView.as_view(),
          name="audience-shared-list"),
     path("v2/bot/audienceGroup/shared/<int:audience_id>", aud.SharedAudienceView.as_view(),
@@ -23,7 +25,6 @@ urlpatterns = [
          name="audience-click"),
     path("v2/bot/audienceGroup/imp", aud.TrackingAudienceView.as_view(kind="imp"),
          name="audience-imp"),
-    path("bot/pnp/push", views_messages.PnpPushView.as_view(), name="pnp-push"),
     path("v2/bot/message/delivery/pnp", views_messages.PnpStatisticsView.as_view(),
          name="pnp-statistics"),
     path("v2/bot/message/narrowcast", views_messages.NarrowcastView.as_view(),

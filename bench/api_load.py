@@ -104,8 +104,9 @@ def prepare() -> dict:
 
 def start_gunicorn(workers: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [PY, "-m", "gunicorn", "lbm.wsgi", "-w", str(workers), "-b", f"127.0.0.1:{PORT}",
-         "--access-logfile", "/dev/null", "--error-logfile", "-", "--log-level", "warning"],
+        [PY, "-m", "gunicorn", "-c", "python:lbm.gunicorn_conf", "lbm.wsgi",
+         "-w", str(workers), "-b", f"127.0.0.1:{PORT}",
+         "--error-logfile", "-", "--log-level", "warning"],
         env=ENV, cwd=ROOT, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -123,7 +124,7 @@ def start_worker() -> subprocess.Popen:
     """A Celery worker, so that the work a push leaves for later (charging delivered notices,
     ``notifications.finish_notices``) is done, and paid for, during the run."""
     return subprocess.Popen(
-        [PY, "-m", "celery", "-A", "lbm", "worker", "--concurrency", "1", "--pool", "solo",
+        [*os.environ.get("WORKER_PREFIX", "").split(), PY, "-m", "celery", "-A", "lbm", "worker", "--concurrency", "1", "--pool", "solo",
          "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         env=ENV, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL)
 

@@ -181,6 +181,27 @@ def test_the_rate_limit_is_counted_with_the_token_check(live, settings):
         assert push(live["client"], phone).status_code == 200
 
 
+@pytest.mark.integration
+def test_stamps_and_a_counter_in_one_redis_command():
+    """On Redis, ``generations.read`` is one script: stamps created when missing (and never
+    matched: a fresh random value), the counter added to and given its lifetime once."""
+    client = generations.redis_client()
+    assert client is not None
+    counter = "test:rl:one-command"
+    client.delete(generations.full_key(counter))
+    generations.bump(987654)
+    client.delete(generations.full_key("lbm:gen:987654"))  # as after a flush
+    first, n1 = generations.read(987654, count=(counter, 60))
+    again, n2 = generations.read(987654, count=(counter, 60))
+    assert first == again and first[1] != 0 and (n1, n2) == (1, 2)
+    assert 0 < client.ttl(generations.full_key(counter)) <= 60
+    client.expire(generations.full_key(counter), 500)  # NX: a later read leaves the TTL be
+    generations.read(987654, count=(counter, 60))
+    assert client.ttl(generations.full_key(counter)) > 60
+    generations.bump(987654)
+    assert generations.read(987654)[1] != first[1]
+
+
 def test_audience_list_counts_in_the_same_query_and_past_the_end(live):
     from audiences import services as audience_services
 
