@@ -1,12 +1,16 @@
 """Load on the LINE-compatible API: notification pushes and audience lists through gunicorn, on
 PostgreSQL and Redis, driven by ``wrk`` from a second process over loopback.
 
-    .venv/bin/python bench/api_load.py [--seconds 10] [--connections 32] [--workers 4]
+    .venv/bin/python bench/api_load.py [--seconds 10] [--rounds 3] [--connections 32]
+                                       [--workers 4]
 
 Prints requests per second and p50/p99 latency per endpoint against the targets (≥ 500 req/s,
-p99 ≤ 100 ms). Uses its own database (``lbm_bench_api``) and Redis db 10, both wiped first.
-The per-channel rate limits are raised for the run (LINE's 60/min on audience endpoints would
-otherwise answer most list requests with 429).
+p99 ≤ 100 ms): each round's figures and their median (the machine's speed drifts by a fifth
+from minute to minute, so one round is not a measurement), beside the framework's floor
+(``GET /v2/bot/info``: the token check and rate limit, no database) as the baseline. Uses its
+own database (``lbm_bench_api``) and Redis db 10, both wiped first. The per-channel rate limits
+are raised for the run (LINE's 60/min on audience endpoints would otherwise answer most list
+requests with 429).
 """
 
 import argparse
@@ -14,6 +18,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -123,8 +128,11 @@ def start_gunicorn(workers: int) -> subprocess.Popen:
 def start_worker() -> subprocess.Popen:
     """A Celery worker, so that the work a push leaves for later (charging delivered notices,
     ``notifications.finish_notices``) is done, and paid for, during the run."""
+    # At a lower priority (nice 10), as README recommends where it shares the web's cores:
+    # its batches then wait for a request in flight rather than stretch it.
     return subprocess.Popen(
-        [*os.environ.get("WORKER_PREFIX", "").split(), PY, "-m", "celery", "-A", "lbm", "worker", "--concurrency", "1", "--pool", "solo",
+        ["nice", "-n", "10", PY, "-m", "celery", "-A", "lbm", "worker", "--concurrency", "1",
+         "--pool", "solo",
          "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         env=ENV, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL)
 
@@ -166,13 +174,30 @@ def parse(output: str) -> dict:
 
 
 def run_wrk(wrk: str, *, url: str, seconds: int, connections: int, script: str | None,
-            token: str) -> dict:
+            token: str, rate: int | None = None) -> dict:
+    """One ``wrk`` run: as fast as the connections go, or, with ``rate``, each connection
+    pausing between a response and its next request so that together they send about
+    ``rate`` per second (wrk's ``delay``; the pause is the interval less the mean latency,
+    read off a short run first)."""
+    if rate is not None:
+        interval = connections * 1000 / rate
+        probe = run_wrk(wrk, url=url, seconds=3, connections=connections, token=token,
+                        script=_paced(script, interval))
+        latency = connections / probe["rps"] * 1000 - interval  # what the pause did not cover
+        script = _paced(script, max(1.0, interval - latency))
     args = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
             "-H", f"Authorization: Bearer {token}"]
     if script:
         args += ["-s", script]
     out = subprocess.run(args + [url], check=True, capture_output=True, text=True).stdout
     return parse(out)
+
+
+def _paced(script: str | None, pause_ms: float) -> str:
+    paced = Path(tempfile.mkdtemp()) / "paced.lua"
+    paced.write_text((Path(script).read_text() if script else "")
+                     + f"\nfunction delay() return {pause_ms:.0f} end\n")
+    return str(paced)
 
 
 PNP_SCRIPT = """
@@ -190,6 +215,7 @@ end
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
@@ -198,22 +224,36 @@ def main() -> None:
     data = prepare()
     gunicorn = start_gunicorn(args.workers)
     worker = start_worker()
-    results = {}
+    rounds: dict[str, list[dict]] = {}
+    paced: dict[str, list[dict]] = {}
     try:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
             lua.write(PNP_SCRIPT % {"hashes": ",".join(f'"{h}"' for h in data["hashes"]),
                                      "token": data["token"]})
         base = f"http://127.0.0.1:{PORT}"
-        for name, url, script in [
+        endpoints = [
             ("POST /bot/pnp/push", f"{base}/bot/pnp/push", lua.name),
             ("GET /v2/bot/audienceGroup/list", f"{base}/v2/bot/audienceGroup/list?page=1",
              None),
-        ]:
+            # The baseline: token check and rate limit, no database (the framework's floor).
+            ("GET /v2/bot/info (floor)", f"{base}/v2/bot/info", None),
+        ]
+        for name, url, script in endpoints:
             run_wrk(wrk, url=url, seconds=2, connections=args.connections, script=script,
                     token=data["token"])  # warm-up
-            results[name] = run_wrk(wrk, url=url, seconds=args.seconds,
-                                    connections=args.connections, script=script,
-                                    token=data["token"])
+        # Rounds interleave the endpoints, so that the machine's drift touches them alike.
+        # Each round: flat out (the most the server sustains, and its latency when every
+        # connection always has a request waiting), then paced at the target rate (the latency
+        # a client sees at 500 req/s).
+        for _round in range(args.rounds):
+            for name, url, script in endpoints:
+                rounds.setdefault(name, []).append(run_wrk(
+                    wrk, url=url, seconds=args.seconds, connections=args.connections,
+                    script=script, token=data["token"]))
+                if "floor" not in name:
+                    paced.setdefault(name, []).append(run_wrk(
+                        wrk, url=url, seconds=args.seconds, connections=args.connections,
+                        script=script, token=data["token"], rate=TARGET_RPS))
         delivered, waiting, ledger = charged_check()
     finally:
         os.killpg(gunicorn.pid, signal.SIGTERM)
@@ -222,13 +262,30 @@ def main() -> None:
         worker.wait(timeout=30)
     load = os.getloadavg()[0]
     print(f"\nAPI load, gunicorn {args.workers} sync workers, wrk 2 threads / "
-          f"{args.connections} connections, {args.seconds} s each, load avg {load:.1f}, "
-          f"{os.cpu_count()} cores")
-    print(f"{'endpoint':34} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}  target")
-    for name, r in results.items():
-        ok = r["rps"] >= TARGET_RPS and r["p99"] <= TARGET_P99_MS
-        print(f"{name:34} {r['rps']:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {r['errors']:8d}  "
-              f"{'met' if ok else 'NOT met'} (≥ {TARGET_RPS} req/s, p99 ≤ {TARGET_P99_MS:.0f} ms)")
+          f"{args.connections} connections, {args.rounds} rounds of {args.seconds} s, "
+          f"load avg {load:.1f}, {os.cpu_count()} cores")
+    print(f"{'endpoint':38} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}  "
+          f"rounds (req/s / p99 ms)")
+
+    def row(name: str, runs: list[dict]) -> dict:
+        r = {key: statistics.median(run[key] for run in runs)
+             for key in ("rps", "p50", "p99")}
+        errors = sum(run["errors"] for run in runs)
+        each = ", ".join(f"{run['rps']:.0f}/{run['p99']:.0f}" for run in runs)
+        print(f"{name:38} {r['rps']:8.0f} {r['p50']:8.1f} {r['p99']:8.1f} {errors:8d}  {each}")
+        return r
+
+    for name, runs in rounds.items():
+        flat = row(name, runs)
+        if name in paced:
+            at_rate = row(f"  paced at {TARGET_RPS} req/s", paced[name])
+            # The paced run must have carried the target rate (within 3 %) to speak for it.
+            ok = (flat["rps"] >= TARGET_RPS and at_rate["rps"] >= 0.97 * TARGET_RPS
+                  and at_rate["p99"] <= TARGET_P99_MS)
+            print(f"{'':38} target {'met' if ok else 'NOT met'}: sustains "
+                  f"{flat['rps']:.0f} req/s (≥ {TARGET_RPS}), p99 {at_rate['p99']:.0f} ms at "
+                  f"{TARGET_RPS} req/s (≤ {TARGET_P99_MS:.0f}); flat-out p99 "
+                  f"{flat['p99']:.0f} ms")
     print(f"delivered notices: {delivered}, charged in the ledger: {ledger}, "
           f"left uncharged: {waiting} ({'ok' if waiting == 0 and ledger == delivered else 'WRONG'})")
 
