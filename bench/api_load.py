@@ -238,7 +238,7 @@ def main() -> None:
             # The baseline: token check and rate limit, no database (the framework's floor).
             ("GET /v2/bot/info (floor)", f"{base}/v2/bot/info", None),
         ]
-        for name, url, script in endpoints:
+        for _name, url, script in endpoints:
             run_wrk(wrk, url=url, seconds=2, connections=args.connections, script=script,
                     token=data["token"])  # warm-up
         # Rounds interleave the endpoints, so that the machine's drift touches them alike.

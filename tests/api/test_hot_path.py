@@ -117,6 +117,21 @@ def test_the_push_body_is_read_as_its_serializer_reads_it(body):
         assert caught.value.detail == serializer.errors
 
 
+def test_api_requests_skip_the_admin_sites_middleware(live, client):
+    """Sessions, language, messages and the audit request user step aside for the API's
+    paths (lbm.site_middleware) and still run for the admin site."""
+    api = live["client"].get("/v2/bot/info")
+    assert api.status_code == 200 and "X-Line-Request-Id" in api
+    assert not hasattr(api.wsgi_request, "session")
+    assert not hasattr(api.wsgi_request, "_messages")
+    assert "Content-Language" not in api
+    site = client.get("/admin/login/")
+    assert site.status_code == 200
+    assert hasattr(site.wsgi_request, "session") and hasattr(site.wsgi_request, "_messages")
+    assert site["Content-Language"] and site["X-Frame-Options"] == "DENY"
+    assert "csrftoken" in site.cookies
+
+
 def test_the_stamp_of_an_account_moves_when_its_rows_change(live):
     before = generations.read(live["account"].pk)
     other = generations.read(live["account"].pk + 1000)
