@@ -7,7 +7,7 @@ audience group is its name here; ``uploadDescription`` describes the upload job.
 """
 
 from django.conf import settings
-from django.db.models import Count, Q, Window
+from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser, MultiPartParser
@@ -287,32 +287,6 @@ def _page(request, fetch, *, permission_of, read_write_count=None) -> dict:
             "readWriteAudienceGroupTotalCount": read_write, "page": page, "size": size}
 
 
-def _filtered(queryset, name_contains: str, status_value: str, route: str):
-    if name_contains:
-        queryset = queryset.filter(name__icontains=name_contains)
-    if status_value:
-        queryset = queryset.filter(status=status_value)
-    if route:
-        queryset = queryset.filter(create_route=route)
-    return queryset
-
-
-def _queryset_fetch(queryset):
-    """``_page``'s ``fetch`` over any queryset of audiences: the page and the total in one
-    query (``COUNT(*) OVER ()``; a page past the end counts apart), rows as named tuples."""
-
-    def fetch(page, size, *filters):
-        filtered = _filtered(queryset, *filters)
-        rows = list(filtered.order_by("-created_at", "-pk")
-                    .annotate(total_count=Window(Count("pk")))
-                    .values_list(*selectors.PAGE_FIELDS, "total_count", named=True)
-                    [(page - 1) * size: page * size])
-        total = rows[0].total_count if rows else (filtered.count() if page > 1 else 0)
-        return rows, total
-
-    return fetch
-
-
 class AudienceListView(LineAPIView):
     """``GET /v2/bot/audienceGroup/list``: the channel's own audiences, newest first (one
     prepared statement, ``audiences.selectors.own_audience_page``)."""
@@ -382,9 +356,14 @@ class SharedAudienceListView(LineAPIView):
         if include_own:
             queryset = Audience.objects.filter(Q(pk__in=queryset.values("pk"))
                                                | Q(source_account_id=account_id))
+        def fetch(page, size, *filters):
+            return selectors.audience_page(queryset, page, size, *filters)
+
+        def read_write_count(*filters):
+            return selectors.filtered_audiences(queryset, *filters).filter(
+                source_account_id=account_id).count()
+
         return Response(_page(
-            request, _queryset_fetch(queryset),
+            request, fetch,
             permission_of=lambda a: "READ_WRITE" if a.source_account_id == account_id
-            else "READ",
-            read_write_count=lambda *filters: _filtered(queryset, *filters).filter(
-                source_account_id=account_id).count()))
+            else "READ", read_write_count=read_write_count))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet, Window
 
 from lbm import hotsql, permissions
 from lbm.models import AccountLink, Organization
@@ -161,6 +161,33 @@ PageRow = namedtuple("PageRow", PAGE_FIELDS)
 _PAGE_COLUMNS = ("id",) + PAGE_FIELDS[1:]
 
 
+def filtered_audiences(queryset, name_contains: str = "", status: str = "",
+                       create_route: str = ""):
+    """``queryset`` narrowed by the API list's filters: name contains (case-insensitive),
+    status, create route; an empty filter is no filter."""
+    if name_contains:
+        queryset = queryset.filter(name__icontains=name_contains)
+    if status:
+        queryset = queryset.filter(status=status)
+    if create_route:
+        queryset = queryset.filter(create_route=create_route)
+    return queryset
+
+
+def audience_page(queryset, page: int, size: int, name_contains: str = "", status: str = "",
+                  create_route: str = "") -> tuple[list, int]:
+    """One page of ``queryset`` (audiences) with the list's filters, newest first, and how many
+    there are in all: one query (``COUNT(*) OVER ()``; a page past the end counts apart), rows
+    as named tuples of ``PAGE_FIELDS``."""
+    filtered = filtered_audiences(queryset, name_contains, status, create_route)
+    rows = list(filtered.order_by("-created_at", "-pk")
+                .annotate(total_count=Window(Count("pk")))
+                .values_list(*PAGE_FIELDS, "total_count", named=True)
+                [(page - 1) * size: page * size])
+    total = rows[0].total_count if rows else (filtered.count() if page > 1 else 0)
+    return [PageRow(*row[:-1]) for row in rows], total
+
+
 @functools.cache
 def _page_sql(vendor: str, by_name: bool, by_status: bool, by_route: bool) -> tuple[str, str]:
     """``own_audience_page``'s two statements for one database and set of filters."""
@@ -180,11 +207,10 @@ def _page_sql(vendor: str, by_name: bool, by_status: bool, by_route: bool) -> tu
 
 def own_audience_page(*, account_id: int, page: int, size: int, name_contains: str = "",
                       status: str = "", create_route: str = "") -> tuple[list[PageRow], int]:
-    """One page of the audiences an account made, newest first, and how many there are in all:
-    ``Audience.objects.filter(source_account_id=…)`` with the optional filters (name contains,
-    case-insensitive; status; route), as one prepared statement (the page and ``COUNT(*) OVER
-    ()``), since the API's list runs it on every call and the ORM's compilation cost more than
-    the query. The SQL's pieces for the name filter are the ORM's own (``icontains``)."""
+    """``audience_page(Audience.objects.filter(source_account_id=account_id), …)`` as one
+    prepared statement (the page and ``COUNT(*) OVER ()``): the API's list runs it on every
+    call, and the ORM's compilation cost more than the query. The SQL's pieces for the name
+    filter are the ORM's own (``icontains``); a test holds the two to the same rows."""
     params = [account_id]
     if name_contains:
         params.append(f"%{connection.ops.prep_for_like_query(name_contains)}%")
