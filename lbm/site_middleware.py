@@ -25,7 +25,12 @@ def _is_api(request) -> bool:
 
 
 def site_only(base: type) -> type:
-    """``base``, a ``MiddlewareMixin`` middleware, stepping aside for API requests."""
+    """``base``, a ``MiddlewareMixin`` middleware, stepping aside for API requests. Only
+    ``__call__`` can step aside: a middleware with view or exception hooks (Django's handler
+    calls those itself) is refused rather than half-skipped."""
+    for hook in ("process_view", "process_exception", "process_template_response"):
+        if hasattr(base, hook):
+            raise TypeError(f"{base.__name__}.{hook} would still run for API requests")
 
     class SiteOnly(base):
         sync_capable, async_capable = True, False  # served by WSGI only
@@ -34,18 +39,6 @@ def site_only(base: type) -> type:
             if _is_api(request):
                 return self.get_response(request)
             return super().__call__(request)
-
-        if hasattr(base, "process_view"):
-            def process_view(self, request, view_func, view_args, view_kwargs):
-                if _is_api(request):
-                    return None
-                return super().process_view(request, view_func, view_args, view_kwargs)
-
-        if hasattr(base, "process_exception"):
-            def process_exception(self, request, exception):
-                if _is_api(request):
-                    return None
-                return super().process_exception(request, exception)
 
     SiteOnly.__name__ = SiteOnly.__qualname__ = base.__name__
     SiteOnly.__doc__ = f"{base.__module__}.{base.__name__}, for the admin site only."

@@ -132,6 +132,15 @@ def test_api_requests_skip_the_admin_sites_middleware(live, client):
     assert "csrftoken" in site.cookies
 
 
+def test_a_middleware_with_view_hooks_cannot_be_made_site_only():
+    from django.middleware.csrf import CsrfViewMiddleware
+
+    from lbm.site_middleware import site_only
+
+    with pytest.raises(TypeError, match="process_view"):
+        site_only(CsrfViewMiddleware)
+
+
 def test_the_stamp_of_an_account_moves_when_its_rows_change(live):
     before = generations.read(live["account"].pk)
     other = generations.read(live["account"].pk + 1000)
