@@ -495,11 +495,6 @@ def _in_filter(model, column: str, values: list):
     return Q(**{f"{column}__in": values})
 
 
-def _hash_filter(model, hashes: list[str]):
-    """``phone_hash IN hashes`` as one parameter on PostgreSQL (``= ANY(array)``)."""
-    return _in_filter(model, "phone_hash", hashes)
-
-
 def user_states(*, account_id: int, phone_hashes: Iterable[str]) -> dict[str, UserState]:
     """The directory's view of each matched phone hash (keyed hash), for one account: one query
     (a LEFT JOIN to the account's friendships) per ``LOOKUP_CHUNK`` hashes."""
@@ -515,7 +510,7 @@ def user_states(*, account_id: int, phone_hashes: Iterable[str]) -> dict[str, Us
         rows = (LineUser.objects
                 .annotate(here=FilteredRelation("friendships",
                                                 condition=Q(friendships__account_id=account_id)))
-                .filter(_hash_filter(LineUser, chunk))
+                .filter(_in_filter(LineUser, "phone_hash", chunk))
                 .values_list("phone_hash", "notification_consent", "sms_verified_at",
                              "here__state"))
         for phone_hash, consent, verified, friendship in rows:

@@ -87,8 +87,8 @@ def _celery_mode(request, settings):
 MIGRATION_SEEDS = [
     ("billing.migrations.0002_seed_price_sheet", ("seed", "schedule")),
     ("billing.migrations.0004_seed_add_on_prices", ("seed",)),
-    ("notifications.migrations.0002_beat_schedule", ("create",)),
-    ("notifications.migrations.0003_notice_to_charge", ("create",)),
+    ("notifications.migrations.0002_beat_schedule", ("schedule_tasks",)),
+    ("notifications.migrations.0003_notice_to_charge", ("schedule_tasks",)),
 ]
 
 
@@ -112,7 +112,8 @@ def _migration_data(request):
             for module_name, functions in MIGRATION_SEEDS:
                 module = importlib.import_module(module_name)
                 for name in functions:
-                    getattr(module, name)(apps, None)
+                    seed = getattr(module, name)
+                    getattr(seed, "code", seed)(apps, None)  # a function or a RunPython
     yield
 
 

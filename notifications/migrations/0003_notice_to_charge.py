@@ -3,24 +3,14 @@
 from django.conf import settings
 from django.db import migrations, models
 
+from lbm.beat import interval_tasks
+
+# Every minute, a sweep behind the task each delivered push schedules (idempotent).
 SCHEDULE = [
     ("notifications: charge delivered pushes", "notifications.finish_notices", 1, "minutes"),
 ]
 
-
-def create(apps, schema_editor):
-    """Every minute, a sweep behind the task each delivered push schedules (idempotent)."""
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    for name, task, every, period in SCHEDULE:
-        interval, _ = IntervalSchedule.objects.get_or_create(every=every, period=period)
-        PeriodicTask.objects.update_or_create(
-            name=name, defaults={"task": task, "interval": interval, "enabled": True})
-
-
-def remove(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name__in=[name for name, *_ in SCHEDULE]).delete()
+schedule_tasks = interval_tasks(SCHEDULE)
 
 
 class Migration(migrations.Migration):
@@ -37,5 +27,5 @@ class Migration(migrations.Migration):
             model_name='notice',
             index=models.Index(condition=models.Q(('charged_at__isnull', True), ('state', 'delivered')), fields=['id'], name='lon_notice_to_charge'),
         ),
-        migrations.RunPython(create, remove),
+        schedule_tasks,
     ]

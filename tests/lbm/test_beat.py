@@ -1,0 +1,33 @@
+"""Periodic tasks that migrations create (lbm.beat.interval_tasks)."""
+
+import pytest
+from django.apps import apps
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+from lbm.beat import interval_tasks
+
+pytestmark = pytest.mark.django_db
+
+SCHEDULE = [("test: sweep", "notifications.finish_notices", 7, "minutes"),
+            ("test: purge", "notifications.purge_personal_data", 7, "minutes")]
+
+
+def test_created_once_reenabled_and_removed_on_reverse():
+    operation = interval_tasks(SCHEDULE)
+    operation.code(apps, None)
+    PeriodicTask.objects.filter(name="test: sweep").update(enabled=False)
+    operation.code(apps, None)  # a second run updates, never duplicates
+    tasks = PeriodicTask.objects.filter(name__startswith="test: ")
+    assert sorted(tasks.values_list("name", "task", "enabled")) == [
+        ("test: purge", "notifications.purge_personal_data", True),
+        ("test: sweep", "notifications.finish_notices", True)]
+    assert IntervalSchedule.objects.filter(every=7, period="minutes").count() == 1
+    assert {t.interval_id for t in tasks} == {IntervalSchedule.objects.get(every=7).pk}
+    operation.reverse_code(apps, None)
+    assert not PeriodicTask.objects.filter(name__startswith="test: ").exists()
+
+
+def test_the_migrations_schedule_the_notification_sweeps():
+    names = set(PeriodicTask.objects.values_list("task", flat=True))
+    assert {"notifications.settle_notices", "notifications.purge_personal_data",
+            "notifications.finish_notices"} <= names
