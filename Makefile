@@ -30,7 +30,7 @@ test: install
 
 ## With DATABASE_URL and REDIS_URL set (see README): the worker and the beat scheduler.
 worker: install
-	$(BIN)/celery -A lbm worker --loglevel=INFO
+	$(BIN)/celery -A lbm worker -Q default,webhooks,imports,billing --loglevel=INFO
 
 beat: install
 	$(BIN)/celery -A lbm beat --loglevel=INFO

@@ -25,3 +25,12 @@ def post_worker_init(worker):
     get_resolver().url_patterns  # noqa: B018 (imports every view module)
     gc.collect()
     gc.freeze()
+
+
+def child_exit(server, worker):
+    """With ``PROMETHEUS_MULTIPROC_DIR`` set, a dead worker's live gauges are dropped (its
+    counters stay, as Prometheus expects)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -76,7 +76,8 @@ INSTALLED_APPS = [
 # nothing to it). CSRF and frame options stay stock everywhere (check --deploy looks for them;
 # the API's views are CSRF-exempt anyway).
 MIDDLEWARE = [
-    "api.middleware.LineRequestIdMiddleware",
+    # First: the request id, the JSON request log line and the request metrics (docs/operations.md).
+    "lbm.observability.RequestObserverMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "lbm.site_middleware.SessionMiddleware",
     "lbm.site_middleware.LocaleMiddleware",
@@ -158,6 +159,22 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "Asia/Tokyo"  # LINE counts days and months on Japan time (SPEC section 4)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Django's LOGGING (one JSON object a line) applies in the workers too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Named queues, so that a 1.5 M import or a month-end run never delays a delivery webhook or a
+# contact-verification e-mail: one worker (or several) per queue. `make worker` consumes them all;
+# docs/operations.md gives the command for each. A task not named here goes to "default".
+CELERY_TASK_DEFAULT_QUEUE = "default"
+TASK_QUEUES = ("default", "webhooks", "imports", "billing")
+CELERY_TASK_ROUTES = {
+    "audiences.*": {"queue": "imports"},
+    "billing.*": {"queue": "billing"},
+    "notifications.deliver_webhook": {"queue": "webhooks"},
+    "notifications.fan_out_webhooks": {"queue": "webhooks"},
+    # Charges delivered notices and queues their webhooks, about a second after the push.
+    "notifications.finish_notices": {"queue": "webhooks"},
+}
 
 # --- Authentication and sign-in hardening ---------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -275,10 +292,28 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
+# One JSON object a line (LOG_FORMAT=text for plain lines), each with the request id of the
+# request or task it came from; phone numbers and e-mail addresses are masked on the way out
+# (lbm.observability). Every request is logged once by "lbm.request" (LOG_REQUESTS=0 to stop).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json").strip().lower()
+LOG_REQUESTS = env_bool("LOG_REQUESTS", True)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "lbm.observability.LogContextFilter"}},
+    "formatters": {
+        "json": {"()": "lbm.observability.json_formatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["context"],
+                             "formatter": "text" if LOG_FORMAT == "text" else "json"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"axes": {"level": "WARNING"}},
 }
+
+# --- What operators see (docs/operations.md) -----------------------------------------------------
+# /-/metrics (Prometheus) answers only a request carrying "Authorization: Bearer METRICS_TOKEN";
+# with no token set it is served under DEBUG only.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+# An unfinished upload, delivery or job whose state has not moved for this long counts as stalled.
+STALLED_AFTER = timedelta(minutes=int(os.environ.get("STALLED_AFTER_MINUTES", "15")))

@@ -19,9 +19,13 @@ from simple_history.middleware import HistoryRequestMiddleware as _history
 
 from api.middleware import API_PREFIXES
 
+# The health and metrics endpoints (lbm.health, lbm.metrics) are polled every second or so and
+# need no session either.
+_BYPASS = (*API_PREFIXES, "/-/")
+
 
 def _is_api(request) -> bool:
-    return request.path_info.startswith(API_PREFIXES)
+    return request.path_info.startswith(_BYPASS)
 
 
 def site_only(base: type) -> type:

@@ -2,11 +2,17 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from . import views
+from . import health, metrics, views
 
 lbm_patterns = ([
     path("verify-contact/<str:token>/", views.verify_contact, name="verify-contact"),
 ], "lbm")
+
+ops_patterns = ([
+    path("live", health.live, name="live"),
+    path("ready", health.ready, name="ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+], "ops")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
@@ -14,4 +20,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("lbm/", include(lbm_patterns)),
+    path("-/", include(ops_patterns)),  # health and metrics (docs/operations.md)
 ]

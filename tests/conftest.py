@@ -17,6 +17,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+pytest_plugins = ["tests.log_guard"]  # no phone number or e-mail address in any log record
+
 ROOT = Path(__file__).resolve().parent.parent
 REQUIRE_INTEGRATION = os.environ.get("LBM_REQUIRE_INTEGRATION") == "1"
 
@@ -189,7 +191,8 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path, settings):
     log = open(tmp_path / "worker.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "lbm", "worker", "--pool=threads",
-         "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+         "--concurrency=2", "-Q", ",".join(settings.TASK_QUEUES), "--loglevel=INFO",
+         "--without-gossip", "--without-mingle",
          "-n", hostname],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
