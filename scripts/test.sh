@@ -24,12 +24,13 @@ if ! port_open 127.0.0.1 6379 && command -v redis-server >/dev/null; then
 fi
 for _ in $(seq 1 20); do port_open 127.0.0.1 5432 && port_open 127.0.0.1 6379 && break; sleep 0.5; done
 
-# Browser tests drive Debian's Chromium; install it when missing and we may.
-if ! command -v chromium >/dev/null; then
+# Browser tests drive Debian's Chromium, with Noto CJK so that Chinese renders as text in the
+# screenshots; install them when missing and we may.
+if ! command -v chromium >/dev/null || [ ! -d /usr/share/fonts/opentype/noto ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "Installing Debian's chromium for the browser tests"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
-      || echo "chromium could not be installed"
+    echo "Installing Debian's chromium and fonts-noto-cjk for the browser tests"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk) \
+      >/dev/null 2>&1 || echo "chromium could not be installed"
   fi
 fi
 
