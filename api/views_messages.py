@@ -31,7 +31,7 @@ from . import schemas
 from .base import LineAPIView
 from .errors import LineAPIError
 
-MIN_NARROWCAST_RECIPIENTS = 50  # SPEC section 3: usable for sending with at least 50
+MIN_NARROWCAST_RECIPIENTS = 50  # usable for sending with at least 50 (docs/api.md#narrowcast)
 
 
 class PnpSerializer(serializers.Serializer):
@@ -60,7 +60,7 @@ def pnp_body(data) -> dict:
 class PnpPushView(LineAPIView):
     """``POST /bot/pnp/push``: 200 ``{}`` when accepted (delivered or waiting up to 24 hours for
     consent, SMS verification or unblocking); 422 when the number matches no LINE user (known at
-    once, SPEC section 5)."""
+    once, docs/notifications.md#judging-a-push)."""
 
     throttle_scope = "pnp"
     parser_classes = [JSONParser]

@@ -1,4 +1,4 @@
-"""Organizations, their members, linked accounts and account links (SPEC sections 1 and 2).
+"""Organizations, their members, linked accounts and account links (docs/organizations.md).
 
 Models hold data and invariants only. Every state change goes through ``lbm.services``.
 """
@@ -52,7 +52,7 @@ class Organization(models.Model):
         SHARE_ALL = "share_all", _("Share all resources with newly linked accounts")
         SHARE_SELECTED = "share_selected", _("Share selected resources only")
 
-    # Which states may follow which; deleted is final (SPEC section 1).
+    # Which states may follow which; deleted is final (docs/organizations.md#lifecycle).
     TRANSITIONS = {
         Status.DRAFT: {Status.PENDING, Status.DELETED},
         Status.PENDING: {Status.APPROVED, Status.REJECTED, Status.DELETED},
@@ -230,7 +230,7 @@ class AccountBadge(models.TextChoices):
 
 
 class Account(models.Model):
-    """A LINE account that can be linked to an organization (SPEC section 2)."""
+    """A LINE account that can be linked to an organization (docs/organizations.md)."""
 
     Kind = AccountKind
 

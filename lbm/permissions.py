@@ -1,6 +1,6 @@
 """Who may do what: the one place that reads a role or builds a permission string.
 
-Customers' rights come from their role in an organization (SPEC section 1), stored as
+Customers' rights come from their role in an organization (docs/permissions.md), stored as
 django-guardian object permissions on the organization in a direct foreign-key table, so that a
 check is one indexed look-up. Staff rights (LINE reviewers and account managers) are global
 Django permissions held through two groups. Objects that belong to an organization (members,
@@ -35,7 +35,7 @@ class Action(str, Enum):
     MANAGE_ACCOUNTS = "manage_accounts"
 
 
-# SPEC section 1, the role matrix. Each role holds everything of the roles below it plus more.
+# The role matrix (docs/organizations.md#roles). Each role holds all of the roles below it and more.
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     "viewer": frozenset({Action.VIEW}),
     "operator_data": frozenset({Action.VIEW, Action.CREATE_AUDIENCES}),

@@ -445,7 +445,7 @@ def _provider_shows_company(provider_name: str, organization: Organization) -> b
 
 def link_eligibility(organization: Organization, account: Account, *,
                      include_existing_links: bool = True) -> list[RuleResult]:
-    """Each eligibility rule of SPEC section 2, judged for this pair, with an explanation.
+    """Each rule of docs/organizations.md#link-eligibility, judged for this pair, explained.
 
     ``include_existing_links=False`` leaves out the "not linked elsewhere" rule (and its query),
     which a pending link under review would otherwise fail against itself."""

@@ -156,7 +156,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = "Asia/Tokyo"  # LINE counts days and months on Japan time (SPEC section 4)
+CELERY_TIMEZONE = "Asia/Tokyo"  # LINE counts days and months on Japan time (docs/billing.md)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Django's LOGGING (one JSON object a line) applies in the workers too.

@@ -1,4 +1,4 @@
-"""Taiwan working days, for review due dates (SPEC section 1: about 5 working days)."""
+"""Taiwan working days, for review due dates (docs/organizations.md#review-due-dates)."""
 
 from datetime import date, datetime, timedelta
 from functools import lru_cache

@@ -1,4 +1,4 @@
-"""LINE notification messages (LON, SPEC section 5, seed 002): applications, reviewed templates,
+"""LINE notification messages (LON, docs/notifications.md): applications, reviewed templates,
 notices sent by phone number, and the ``delivery`` webhooks they set off.
 
 Models hold data and invariants only; every write goes through ``notifications.services``.
@@ -18,18 +18,18 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-# SPEC section 5: failures other than a phone mismatch are known only 24 hours after acceptance.
+# Failures other than a phone mismatch show after 24 hours (docs/notifications.md#settling).
 SETTLE_WINDOW = timedelta(hours=24)
 # Condition 4: SMS verification within the last 6 months (calendar months).
 SMS_VERIFICATION_MONTHS = 6
 # How long the encrypted LINE-style hash of a settled notice is kept (webhook retries, the
 # failed-notice export for SMS fallback), then purged by the beat-scheduled task.
 RETENTION = timedelta(days=30)
-# The onboarding takes 10–20 working days (seed 002).
+# The onboarding takes 10–20 working days (docs/notifications.md#applications).
 ONBOARDING_WORKING_DAYS = (10, 20)
 
 
-# --- Scenarios (seed 002, 適用情境清單) --------------------------------------------------------
+# --- Scenarios (適用情境清單, docs/notifications.md#applications) -------------------------------
 
 
 class Category(models.TextChoices):
@@ -333,7 +333,7 @@ class TemplateVersion(models.Model):
                                    name="lon_version_status_valid"),
             models.CheckConstraint(condition=Q(scenario__in=Scenario.values),
                                    name="lon_version_scenario_valid"),
-            # SPEC 5: reservations only for restaurants, offline services and events.
+            # Reservations: restaurants, offline services, events (docs/notifications.md#templates).
             models.CheckConstraint(
                 condition=~Q(scenario__in=["reservation", "reservation_reminder"])
                 | Q(service_type__in=["restaurant", "offline_service", "offline_event"]),
@@ -387,7 +387,7 @@ class NoticeReason(models.TextChoices):
 
 
 class UserFlow(models.TextChoices):
-    """What LINE shows the user first (seed 002, 用戶狀態比對表)."""
+    """What LINE shows the user first (用戶狀態比對表, docs/notifications.md#judging-a-push)."""
 
     NONE = "", _("Nothing")
     CONSENT_PAGE = "consent_page", _("Consent page")

@@ -28,7 +28,7 @@ MAX_FIELDS = 10
 MAX_VALUE_LENGTH = 200
 LIFF_PREFIX = "https://liff.line.me/"
 
-# Advertising and promotion words (seed 002: no promotion, advertising or discount content).
+# Advertising and promotion words (no promotion or discount: docs/notifications.md#templates).
 # Chinese words match anywhere; English ones as whole words, case-insensitively.
 ADVERTISING_WORDS_ZH = ("優惠", "折扣", "促銷", "限時", "免費", "抽獎", "特價", "折價", "贈品",
                         "好康", "團購", "折價券", "買一送一")
@@ -126,7 +126,7 @@ def exempt_problems(content: Content) -> list[str]:
 
 
 def content_problems(content: Content) -> list[str]:
-    """Every rule of SPEC section 5 the content breaks, in words (empty: none)."""
+    """Every rule of docs/notifications.md#templates the content breaks, in words (empty: none)."""
     problems = []
     if content.scenario not in Scenario.values:
         return [_("Choose one of the 18 notification scenarios.")]

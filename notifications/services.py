@@ -1,4 +1,4 @@
-"""Every write of the notifications app (LON, SPEC section 5 and seed 002).
+"""Every write of the notifications app (LON, docs/notifications.md).
 
 Services the HTTP API calls with plain Python data (keyword-only; ``actor`` is ``None`` for a
 request authenticated by a channel access token, a user for the admin):
@@ -439,7 +439,7 @@ def template_review(*, actor, version_id: int, decision: str, reason: str = ""
     return version
 
 
-# --- Judging a notice (seed 002: four conditions and the user-state table) --------------------
+# --- Judging a notice (four conditions, user states: docs/notifications.md#judging-a-push) ------
 
 
 @dataclass(frozen=True)
@@ -1301,7 +1301,7 @@ def failed_notices_export(*, actor, account_ids: list[int] | None = None,
 
 def push_check(*, account: Account, user_id: str) -> None:
     """Before an ordinary (non-LON) message to one user: only friends who have not blocked the
-    account may receive it (seed 002, 重要規範). Raises ``NotAFriend``."""
+    account may receive it (docs/notifications.md#ordinary-pushes). Raises ``NotAFriend``."""
     from audiences.models import Friendship
 
     state = (Friendship.objects.filter(account_id=account.pk, line_user__user_id=user_id)
