@@ -1112,6 +1112,11 @@ def record_save(*, obj, actor, changed: Iterable[str] = (), reason: str = ""):
     changed = sorted(set(changed))
     if model is Subscription and {"plan", "account", "customer", "contract"} & set(changed):
         raise BillingError(_("Change a plan through a plan change, not by editing it."))
+    if model is BillingCustomer and (adding or {"business_number", "invoice_title",
+                                                 "invoice_carrier", "donation_code"}
+                                     & set(changed)):
+        check_buyer(business_number=obj.business_number, name=obj.invoice_title,
+                    carrier=obj.invoice_carrier, donation_code=obj.donation_code)
     if model is Subscription and "suspended_at" in changed:
         raise BillingError(_("Suspend an account through its suspension, with a reason."))
     if model is Subscription and "target_friends" in changed and obj.plan.code == Plan.Code.GOV_SUB:
@@ -1231,3 +1236,23 @@ def einvoice_track_create(*, period: date, prefix: str, first_number: int, last_
     _record(track, actor=actor, reason=_("Number track entered"))
     track.save()
     return track
+
+
+def check_buyer(*, business_number: str, name: str, carrier: str, donation_code: str,
+                form=None) -> None:
+    """Validate the e-invoice buyer when any of its details is given (``einvoice``). With a
+    ``form`` the problems go onto its fields; otherwise ``BillingError`` names each."""
+    from django.core.exceptions import ValidationError
+
+    if not (business_number or carrier or donation_code):
+        return  # nothing registered yet: a paid plan then asks for it
+    try:
+        einvoice.validate_buyer(business_number=business_number, name=name, carrier=carrier,
+                                donation_code=donation_code)
+    except ValidationError as exc:
+        if form is not None:
+            for field_name, problems in exc.message_dict.items():
+                form.add_error(field_name if field_name in form.fields else None, problems)
+            return
+        raise BillingError(_("The e-invoice details are not valid."),
+                           details=[m for ms in exc.message_dict.values() for m in ms]) from exc
