@@ -770,3 +770,122 @@ class EInvoiceTrack(models.Model):
     @property
     def remaining(self) -> int:
         return self.last_number + 1 - self.next_number
+
+
+class AccountAdministrator(models.Model):
+    """A sign-in that may operate one Official Account's plan and billing (its administrator,
+    「管理員權限」). Separate from organization roles: an organization role gives none of this.
+    Granted by an account manager or an existing administrator of the same account."""
+
+    account = models.ForeignKey("lbm.Account", verbose_name=_("Official Account"),
+                                on_delete=models.PROTECT, related_name="administrators")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"),
+                             on_delete=models.CASCADE, related_name="administered_accounts")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("granted by"),
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    granted_at = models.DateTimeField(_("granted at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("Official Account administrator")
+        verbose_name_plural = _("Official Account administrators")
+        ordering = ["account", "user"]
+        constraints = [models.UniqueConstraint(fields=["account", "user"],
+                                               name="accountadmin_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.account}"
+
+
+class AccountAdministratorInvitation(models.Model):
+    """A single-use invitation to become an account's administrator, valid 7 days. Only a hash
+    of its token is stored."""
+
+    account = models.ForeignKey("lbm.Account", verbose_name=_("Official Account"),
+                                on_delete=models.PROTECT, related_name="+")
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("invited by"),
+                                   null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    used_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("used by"), null=True,
+                                blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("administrator invitation")
+        verbose_name_plural = _("administrator invitations")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} ({self.expires_at:%Y-%m-%d})"
+
+
+class PaymentMethodKind(models.TextChoices):
+    CREDIT_CARD = "credit_card", _("Credit card")
+    LINE_PAY = "line_pay", _("LINE Pay")
+
+
+class PaymentMethod(models.Model):
+    """A customer's payment method as the gateway knows it: a kind, the gateway's token and a
+    masked label (``•••• 4242``). No card number or CVC is ever stored."""
+
+    customer = models.ForeignKey(BillingCustomer, verbose_name=_("billing customer"),
+                                 on_delete=models.PROTECT, related_name="payment_methods")
+    kind = models.CharField(_("kind"), max_length=16, choices=PaymentMethodKind.choices)
+    gateway = models.CharField(_("gateway"), max_length=32, default="manual")
+    gateway_token = models.CharField(_("gateway token"), max_length=128)
+    label = models.CharField(_("label"), max_length=32)
+    active = models.BooleanField(_("in use"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("payment method")
+        verbose_name_plural = _("payment methods")
+        ordering = ["customer", "-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["credit_card", "line_pay"]),
+                                   name="paymentmethod_kind_valid"),
+            models.UniqueConstraint(fields=["customer"], condition=Q(active=True),
+                                    name="paymentmethod_one_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.label}"
+
+
+class InvoicePayment(models.Model):
+    """The payment state of an issued invoice (the invoice itself never changes). No row means
+    unpaid."""
+
+    class Status(models.TextChoices):
+        UNPAID = "unpaid", _("Unpaid")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Payment failed")
+
+    invoice = models.OneToOneField(Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT,
+                                   related_name="payment")
+    status = models.CharField(_("payment state"), max_length=8, choices=Status.choices,
+                              default=Status.UNPAID)
+    reference = models.CharField(_("gateway reference"), max_length=128, blank=True)
+    changed_at = models.DateTimeField(_("changed at"), auto_now=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    history = HistoricalRecords(excluded_fields=["changed_at"])
+
+    class Meta:
+        verbose_name = _("invoice payment")
+        verbose_name_plural = _("invoice payments")
+        constraints = [models.CheckConstraint(condition=Q(status__in=["unpaid", "paid",
+                                                                      "failed"]),
+                                              name="invoicepayment_status_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} {self.status}"

@@ -203,6 +203,15 @@ def subscription_change_plan(*, subscription_id: int, plan_code: str, actor,
     an upgrade. Government plans never change during their term. Returns the ledger row, or
     ``None`` when the plan already is ``plan_code`` with nothing scheduled."""
     _require(actor, "change_subscription")
+    return _change_plan(subscription_id=subscription_id, plan_code=plan_code, actor=actor,
+                        at=at, promotion_code=promotion_code, reason=reason)
+
+
+def _change_plan(*, subscription_id: int, plan_code: str, actor, at: datetime | None,
+                 promotion_code: str, reason: str) -> PlanChange | None:
+    """The plan change itself, for a caller that has checked the actor's right (staff here,
+    an account's administrator in ``billing.selfservice``); runs in the caller's
+    transaction."""
     at = at or timezone.now()
     period = periods.line_period(at)
     subscription = (Subscription.objects.select_for_update().select_related("customer")
@@ -442,6 +451,12 @@ def promotion_code_register(*, code: str, subscription_id: int, actor,
     """Register a code for the subscription's next automatic renewal charge (Medium or High);
     month-end billing deducts it (Medium 800, 400 forfeited; High 1,200)."""
     _require(actor, "change_promotioncode")
+    return _promotion_code_register(code=code, subscription_id=subscription_id, actor=actor,
+                                    on=on)
+
+
+def _promotion_code_register(*, code: str, subscription_id: int, actor,
+                             on: date | None) -> PromotionCode:
     subscription = Subscription.objects.select_related("customer", "plan").get(
         pk=subscription_id)
     on = on or periods.line_day(timezone.now())
