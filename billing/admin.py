@@ -7,6 +7,7 @@ invoices and notes are read-only, usage is a ledger nobody edits.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -612,13 +613,65 @@ class RunBillingForm(forms.Form):
             raise ValidationError(gettext("Write the month as YYYY-MM.")) from exc
 
 
+class PaymentStateFilter(admin.SimpleListFilter):
+    title = _("payment state")
+    parameter_name = "payment"
+
+    def lookups(self, request, model_admin):
+        from .models import InvoicePayment
+        return InvoicePayment.Status.choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "unpaid":
+            return queryset.filter(Q(payment__isnull=True)
+                                   | Q(payment__status="unpaid"))
+        if value in ("paid", "failed"):
+            return queryset.filter(payment__status=value)
+        return queryset
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(ExportMixin, ReadOnlyAdmin):
     resource_classes = [InvoiceResource]
-    list_display = ("number", "einvoice_number", "customer", "period", "total", "issued_at")
-    list_filter = ("period",)
+    list_display = ("number", "einvoice_number", "customer", "period", "total", "issued_at",
+                    "payment_state")
+    list_filter = ("period", PaymentStateFilter)
+    actions = ["mark_paid", "mark_failed"]
+
+    @admin.display(description=_("payment state"))
+    def payment_state(self, obj):
+        payment = getattr(obj, "payment", None)
+        return payment.get_status_display() if payment else gettext("Unpaid")
+
+    def _mark(self, request, queryset, status):
+        from . import selfservice
+        for invoice in queryset:
+            try:
+                selfservice.invoice_payment_set(invoice_id=invoice.pk, status=status,
+                                                actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return
+        self.message_user(request, gettext("%(count)s invoice(s) updated.")
+                          % {"count": queryset.count()}, messages.SUCCESS)
+
+    @admin.action(description=_("Mark paid (payment received)"))
+    def mark_paid(self, request, queryset):
+        self._mark(request, queryset, "paid")
+
+    @admin.action(description=_("Mark payment failed"))
+    def mark_failed(self, request, queryset):
+        self._mark(request, queryset, "failed")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not staff_can(request.user, "run_billing"):
+            actions.pop("mark_paid", None)
+            actions.pop("mark_failed", None)
+        return actions
     search_fields = ("=number", "customer__name")
-    list_select_related = ("customer",)
+    list_select_related = ("customer", "payment")
     inlines = [InvoiceLineInline, CreditNoteInline]
     fields = readonly_fields = ("number", "einvoice_number", "customer", "period", "issued_at",
                                 "buyer_id", "buyer_name", "carrier", "donation_code",
@@ -770,3 +823,5 @@ class EInvoiceTrackAdmin(BillingAdmin, SimpleHistoryAdmin):
                    "title": gettext("Export e-invoices of a two-month period"),
                    "opts": self.opts}
         return TemplateResponse(request, "admin/billing/einvoicetrack/export.html", context)
+
+from . import selfservice_admin  # noqa: E402, F401  (administrators' pages, same admin site)
