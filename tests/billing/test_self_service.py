@@ -190,3 +190,38 @@ def test_invoice_payment_state_is_set_by_account_managers_only(setup, manager):
                                         actor=setup["admin"])
     selfservice.invoice_payment_set(invoice_id=invoice.pk, status="paid", actor=manager)
     assert InvoicePayment.objects.get(invoice=invoice).status == "paid"
+
+
+def test_the_pages_show_an_account_to_its_administrators_only(setup, client, manager):
+    sub = setup["sub"]
+    services.bill_month(period=date(2025, 3, 1))
+    invoice = Invoice.objects.get(customer_id=sub.customer_id)
+    page = f"/admin/billing/accountadministrator/account/{sub.account_id}/"
+    printed = f"/admin/billing/accountadministrator/invoice/{invoice.pk}/print/"
+    for user in setup["refused"]:
+        client.force_login(user)
+        assert client.get(page).status_code == 403
+        assert client.get(printed).status_code == 403
+        assert client.post(page, {"action": "plan", "plan-plan_code": "high"}).status_code == 403
+    client.force_login(setup["admin"])
+    response = client.get(page)
+    assert response.status_code == 200 and invoice.number in response.content.decode()
+    response = client.get(printed, HTTP_ACCEPT_LANGUAGE="en")
+    body = response.content.decode()
+    assert response.status_code == 200 and 'lang="zh-Hant"' in body and "營業稅" in body
+    assert "NT$840" in body
+    listing = client.get("/admin/billing/accountadministrator/").content.decode()
+    assert sub.account.name in listing
+
+
+def test_account_managers_filter_invoices_by_payment_state(setup, client, manager):
+    services.bill_month(period=date(2025, 3, 1))
+    paid, unpaid = Invoice.objects.order_by("pk")[:2]
+    client.force_login(manager)
+    client.post("/admin/billing/invoice/", {"action": "mark_paid",
+                                            "_selected_action": [paid.pk]})
+    assert InvoicePayment.objects.get(invoice=paid).status == "paid"
+    shown = client.get("/admin/billing/invoice/?payment=unpaid").content.decode()
+    assert unpaid.number in shown and paid.number not in shown
+    shown = client.get("/admin/billing/invoice/?payment=paid").content.decode()
+    assert paid.number in shown and unpaid.number not in shown
