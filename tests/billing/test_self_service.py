@@ -17,6 +17,7 @@ from billing.models import (
     PaymentMethod,
     PlanChange,
     PromotionCode,
+    Subscription,
 )
 from lbm.exceptions import NotAllowed
 from tests import factories
@@ -225,3 +226,18 @@ def test_account_managers_filter_invoices_by_payment_state(setup, client, manage
     assert unpaid.number in shown and paid.number not in shown
     shown = client.get("/admin/billing/invoice/?payment=paid").content.decode()
     assert paid.number in shown and unpaid.number not in shown
+
+
+def test_seed_billing_is_idempotent():
+    from django.core.management import call_command
+
+    from billing.models import EInvoiceTrack
+
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_billing", verbosity=0)
+    counts = (Subscription.objects.count(), AccountAdministrator.objects.count(),
+              EInvoiceTrack.objects.count(), PromotionCode.objects.count())
+    call_command("seed_billing", verbosity=0)
+    assert counts == (Subscription.objects.count(), AccountAdministrator.objects.count(),
+                      EInvoiceTrack.objects.count(), PromotionCode.objects.count())
+    assert AccountAdministrator.objects.filter(user__username="oa_admin").count() == 2
