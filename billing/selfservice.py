@@ -227,6 +227,7 @@ class Preview:
     starts: object  # the month it takes effect
 
 
+@transaction.atomic  # the code is read as the change would read it (locked), then left as is
 def plan_change_preview(*, account_id: int, plan_code: str, actor, promotion_code: str = "",
                         at: datetime | None = None) -> Preview:
     """The cost and the quota of a change, with the promotion code's deduction and forfeited
@@ -250,15 +251,8 @@ def plan_change_preview(*, account_id: int, plan_code: str, actor, promotion_cod
         if effect != "upgrade":
             raise PromotionCodeRefused(_("A promotion code pays only for an upgrade or a Medium "
                                          "or High renewal."))
-        code = PromotionCode.objects.filter(code=promotion_code.strip().upper()).first()
-        if code is None:
-            raise PromotionCodeRefused(_("This promotion code does not exist."))
-        if code.status == PromotionCode.Status.REDEEMED or code.subscription_id not in (
-                None, subscription.pk):
-            raise PromotionCodeRefused(_("This promotion code has already been used."))
-        if not code.valid_from <= periods.line_day(at) <= code.valid_until:
-            raise PromotionCodeRefused(_("This promotion code is not valid on %(day)s.")
-                                       % {"day": periods.line_day(at)})
+        code = services._usable_code(code=promotion_code, subscription=subscription,
+                                     on=periods.line_day(at), registered_ok=True)
         deduction = pricing.promotion_deduction(from_plan=current.code, to_plan=target.code,
                                                 charge=charge, face_value=code.face_value)
         if deduction is None:

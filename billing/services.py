@@ -1186,18 +1186,18 @@ def _late_usage_note(*, customer_id: int, period: date) -> CreditNote | None:
         plan = selectors.plan_in_effect(account_id=account_id, period=period)
         if plan is None:
             continue
-        mine = rows.filter(account_id=account_id)
-        before_usage = _usage_sums(mine.filter(created_at__lte=cutoff))
-        after_usage = _usage_sums(mine.filter(created_at__lte=through))
+        billed, now = (selectors.month_usage(account_id=account_id, period=period,
+                                             recorded_until=moment)
+                       for moment in (cutoff, through))
 
         def extra(usage, plan=plan):
-            used = usage[1] if plan.counting == Plan.Counting.SENDS else usage[0]
-            return pricing.overage_charge(messages=used, free=plan.free_messages,
-                                          rule=plan.overage, tiers=tiers.get(plan.pk, ()),
+            return pricing.overage_charge(messages=selectors.counted(plan, usage),
+                                          free=plan.free_messages, rule=plan.overage,
+                                          tiers=tiers.get(plan.pk, ()),
                                           unit_price=plan.overage_unit_price)
 
-        messages = extra(after_usage) - extra(before_usage)
-        notices = (after_usage[2] - before_usage[2]) * pricing.NOTIFICATION_UNIT_PRICE
+        messages = extra(now) - extra(billed)
+        notices = (now.notifications - billed.notifications) * pricing.NOTIFICATION_UNIT_PRICE
         if plan.tax_included:
             included += messages
         else:
@@ -1216,14 +1216,6 @@ def _late_usage_note(*, customer_id: int, period: date) -> CreditNote | None:
                  "%(untaxed)s, tax-included %(included)s; %(rule)s)")
         % {"period": periods.period_label(period), "untaxed": untaxed, "included": included,
            "rule": pricing.ROUNDING_RULE})
-
-
-def _usage_sums(rows) -> tuple[int, int, int]:
-    totals = rows.aggregate(
-        messages=Sum("recipients", filter=Q(kind__in=UsageRecord.QUOTA_KINDS)),
-        sends=Sum("sends", filter=Q(kind__in=UsageRecord.SEND_KINDS)),
-        notices=Sum("recipients", filter=Q(kind=UsageRecord.Kind.NOTIFICATION)))
-    return totals["messages"] or 0, totals["sends"] or 0, totals["notices"] or 0
 
 
 # --- Taiwan e-invoice details and number tracks -----------------------------------------------
