@@ -7,6 +7,7 @@ invoices and notes are read-only, usage is a ledger nobody edits.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -20,12 +21,13 @@ from lbm import permissions
 from lbm.exceptions import DomainError
 from lbm.models import Account
 
-from . import periods, pricing, selectors, services
+from . import einvoice, periods, pricing, selectors, services
 from .models import (
     AddOnPrice,
     BillingCustomer,
     BillingRun,
     CreditNote,
+    EInvoiceTrack,
     GovernmentAccount,
     GovernmentBlock,
     GovernmentContract,
@@ -119,8 +121,26 @@ class AddOnPriceAdmin(BillingAdmin, SimpleHistoryAdmin):
     list_filter = ("code",)
 
 
+class BillingCustomerForm(forms.ModelForm):
+    """The e-invoice buyer is checked as the platform would (company or person)."""
+
+    class Meta:
+        model = BillingCustomer
+        fields = ["name", "organization", "business_number", "country", "payment_method",
+                  "invoice_title", "invoice_carrier", "donation_code", "invoice_email"]
+
+    def clean(self):
+        data = super().clean()
+        services.check_buyer(business_number=data.get("business_number") or "",
+                             name=data.get("invoice_title") or "",
+                             carrier=data.get("invoice_carrier") or "",
+                             donation_code=data.get("donation_code") or "", form=self)
+        return data
+
+
 @admin.register(BillingCustomer)
 class BillingCustomerAdmin(BillingAdmin, SimpleHistoryAdmin):
+    form = BillingCustomerForm
     list_display = ("name", "business_number", "organization", "payment_method",
                     "has_invoice_info")
     list_filter = ("payment_method",)
@@ -593,17 +613,70 @@ class RunBillingForm(forms.Form):
             raise ValidationError(gettext("Write the month as YYYY-MM.")) from exc
 
 
+class PaymentStateFilter(admin.SimpleListFilter):
+    title = _("payment state")
+    parameter_name = "payment"
+
+    def lookups(self, request, model_admin):
+        from .models import InvoicePayment
+        return InvoicePayment.Status.choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "unpaid":
+            return queryset.filter(Q(payment__isnull=True)
+                                   | Q(payment__status="unpaid"))
+        if value in ("paid", "failed"):
+            return queryset.filter(payment__status=value)
+        return queryset
+
+
 @admin.register(Invoice)
 class InvoiceAdmin(ExportMixin, ReadOnlyAdmin):
     resource_classes = [InvoiceResource]
-    list_display = ("number", "customer", "period", "total", "issued_at")
-    list_filter = ("period",)
+    list_display = ("number", "einvoice_number", "customer", "period", "total", "issued_at",
+                    "payment_state")
+    list_filter = ("period", PaymentStateFilter)
+    actions = ["mark_paid", "mark_failed"]
+
+    @admin.display(description=_("payment state"))
+    def payment_state(self, obj):
+        payment = getattr(obj, "payment", None)
+        return payment.get_status_display() if payment else gettext("Unpaid")
+
+    def _mark(self, request, queryset, status):
+        from . import selfservice
+        for invoice in queryset:
+            try:
+                selfservice.invoice_payment_set(invoice_id=invoice.pk, status=status,
+                                                actor=request.user)
+            except DomainError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return
+        self.message_user(request, gettext("%(count)s invoice(s) updated.")
+                          % {"count": queryset.count()}, messages.SUCCESS)
+
+    @admin.action(description=_("Mark paid (payment received)"))
+    def mark_paid(self, request, queryset):
+        self._mark(request, queryset, "paid")
+
+    @admin.action(description=_("Mark payment failed"))
+    def mark_failed(self, request, queryset):
+        self._mark(request, queryset, "failed")
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not staff_can(request.user, "run_billing"):
+            actions.pop("mark_paid", None)
+            actions.pop("mark_failed", None)
+        return actions
     search_fields = ("=number", "customer__name")
-    list_select_related = ("customer",)
+    list_select_related = ("customer", "payment")
     inlines = [InvoiceLineInline, CreditNoteInline]
-    fields = readonly_fields = ("number", "customer", "period", "issued_at", "untaxed", "tax",
-                                "tax_included", "rounding", "total", "rounding_rule", "balance",
-                                "run")
+    fields = readonly_fields = ("number", "einvoice_number", "customer", "period", "issued_at",
+                                "buyer_id", "buyer_name", "carrier", "donation_code",
+                                "untaxed", "tax", "tax_included", "rounding", "total",
+                                "rounding_rule", "balance", "run")
     change_list_template = "admin/billing/invoice/change_list.html"
 
     def has_export_permission(self, request):
@@ -658,13 +731,14 @@ class InvoiceAdmin(ExportMixin, ReadOnlyAdmin):
 class CreditNoteForm(forms.ModelForm):
     class Meta:
         model = CreditNote
-        fields = ["invoice", "kind", "amount", "reason"]
+        fields = ["invoice", "kind", "einvoice_action", "amount", "reason"]
 
 
 @admin.register(CreditNote)
 class CreditNoteAdmin(BillingAdmin):
     form = CreditNoteForm
-    list_display = ("number", "invoice", "kind", "amount", "created_by", "created_at")
+    list_display = ("number", "invoice", "kind", "einvoice_action", "amount", "created_by",
+                    "created_at")
     list_filter = ("kind",)
     raw_id_fields = ("invoice",)
 
@@ -674,6 +748,7 @@ class CreditNoteAdmin(BillingAdmin):
     def save_model(self, request, obj, form, change):
         saved = services.credit_note_create(invoice_id=obj.invoice_id, kind=obj.kind,
                                             amount=obj.amount, reason=obj.reason,
+                                            einvoice_action=obj.einvoice_action,
                                             actor=request.user)
         obj.pk = saved.pk
 
@@ -683,3 +758,70 @@ class BillingRunAdmin(ReadOnlyAdmin):
     list_display = ("period", "status", "started_at", "finished_at", "invoices_created",
                     "invoices_existing", "triggered_by")
     list_filter = ("status", "period")
+
+
+class EInvoiceTrackForm(forms.ModelForm):
+    class Meta:
+        model = EInvoiceTrack
+        fields = ["period", "prefix", "first_number", "last_number"]
+
+
+class EInvoiceExportForm(forms.Form):
+    period = forms.CharField(label=_("two-month period (YYYY-MM, its first month)"),
+                             max_length=7)
+    seller_id = forms.CharField(label=_("seller business number"), max_length=8)
+
+    def clean_period(self):
+        try:
+            return einvoice.bimonth_of(periods.parse_period(self.cleaned_data["period"]))
+        except ValueError as exc:
+            raise ValidationError(gettext("Write the month as YYYY-MM.")) from exc
+
+
+@admin.register(EInvoiceTrack)
+class EInvoiceTrackAdmin(BillingAdmin, SimpleHistoryAdmin):
+    """Number tracks (字軌) entered per two-month period; used in order by month-end billing."""
+
+    form = EInvoiceTrackForm
+    list_display = ("period", "prefix", "first_number", "last_number", "next_number",
+                    "remaining", "created_by")
+    list_filter = ("period",)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a track is used by billing alone; a wrong one is followed by a new one
+
+    @admin.display(description=_("numbers left"))
+    def remaining(self, obj):
+        return obj.remaining
+
+    def save_model(self, request, obj, form, change):
+        saved = services.einvoice_track_create(
+            period=obj.period, prefix=obj.prefix, first_number=obj.first_number,
+            last_number=obj.last_number, actor=request.user)
+        obj.pk = saved.pk
+
+    def get_urls(self):
+        return [path("export/", self.admin_site.admin_view(self.export_view),
+                     name="billing_einvoicetrack_export")] + super().get_urls()
+
+    def export_view(self, request):
+        """A CSV of a two-month period's e-invoices, allowances and voids (one row each)."""
+        from django.http import HttpResponse
+
+        if not staff_can(request.user, "run_billing"):
+            raise PermissionDenied
+        form = EInvoiceExportForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            bimonth = form.cleaned_data["period"]
+            response = HttpResponse(einvoice.export_csv(
+                bimonth=bimonth, seller_id=form.cleaned_data["seller_id"]),
+                content_type="text/csv; charset=utf-8")
+            response["Content-Disposition"] = (
+                f'attachment; filename="einvoices-{bimonth:%Y%m}.csv"')
+            return response
+        context = {**self.admin_site.each_context(request), "form": form,
+                   "title": gettext("Export e-invoices of a two-month period"),
+                   "opts": self.opts}
+        return TemplateResponse(request, "admin/billing/einvoicetrack/export.html", context)
+
+from . import selfservice_admin  # noqa: E402, F401  (administrators' pages, same admin site)

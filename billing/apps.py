@@ -31,6 +31,7 @@ class BillingConfig(AppConfig):
             "billing.view_invoice", "billing.run_billing", "billing.view_invoiceline",
             "billing.view_creditnote", "billing.add_creditnote",
             "billing.view_billingrun",
+            "billing.view_einvoicetrack", "billing.add_einvoicetrack",
         ],
     }
 

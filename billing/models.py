@@ -14,6 +14,7 @@ from simple_history.models import HistoricalRecords
 from .exceptions import ImmutableDocument
 
 MONEY = {"max_digits": 14, "decimal_places": 4}
+EXACT = {"max_digits": 18, "decimal_places": 6}
 
 
 class PlanCode(models.TextChoices):
@@ -459,6 +460,8 @@ class UsageKind(models.TextChoices):
     API_REVIEWED = "api_reviewed", _("Reviewed-feature API message (billed separately)")
     NOTIFICATION = "notification", _("LINE notification message (LON), delivered")
     DISASTER_RELIEF = "disaster_relief", _("Disaster-relief message approved by LINE (free)")
+    # Seed 001: 「此訊息不列入傳送則數計算」 — recorded, never counted nor billed.
+    SURVEY = "survey", _("Account satisfaction survey (not counted)")
 
 
 class UsageRecord(models.Model):
@@ -607,10 +610,20 @@ class Invoice(ImmutableMixin, models.Model):
     number = models.CharField(_("number"), max_length=32, unique=True)
     issued_at = models.DateTimeField(_("issued at"))
     untaxed = models.DecimalField(_("untaxed subtotal"), **MONEY)
-    tax = models.DecimalField(_("business tax 5%"), **MONEY)
+    # 5% of an amount with four decimals has six: kept exact, only the total is rounded.
+    tax = models.DecimalField(_("business tax 5%"), **EXACT)
     tax_included = models.DecimalField(_("tax-included items"), **MONEY)
-    rounding = models.DecimalField(_("rounding"), **MONEY)
+    rounding = models.DecimalField(_("rounding"), **EXACT)
     total = models.DecimalField(_("total (TWD)"), max_digits=14, decimal_places=0)
+    # Taiwan e-invoice (電子發票): a number from a track when the total is not zero, and the
+    # buyer as it stood when the invoice was issued (docs/billing.md).
+    einvoice_number = models.CharField(_("e-invoice number"), max_length=10, null=True,  # noqa: DJ001
+                                       blank=True, unique=True)
+    buyer_id = models.CharField(_("buyer ID"), max_length=10, blank=True,
+                                help_text=_("Business number, or 0000000000 for a person."))
+    buyer_name = models.CharField(_("buyer name"), max_length=150, blank=True)
+    carrier = models.CharField(_("carrier"), max_length=64, blank=True)
+    donation_code = models.CharField(_("donation code"), max_length=7, blank=True)
     run = models.ForeignKey(BillingRun, verbose_name=_("billing run"), null=True, blank=True,
                             on_delete=models.SET_NULL, related_name="invoices")
 
@@ -673,6 +686,11 @@ class InvoiceLine(ImmutableMixin, models.Model):
         return self.description
 
 
+class EInvoiceAction(models.TextChoices):
+    ALLOWANCE = "allowance", _("Allowance (折讓)")
+    VOID = "void", _("Void (作廢)")
+
+
 class CreditNote(ImmutableMixin, models.Model):
     """A correction of an issued invoice: a credit (refund) or a debit (extra charge)."""
 
@@ -690,6 +708,12 @@ class CreditNote(ImmutableMixin, models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True,
                                    on_delete=models.SET_NULL, related_name="+")
+    # For a credit on an invoice with an e-invoice number: an allowance (折讓) or a void (作廢).
+    einvoice_action = models.CharField(_("e-invoice document"), max_length=12,
+                                       choices=EInvoiceAction.choices, blank=True)
+    # A debit note for usage recorded after its month was invoiced covers the usage rows
+    # recorded up to this moment (docs/billing.md).
+    usage_through = models.DateTimeField(_("late usage recorded until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("credit / debit note")
@@ -700,7 +724,168 @@ class CreditNote(ImmutableMixin, models.Model):
             models.CheckConstraint(condition=Q(kind__in=["credit", "debit"]),
                                    name="creditnote_kind_valid"),
             models.CheckConstraint(condition=~Q(reason=""), name="creditnote_has_reason"),
+            models.CheckConstraint(condition=Q(einvoice_action="") | Q(kind="credit"),
+                                   name="creditnote_einvoice_only_on_credit"),
         ]
 
     def __str__(self) -> str:
         return self.number
+
+
+class EInvoiceTrack(models.Model):
+    """A number track (字軌) that staff enter for a two-month period: two letters and a range of
+    eight-digit numbers, used in order without gaps (``next_number`` is the next to give)."""
+
+    period = models.DateField(_("two-month period"),
+                              help_text=_("First day of an odd month: Jan, Mar, May, Jul, Sep, "
+                                          "Nov."))
+    prefix = models.CharField(_("track letters (字軌)"), max_length=2)
+    first_number = models.PositiveIntegerField(_("first number"))
+    last_number = models.PositiveIntegerField(_("last number"))
+    next_number = models.PositiveIntegerField(_("next number"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True,
+                                   blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("e-invoice number track")
+        verbose_name_plural = _("e-invoice number tracks")
+        ordering = ["-period", "prefix", "first_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["period", "prefix", "first_number"],
+                                    name="einvoicetrack_unique_start"),
+            models.CheckConstraint(condition=Q(last_number__gte=models.F("first_number"))
+                                   & Q(last_number__lte=99999999),
+                                   name="einvoicetrack_range"),
+            models.CheckConstraint(condition=Q(next_number__gte=models.F("first_number"))
+                                   & Q(next_number__lte=models.F("last_number") + 1),
+                                   name="einvoicetrack_next_in_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m} {self.prefix}{self.first_number:08d}–{self.last_number:08d}"
+
+    @property
+    def remaining(self) -> int:
+        return self.last_number + 1 - self.next_number
+
+
+class AccountAdministrator(models.Model):
+    """A sign-in that may operate one Official Account's plan and billing (its administrator,
+    「管理員權限」). Separate from organization roles: an organization role gives none of this.
+    Granted by an account manager or an existing administrator of the same account."""
+
+    account = models.ForeignKey("lbm.Account", verbose_name=_("Official Account"),
+                                on_delete=models.PROTECT, related_name="administrators")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"),
+                             on_delete=models.CASCADE, related_name="administered_accounts")
+    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("granted by"),
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    granted_at = models.DateTimeField(_("granted at"), auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("Official Account administrator")
+        verbose_name_plural = _("Official Account administrators")
+        ordering = ["account", "user"]
+        constraints = [models.UniqueConstraint(fields=["account", "user"],
+                                               name="accountadmin_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.account}"
+
+
+class AccountAdministratorInvitation(models.Model):
+    """A single-use invitation to become an account's administrator, valid 7 days. Only a hash
+    of its token is stored."""
+
+    account = models.ForeignKey("lbm.Account", verbose_name=_("Official Account"),
+                                on_delete=models.PROTECT, related_name="+")
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("invited by"),
+                                   null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    used_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("used by"), null=True,
+                                blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        verbose_name = _("administrator invitation")
+        verbose_name_plural = _("administrator invitations")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} ({self.expires_at:%Y-%m-%d})"
+
+
+class PaymentMethodKind(models.TextChoices):
+    CREDIT_CARD = "credit_card", _("Credit card")
+    LINE_PAY = "line_pay", _("LINE Pay")
+
+
+class PaymentMethod(models.Model):
+    """A customer's payment method as the gateway knows it: a kind, the gateway's token and a
+    masked label (``•••• 4242``). No card number or CVC is ever stored."""
+
+    customer = models.ForeignKey(BillingCustomer, verbose_name=_("billing customer"),
+                                 on_delete=models.PROTECT, related_name="payment_methods")
+    kind = models.CharField(_("kind"), max_length=16, choices=PaymentMethodKind.choices)
+    gateway = models.CharField(_("gateway"), max_length=32, default="manual")
+    gateway_token = models.CharField(_("gateway token"), max_length=128)
+    label = models.CharField(_("label"), max_length=32)
+    active = models.BooleanField(_("in use"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("payment method")
+        verbose_name_plural = _("payment methods")
+        ordering = ["customer", "-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["credit_card", "line_pay"]),
+                                   name="paymentmethod_kind_valid"),
+            models.UniqueConstraint(fields=["customer"], condition=Q(active=True),
+                                    name="paymentmethod_one_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.label}"
+
+
+class InvoicePayment(models.Model):
+    """The payment state of an issued invoice (the invoice itself never changes). No row means
+    unpaid."""
+
+    class Status(models.TextChoices):
+        UNPAID = "unpaid", _("Unpaid")
+        PAID = "paid", _("Paid")
+        FAILED = "failed", _("Payment failed")
+
+    invoice = models.OneToOneField(Invoice, verbose_name=_("invoice"), on_delete=models.PROTECT,
+                                   related_name="payment")
+    status = models.CharField(_("payment state"), max_length=8, choices=Status.choices,
+                              default=Status.UNPAID)
+    reference = models.CharField(_("gateway reference"), max_length=128, blank=True)
+    changed_at = models.DateTimeField(_("changed at"), auto_now=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("by"), null=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+
+    history = HistoricalRecords(excluded_fields=["changed_at"])
+
+    class Meta:
+        verbose_name = _("invoice payment")
+        verbose_name_plural = _("invoice payments")
+        constraints = [models.CheckConstraint(condition=Q(status__in=["unpaid", "paid",
+                                                                      "failed"]),
+                                              name="invoicepayment_status_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_id} {self.status}"

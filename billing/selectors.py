@@ -81,9 +81,14 @@ class MonthUsage:
     notifications: int  # delivered LON notices
 
 
-def month_usage(*, account_id: int, period: date) -> MonthUsage:
-    """The account's usage in a LINE month (one aggregate query on the stored Japan month)."""
-    totals = UsageRecord.objects.filter(account_id=account_id, period=period).aggregate(
+def month_usage(*, account_id: int, period: date,
+                recorded_until: datetime | None = None) -> MonthUsage:
+    """The account's usage in a LINE month (one aggregate query on the stored Japan month);
+    with ``recorded_until``, only the rows recorded by then (late-usage notes)."""
+    rows = UsageRecord.objects.filter(account_id=account_id, period=period)
+    if recorded_until is not None:
+        rows = rows.filter(created_at__lte=recorded_until)
+    totals = rows.aggregate(
         messages=Sum("recipients", filter=Q(kind__in=UsageRecord.QUOTA_KINDS)),
         sends=Sum("sends", filter=Q(kind__in=UsageRecord.SEND_KINDS)),
         notifications=Sum("recipients", filter=Q(kind=UsageRecord.Kind.NOTIFICATION)),

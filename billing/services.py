@@ -36,7 +36,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,7 +44,7 @@ from lbm import permissions, workdays
 from lbm.audit import record_change
 from lbm.models import Account
 
-from . import periods, pricing, selectors
+from . import einvoice, periods, pricing, selectors
 from .exceptions import (
     AccountSuspended,
     BillingError,
@@ -58,6 +58,8 @@ from .models import (
     BillingCustomer,
     BillingRun,
     CreditNote,
+    EInvoiceAction,
+    EInvoiceTrack,
     GovernmentAccount,
     GovernmentBlock,
     GovernmentContract,
@@ -201,10 +203,20 @@ def subscription_change_plan(*, subscription_id: int, plan_code: str, actor,
     an upgrade. Government plans never change during their term. Returns the ledger row, or
     ``None`` when the plan already is ``plan_code`` with nothing scheduled."""
     _require(actor, "change_subscription")
+    return _change_plan(subscription_id=subscription_id, plan_code=plan_code, actor=actor,
+                        at=at, promotion_code=promotion_code, reason=reason)
+
+
+def _change_plan(*, subscription_id: int, plan_code: str, actor, at: datetime | None,
+                 promotion_code: str, reason: str) -> PlanChange | None:
+    """The plan change itself, for a caller that has checked the actor's right (staff here,
+    an account's administrator in ``billing.selfservice``); runs in the caller's
+    transaction."""
     at = at or timezone.now()
     period = periods.line_period(at)
     subscription = (Subscription.objects.select_for_update().select_related("customer")
                     .get(pk=subscription_id))
+    _refuse_invoiced_month(subscription, period)
     _roll_forward(subscription, period, actor)
     target = Plan.objects.get(code=plan_code)
     current = selectors.plan_in_effect(account_id=subscription.account_id, period=period)
@@ -260,6 +272,16 @@ def subscription_change_plan(*, subscription_id: int, plan_code: str, actor,
             % {"plan": target})
     subscription.save(update_fields=["scheduled_plan", "scheduled_from", "updated_at"])
     return change
+
+
+def _refuse_invoiced_month(subscription: Subscription, period: date) -> None:
+    """A plan change dated in a month already invoiced would never be billed: refused, with
+    the reason (docs/billing.md)."""
+    if Invoice.objects.filter(customer_id=subscription.customer_id, period=period).exists():
+        raise PlanChangeRefused(
+            _("%(period)s is already invoiced for this customer; a plan change cannot be dated "
+              "in it. Change the plan from the current month, or correct the invoice with a "
+              "credit or debit note.") % {"period": periods.period_label(period)})
 
 
 # --- Usage and quota --------------------------------------------------------------------------
@@ -429,6 +451,12 @@ def promotion_code_register(*, code: str, subscription_id: int, actor,
     """Register a code for the subscription's next automatic renewal charge (Medium or High);
     month-end billing deducts it (Medium 800, 400 forfeited; High 1,200)."""
     _require(actor, "change_promotioncode")
+    return _promotion_code_register(code=code, subscription_id=subscription_id, actor=actor,
+                                    on=on)
+
+
+def _promotion_code_register(*, code: str, subscription_id: int, actor,
+                             on: date | None) -> PromotionCode:
     subscription = Subscription.objects.select_related("customer", "plan").get(
         pk=subscription_id)
     on = on or periods.line_day(timezone.now())
@@ -736,7 +764,9 @@ def bill_month(*, period: date, actor=None, triggered_by: str = "",
                                     triggered_by=triggered_by or (str(actor) if actor else ""))
     try:
         drafts = _drafts(period)
+        _check_numbers(drafts)
         created, existing, amount = _issue(drafts, period=period, run=run)
+        late_usage_bill(before=period)
     except Exception as exc:
         BillingRun.objects.filter(pk=run.pk).update(status=BillingRun.Status.FAILED,
                                                     finished_at=timezone.now(),
@@ -748,6 +778,20 @@ def bill_month(*, period: date, actor=None, triggered_by: str = "",
     return BillingResult(period=period, invoices_created=created, invoices_existing=existing,
                          amount_invoiced=amount, seconds=time.monotonic() - started,
                          run_id=run.pk)
+
+
+def _check_numbers(drafts: dict[int, Draft]) -> None:
+    """Stop the run before anything is issued when the tracks cannot number every invoice."""
+    needed = sum(1 for d in drafts.values() if _totals(d).total > 0)
+    bimonth = einvoice.bimonth_of_moment(timezone.now())
+    left = einvoice.available(bimonth=bimonth)
+    if needed > left:
+        raise einvoice.NumbersExhausted(einvoice.exhausted_message(bimonth=bimonth,
+                                                                   needed=needed, left=left))
+
+
+def _totals(d: Draft) -> pricing.Totals:
+    return pricing.invoice_totals((line.amount, line.tax_included) for line in d.lines)
 
 
 def _drafts(period: date) -> dict[int, Draft]:
@@ -793,9 +837,12 @@ def _drafts(period: date) -> dict[int, Draft]:
                                           BillingCustomer.PaymentMethod.LINE_PAY],
     ).exclude(invoice_title="").filter(~Q(business_number="") | ~Q(invoice_carrier="")
                                        | ~Q(donation_code=""))
+    # A renewal is charged for the month when it closes: the code must be valid on the
+    # month's last day (the day of the charge), not merely on its first (docs/billing.md).
+    charge_day = periods.period_days(period)[-1]
     for code in PromotionCode.objects.filter(
-            status=PromotionCode.Status.REGISTERED, valid_from__lte=period,
-            valid_until__gte=period, subscription__customer__in=eligible).order_by("pk"):
+            status=PromotionCode.Status.REGISTERED, valid_from__lte=charge_day,
+            valid_until__gte=charge_day, subscription__customer__in=eligible).order_by("pk"):
         renewal_codes.setdefault(code.subscription_id, code)
 
     drafts: dict[int, Draft] = {}
@@ -976,13 +1023,23 @@ def _issue_batch(drafts: Iterable[Draft], *, period: date, run: BillingRun
         return 0, Decimal("0")
     now = timezone.now()
     invoices = []
-    for d in drafts:
-        totals = pricing.invoice_totals((line.amount, line.tax_included) for line in d.lines)
+    customers = BillingCustomer.objects.in_bulk([d.customer_id for d in drafts])
+    totals_of = [_totals(d) for d in drafts]
+    # Locks the period's tracks: concurrent runs number their batches one after the other, and
+    # a batch rolled back gives its numbers back (no gap).
+    numbers = iter(einvoice.allocate(bimonth=einvoice.bimonth_of_moment(now),
+                                     count=sum(1 for t in totals_of if t.total > 0)))
+    for d, totals in zip(drafts, totals_of, strict=True):
+        buyer = customers[d.customer_id]
         invoices.append(Invoice(
             customer_id=d.customer_id, period=period, issued_at=now, run=run,
             number=f"INV-{period:%Y%m}-{d.customer_id:08d}", untaxed=totals.untaxed,
             tax=totals.tax, tax_included=totals.tax_included, rounding=totals.rounding,
-            total=totals.total))
+            total=totals.total, einvoice_number=next(numbers) if totals.total > 0 else None,
+            buyer_id=buyer.business_number or einvoice.PERSON_BUYER_ID,
+            buyer_name=buyer.invoice_title or buyer.name,
+            carrier="" if buyer.business_number else buyer.invoice_carrier,
+            donation_code="" if buyer.business_number else buyer.donation_code))
     Invoice.objects.bulk_create(invoices)
     lines = []
     redemptions = defaultdict(list)
@@ -1009,9 +1066,13 @@ def _issue_batch(drafts: Iterable[Draft], *, period: date, run: BillingRun
 
 @transaction.atomic
 def credit_note_create(*, invoice_id: int, kind: str, amount: Decimal, reason: str,
-                       actor) -> CreditNote:
+                       actor, einvoice_action: str = "") -> CreditNote:
     """Correct an issued invoice with a credit (refund) or debit (extra charge) note. A credit
-    cannot exceed what the invoice still bills. Amounts are whole TWD, tax included."""
+    cannot exceed what the invoice still bills. Amounts are whole TWD, tax included.
+
+    A credit on an invoice with an e-invoice number is an allowance (折讓) or a void (作廢) of
+    that e-invoice (``einvoice_action``; an allowance when not given). A void cancels the whole
+    e-invoice: only for the full total, with no earlier credit."""
     _require(actor, "add_creditnote")
     invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
     reason = (reason or "").strip()
@@ -1022,14 +1083,30 @@ def credit_note_create(*, invoice_id: int, kind: str, amount: Decimal, reason: s
     amount = Decimal(amount)
     if amount <= 0 or amount != amount.to_integral_value():
         raise BillingError(_("The amount must be a positive whole number of TWD."))
-    balance = selectors.invoice_balance(invoice=invoice)["balance"]
+    figures = selectors.invoice_balance(invoice=invoice)
+    balance = figures["balance"]
+    if einvoice_action and (kind != CreditNote.Kind.CREDIT or not invoice.einvoice_number):
+        raise BillingError(_("Only a credit on an invoice with an e-invoice number is an "
+                             "allowance or a void."))
+    if kind == CreditNote.Kind.CREDIT and invoice.einvoice_number:
+        einvoice_action = einvoice_action or EInvoiceAction.ALLOWANCE
+        if einvoice_action not in EInvoiceAction.values:
+            raise BillingError(_("An e-invoice is corrected by an allowance or a void."))
+        if CreditNote.objects.filter(invoice=invoice,
+                                     einvoice_action=EInvoiceAction.VOID).exists():
+            raise BillingError(_("This e-invoice is void; it cannot be corrected again."))
+        if einvoice_action == EInvoiceAction.VOID and (amount != invoice.total
+                                                       or figures["credits"]):
+            raise BillingError(_("A void cancels the whole e-invoice: its amount is the "
+                                 "invoice total, %(total)s, and no allowance may precede it.")
+                               % {"total": invoice.total})
     if kind == CreditNote.Kind.CREDIT and amount > balance:
         raise BillingError(_("A credit of %(amount)s is more than the %(balance)s this invoice "
                              "still bills.") % {"amount": amount, "balance": balance})
     sequence = CreditNote.objects.filter(invoice=invoice).count() + 1
     prefix = "CN" if kind == CreditNote.Kind.CREDIT else "DN"
     return CreditNote.objects.create(invoice=invoice, kind=kind, amount=amount, reason=reason,
-                                     created_by=actor,
+                                     created_by=actor, einvoice_action=einvoice_action,
                                      number=f"{prefix}-{invoice.number[4:]}-{sequence:02d}")
 
 
@@ -1050,6 +1127,11 @@ def record_save(*, obj, actor, changed: Iterable[str] = (), reason: str = ""):
     changed = sorted(set(changed))
     if model is Subscription and {"plan", "account", "customer", "contract"} & set(changed):
         raise BillingError(_("Change a plan through a plan change, not by editing it."))
+    if model is BillingCustomer and (adding or {"business_number", "invoice_title",
+                                                 "invoice_carrier", "donation_code"}
+                                     & set(changed)):
+        check_buyer(business_number=obj.business_number, name=obj.invoice_title,
+                    carrier=obj.invoice_carrier, donation_code=obj.donation_code)
     if model is Subscription and "suspended_at" in changed:
         raise BillingError(_("Suspend an account through its suspension, with a reason."))
     if model is Subscription and "target_friends" in changed and obj.plan.code == Plan.Code.GOV_SUB:
@@ -1060,3 +1142,124 @@ def record_save(*, obj, actor, changed: Iterable[str] = (), reason: str = ""):
         _("Created") if adding else _("Edited: %(fields)s") % {"fields": ", ".join(changed)}))
     obj.save()
     return obj
+
+
+# --- Usage recorded after its month was invoiced ----------------------------------------------
+
+
+def late_usage_bill(*, before: date) -> list[CreditNote]:
+    """Bill usage recorded after its month's invoice was issued on a debit note of that invoice
+    (docs/billing.md): per invoice, the extra messages and notification messages of the usage
+    rows recorded after the invoice (or after the last such note), priced as if they had been
+    there at issue — the graduated table applies to the month's whole count — plus 5% tax, the
+    total rounded once. Run by ``bill_month`` for every month before ``before``; running it
+    again bills nothing twice."""
+    notes = []
+    invoices = "account__subscription__customer__invoices"
+    candidates = (UsageRecord.objects.filter(
+        period__lt=before, **{f"{invoices}__period": F("period"),
+                              f"{invoices}__issued_at__lt": F("created_at")})
+        .values_list("account__subscription__customer_id", "period").distinct())
+    for customer_id, period in sorted(set(candidates)):
+        note = _late_usage_note(customer_id=customer_id, period=period)
+        if note is not None:
+            notes.append(note)
+    return notes
+
+
+@transaction.atomic
+def _late_usage_note(*, customer_id: int, period: date) -> CreditNote | None:
+    invoice = Invoice.objects.select_for_update().get(customer_id=customer_id, period=period)
+    last = (CreditNote.objects.filter(invoice=invoice, usage_through__isnull=False)
+            .order_by("-usage_through").values_list("usage_through", flat=True).first())
+    cutoff = last or invoice.issued_at
+    rows = UsageRecord.objects.filter(account__subscription__customer_id=customer_id,
+                                      period=period)
+    late = rows.filter(created_at__gt=cutoff)
+    through = late.order_by("-created_at").values_list("created_at", flat=True).first()
+    if through is None:
+        return None
+    tiers = selectors.tier_tables(period=period)
+    untaxed = included = Decimal("0")
+    parts = []
+    for account_id in sorted(set(late.values_list("account_id", flat=True))):
+        plan = selectors.plan_in_effect(account_id=account_id, period=period)
+        if plan is None:
+            continue
+        billed, now = (selectors.month_usage(account_id=account_id, period=period,
+                                             recorded_until=moment)
+                       for moment in (cutoff, through))
+
+        def extra(usage, plan=plan):
+            return pricing.overage_charge(messages=selectors.counted(plan, usage),
+                                          free=plan.free_messages, rule=plan.overage,
+                                          tiers=tiers.get(plan.pk, ()),
+                                          unit_price=plan.overage_unit_price)
+
+        messages = extra(now) - extra(billed)
+        notices = (now.notifications - billed.notifications) * pricing.NOTIFICATION_UNIT_PRICE
+        if plan.tax_included:
+            included += messages
+        else:
+            untaxed += messages
+        untaxed += notices
+        if messages or notices:
+            parts.append(f"{account_id}: {messages + notices}")
+    total = pricing.round_twd(untaxed * (1 + pricing.TAX_RATE) + included)
+    if total <= 0:
+        return None
+    sequence = CreditNote.objects.filter(invoice=invoice).count() + 1
+    return CreditNote.objects.create(
+        invoice=invoice, kind=CreditNote.Kind.DEBIT, amount=total, usage_through=through,
+        number=f"DN-{invoice.number[4:]}-{sequence:02d}",
+        reason=_("Usage of %(period)s recorded after the invoice was issued (untaxed "
+                 "%(untaxed)s, tax-included %(included)s; %(rule)s)")
+        % {"period": periods.period_label(period), "untaxed": untaxed, "included": included,
+           "rule": pricing.ROUNDING_RULE})
+
+
+# --- Taiwan e-invoice details and number tracks -----------------------------------------------
+
+
+@transaction.atomic
+def einvoice_track_create(*, period: date, prefix: str, first_number: int, last_number: int,
+                          actor) -> EInvoiceTrack:
+    """Enter a number track (字軌) for a two-month period: two upper-case letters and a range
+    of eight-digit numbers, not overlapping another track of the period."""
+    _require(actor, "add_einvoicetrack")
+    prefix = (prefix or "").strip().upper()
+    if not einvoice.PREFIX_RE.fullmatch(prefix):
+        raise BillingError(_("A number track starts with two letters A–Z."))
+    if period != einvoice.bimonth_of(period):
+        raise BillingError(_("A two-month period starts on the first day of January, March, "
+                             "May, July, September or November."))
+    if not 0 <= first_number <= last_number <= 99_999_999:
+        raise BillingError(_("The numbers are eight digits and the range must not be empty."))
+    if EInvoiceTrack.objects.filter(period=period, prefix=prefix, first_number__lte=last_number,
+                                    last_number__gte=first_number).exists():
+        raise BillingError(_("This range overlaps a number track already entered."))
+    track = EInvoiceTrack(period=period, prefix=prefix, first_number=first_number,
+                          last_number=last_number, next_number=first_number, created_by=actor)
+    _record(track, actor=actor, reason=_("Number track entered"))
+    track.save()
+    return track
+
+
+def check_buyer(*, business_number: str, name: str, carrier: str, donation_code: str,
+                form=None) -> None:
+    """Validate the e-invoice buyer when any of its details is given (``einvoice``). With a
+    ``form`` the problems go onto its fields; otherwise ``BillingError`` names each."""
+    from django.core.exceptions import ValidationError
+
+    if not (business_number or carrier or donation_code):
+        return  # nothing registered yet: a paid plan then asks for it
+    try:
+        einvoice.validate_buyer(business_number=business_number, name=name, carrier=carrier,
+                                donation_code=donation_code)
+    except ValidationError as exc:
+        if form is not None:
+            for field_name, problems in exc.message_dict.items():
+                form.add_error(field_name if field_name in form.fields else None, problems)
+            return
+        raise BillingError(_("The e-invoice details are not valid."),
+                           details=[m for ms in exc.message_dict.values() for m in ms]) from exc

@@ -297,3 +297,38 @@ def ensure_staff_groups() -> dict[str, Group]:
 
 def role_outranks(role: str, other: str) -> bool:
     return ROLE_RANK[role] > ROLE_RANK[other]
+
+
+# --- Official Account administrators (billing self-service; docs/billing.md) ------------------
+# A right of its own on one Official Account, never derived from an organization role.
+
+ACCOUNT_ADMIN_GRANT_PERM = "billing.change_subscription"  # account managers grant it
+
+
+def is_account_administrator(user, account_id: int) -> bool:
+    """Whether ``user`` is an administrator of the Official Account ``account_id``."""
+    from billing.models import AccountAdministrator
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    return AccountAdministrator.objects.filter(account_id=account_id, user=user).exists()
+
+
+def administered_account_ids(user) -> list[int]:
+    from billing.models import AccountAdministrator
+
+    if user is None or not user.is_authenticated or not user.is_active:
+        return []
+    return list(AccountAdministrator.objects.filter(user=user)
+                .values_list("account_id", flat=True))
+
+
+def may_grant_account_administrator(user, account_id: int) -> bool:
+    """An account manager, or an existing administrator of that account."""
+    return staff_may(user, ACCOUNT_ADMIN_GRANT_PERM) or is_account_administrator(user,
+                                                                                  account_id)
+
+
+def require_account_administrator(user, account_id: int) -> None:
+    if not is_account_administrator(user, account_id):
+        raise NotAllowed(_("Only an administrator of this Official Account may do this."))
