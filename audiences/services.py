@@ -284,6 +284,24 @@ def _upload_failed_unexpectedly(upload: AudienceUpload) -> AudienceUpload:
                                     "nothing was stored. Upload the file again."))
 
 
+# An upload unfinished this long after it was made is stuck (its task was lost: a worker killed
+# past the broker's visibility timeout, a publish that never reached the queue): beat fails it.
+UPLOAD_STALE_AFTER = timezone.timedelta(hours=4)
+
+
+def uploads_sweep() -> int:
+    """Beat: end every stuck upload FAILED with a message and its raw file removed (nothing was
+    stored: an import is one transaction). Returns how many."""
+    stale = AudienceUpload.objects.exclude(status__in=AudienceUpload.FINISHED).filter(
+        created_at__lt=timezone.now() - UPLOAD_STALE_AFTER)
+    swept = 0
+    for upload in stale:
+        _upload_failed(upload, _("The import did not finish in time and was stopped; nothing "
+                                 "was stored. Upload the file again."))
+        swept += 1
+    return swept
+
+
 def _delete_file(upload: AudienceUpload) -> None:
     """The raw file may hold phone numbers or addresses: it goes as soon as it is processed."""
     if upload.file:

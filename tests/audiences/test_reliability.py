@@ -131,3 +131,30 @@ def test_deleting_an_audience_is_refused_while_an_upload_runs(org, admin_user):
     with pytest.raises(AudienceError, match="upload in progress"):
         services.audience_delete(actor=admin_user, audience_id=audience.pk)
     assert Audience.objects.filter(pk=audience.pk).exists()
+
+
+def test_the_sweep_fails_a_stuck_upload_and_leaves_a_recent_one(org, admin_user):
+    from django.utils import timezone
+
+    from audiences import tasks
+
+    stuck = AudienceUpload.objects.create(organization=org, name="卡住", id_type="phone",
+                                          status=AudienceUpload.Status.VALIDATING)
+    stuck.file.save("stuck.txt", SimpleUploadedFile("stuck.txt", b"0912345678\n"))
+    path = stuck.file.path
+    AudienceUpload.objects.filter(pk=stuck.pk).update(
+        created_at=timezone.now() - services.UPLOAD_STALE_AFTER - timezone.timedelta(minutes=1))
+    recent = AudienceUpload.objects.create(organization=org, name="剛開始", id_type="phone")
+    assert tasks.sweep_uploads.apply().get() == 1
+    stuck.refresh_from_db()
+    recent.refresh_from_db()
+    assert stuck.status == AudienceUpload.Status.FAILED and "did not finish" in stuck.error
+    assert not stuck.file and not os.path.exists(path)
+    assert recent.status == AudienceUpload.Status.QUEUED
+
+
+def test_the_upload_sweep_is_scheduled():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="audiences.sweep_uploads")
+    assert task.enabled and task.interval.every == 10
