@@ -95,3 +95,42 @@ def test_a_worker_process_killed_mid_import_is_redelivered_and_completes(
     audience = Audience.objects.get(name="重來")
     assert audience.size == LINES == AudienceMember.objects.filter(audience=audience).count()
     assert not os.path.exists(stored)
+
+
+def test_concurrent_narrowcasts_at_the_quota_edge_never_record_past_it(django_db_blocker):
+    """20 sends of 10 at once on a Medium account at 2,950 of 3,000: exactly 5 are recorded."""
+    import threading
+
+    from billing import services as billing
+    from billing.exceptions import QuotaExceeded
+    from billing.models import UsageRecord
+    from tests.billing.factories import send, subscription, taipei
+
+    sub = subscription(plan="medium", actor=factories.account_manager())
+    at = taipei(2025, 3, 5, 10)
+    send(sub.account_id, 2_950, at)
+    barrier = threading.Barrier(20)
+    outcomes = []
+
+    def narrowcast():
+        from django.db import connection as own
+
+        try:
+            barrier.wait()
+            billing.usage_send(account_id=sub.account_id, kind=UsageRecord.Kind.NARROWCAST,
+                               recipients=10, sent_at=at)
+            outcomes.append("sent")
+        except QuotaExceeded:
+            outcomes.append("refused")
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=narrowcast) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(outcomes) == ["refused"] * 15 + ["sent"] * 5
+    total = sum(UsageRecord.objects.filter(account_id=sub.account_id)
+                .values_list("recipients", flat=True))
+    assert total == 3_000
