@@ -17,13 +17,6 @@ from tests.audiences import factories as af
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def parallel(monkeypatch, settings):
-    monkeypatch.setattr(importers, "BLOCK_BYTES", 64)
-    monkeypatch.setattr(importers, "PARALLEL_MIN_BYTES", 0)
-    settings.AUDIENCES_UPLOAD_WORKERS = 2
-
-
 def _upload(org, admin_user, capture, lines, name="名單"):
     content = ("\n".join(lines) + "\n").encode()
     with capture(execute=True):
