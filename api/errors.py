@@ -93,7 +93,37 @@ def line_exception_handler(exc, context):
     if response is not None:
         detail = getattr(exc, "detail", "")
         response.data = body(str(detail) or "Error")
-    return response
+        return response
+    return _unexpected(exc)
+
+
+UNAVAILABLE = "The service is temporarily unavailable. Try again later."
+INTERNAL = "An internal error occurred. Try again later."
+RETRY_AFTER_SECONDS = 5
+
+
+def _unavailable_errors() -> tuple[type[BaseException], ...]:
+    """A dependency out of reach: the database, Redis (cache, rate limits) or the broker."""
+    import kombu.exceptions
+    import psycopg
+    import redis.exceptions
+    from django.db import InterfaceError, OperationalError
+
+    return (OperationalError, InterfaceError, psycopg.OperationalError,
+            psycopg.InterfaceError, redis.exceptions.ConnectionError,
+            redis.exceptions.TimeoutError, kombu.exceptions.OperationalError, ConnectionError)
+
+
+def _unexpected(exc) -> Response:
+    """Never Django's HTML page: a dependency out of reach answers 503 with ``Retry-After``,
+    anything else 500, both in LINE's shape (docs/reliability.md)."""
+    import logging
+
+    logging.getLogger("api").error("API request failed", exc_info=exc)
+    if isinstance(exc, _unavailable_errors()):
+        return Response(body(UNAVAILABLE), status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    return Response(body(INTERNAL), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
 @csrf_exempt

@@ -173,18 +173,14 @@ class NarrowcastView(LineAPIView):
         if cap is not None and (not isinstance(cap, int) or cap < 1):
             raise LineAPIError("The request has 1 error(s)",
                                details=[("must be greater than or equal to 1", "limit.max")])
-        recipients = reachable if cap is None else min(reachable, cap)
-        now = timezone.now()
-        try:
-            billing.quota_check(account_id=account_id, recipients=recipients, sent_at=now,
-                                kind=UsageRecord.Kind.NARROWCAST)
+        try:  # quota check and record: one locked step per account
+            billing.usage_send(account_id=account_id, kind=UsageRecord.Kind.NARROWCAST,
+                               recipients=reachable, cap=cap, sent_at=timezone.now(),
+                               bubbles=min(len(data["messages"]), 3),
+                               dedupe_key=request.headers.get("X-Line-Retry-Key") or None)
         except QuotaExceeded as exc:
             raise LineAPIError("You have reached your monthly limit.", status_code=429,
                                details=[(exc.message, None)]) from exc
-        billing.usage_record(account_id=account_id, kind=UsageRecord.Kind.NARROWCAST,
-                             recipients=recipients, sent_at=now,
-                             bubbles=min(len(data["messages"]), 3),
-                             dedupe_key=request.headers.get("X-Line-Retry-Key") or None)
         return Response({}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -202,7 +202,7 @@ def _results(source, id_type: str, size: int) -> Iterator[tuple[dict, int]]:
     tasks = ((block, first, id_type, pii_key, k_seal, seen)
              for block, first, seen in _blocks(source))
     count = workers()
-    if count < 2 or size < PARALLEL_MIN_BYTES:
+    if count < 2 or size < PARALLEL_MIN_BYTES or not _may_fork_pool():
         for *task, seen in tasks:
             yield hashing.process_block(*task), seen
         return
@@ -212,8 +212,12 @@ def _results(source, id_type: str, size: int) -> Iterator[tuple[dict, int]]:
     # "fork": starts at once and needs no importable ``__main__`` (a Celery worker, a script).
     # The workers run only ``audiences.hashing`` and never touch the inherited database
     # connection (they leave through ``os._exit``); the parent's pages stay shared.
+    # Each child puts the signal handlers back to the defaults first (a forked child keeps the
+    # Celery worker's, and then never exits on SIGTERM nor reports a SIGKILL cleanly); a child
+    # that dies breaks the pool (BrokenProcessPool), which fails the upload (docs/reliability.md).
     executor = ProcessPoolExecutor(max_workers=count,
-                                   mp_context=multiprocessing.get_context("fork"))
+                                   mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_child_defaults)
     try:
         pending: deque = deque()
         for *task, seen in tasks:
@@ -226,6 +230,30 @@ def _results(source, id_type: str, size: int) -> Iterator[tuple[dict, int]]:
             yield future.result(), done
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _may_fork_pool() -> bool:
+    """False in a daemonic process — a Celery prefork pool child, where multiprocessing refuses
+    to start children ("daemonic processes are not allowed to have children"). There the file is
+    hashed in-process: the prefork pool already spreads uploads over the cores."""
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        return False
+    try:
+        import billiard.process
+    except ImportError:  # pragma: no cover - Celery brings billiard
+        return True
+    return not billiard.process.current_process().daemon
+
+
+def _child_defaults() -> None:
+    import signal
+
+    for name in ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGCHLD"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, signal.SIG_DFL)
 
 
 @dataclass

@@ -133,14 +133,22 @@ def _progress_key(upload_id: int) -> str:
 
 
 def upload_progress_set(upload_id: int, percent: int) -> None:
-    cache.set(_progress_key(upload_id), int(percent), 24 * 3600)
+    """Best-effort: the cache unreachable must not stop an import (the row's status and final
+    progress are in the database)."""
+    try:
+        cache.set(_progress_key(upload_id), int(percent), 24 * 3600)
+    except Exception:  # noqa: BLE001 - any cache backend's connection error
+        logger.warning("upload %s: progress not written to the cache", upload_id, exc_info=True)
 
 
 def upload_status(upload: AudienceUpload) -> dict:
     """What the progress bar shows: status, percent, counts, and the error (no personal data)."""
     percent = upload.progress
     if not upload.is_finished:
-        percent = max(percent, cache.get(_progress_key(upload.pk), 0) or 0)
+        try:
+            percent = max(percent, cache.get(_progress_key(upload.pk), 0) or 0)
+        except Exception:  # noqa: BLE001 - the cache unreachable: the row's progress stands
+            logger.warning("upload %s: progress not read from the cache", upload.pk)
     return {
         "id": upload.pk,
         "status": upload.status,

@@ -252,9 +252,12 @@ def upload_process(*, upload_id: int) -> AudienceUpload:
     except (UploadRejected, AudienceError, permissions.NotAllowed) as exc:
         return _upload_failed(upload, str(exc))
     except Exception:
-        # Unexpected (database gone, worker killed...): leave the file for the retry.
+        # Unexpected (database connection lost — a raw psycopg error as well as Django's —, a
+        # hashing process killed, a bug): the upload ends FAILED with its file removed, never
+        # stuck "validating" (docs/reliability.md). Only when even that cannot be written does
+        # the error go back to Celery, whose retry then finds the upload unfinished.
         logger.exception("audience upload %s failed", upload.pk)
-        raise
+        return _upload_failed_unexpectedly(upload)
     AudienceUpload.objects.filter(pk=upload.pk).update(
         status=AudienceUpload.Status.DONE, progress=100, audience=audience,
         id_count=audience.size if not upload.audience_id else added, added_count=added,
@@ -270,6 +273,33 @@ def _upload_failed(upload: AudienceUpload, message: str) -> AudienceUpload:
     upload.refresh_from_db()
     _delete_file(upload)
     return upload
+
+
+def _upload_failed_unexpectedly(upload: AudienceUpload) -> AudienceUpload:
+    from django.db import connection
+
+    if not connection.in_atomic_block and not connection.is_usable():
+        connection.close()  # the next query opens a fresh connection
+    return _upload_failed(upload, _("The import stopped because of an unexpected error; "
+                                    "nothing was stored. Upload the file again."))
+
+
+# An upload unfinished this long after it was made is stuck (its task was lost: a worker killed
+# past the broker's visibility timeout, a publish that never reached the queue): beat fails it.
+UPLOAD_STALE_AFTER = timezone.timedelta(hours=4)
+
+
+def uploads_sweep() -> int:
+    """Beat: end every stuck upload FAILED with a message and its raw file removed (nothing was
+    stored: an import is one transaction). Returns how many."""
+    stale = AudienceUpload.objects.exclude(status__in=AudienceUpload.FINISHED).filter(
+        created_at__lt=timezone.now() - UPLOAD_STALE_AFTER)
+    swept = 0
+    for upload in stale:
+        _upload_failed(upload, _("The import did not finish in time and was stopped; nothing "
+                                 "was stored. Upload the file again."))
+        swept += 1
+    return swept
 
 
 def _delete_file(upload: AudienceUpload) -> None:
@@ -765,7 +795,14 @@ def audience_delete(*, actor, audience_id: int, reason: str = "") -> None:
     for share in AudienceShare.objects.filter(audience=audience):
         _record(share, actor=actor, reason=_("Audience deleted"))
         share.delete()
-    AudienceUpload.objects.filter(audience=audience).update(audience=None)
+    uploads = AudienceUpload.objects.filter(audience=audience)
+    if uploads.exclude(status__in=AudienceUpload.FINISHED).exists():
+        raise AudienceError(_("“%(name)s” has an upload in progress; wait until it finishes, "
+                              "then delete the audience.") % {"name": audience.name})
+    # The uploads stay as history, naming the audience they went to (an addition has no name
+    # of its own, and the row must name one or the other).
+    uploads.filter(name="").update(name=audience.name[:120])
+    uploads.update(audience=None)
     AudienceMember.objects.filter(audience_id=audience.pk).delete()  # one DELETE, no FK
     _record(audience, actor=actor, reason=why)
     audience.delete()

@@ -44,3 +44,11 @@ def refresh_all() -> int:
     from .services import audiences_refresh_all
 
     return audiences_refresh_all()
+
+
+@shared_task(name="audiences.sweep_uploads", **TASK_OPTIONS)
+def sweep_uploads() -> int:
+    """Beat: fail uploads stuck unfinished (docs/reliability.md)."""
+    from .services import uploads_sweep
+
+    return uploads_sweep()

@@ -349,6 +349,29 @@ def usage_record(*, account_id: int, kind: str, recipients: int, sent_at: dateti
     return record
 
 
+def usage_send(*, account_id: int, kind: str, recipients: int, sent_at: datetime,
+               cap: int | None = None, bubbles: int = 1,
+               dedupe_key: str | None = None) -> UsageRecord:
+    """Check the quota and record the send as one step, locked per account: the account's
+    subscription row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite serialises
+    writers anyway), so concurrent sends at the quota's edge never record past it. ``cap`` (a
+    broadcast's ``limit.max``) is applied here, to what is recorded. A retry with the same
+    ``dedupe_key`` returns the send already recorded (docs/reliability.md)."""
+    with transaction.atomic():
+        if not Subscription.objects.select_for_update().filter(account_id=account_id).exists():
+            raise BillingError(_("This Official Account has no plan; it cannot send messages."))
+        if dedupe_key:
+            found = UsageRecord.objects.filter(account_id=account_id,
+                                               dedupe_key=dedupe_key).first()
+            if found is not None:
+                return found
+        quota_check(account_id=account_id, recipients=recipients, sent_at=sent_at, kind=kind,
+                    cap=cap)
+        return usage_record(account_id=account_id, kind=kind,
+                            recipients=recipients if cap is None else min(recipients, cap),
+                            sent_at=sent_at, bubbles=bubbles, dedupe_key=dedupe_key)
+
+
 # --- Promotion codes --------------------------------------------------------------------------
 
 

@@ -118,7 +118,8 @@ TEMPLATES = [
 VAR_DIR = Path(os.environ.get("LBM_VAR_DIR", BASE_DIR / "var"))
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60,
+                                                  conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         # Django's own queries bind on the client and are never prepared; this only lets the
         # API's hot statements (lbm.hotsql) be prepared once per connection. Behind a pooler in
@@ -154,6 +155,10 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# An unacknowledged message goes back to the queue after this long: longer than the longest
+# task (an import of 1,500,000 IDs takes minutes), so a running task is never delivered twice
+# while a killed worker's task still comes back (docs/reliability.md).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3 * 3600}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "Asia/Tokyo"  # LINE counts days and months on Japan time (docs/billing.md)

@@ -190,9 +190,10 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path, settings):
     hostname = f"lbm-test-{os.getpid()}@%h"
     log = open(tmp_path / "worker.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "lbm", "worker", "--pool=threads",
-         "--concurrency=2", "-Q", ",".join(settings.TASK_QUEUES), "--loglevel=INFO",
-         "--without-gossip", "--without-mingle",
+        # As the README's ``make worker`` starts it: the default prefork pool, every queue.
+        [sys.executable, "-m", "celery", "-A", "lbm", "worker",
+         "-Q", ",".join(settings.TASK_QUEUES),
+         "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
          "-n", hostname],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

@@ -26,3 +26,13 @@ def oa(org):
 def _fast_passwords(settings):
     """Factory users hash their password at creation; a fast hasher keeps unit tests quick."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def parallel(monkeypatch, settings):
+    """Tiny blocks and two worker processes whatever the file size."""
+    from audiences import importers
+
+    monkeypatch.setattr(importers, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(importers, "PARALLEL_MIN_BYTES", 0)
+    settings.AUDIENCES_UPLOAD_WORKERS = 2

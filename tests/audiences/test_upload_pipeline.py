@@ -12,14 +12,6 @@ from tests.audiences import factories as af
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def parallel(monkeypatch, settings):
-    """Tiny blocks and two worker processes whatever the file size."""
-    monkeypatch.setattr(importers, "BLOCK_BYTES", 64)
-    monkeypatch.setattr(importers, "PARALLEL_MIN_BYTES", 0)
-    settings.AUDIENCES_UPLOAD_WORKERS = 2
-
-
 def _file(tmp_path, lines, ending="\n"):
     path = tmp_path / "ids.txt"
     path.write_bytes(("\ufeff" + ending.join(lines) + ending).encode())

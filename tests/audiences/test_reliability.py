@@ -1,0 +1,153 @@
+"""Imports under faults (docs/reliability.md): a daemonic worker process (Celery's prefork
+pool), a hashing process killed mid-import, an unexpected error, the cache unreachable, and an
+audience with upload history being deleted."""
+
+import multiprocessing
+import os
+import signal
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from audiences import hashing, importers, services
+from audiences.exceptions import AudienceError
+from audiences.models import Audience, AudienceMember, AudienceUpload
+from tests.audiences import factories as af
+
+pytestmark = pytest.mark.django_db
+
+
+def _upload(org, admin_user, capture, lines, name="名單"):
+    content = ("\n".join(lines) + "\n").encode()
+    with capture(execute=True):
+        upload = services.upload_start(actor=admin_user, organization_id=org.pk,
+                                       id_type="phone", file=SimpleUploadedFile("m.txt", content),
+                                       name=name)
+    upload.refresh_from_db()
+    return upload
+
+
+def _die_in_the_third_block(task):
+    """A hashing process killed by the kernel (kill -9) while it holds a block."""
+    if task[1] > 1 and task[1] >= 3 * 5:  # the third block of 64-byte blocks onwards
+        os.kill(os.getpid(), signal.SIGKILL)
+    return hashing.process_block(*task)
+
+
+def test_a_daemonic_worker_process_hashes_in_process(parallel, monkeypatch, org, admin_user,
+                                                     django_capture_on_commit_callbacks):
+    """Celery's prefork children are daemonic: multiprocessing refuses them children, so the
+    file is hashed in-process there instead of failing."""
+    from concurrent import futures
+
+    started = []
+    monkeypatch.setattr(futures, "ProcessPoolExecutor",
+                        lambda *a, **k: started.append(k) or pytest.fail("pool started"))
+    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
+    upload = _upload(org, admin_user, django_capture_on_commit_callbacks, af.phones(300))
+    assert upload.status == AudienceUpload.Status.DONE, upload.error
+    assert AudienceMember.objects.filter(audience__name="名單").count() == 300
+    assert started == []
+
+
+def test_a_killed_hashing_process_fails_the_upload_whole(parallel, monkeypatch, org, admin_user,
+                                                         django_capture_on_commit_callbacks):
+    monkeypatch.setattr(hashing, "process_task", _die_in_the_third_block)
+    upload = _upload(org, admin_user, django_capture_on_commit_callbacks, af.phones(300))
+    assert upload.status == AudienceUpload.Status.FAILED
+    assert "unexpected error" in upload.error
+    assert not upload.file  # the raw file is removed
+    assert not Audience.objects.filter(name="名單").exists()
+    assert not AudienceMember.objects.exists()
+
+
+def test_hashing_children_take_the_default_signal_handlers(monkeypatch):
+    seen = {}
+    monkeypatch.setattr(signal, "signal", lambda number, handler: seen.setdefault(number, handler))
+    importers._child_defaults()
+    assert seen[signal.SIGTERM] is signal.SIG_DFL
+    assert seen[signal.SIGINT] is signal.SIG_DFL
+
+
+def test_an_unexpected_error_ends_the_upload_failed(monkeypatch, org, admin_user,
+                                                    django_capture_on_commit_callbacks):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(importers, "_feed", broken)
+    upload = _upload(org, admin_user, django_capture_on_commit_callbacks, af.phones(5))
+    assert upload.status == AudienceUpload.Status.FAILED
+    assert "unexpected error" in upload.error and "boom" not in upload.error
+    assert not upload.file
+    assert not AudienceMember.objects.exists()
+
+
+def test_the_cache_unreachable_does_not_stop_an_import(settings, org, admin_user,
+                                                       django_capture_on_commit_callbacks):
+    from django.core.cache import caches
+
+    # A closed port: every cache call fails to connect.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": "redis://127.0.0.1:9/0"}}
+    caches._settings = caches.settings = settings.CACHES
+    try:
+        from audiences import selectors
+
+        upload = _upload(org, admin_user, django_capture_on_commit_callbacks, af.phones(50))
+        assert upload.status == AudienceUpload.Status.DONE, upload.error
+        assert selectors.upload_status(upload)["progress"] == 100
+    finally:
+        del caches.settings
+    assert AudienceMember.objects.count() == 50
+
+
+def test_deleting_an_audience_with_an_addition_in_its_history(org, admin_user,
+                                                              django_capture_on_commit_callbacks):
+    audience = af.upload_audience(org, admin_user, af.phones(10), name="有歷史")
+    content = ("\n".join(af.phones(20)[10:]) + "\n").encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        addition = services.upload_start(actor=admin_user, audience_id=audience.pk,
+                                         id_type="phone",
+                                         file=SimpleUploadedFile("more.txt", content))
+    addition.refresh_from_db()
+    assert addition.status == AudienceUpload.Status.DONE and addition.name == ""
+    services.audience_delete(actor=admin_user, audience_id=audience.pk)
+    assert not Audience.objects.filter(pk=audience.pk).exists()
+    addition.refresh_from_db()
+    assert addition.audience_id is None and addition.name == "有歷史"  # history kept
+
+
+def test_deleting_an_audience_is_refused_while_an_upload_runs(org, admin_user):
+    audience = af.upload_audience(org, admin_user, af.phones(10), name="進行中")
+    AudienceUpload.objects.create(organization=org, audience=audience, id_type="phone",
+                                  status=AudienceUpload.Status.VALIDATING)
+    with pytest.raises(AudienceError, match="upload in progress"):
+        services.audience_delete(actor=admin_user, audience_id=audience.pk)
+    assert Audience.objects.filter(pk=audience.pk).exists()
+
+
+def test_the_sweep_fails_a_stuck_upload_and_leaves_a_recent_one(org, admin_user):
+    from django.utils import timezone
+
+    from audiences import tasks
+
+    stuck = AudienceUpload.objects.create(organization=org, name="卡住", id_type="phone",
+                                          status=AudienceUpload.Status.VALIDATING)
+    stuck.file.save("stuck.txt", SimpleUploadedFile("stuck.txt", b"0912345678\n"))
+    path = stuck.file.path
+    AudienceUpload.objects.filter(pk=stuck.pk).update(
+        created_at=timezone.now() - services.UPLOAD_STALE_AFTER - timezone.timedelta(minutes=1))
+    recent = AudienceUpload.objects.create(organization=org, name="剛開始", id_type="phone")
+    assert tasks.sweep_uploads.apply().get() == 1
+    stuck.refresh_from_db()
+    recent.refresh_from_db()
+    assert stuck.status == AudienceUpload.Status.FAILED and "did not finish" in stuck.error
+    assert not stuck.file and not os.path.exists(path)
+    assert recent.status == AudienceUpload.Status.QUEUED
+
+
+def test_the_upload_sweep_is_scheduled():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="audiences.sweep_uploads")
+    assert task.enabled and task.interval.every == 10
