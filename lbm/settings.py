@@ -173,6 +173,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = "default"
 TASK_QUEUES = ("default", "webhooks", "imports", "billing")
 CELERY_TASK_ROUTES = {
+    "audiences.sweep_uploads": {"queue": "default"},  # a sweep never waits behind an import
     "audiences.*": {"queue": "imports"},
     "billing.*": {"queue": "billing"},
     "notifications.deliver_webhook": {"queue": "webhooks"},

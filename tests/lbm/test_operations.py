@@ -188,6 +188,7 @@ def test_heavy_jobs_and_latency_sensitive_tasks_have_separate_queues(settings):
     assert _queue_of("notifications.deliver_webhook") == "webhooks"
     assert _queue_of("notifications.finish_notices") == "webhooks"
     assert _queue_of("lbm.send_contact_verification") == "default"
+    assert _queue_of("audiences.sweep_uploads") == "default"
 
 
 @pytest.mark.integration
