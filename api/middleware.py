@@ -1,6 +1,6 @@
 import uuid
 
-API_PREFIXES = ("/v2/bot/", "/bot/")
+API_PREFIXES = ("/v2/bot/", "/bot/", "/tag/")
 
 
 class LineRequestIdMiddleware:

@@ -23,6 +23,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length, Lower
 from django.db.models.lookups import Exact
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -151,11 +152,16 @@ class LineTag(models.Model):
                                    null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # SHA-256 hex of the server-to-server access token (a random secret, shown once).
+    token_hash = models.CharField(_("access token (hash)"), max_length=64, blank=True,
+                                  editable=False)
+    token_issued_at = models.DateTimeField(_("access token issued at"), null=True, blank=True)
+    last_event_at = models.DateTimeField(_("last event"), null=True, blank=True)
     shared_with = models.ManyToManyField("lbm.Account", through="LineTagShare", blank=True,
                                          related_name="shared_line_tags",
                                          verbose_name=_("shared with"))
 
-    history = HistoricalRecords(excluded_fields=["created_at"])
+    history = HistoricalRecords(excluded_fields=["created_at", "last_event_at"])
 
     class Meta:
         verbose_name = _("LINE Tag")
@@ -171,15 +177,22 @@ class LineTag(models.Model):
 
 
 class TagEvent(models.Model):
-    """One event a LINE Tag reported (page view, conversion or a custom event)."""
+    """One event a LINE Tag reported (page view, conversion or a custom event name).
+
+    ``line_user`` is the LINE user the event was matched to (by user ID, or by the keyed hash
+    of a LINE-style phone/e-mail hash); empty when nobody in the directory matched, so the
+    event counts for the tag but joins no audience. Kept ``EVENT_RETENTION`` days."""
 
     PAGE_VIEW = "PageView"
     CONVERSION = "Conversion"
 
     tag = models.ForeignKey(LineTag, on_delete=models.CASCADE, related_name="events")
-    line_user = models.ForeignKey(LineUser, on_delete=models.CASCADE, related_name="+")
+    line_user = models.ForeignKey(LineUser, on_delete=models.CASCADE, related_name="+",
+                                  null=True, blank=True)
     event = models.CharField(_("event"), max_length=64)
+    url = models.CharField(_("page URL"), max_length=2000, blank=True)
     occurred_at = models.DateTimeField(_("occurred at"))
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("LINE Tag event")
@@ -263,6 +276,17 @@ LINE_API_TYPE = {
 del T
 
 
+class UrlMatch(models.TextChoices):
+    ANY = "", _("Any page")
+    EQUALS = "equals", _("URL equals")
+    CONTAINS = "contains", _("URL contains")
+    STARTS_WITH = "starts_with", _("URL starts with")
+
+
+# LINE keeps web-traffic events (and audiences' windows) up to this long.
+EVENT_RETENTION = timedelta(days=180)
+
+
 class AudienceStatus(models.TextChoices):
     IN_PROGRESS = "in_progress", _("In progress")
     READY = "ready", _("Ready")
@@ -291,6 +315,7 @@ class Audience(models.Model):
     Status = AudienceStatus
     Route = CreateRoute
     Operator = CombineOperator
+    UrlMatch = UrlMatch
 
     organization = models.ForeignKey("lbm.Organization", verbose_name=_("organization"),
                                      null=True, blank=True, on_delete=models.CASCADE,
@@ -330,6 +355,9 @@ class Audience(models.Model):
     tag_event = models.CharField(_("tag event"), max_length=64, blank=True,
                                  help_text=_("Empty for every event."))
     retention_days = models.PositiveSmallIntegerField(_("retention (days)"), default=30)
+    url_match = models.CharField(_("page URL rule"), max_length=12, choices=UrlMatch.choices,
+                                 blank=True)
+    url_value = models.CharField(_("page URL"), max_length=2000, blank=True)
 
     shared_with = models.ManyToManyField("lbm.Account", through="AudienceShare", blank=True,
                                          related_name="shared_audiences",
