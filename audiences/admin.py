@@ -45,6 +45,8 @@ from .models import (
     IdType,
     LineTag,
     LineUser,
+    Usage,
+    usages,
 )
 from .resources import AudienceMemberResource, IdListFormat
 
@@ -266,9 +268,16 @@ class AudienceAdmin(ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
                 self.message_user(request, gettext("%(count)d audience(s) shared.")
                                   % {"count": done}, messages.SUCCESS)
             return None
+        accounts = list(form.fields["accounts"].queryset)
+        labels = dict(Usage.choices)
+        usage_rows = [(audience, account, [str(labels[u])
+                                           for u in usages(audience.type, account.kind)])
+                      for audience in queryset for account in accounts
+                      if account.pk != audience.source_account_id]
         return TemplateResponse(request, "admin/audiences/share.html", {
             **self.admin_site.each_context(request), "title": gettext("Share audiences"),
             "objects": queryset, "form": form, "opts": self.model._meta,
+            "usage_rows": usage_rows,
             "action": "share", "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
 
     @admin.action(description=_("Unshare from every account"), permissions=["share"])

@@ -273,7 +273,28 @@ LINE_API_TYPE = {
     T.VIDEO_VIEW: "VIDEO_VIEW", T.WEB_TRAFFIC: "WEBTRAFFIC", T.IMAGE_CLICK: "IMAGE_CLICK",
     T.RICHMENU_IMP: "RICHMENU_IMP", T.RICHMENU_CLICK: "RICHMENU_CLICK",
 }
+class Usage(models.TextChoices):
+    RETARGETING = "retargeting", _("Retargeting")
+    EXCLUSION = "exclusion", _("Exclusion")
+    LOOKALIKE = "lookalike", _("Lookalike source")
+
+
+# Seed 000, "支援的廣告受眾種類說明": what each audience type may be used for on each kind of
+# account. Every type not listed below: LAP retargeting, exclusion and lookalike; Official
+# Accounts retargeting and exclusion. Friends and blocked users, and lookalike audiences, are
+# for LAP only (retargeting and exclusion). No other kind of account takes shared audiences.
+_EVERYWHERE = {"lap": (Usage.RETARGETING, Usage.EXCLUSION, Usage.LOOKALIKE),
+               "oa": (Usage.RETARGETING, Usage.EXCLUSION)}
+_LAP_ONLY = {"lap": (Usage.RETARGETING, Usage.EXCLUSION)}
+USAGE_BY_TYPE: dict[str, dict[str, tuple[str, ...]]] = {
+    t: (_LAP_ONLY if t in (T.FRIENDS_BLOCKED, T.LOOKALIKE) else _EVERYWHERE)
+    for t in AudienceType.values}
 del T
+
+
+def usages(audience_type: str, account_kind: str) -> tuple[str, ...]:
+    """What an audience of ``audience_type`` may be used for on an account of that kind."""
+    return USAGE_BY_TYPE.get(audience_type, {}).get(account_kind, ())
 
 
 class UrlMatch(models.TextChoices):

@@ -39,6 +39,7 @@ from .models import (
     LineTag,
     LineTagShare,
     TagEvent,
+    usages,
 )
 
 logger = logging.getLogger(__name__)
@@ -296,6 +297,11 @@ def share_problems(audience: Audience, account: Account) -> list[str]:
         problems.append(_("Audiences received through Cross Targeting cannot be shared again."))
     if audience.from_data_provider:
         problems.append(_("Audiences supplied by a data provider cannot be shared."))
+    if not usages(audience.type, account.kind):
+        problems.append(_("%(type)s audiences cannot be used on %(kind)s accounts "
+                          "(%(account)s).")
+                        % {"type": audience.get_type_display(),
+                           "kind": account.get_kind_display(), "account": account.name})
     if audience.status != Audience.Status.READY:
         problems.append(_("Only a ready audience can be shared (this one is %(status)s).")
                         % {"status": audience.get_status_display()})
