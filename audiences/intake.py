@@ -33,6 +33,7 @@ MAX_EVENTS_PER_REQUEST = 100
 MAX_BODY_BYTES = 256 * 1024
 # An event may be at most this far in the future (clock skew of the sender).
 FUTURE_SKEW = timedelta(minutes=5)
+LAST_EVENT_STEP = timedelta(seconds=30)
 STANDARD_EVENTS = {"PageView", TagEvent.PAGE_VIEW, TagEvent.CONVERSION}
 _CUSTOM_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _USER_ID = re.compile(r"^U[0-9a-f]{32}$")
@@ -185,7 +186,10 @@ def store(tag: LineTag, events: list[Parsed]) -> int:
     latest = max(e.occurred_at for e in events)
     with transaction.atomic():
         TagEvent.objects.bulk_create(rows)
-        LineTag.objects.filter(Q(last_event_at__lt=latest) | Q(last_event_at__isnull=True),
+        # "Last event" moves in steps of LAST_EVENT_STEP: a busy tag's row is not written (and
+        # locked) by every request.
+        LineTag.objects.filter(Q(last_event_at__lt=latest - LAST_EVENT_STEP)
+                               | Q(last_event_at__isnull=True),
                                pk=tag.pk).update(last_event_at=latest)
     return len(rows)
 
