@@ -1,6 +1,8 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
+from audiences import intake
+
 from . import errors, views_audiences as aud, views_bot, views_messages, views_quota
 
 urlpatterns = [
@@ -29,6 +31,8 @@ urlpatterns = [
          name="pnp-statistics"),
     path("v2/bot/message/narrowcast", views_messages.NarrowcastView.as_view(),
          name="narrowcast"),
+    path("tag/v1/events", intake.events_view, name="tag-events"),
+    path("tag/v1/conversions", intake.conversions_view, name="tag-conversions"),
     path("api/openapi", SpectacularAPIView.as_view(), name="openapi"),
     # Anything else under the API's prefixes answers LINE's 404 body, not an HTML page.
     re_path(r"^(v2/bot|bot)/", errors.not_found),

@@ -4,6 +4,7 @@ Thin: rows from ``permissions.visible``, rights from ``permissions.can``, every 
 ``audiences.services``. Other organizations' objects answer 404.
 """
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -14,6 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.functional import cached_property
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
@@ -43,6 +45,8 @@ from .models import (
     IdType,
     LineTag,
     LineUser,
+    Usage,
+    usages,
 )
 from .resources import AudienceMemberResource, IdListFormat
 
@@ -264,9 +268,16 @@ class AudienceAdmin(ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
                 self.message_user(request, gettext("%(count)d audience(s) shared.")
                                   % {"count": done}, messages.SUCCESS)
             return None
+        accounts = list(form.fields["accounts"].queryset)
+        labels = dict(Usage.choices)
+        usage_rows = [(audience, account, [str(labels[u])
+                                           for u in usages(audience.type, account.kind)])
+                      for audience in queryset for account in accounts
+                      if account.pk != audience.source_account_id]
         return TemplateResponse(request, "admin/audiences/share.html", {
             **self.admin_site.each_context(request), "title": gettext("Share audiences"),
             "objects": queryset, "form": form, "opts": self.model._meta,
+            "usage_rows": usage_rows,
             "action": "share", "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
 
     @admin.action(description=_("Unshare from every account"), permissions=["share"])
@@ -512,11 +523,44 @@ class AudienceMemberAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 @admin.register(LineTag)
 class LineTagAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
-    list_display = ("name", "tag_id", "organization", "created_at")
+    list_display = ("name", "tag_id", "organization", "last_event_at", "created_at")
     search_fields = ("name", "=tag_id")
     list_select_related = ("organization",)
     fields = ("organization", "name")
-    actions = ["share_everywhere", "create_web_traffic_audience"]
+    readonly_fields = ("tag_id", "last_event_at", "token_issued_at", "base_code",
+                       "conversion_code", "custom_event_code", "server_endpoint")
+    actions = ["share_everywhere", "create_web_traffic_audience", "issue_access_token"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return self.fields
+        return (*self.fields, *self.readonly_fields)
+
+    @staticmethod
+    def _snippet(obj, event_js: str):
+        url = settings.LBM_TAG_INTAKE_ORIGIN + reverse("tag-events")
+        code = (f"<script>\n(function(){{var t='{obj.tag_id}',u='{url}';\n"
+                f"window.lineTag=function(type,name){{navigator.sendBeacon(u,JSON.stringify("
+                f"{{tagId:t,events:[{{type:type,name:name,url:location.href,"
+                f"timestamp:Math.floor(Date.now()/1000),user:window.lineTagUser||{{}}}}]}}));}};"
+                f"}})();\n{event_js}\n</script>")
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", code)
+
+    @admin.display(description=_("Base code (every page)"))
+    def base_code(self, obj):
+        return self._snippet(obj, "lineTag('PageView');")
+
+    @admin.display(description=_("Conversion code (the conversion page)"))
+    def conversion_code(self, obj):
+        return self._snippet(obj, "lineTag('Conversion');")
+
+    @admin.display(description=_("Custom event code"))
+    def custom_event_code(self, obj):
+        return self._snippet(obj, "lineTag('CustomEvent', 'YOUR_EVENT_NAME');")
+
+    @admin.display(description=_("Server-to-server conversion endpoint"))
+    def server_endpoint(self, obj):
+        return settings.LBM_TAG_INTAKE_ORIGIN + reverse("tag-conversions")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change, **kwargs)
@@ -552,6 +596,20 @@ class LineTagAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
                      lambda tag: services.line_tag_share(actor=request.user, tag_id=tag.pk),
                      gettext("%(count)d LINE Tag(s) shared."))
 
+    @admin.action(description=_("Issue a new access token (shown once)"),
+                  permissions=["create"])
+    def issue_access_token(self, request, queryset):
+        for tag in queryset:
+            try:
+                token = services.line_tag_issue_token(actor=request.user, tag_id=tag.pk)
+            except (DomainError, PermissionDenied) as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            self.message_user(
+                request, gettext("Access token of %(tag)s (shown only now; the previous one "
+                                 "stops working): %(token)s") % {"tag": tag, "token": token},
+                messages.WARNING)
+
     @admin.action(description=_("Create a web-traffic audience from this tag"),
                   permissions=["create"])
     def create_web_traffic_audience(self, request, queryset):
@@ -566,7 +624,8 @@ class LineTagAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
                 audience = services.audience_web_traffic_create(
                     actor=request.user, organization_id=tag.organization_id, name=data["name"],
                     tag_id=tag.pk, event=data["event"], retention_days=data["retention_days"],
-                    description=data["description"])
+                    description=data["description"], url_match=data["url_match"],
+                    url_value=data["url_value"])
             except DomainError as exc:
                 form.add_error(None, str(exc))
             else:

@@ -12,7 +12,7 @@ from lbm.models import Account, Organization
 from lbm.permissions import Action
 
 from . import importers, selectors
-from .models import TYPES_BY_SOURCE, UPLOAD_TYPE_FOR_ID, Audience, IdType
+from .models import TYPES_BY_SOURCE, UPLOAD_TYPE_FOR_ID, Audience, IdType, UrlMatch
 
 # Files larger than this go to a background task with a progress bar; smaller ones get
 # django-import-export's preview and confirm.
@@ -189,5 +189,8 @@ class WebTrafficForm(forms.Form):
                                         "every event."))
     retention_days = forms.IntegerField(label=_("Visitors of the last (days)"), min_value=1,
                                         max_value=180, initial=30)
+    url_match = forms.ChoiceField(label=_("Page URL rule"), choices=UrlMatch.choices,
+                                  required=False)
+    url_value = forms.CharField(label=_("Page URL"), max_length=2000, required=False)
     description = forms.CharField(label=_("Description"), required=False,
                                   widget=forms.Textarea(attrs={"rows": 2}))

@@ -23,6 +23,7 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Length, Lower
 from django.db.models.lookups import Exact
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -151,11 +152,16 @@ class LineTag(models.Model):
                                    null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    # SHA-256 hex of the server-to-server access token (a random secret, shown once).
+    token_hash = models.CharField(_("access token (hash)"), max_length=64, blank=True,
+                                  editable=False)
+    token_issued_at = models.DateTimeField(_("access token issued at"), null=True, blank=True)
+    last_event_at = models.DateTimeField(_("last event"), null=True, blank=True)
     shared_with = models.ManyToManyField("lbm.Account", through="LineTagShare", blank=True,
                                          related_name="shared_line_tags",
                                          verbose_name=_("shared with"))
 
-    history = HistoricalRecords(excluded_fields=["created_at"])
+    history = HistoricalRecords(excluded_fields=["created_at", "last_event_at"])
 
     class Meta:
         verbose_name = _("LINE Tag")
@@ -171,15 +177,22 @@ class LineTag(models.Model):
 
 
 class TagEvent(models.Model):
-    """One event a LINE Tag reported (page view, conversion or a custom event)."""
+    """One event a LINE Tag reported (page view, conversion or a custom event name).
+
+    ``line_user`` is the LINE user the event was matched to (by user ID, or by the keyed hash
+    of a LINE-style phone/e-mail hash); empty when nobody in the directory matched, so the
+    event counts for the tag but joins no audience. Kept ``EVENT_RETENTION`` days."""
 
     PAGE_VIEW = "PageView"
     CONVERSION = "Conversion"
 
     tag = models.ForeignKey(LineTag, on_delete=models.CASCADE, related_name="events")
-    line_user = models.ForeignKey(LineUser, on_delete=models.CASCADE, related_name="+")
+    line_user = models.ForeignKey(LineUser, on_delete=models.CASCADE, related_name="+",
+                                  null=True, blank=True)
     event = models.CharField(_("event"), max_length=64)
+    url = models.CharField(_("page URL"), max_length=2000, blank=True)
     occurred_at = models.DateTimeField(_("occurred at"))
+    received_at = models.DateTimeField(_("received at"), default=timezone.now)
 
     class Meta:
         verbose_name = _("LINE Tag event")
@@ -260,7 +273,39 @@ LINE_API_TYPE = {
     T.VIDEO_VIEW: "VIDEO_VIEW", T.WEB_TRAFFIC: "WEBTRAFFIC", T.IMAGE_CLICK: "IMAGE_CLICK",
     T.RICHMENU_IMP: "RICHMENU_IMP", T.RICHMENU_CLICK: "RICHMENU_CLICK",
 }
+class Usage(models.TextChoices):
+    RETARGETING = "retargeting", _("Retargeting")
+    EXCLUSION = "exclusion", _("Exclusion")
+    LOOKALIKE = "lookalike", _("Lookalike source")
+
+
+# Seed 000, "支援的廣告受眾種類說明": what each audience type may be used for on each kind of
+# account. Every type not listed below: LAP retargeting, exclusion and lookalike; Official
+# Accounts retargeting and exclusion. Friends and blocked users, and lookalike audiences, are
+# for LAP only (retargeting and exclusion). No other kind of account takes shared audiences.
+_EVERYWHERE = {"lap": (Usage.RETARGETING, Usage.EXCLUSION, Usage.LOOKALIKE),
+               "oa": (Usage.RETARGETING, Usage.EXCLUSION)}
+_LAP_ONLY = {"lap": (Usage.RETARGETING, Usage.EXCLUSION)}
+USAGE_BY_TYPE: dict[str, dict[str, tuple[str, ...]]] = {
+    t: (_LAP_ONLY if t in (T.FRIENDS_BLOCKED, T.LOOKALIKE) else _EVERYWHERE)
+    for t in AudienceType.values}
 del T
+
+
+def usages(audience_type: str, account_kind: str) -> tuple[str, ...]:
+    """What an audience of ``audience_type`` may be used for on an account of that kind."""
+    return USAGE_BY_TYPE.get(audience_type, {}).get(account_kind, ())
+
+
+class UrlMatch(models.TextChoices):
+    ANY = "", _("Any page")
+    EQUALS = "equals", _("URL equals")
+    CONTAINS = "contains", _("URL contains")
+    STARTS_WITH = "starts_with", _("URL starts with")
+
+
+# LINE keeps web-traffic events (and audiences' windows) up to this long.
+EVENT_RETENTION = timedelta(days=180)
 
 
 class AudienceStatus(models.TextChoices):
@@ -291,6 +336,7 @@ class Audience(models.Model):
     Status = AudienceStatus
     Route = CreateRoute
     Operator = CombineOperator
+    UrlMatch = UrlMatch
 
     organization = models.ForeignKey("lbm.Organization", verbose_name=_("organization"),
                                      null=True, blank=True, on_delete=models.CASCADE,
@@ -330,6 +376,9 @@ class Audience(models.Model):
     tag_event = models.CharField(_("tag event"), max_length=64, blank=True,
                                  help_text=_("Empty for every event."))
     retention_days = models.PositiveSmallIntegerField(_("retention (days)"), default=30)
+    url_match = models.CharField(_("page URL rule"), max_length=12, choices=UrlMatch.choices,
+                                 blank=True)
+    url_value = models.CharField(_("page URL"), max_length=2000, blank=True)
 
     shared_with = models.ManyToManyField("lbm.Account", through="AudienceShare", blank=True,
                                          related_name="shared_audiences",

@@ -39,6 +39,7 @@ from .models import (
     LineTag,
     LineTagShare,
     TagEvent,
+    usages,
 )
 
 logger = logging.getLogger(__name__)
@@ -326,6 +327,11 @@ def share_problems(audience: Audience, account: Account) -> list[str]:
         problems.append(_("Audiences received through Cross Targeting cannot be shared again."))
     if audience.from_data_provider:
         problems.append(_("Audiences supplied by a data provider cannot be shared."))
+    if not usages(audience.type, account.kind):
+        problems.append(_("%(type)s audiences cannot be used on %(kind)s accounts "
+                          "(%(account)s).")
+                        % {"type": audience.get_type_display(),
+                           "kind": account.get_kind_display(), "account": account.name})
     if audience.status != Audience.Status.READY:
         problems.append(_("Only a ready audience can be shared (this one is %(status)s).")
                         % {"status": audience.get_status_display()})
@@ -447,6 +453,43 @@ def line_tag_create(*, actor, organization_id: int, name: str, tag_id: str = "")
     return tag
 
 
+@transaction.atomic
+def line_tag_issue_token(*, actor, tag_id: int) -> str:
+    """A new server-to-server access token for the tag, returned once; only its SHA-256 is
+    kept, and the previous token stops working."""
+    import secrets
+
+    from .intake import token_hash
+
+    tag = LineTag.objects.select_for_update().get(pk=tag_id)
+    permissions.require(actor, Action.CREATE_AUDIENCES, tag)
+    token = secrets.token_urlsafe(32)
+    tag.token_hash = token_hash(token)
+    tag.token_issued_at = timezone.now()
+    _record(tag, actor=actor, reason=_("Access token issued"))
+    tag.save(update_fields=["token_hash", "token_issued_at"])
+    return token
+
+
+def tag_events_purge(now=None) -> int:
+    """Delete LINE Tag events older than the retention (180 days); one DELETE."""
+    from .models import EVENT_RETENTION
+
+    cutoff = (now or timezone.now()) - EVENT_RETENTION
+    deleted, _by_model = TagEvent.objects.filter(occurred_at__lt=cutoff).delete()
+    return deleted
+
+
+def web_traffic_recompute_all() -> int:
+    """Recompute every live web-traffic audience from the events (each in the database)."""
+    ids = list(Audience.objects.filter(type=Audience.Type.WEB_TRAFFIC, line_tag__isnull=False)
+               .exclude(status=Audience.Status.EXPIRED).values_list("pk", flat=True))
+    for pk in ids:
+        audience_rebuild(audience_id=pk)
+        _refresh_reachable(pk)
+    return len(ids)
+
+
 def _tag_share(tag: LineTag, account_id: int, actor) -> None:
     if LineTagShare.objects.filter(tag=tag, account_id=account_id).exists():
         return
@@ -508,6 +551,10 @@ def _web_traffic_members(audience: Audience):
     events = TagEvent.objects.filter(tag_id=audience.line_tag_id, occurred_at__gte=since)
     if audience.tag_event:
         events = events.filter(event=audience.tag_event)
+    lookup = {"equals": "url", "contains": "url__contains",
+              "starts_with": "url__startswith"}.get(audience.url_match)
+    if lookup:
+        events = events.filter(**{lookup: audience.url_value})
     from .models import LineUser
 
     return (LineUser.objects.filter(pk__in=events.values("line_user_id"))
@@ -573,7 +620,8 @@ def audience_combine(*, actor, organization_id: int, name: str, operator: str,
 @transaction.atomic
 def audience_web_traffic_create(*, actor, organization_id: int, name: str, tag_id: int,
                                 event: str = "", retention_days: int = 30,
-                                description: str = "") -> Audience:
+                                description: str = "", url_match: str = "",
+                                url_value: str = "") -> Audience:
     organization, _account = _owner(actor=actor, organization_id=organization_id,
                                     account_id=None)
     tag = LineTag.objects.filter(pk=tag_id, organization=organization).first()
@@ -581,12 +629,18 @@ def audience_web_traffic_create(*, actor, organization_id: int, name: str, tag_i
         raise AudienceError(_("Choose a LINE Tag of the organization."))
     if not 1 <= retention_days <= 180:
         raise AudienceError(_("Retention is 1 to 180 days."))
+    url_value = (url_value or "").strip()
+    if url_match not in Audience.UrlMatch.values:
+        raise AudienceError(_("Choose how the page URL is matched."))
+    if bool(url_match) != bool(url_value):
+        raise AudienceError(_("A page URL rule needs both how to match and the URL."))
     name = audience_check_name(name=name, organization_id=organization.pk)
     audience = _new_audience(organization=organization, account=None, name=name,
                              audience_type=Audience.Type.WEB_TRAFFIC,
                              id_type="user_id", actor=actor, description=description,
                              line_tag=tag, tag_event=event.strip(),
-                             retention_days=retention_days)
+                             retention_days=retention_days, url_match=url_match,
+                             url_value=url_value)
     audience = audience_rebuild(audience_id=audience.pk)
     _after_created(audience)
     return audience

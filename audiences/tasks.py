@@ -52,3 +52,19 @@ def sweep_uploads() -> int:
     from .services import uploads_sweep
 
     return uploads_sweep()
+
+
+@shared_task(name="audiences.purge_tag_events", **TASK_OPTIONS)
+def purge_tag_events() -> int:
+    """Beat: LINE Tag events older than the retention (180 days) are deleted."""
+    from .services import tag_events_purge
+
+    return tag_events_purge()
+
+
+@shared_task(name="audiences.recompute_web_traffic", **TASK_OPTIONS)
+def recompute_web_traffic() -> int:
+    """Beat: every web-traffic audience is recomputed from its rule, in the database."""
+    from .services import web_traffic_recompute_all
+
+    return web_traffic_recompute_all()

@@ -262,6 +262,10 @@ LBM_API_RATE_LIMITS = {
     "audience": os.environ.get("API_RATE_AUDIENCE", "60/min"),
     "pnp": os.environ.get("API_RATE_PNP", "2000/s"),
 }
+# LINE Tag intake: events per second accepted per tag (audiences.intake).
+LBM_TAG_RATE_LIMIT = int(os.environ.get("TAG_RATE_LIMIT", "5000"))
+# Where web sites send LINE Tag events (the snippets shown in the admin name it).
+LBM_TAG_INTAKE_ORIGIN = os.environ.get("TAG_INTAKE_ORIGIN", "https://lbm.example.com")
 
 # --- E-mail ---------------------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
