@@ -19,11 +19,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportMixin
-from simple_history.admin import SimpleHistoryAdmin
 
 from lbm import permissions
 from lbm.admin import ScopedAdminMixin, _confirm_with_reason, _run_service
 from lbm.exceptions import DomainError
+from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.permissions import Action
 
 from . import importers, selectors, services

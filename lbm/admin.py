@@ -17,12 +17,11 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
-from simple_history.admin import SimpleHistoryAdmin
 
-from . import permissions, selectors, services
+from . import channels, permissions, selectors, services
 from .admin_site import can_review
 from .exceptions import DomainError
-from . import channels
+from .history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from .models import (
     Account,
     AccountLink,
