@@ -108,7 +108,6 @@ def templates():
     from django.test.utils import override_settings
     from django.utils import timezone
 
-    from audiences.models import Audience
     from billing.models import Invoice, InvoiceLine, UsageRecord
     from lbm.models import AccountLink
     from notifications.models import Notice, UserFlow
@@ -207,7 +206,8 @@ def fill(scale: float) -> float:
         step("notices", Notice, t["notice"].pk, n["notices"], {
             "account_id": acc, "request_id": "md5('n' || g)::uuid",
             "phone_hash": "md5('p' || g) || md5('q' || g)",
-            "accepted_at": f"t.accepted_at - {day} * interval '1 day' - (g % 86400) * interval '1 second'",
+            "accepted_at": f"t.accepted_at - {day} * interval '1 day'"
+                           " - (g % 86400) * interval '1 second'",
             "line_day": f"t.line_day - {day}",
             "deadline_at": f"t.deadline_at - {day} * interval '1 day'",
             "delivered_at": f"t.delivered_at - {day} * interval '1 day'",
@@ -221,7 +221,8 @@ def fill(scale: float) -> float:
         months = max(1, n["invoices"] // n_cust)
         i0, _ = step("invoices", Invoice, t["invoice"].pk, n["invoices"], {
             "customer_id": f"{c0} + (g - 1) % {n_cust}",
-            "period": f"(date '2025-01-01' + ((g - 1) / {n_cust} % {months + 1}) * interval '1 month')::date",
+            "period": f"(date '2025-01-01' + ((g - 1) / {n_cust} % {months + 1})"
+                      " * interval '1 month')::date",
             "number": "'AB' || lpad(g::text, 8, '0')"})
         step("invoice lines", InvoiceLine, t["line"].pk, 2 * n["invoices"], {
             "invoice_id": f"{i0} + (g - 1) / 2", "account_id": acc})
@@ -285,7 +286,7 @@ def _pages(client, user_label):
                                      key=lambda kv: kv[0]._meta.label):
         info = (model._meta.app_label, model._meta.model_name)
         try:
-            url = reverse("admin:%s_%s_changelist" % info)
+            url = reverse("admin:{}_{}_changelist".format(*info))
         except NoReverseMatch:
             continue
         response = client.get(url)
@@ -305,7 +306,7 @@ def _pages(client, user_label):
         rows = list(cl.result_list[:1])
         if rows:
             try:
-                change = reverse("admin:%s_%s_change" % info, args=[rows[0].pk])
+                change = reverse("admin:{}_{}_change".format(*info), args=[rows[0].pk])
                 pages.append((f"{name} change", change))
             except NoReverseMatch:
                 pass
