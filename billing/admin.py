@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
+from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
 from lbm.exceptions import DomainError
 from lbm.models import Account
@@ -305,6 +306,7 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     list_select_related = ("account",)
     date_hierarchy = "line_day"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # no exact COUNT(*) over millions of usage rows
 
 
 class CodeBatchForm(forms.Form):
