@@ -16,6 +16,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 
+from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
@@ -325,6 +326,7 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     list_select_related = ("account",)
     date_hierarchy = "line_day"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # no exact COUNT(*) over millions of usage rows
 
 
 class CodeBatchForm(forms.Form):

@@ -510,6 +510,8 @@ class UsageRecord(models.Model):
         indexes = [
             models.Index(fields=["period", "account", "kind"], name="usage_period_account"),
             models.Index(fields=["account", "line_day"], name="usage_account_day"),
+            # The admin's default ordering (newest first).
+            models.Index(fields=["-sent_at"], name="usage_recent"),
         ]
 
     def __str__(self) -> str:

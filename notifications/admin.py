@@ -17,6 +17,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
 from lbm.admin import ScopedAdminMixin, _confirm_with_reason, _run_service
 from lbm.exceptions import DomainError
@@ -522,6 +523,7 @@ class NoticeAdmin(ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
     actions = ["export_failed"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator  # no exact COUNT(*) over millions of notices
 
     def get_queryset(self, request):
         qs = admin.ModelAdmin.get_queryset(self, request)

@@ -459,6 +459,8 @@ class Notice(models.Model):
                                    name="lon_notice_tag_length"),
         ]
         indexes = [
+            # The admin's default ordering (newest first): its pages read the index, no sort.
+            models.Index(fields=["-accepted_at", "-id"], name="lon_notice_recent"),
             models.Index(fields=["deadline_at"], name="lon_notice_pending",
                          condition=Q(state="pending")),
             models.Index(fields=["account", "line_day", "state"], name="lon_notice_daily"),
