@@ -302,10 +302,11 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 
-# One JSON object a line (LOG_FORMAT=text for plain lines), each with the request id of the
-# request or task it came from; phone numbers and e-mail addresses are masked on the way out
-# (lbm.observability). Every request is logged once by "lbm.request" (LOG_REQUESTS=0 to stop).
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "json").strip().lower()
+# One JSON object a line (plain lines under DEBUG, or with LOG_FORMAT=text), each with the
+# request id of the request or task it came from; phone numbers and e-mail addresses are masked
+# on the way out (lbm.observability). Every request is logged once by "lbm.request"
+# (LOG_REQUESTS=0 to stop).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text" if DEBUG else "json").strip().lower()
 LOG_REQUESTS = env_bool("LOG_REQUESTS", True)
 LOGGING = {
     "version": 1,
