@@ -808,6 +808,9 @@ class AccountAdministratorInvitation(models.Model):
     account = models.ForeignKey("lbm.Account", verbose_name=_("Official Account"),
                                 on_delete=models.PROTECT, related_name="+")
     token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    # Keyed hash of the invitee's normalised e-mail address (lbm.pii): only a sign-in with that
+    # address may accept.
+    email_hash = models.CharField(_("invitee e-mail (keyed hash)"), max_length=64, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("invited by"),
                                    null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

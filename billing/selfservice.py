@@ -7,16 +7,20 @@ arithmetic and the ledger are ``billing.services``'.
 """
 
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.mail import send_mail
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from lbm import permissions
+from lbm import permissions, pii
 from lbm.audit import record_change
 from lbm.exceptions import NotAllowed
 
@@ -53,20 +57,46 @@ def administrator_grant(*, account_id: int, user, actor) -> AccountAdministrator
     return grant
 
 
+def _is_for(invitation: AccountAdministratorInvitation, user) -> bool:
+    try:
+        return hmac.compare_digest(pii.email_keyed_hash(user.email or ""), invitation.email_hash)
+    except pii.InvalidIdentifier:
+        return False
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def invitation_create(*, account_id: int, actor, now: datetime | None = None) -> str:
-    """A single-use invitation link token, valid 7 days (only its hash is kept)."""
+def invitation_create(*, account_id: int, actor, email: str,
+                      now: datetime | None = None) -> str:
+    """Invite the person who reads ``email`` to administer the account: a single-use link,
+    valid 7 days, sent to that address. Only the token's hash and the address's keyed hash are
+    kept; the link works only for a sign-in with that e-mail address (docs/billing.md)."""
     if not permissions.may_grant_account_administrator(actor, account_id):
         raise NotAllowed(_("Only an account manager or an administrator of this Official "
                            "Account may invite administrators."))
+    try:
+        email_hash = pii.email_keyed_hash(email)
+    except pii.InvalidIdentifier as exc:
+        raise BillingError(_("Enter the e-mail address of the person to invite.")) from exc
     token = secrets.token_urlsafe(32)
     now = now or timezone.now()
-    AccountAdministratorInvitation.objects.create(
-        account_id=account_id, token_hash=_hash(token), created_by=actor,
-        expires_at=now + timedelta(days=INVITATION_DAYS))
+    invitation = AccountAdministratorInvitation.objects.create(
+        account_id=account_id, token_hash=_hash(token), email_hash=email_hash,
+        created_by=actor, expires_at=now + timedelta(days=INVITATION_DAYS))
+    link = settings.SITE_URL + reverse("admin:billing_selfservice_accept", args=[token])
+    account = invitation.account
+    transaction.on_commit(lambda: send_mail(
+        subject=_("You are invited to administer the Official Account %(account)s")
+        % {"account": account},
+        message=_("%(inviter)s invites you to administer the LINE Official Account "
+                  "%(account)s in LINE Business Manager: its plan, usage and invoices.\n\n"
+                  "Open this link within %(days)s days and sign in with this e-mail address "
+                  "(or create a sign-in with it) to accept. The link works once.\n\n%(link)s\n")
+        % {"inviter": actor.get_full_name() or actor.get_username(), "account": account,
+           "days": INVITATION_DAYS, "link": link},
+        from_email=None, recipient_list=[email.strip()]))
     return token
 
 
@@ -82,6 +112,9 @@ def invitation_accept(*, token: str, user, now: datetime | None = None) -> Accou
     if now >= invitation.expires_at:
         raise BillingError(_("This invitation expired on %(day)s; ask for a new one.")
                            % {"day": periods.taipei_date(invitation.expires_at)})
+    if not _is_for(invitation, user):
+        raise BillingError(_("This invitation was sent to another e-mail address: sign in "
+                             "with the address it was sent to."))
     invitation.used_at, invitation.used_by = now, user
     invitation.save(update_fields=["used_at", "used_by"])
     grant, _created = AccountAdministrator.objects.get_or_create(

@@ -12,7 +12,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from lbm import permissions
+from lbm import permissions, pii
 from lbm.exceptions import DomainError
 
 from . import periods, pricing, selectors, selfservice
@@ -52,6 +52,10 @@ class PlanForm(forms.Form):
 
 class CodeForm(forms.Form):
     code = forms.CharField(label=_("promotion code for the next renewal"), max_length=32)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label=_("e-mail address of the person to invite"))
 
 
 class GrantForm(forms.ModelForm):
@@ -119,6 +123,8 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
                  name="billing_selfservice"),
             path("invoice/<int:invoice_id>/print/", view(self.print_view),
                  name="billing_selfservice_print"),
+            path("invitation/<str:token>/", view(self.accept_view),
+                 name="billing_selfservice_accept"),
         ] + super().get_urls()
 
     # --- The account's page -------------------------------------------------------------------
@@ -144,6 +150,7 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
         payment_form = PaymentForm(prefix="payment")
         plan_form = PlanForm(prefix="plan")
         code_form = CodeForm(prefix="code")
+        invite_form = InviteForm(prefix="invite")
         preview = None
         if request.method == "POST":
             action = request.POST.get("action")
@@ -162,6 +169,8 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
                 einvoice_form = EInvoiceForm(request.POST, prefix="einvoice")
             elif action == "payment":
                 payment_form = PaymentForm(request.POST, prefix="payment")
+            elif action == "invite":
+                invite_form = InviteForm(request.POST, prefix="invite")
         period = periods.line_period(timezone.now())
         past = []
         month = period
@@ -178,6 +187,9 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
             "method": PaymentMethod.objects.filter(customer=customer, active=True).first(),
             "einvoice_form": einvoice_form, "payment_form": payment_form,
             "plan_form": plan_form, "code_form": code_form, "preview": preview,
+            "invite_form": invite_form,
+            "administrators": AccountAdministrator.objects.filter(account_id=account_id)
+            .select_related("user").order_by("granted_at", "pk"),
             "past": past, "invoices": invoices,
             "notes": CreditNote.objects.filter(invoice__customer=customer),
             "changes": subscription.changes.select_related("from_plan", "to_plan")
@@ -223,7 +235,33 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
                 return gettext("Promotion code %(code)s registered for the next renewal.") % {
                     "code": code}
             return None
+        if action == "invite":
+            form = InviteForm(request.POST, prefix="invite")
+            if form.is_valid():
+                email = form.cleaned_data["email"]
+                selfservice.invitation_create(account_id=account_id, actor=user, email=email)
+                return gettext("An invitation was sent to %(email)s. It is valid for %(days)s "
+                               "days and works once, for a sign-in with that address.") % {
+                    "email": pii.mask_email(email), "days": selfservice.INVITATION_DAYS}
+            return None
         raise PermissionDenied
+
+    def accept_view(self, request, token):
+        """The invitation link: the signed-in person confirms, and becomes an administrator
+        of the account if the invitation was sent to their address (docs/billing.md)."""
+        if request.method == "POST":
+            try:
+                grant = selfservice.invitation_accept(token=token, user=request.user)
+            except DomainError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                return HttpResponseRedirect(request.path)
+            self.message_user(request, gettext("You are now an administrator of %(account)s.")
+                              % {"account": grant.account}, messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:billing_selfservice",
+                                                args=[grant.account_id]))
+        context = {**self.admin_site.each_context(request), "opts": self.opts,
+                   "title": gettext("Accept the invitation")}
+        return TemplateResponse(request, "admin/billing/selfservice/accept.html", context)
 
     def print_view(self, request, invoice_id):
         """A printable invoice in Traditional Chinese, for the account's administrators and the

@@ -11,6 +11,7 @@ from billing import selectors, selfservice, services
 from billing.exceptions import BillingError, PromotionCodeRefused
 from billing.models import (
     AccountAdministrator,
+    AccountAdministratorInvitation,
     BillingCustomer,
     Invoice,
     InvoicePayment,
@@ -61,8 +62,8 @@ ACTIONS = {
         account_id=sub.account_id, plan_code="high", actor=user, at=AT),
     "register_code": lambda sub, user: selfservice.promotion_code_register(
         account_id=sub.account_id, code="CODE1200", actor=user, on=date(2025, 3, 10)),
-    "invite": lambda sub, user: selfservice.invitation_create(account_id=sub.account_id,
-                                                              actor=user),
+    "invite": lambda sub, user: selfservice.invitation_create(
+        account_id=sub.account_id, actor=user, email="new.admin@company.example"),
     "grant": lambda sub, user: selfservice.administrator_grant(
         account_id=sub.account_id, user=factories.UserFactory(), actor=user),
 }
@@ -79,19 +80,70 @@ def test_every_action_is_refused_to_other_roles_and_allowed_to_the_administrator
     assert ACTIONS[action](sub, setup["admin"]) is not None
 
 
-def test_invitation_is_single_use_and_lasts_seven_days(setup):
+def test_invitation_is_single_use_and_lasts_seven_days(setup, mailoutbox,
+                                                       django_capture_on_commit_callbacks):
     sub, admin = setup["sub"], setup["admin"]
     now = timezone.now()
-    token = selfservice.invitation_create(account_id=sub.account_id, actor=admin, now=now)
     newcomer, late = factories.UserFactory(), factories.UserFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        token = selfservice.invitation_create(account_id=sub.account_id, actor=admin,
+                                              email=f"  {newcomer.email.upper()} ", now=now)
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == [newcomer.email.upper()]
+    assert f"/invitation/{token}/" in mailoutbox[0].body
+    assert token not in str(list(AccountAdministratorInvitation.objects.values()))
     selfservice.invitation_accept(token=token, user=newcomer, now=now + timedelta(days=6))
     assert AccountAdministrator.objects.filter(account=sub.account, user=newcomer).exists()
     with pytest.raises(BillingError, match="already been used"):
-        selfservice.invitation_accept(token=token, user=late, now=now + timedelta(days=6))
-    expired = selfservice.invitation_create(account_id=sub.account_id, actor=admin, now=now)
+        selfservice.invitation_accept(token=token, user=newcomer, now=now + timedelta(days=6))
+    expired = selfservice.invitation_create(account_id=sub.account_id, actor=admin,
+                                            email=late.email, now=now)
     with pytest.raises(BillingError, match="expired"):
         selfservice.invitation_accept(token=expired, user=late, now=now + timedelta(days=7))
     assert not AccountAdministrator.objects.filter(user=late).exists()
+
+
+def test_an_invitation_works_only_for_the_address_it_was_sent_to(setup):
+    sub, admin = setup["sub"], setup["admin"]
+    invited, other = factories.UserFactory(), factories.UserFactory()
+    token = selfservice.invitation_create(account_id=sub.account_id, actor=admin,
+                                          email=invited.email)
+    with pytest.raises(BillingError, match="another e-mail address"):
+        selfservice.invitation_accept(token=token, user=other)
+    assert not AccountAdministrator.objects.filter(user=other).exists()
+    selfservice.invitation_accept(token=token, user=invited)  # still unused, so it works
+    assert AccountAdministrator.objects.filter(account=sub.account, user=invited).exists()
+    with pytest.raises(BillingError, match="does not exist"):
+        selfservice.invitation_accept(token="not-a-token", user=invited)
+    with pytest.raises(BillingError, match="e-mail address of the person"):
+        selfservice.invitation_create(account_id=sub.account_id, actor=admin, email="nobody")
+
+
+def test_invitation_pages_invite_by_e_mail_and_accept_once(setup, client, mailoutbox,
+                                                          django_capture_on_commit_callbacks):
+    sub, admin = setup["sub"], setup["admin"]
+    invited, other = factories.UserFactory(), factories.UserFactory()
+    page = f"/admin/billing/accountadministrator/account/{sub.account_id}/"
+    client.force_login(admin)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(page, {"action": "invite", "invite-email": invited.email},
+                               follow=True)
+    assert "An invitation was sent to" in response.content.decode()
+    assert invited.email not in response.content.decode()  # shown masked
+    link = next(line for line in mailoutbox[0].body.splitlines() if "/invitation/" in line)
+    path = link[link.index("/admin/"):]
+    bad = client.post(page, {"action": "invite", "invite-email": "not an address"})
+    assert bad.status_code == 200 and "not an address" in bad.content.decode()  # kept, shown again
+    client.force_login(other)
+    assert client.get(path).status_code == 200
+    refused = client.post(path, follow=True)
+    assert "another e-mail address" in refused.content.decode()
+    client.force_login(invited)
+    accepted = client.post(path, follow=True)
+    assert accepted.redirect_chain[-1][0] == page
+    assert AccountAdministrator.objects.filter(account=sub.account, user=invited).exists()
+    again = client.post(path, follow=True)
+    assert "already been used" in again.content.decode()
+    assert not AccountAdministrator.objects.filter(user=other).exists()
 
 
 def test_payment_method_keeps_a_token_and_a_masked_label_never_a_card_number(setup):
