@@ -460,9 +460,8 @@ def link_eligibility(organization: Organization, account: Account, *,
     results.append(RuleResult(
         "business_number", same_number,
         _("The account and the organization have the same business number.") if same_number else
-        _("The account's business number (%(account)s) differs from the organization's "
-          "(%(org)s).") % {"account": account.business_number,
-                           "org": organization.business_number or "—"},
+        # Never the other side's number or provider: the account may be another company's.
+        _("The account's business number differs from the organization's."),
     ))
     provider = account.provider
     if provider is not None:
@@ -470,16 +469,14 @@ def link_eligibility(organization: Organization, account: Account, *,
         results.append(RuleResult(
             "provider_company", same_company,
             _("The provider belongs to the same company.") if same_company else
-            _("The provider “%(provider)s” belongs to another company (business number "
-              "%(number)s).") % {"provider": provider.name, "number": provider.business_number},
+            _("The account's provider belongs to another company."),
         ))
         shows_name = _provider_shows_company(provider.name, organization)
         results.append(RuleResult(
             "provider_name", shows_name,
             _("The provider name shows the company name.") if shows_name else
-            _("The provider name “%(provider)s” does not show the company name “%(company)s” "
-              "(e.g. “%(company)s：%(provider)s”).")
-            % {"provider": provider.name, "company": organization.name},
+            _("The account's provider name does not show the company name 「%(company)s」 (it "
+              "should read 「%(company)s：…」).") % {"company": organization.name},
         ))
     if not include_existing_links:
         return results

@@ -368,22 +368,26 @@ def test_different_business_number_is_refused():
     account = factories.account_for(org)
     account.business_number = factories.next_business_number()
     account.save()
-    assert "business number" in _failed_rules(org, account)
+    failed = _failed_rules(org, account)
+    assert "business number" in failed
+    assert account.business_number not in failed  # another company's data is never shown
 
 
 def test_provider_of_another_company_is_refused():
     org = factories.organization(state="approved")
     provider = factories.ProviderFactory(name=f"{org.name}：熊大餐廳",
                                          business_number=factories.next_business_number())
-    assert "belongs to another company" in _failed_rules(
-        org, factories.account_for(org, provider=provider))
+    failed = _failed_rules(org, factories.account_for(org, provider=provider))
+    assert "belongs to another company" in failed
+    assert provider.business_number not in failed and "熊大餐廳" not in failed
 
 
 def test_provider_name_without_the_company_name_is_refused():
     org = factories.organization(state="approved", name="台灣連線")
     bad = factories.ProviderFactory(name="熊大餐廳", business_number=org.business_number)
-    assert "does not show the company name" in _failed_rules(
-        org, factories.account_for(org, provider=bad))
+    failed = _failed_rules(org, factories.account_for(org, provider=bad))
+    assert "does not show the company name 「台灣連線」" in failed
+    assert "熊大餐廳" not in failed
     good = factories.ProviderFactory(name="台灣連線：熊大餐廳", business_number=org.business_number)
     services.link_request(organization_id=org.pk, actor=org.contact,
                           account_identifier=factories.account_for(org, provider=good).display_id)
