@@ -1,15 +1,16 @@
-"""Turning raw lines of an ID file into stored member rows — pure Python, no Django.
+"""Turning raw lines of an ID file into stored member rows — no database, no settings.
 
-This module runs in the worker processes of a large upload (``audiences.importers``), so it
-imports nothing from Django or the project: the keys arrive as bytes, and problems leave as
-reason codes that the caller translates.
+This module runs in the worker processes of a large upload (``audiences.importers``, forked
+from a process that has Django loaded): the keys arrive as bytes, and problems leave as reason
+codes that the caller translates. Of the project it uses only ``lbm.pii.clean_email``, so an
+address is normalised by the one rule everywhere.
 
 Stored forms
 ------------
 * user ID: as given (``U`` + 32 lower-case hex); IDFA/AAID: lower-cased.
 * phone number / e-mail address: the *keyed hash* ``K = HMAC-SHA256(PII_HASH_KEY, h)`` where
   ``h`` is the LINE-style hash, the lower-case hex SHA-256 of the normalised value (phone in
-  E.164 with its ``+``, Taiwan as default region; e-mail trimmed and lower-cased). ``K`` is the
+  E.164 with its ``+``, Taiwan as default region; e-mail by ``lbm.pii.clean_email``). ``K`` is the
   identifier: it matches an incoming LINE-style hash, and a copy of the database does not give
   the numbers away (``lbm.pii``).
 * and, for phone numbers and e-mail addresses, the *sealed copy* of ``h``, so that an Admin can
@@ -34,6 +35,8 @@ import hashlib
 import hmac
 import re
 
+from lbm.pii import clean_email
+
 SEAL_INFO = b"lbm/audiences/sealed-line-hash/v1"
 
 # Reason codes (translated by ``audiences.importers``).
@@ -57,8 +60,6 @@ TW_MOBILE = re.compile(r"(?:0|\+?886)(9[0-8]\d{7})")
 # CRLF) takes the fast path with no per-line decoding, stripping or branching.
 _TW_MOBILE_BLOCK = re.compile(rb"(?:(?:0|\+?886)9[0-8]\d{7}\r?\n)*")
 _TW_MOBILE_LINE = re.compile(rb"(?:0|\+?886)(9[0-8]\d{7})\r?\n")
-# Same rule as ``lbm.pii.normalise_email``.
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 BOM = b"\xef\xbb\xbf"
 
 
@@ -145,8 +146,8 @@ def normalise(rower: Rower, value: str) -> tuple[str, str] | str:
         if e164 is None:
             return BAD_PHONE
         return rower.hashed(hashlib.sha256(e164.encode("ascii")).digest())
-    email = value.strip().lower()
-    if not EMAIL.match(email):
+    email = clean_email(value)
+    if email is None:
         return BAD_EMAIL
     return rower.hashed(hashlib.sha256(email.encode("utf-8")).digest())
 

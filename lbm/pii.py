@@ -11,6 +11,7 @@ client still matches, and a copy of the database does not give the numbers away.
 import hashlib
 import hmac
 import re
+import unicodedata
 
 import phonenumbers
 from django.conf import settings
@@ -37,12 +38,31 @@ def normalise_phone(raw: str, *, region: str = DEFAULT_REGION) -> str:
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Invisible characters that copy-and-paste brings along: zero-width space, non-joiner and joiner,
+# word joiner, byte-order mark (a stray BOM inside a file too), soft hyphen.
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+# A first character that spreadsheets read as a formula, or that no address starts with.
+_REFUSED_FIRST = frozenset("=+-@")
+
+
+def clean_email(raw: str) -> str | None:
+    """The normalised form of an e-mail address, or None when it is malformed: Unicode NFKC (so
+    a full-width ＠ or letter becomes ASCII), invisible characters removed, trimmed,
+    lower-cased; refused when it starts with ``= + - @`` or holds a control or format
+    character. LINE's APIs hash this form (docs/organizations.md#personal-data). No Django
+    here: the hashing processes of an upload call it too."""
+    value = unicodedata.normalize("NFKC", raw).translate(_INVISIBLE).strip().lower()
+    if not value or value[0] in _REFUSED_FIRST or not _EMAIL.match(value):
+        return None
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in value):
+        return None
+    return value
 
 
 def normalise_email(raw: str) -> str:
-    """Return the address trimmed and lower-cased; raise ``InvalidIdentifier`` if malformed."""
-    value = raw.strip().lower()
-    if not _EMAIL.match(value):
+    """``clean_email``, raising ``InvalidIdentifier`` when the address is malformed."""
+    value = clean_email(raw)
+    if value is None:
         raise InvalidIdentifier(_("“%(value)s” is not an e-mail address.") % {"value": raw})
     return value
 
