@@ -518,6 +518,9 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     created_at = models.DateTimeField(_("created at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    # Set when an execution claims the next attempt, before its POST; another execution waits
+    # until it has passed (docs/notifications.md#webhooks).
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("delivery webhook")

@@ -40,11 +40,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date as date_type
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField, FilteredRelation, Q
+from django.db.models import BooleanField, F, FilteredRelation, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -85,7 +86,11 @@ INSERT_BATCH = 10_000
 LOOKUP_CHUNK = 10_000
 SETTLE_CHUNK = 2_000
 FAN_OUT_CHUNK = 500
-WEBHOOK_TIMEOUT = 10  # seconds
+WEBHOOK_TIMEOUT = 10  # seconds, per socket operation
+# How long a claimed attempt is held: longer than the task's hard time limit (WEBHOOK_TIME_LIMIT),
+# so a killed or stuck execution's claim has always lapsed before another may POST.
+WEBHOOK_TIME_LIMIT = 30  # seconds: the whole attempt, however slowly the receiver answers
+WEBHOOK_CLAIM = timedelta(seconds=WEBHOOK_TIME_LIMIT + 15)
 TAG_MIN, TAG_MAX = 16, 100
 
 
@@ -1212,24 +1217,47 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirect)
 
 
+def _claim(delivery_id: int, now) -> int | None:
+    """Claim the next attempt of an unfinished webhook for this execution, in one conditional
+    UPDATE, before anything is POSTed: the attempt count goes up at once (so an attempt cut off
+    by a killed process still counts, and the next one says ``isRedelivery: true``) and the
+    claim holds for ``WEBHOOK_CLAIM``. Returns the attempts made before this one, or None when
+    the webhook is finished or another execution holds the claim."""
+    open_states = (WebhookDelivery.State.QUEUED, WebhookDelivery.State.RETRYING)
+    claimed = (WebhookDelivery.objects
+               .filter(pk=delivery_id, state__in=open_states)
+               .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+               .update(attempts=F("attempts") + 1, claimed_until=now + WEBHOOK_CLAIM))
+    if not claimed:
+        return None
+    return WebhookDelivery.objects.filter(pk=delivery_id).values_list(
+        "attempts", flat=True).get() - 1
+
+
 def webhook_attempt(*, delivery_id: int, final: bool = False) -> WebhookDelivery:
     """POST the delivery event once and record the attempt. 2xx: sent. 4xx or 3xx: failed (no
     retry). Connection error or 5xx: raises ``WebhookTemporaryError`` for a retry, or fails
-    when ``final``. A webhook already sent or given up is left alone."""
+    when ``final``. A webhook already sent or given up is left alone; one whose attempt another
+    execution has claimed raises ``WebhookTemporaryError`` (the retry finds it finished)."""
+    now = timezone.now()
     delivery = (WebhookDelivery.objects.select_related("notice", "account__channel")
                 .get(pk=delivery_id))
     if delivery.done:
         return delivery
+    before = _claim(delivery_id, now)
+    if before is None:
+        delivery.refresh_from_db(fields=["state", "attempts", "finished_at", "claimed_until"])
+        if delivery.done:
+            return delivery
+        raise WebhookTemporaryError("another execution holds this webhook's attempt")
     channel = getattr(delivery.account, "channel", None)
     url = channel.webhook_url if channel else ""
-    now = timezone.now()
     attempt = WebhookAttempt(delivery=delivery, attempted_at=now, url=url[:500])
     retry = False
     if not url or not url.lower().startswith(("https://", "http://")):
         attempt.error = _("No webhook URL (http or https) is set for this channel.")
     else:
-        body = webhook_body(delivery, destination=channel.bot_user_id,
-                            redelivery=delivery.attempts > 0)
+        body = webhook_body(delivery, destination=channel.bot_user_id, redelivery=before > 0)
         request = urllib.request.Request(url, data=body, method="POST", headers={
             "Content-Type": "application/json",
             "X-Line-Signature": signature(body, channel.channel_secret),
@@ -1244,19 +1272,21 @@ def webhook_attempt(*, delivery_id: int, final: bool = False) -> WebhookDelivery
             attempt.status_code = exc.code
             attempt.response_excerpt = _excerpt(exc.read(400) if exc.fp else b"")
             retry = exc.code >= 500
-        except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
-            attempt.error = str(getattr(exc, "reason", exc))[:300]
+        except (TimeoutError, urllib.error.URLError, ConnectionError, OSError,
+                SoftTimeLimitExceeded) as exc:
+            attempt.error = str(getattr(exc, "reason", exc) or type(exc).__name__)[:300]
             retry = True
         attempt.duration_ms = int((time.monotonic() - started) * 1000)
     attempt.save()
-    delivery.attempts += 1
+    delivery.attempts = before + 1
+    delivery.claimed_until = None
     if attempt.status_code is not None and 200 <= attempt.status_code < 300:
         delivery.state, delivery.finished_at = WebhookDelivery.State.SENT, now
     elif retry and not final:
         delivery.state = WebhookDelivery.State.RETRYING
     else:
         delivery.state, delivery.finished_at = WebhookDelivery.State.FAILED, now
-    delivery.save(update_fields=["state", "attempts", "finished_at"])
+    delivery.save(update_fields=["state", "finished_at", "claimed_until"])
     if delivery.state == WebhookDelivery.State.RETRYING:
         raise WebhookTemporaryError(attempt.error or f"HTTP {attempt.status_code}")
     return delivery

@@ -3,12 +3,15 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from .services import WebhookTemporaryError
+from .services import WEBHOOK_TIME_LIMIT, WebhookTemporaryError
 
 
 @shared_task(name="notifications.deliver_webhook", bind=True, acks_late=True,
              autoretry_for=(WebhookTemporaryError, OperationalError), retry_backoff=5,
-             retry_backoff_max=600, retry_jitter=True, max_retries=6)
+             retry_backoff_max=600, retry_jitter=True, max_retries=6,
+             # One attempt's whole deadline, however slowly a receiver drips its answer: the
+             # soft limit ends the POST as a failed attempt (retried), the hard one the process.
+             soft_time_limit=WEBHOOK_TIME_LIMIT - 5, time_limit=WEBHOOK_TIME_LIMIT)
 def deliver_webhook(self, delivery_id: int) -> str:
     """POST one ``delivery`` webhook event; retried with backoff on connection errors and 5xx
     answers, given up (recorded as failed) after the last retry."""
