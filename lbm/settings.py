@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from kombu import Queue
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -172,6 +173,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # docs/operations.md gives the command for each. A task not named here goes to "default".
 CELERY_TASK_DEFAULT_QUEUE = "default"
 TASK_QUEUES = ("default", "webhooks", "imports", "billing")
+# A worker started without -Q consumes every queue (so a plain `celery -A lbm worker` still
+# charges pushes and sends webhooks); -Q picks some of them.
+CELERY_TASK_QUEUES = [Queue(name) for name in TASK_QUEUES]
 CELERY_TASK_ROUTES = {
     "audiences.sweep_uploads": {"queue": "default"},  # a sweep never waits behind an import
     "audiences.*": {"queue": "imports"},

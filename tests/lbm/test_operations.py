@@ -189,6 +189,8 @@ def test_heavy_jobs_and_latency_sensitive_tasks_have_separate_queues(settings):
     assert _queue_of("notifications.finish_notices") == "webhooks"
     assert _queue_of("lbm.send_contact_verification") == "default"
     assert _queue_of("audiences.sweep_uploads") == "default"
+    # What a worker started without -Q consumes: every queue, so nothing routed waits forever.
+    assert sorted(app.amqp.queues) == sorted(settings.TASK_QUEUES)
 
 
 @pytest.mark.integration
