@@ -92,8 +92,9 @@ def invitation_create(*, account_id: int, actor, email: str,
         % {"account": account},
         message=_("%(inviter)s invites you to administer the LINE Official Account "
                   "%(account)s in LINE Business Manager: its plan, usage and invoices.\n\n"
-                  "Open this link within %(days)s days and sign in with this e-mail address "
-                  "(or create a sign-in with it) to accept. The link works once.\n\n%(link)s\n")
+                  "Open this link within %(days)s days and sign in with this e-mail address to "
+                  "accept (your LINE account manager gives you a sign-in if you have none). "
+                  "The link works once.\n\n%(link)s\n")
         % {"inviter": actor.get_full_name() or actor.get_username(), "account": account,
            "days": INVITATION_DAYS, "link": link},
         from_email=None, recipient_list=[email.strip()]))
