@@ -1,14 +1,17 @@
 """Celery tasks: thin, idempotent, explicit names, ids as arguments."""
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 
 from .services import WEBHOOK_TIME_LIMIT, WebhookTemporaryError
 
 
 @shared_task(name="notifications.deliver_webhook", bind=True, acks_late=True,
-             autoretry_for=(WebhookTemporaryError, OperationalError), retry_backoff=5,
-             retry_backoff_max=600, retry_jitter=True, max_retries=6,
+             # A soft time limit that strikes outside the POST is retried too: the retry waits
+             # for the claim to lapse, so no webhook is left open with no task behind it.
+             autoretry_for=(WebhookTemporaryError, OperationalError, SoftTimeLimitExceeded),
+             retry_backoff=5, retry_backoff_max=600, retry_jitter=True, max_retries=6,
              # One attempt's whole deadline, however slowly a receiver drips its answer: the
              # soft limit ends the POST as a failed attempt (retried), the hard one the process.
              soft_time_limit=WEBHOOK_TIME_LIMIT - 5, time_limit=WEBHOOK_TIME_LIMIT)

@@ -105,3 +105,6 @@ def test_an_attempt_has_an_overall_deadline():
     assert deliver_webhook.time_limit == services.WEBHOOK_TIME_LIMIT
     assert deliver_webhook.soft_time_limit < deliver_webhook.time_limit
     assert services.WEBHOOK_CLAIM.total_seconds() > services.WEBHOOK_TIME_LIMIT
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    assert SoftTimeLimitExceeded in deliver_webhook.autoretry_for  # never left with no task
