@@ -10,7 +10,7 @@ class AudienceError(DomainError):
 
 
 class SharingRefused(DomainError):
-    """A sharing rule of SPEC section 3 refuses the share; ``details`` names each reason."""
+    """A sharing rule (docs/audiences.md) refuses the share; ``details`` names each reason."""
 
 
 __all__ = ["AudienceError", "DomainError", "SharingRefused", "UploadRejected"]

@@ -14,7 +14,7 @@ Stored forms
   identifier: it matches an incoming LINE-style hash, and a copy of the database does not give
   the numbers away (``lbm.pii``).
 * and, for phone numbers and e-mail addresses, the *sealed copy* of ``h``, so that an Admin can
-  export the members as LINE-style hashes (SPEC section 3, issue 3)::
+  export the members as LINE-style hashes (docs/audiences.md)::
 
       K_seal = HKDF-SHA256(ikm=PII_HASH_KEY, salt=none, info=SEAL_INFO, length=32)
       sealed = SHA256(normalised) XOR HMAC-SHA256(K_seal, K)          (32 bytes)

@@ -46,7 +46,7 @@ from lbm.exceptions import DomainError
 from . import hashing
 from .models import IdType
 
-# SPEC section 3: at most this many IDs per file. Tests monkeypatch it lower.
+# docs/audiences.md: at most this many IDs per file. Tests monkeypatch it lower.
 MAX_IDS = 1_500_000
 # How many offending lines an error names.
 MAX_REPORTED = hashing.MAX_REPORTED

@@ -1,4 +1,4 @@
-"""Audiences, their members, LINE Tags, and the directory of LINE users (SPEC sections 3 and 5).
+"""Audiences, their members, LINE Tags, and the directory of LINE users (docs/audiences.md).
 
 Models hold data and invariants only; every write goes through ``audiences.services``.
 
@@ -8,10 +8,10 @@ The LINE user directory
 channel (``U`` + 32 hex), the advertising ID of their device when known (IDFA/AAID, lower-case),
 and the keyed hashes (``lbm.pii.keyed_hash``) of their registered phone number and e-mail
 address (never the values). The notifications app reads ``notification_consent`` and
-``sms_verified_at`` (SPEC section 5, delivery conditions 3 and 4) from here.
+``sms_verified_at`` (docs/notifications.md, judging a push: conditions 3 and 4) from here.
 
 ``Friendship`` is a user's relation to one linked account: a friend (possibly hidden, which
-still receives messages), or blocking it in one of the four ways SPEC section 5 counts as a
+still receives messages), or blocking it in one of the four ways docs/notifications.md#user-states counts as a
 block. ``friend_path`` is how they became a friend. Audience sizes, the friends-only
 intersection and reachable counts are computed from these rows.
 """
@@ -29,7 +29,7 @@ from simple_history.models import HistoricalRecords
 
 # An audience expires this long after it was created (LINE Messaging API documentation).
 AUDIENCE_LIFETIME = timedelta(days=180)
-# Sharing thresholds (SPEC section 3, seed 000).
+# Sharing thresholds (docs/audiences.md).
 MIN_SIZE_TO_SHARE_TO_OA = 100
 MIN_REACHABLE_TO_SEND = 50
 
@@ -98,7 +98,7 @@ class FriendPath(models.TextChoices):
 
 
 class Friendship(models.Model):
-    """A LINE user's relation to an account (SPEC section 5 for what counts as blocking)."""
+    """A LINE user's relation to an account (docs/notifications.md#user-states for what counts as blocking)."""
 
     State = FriendshipState
     Path = FriendPath
@@ -254,7 +254,7 @@ class IdType(models.TextChoices):
 
 
 T = AudienceType
-# SPEC section 3: the types each source may hold. ``None`` is the organization itself.
+# docs/audiences.md: the types each source may hold. ``None`` is the organization itself.
 TYPES_BY_SOURCE: dict[str | None, frozenset[str]] = {
     "oa": frozenset({T.UPLOAD_UID, T.CLICK, T.IMPRESSION, T.CHAT_TAG, T.FRIEND_PATH,
                      T.WEB_TRAFFIC, T.RICHMENU_IMP, T.RICHMENU_CLICK, T.UPLOAD_IFA}),

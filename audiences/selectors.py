@@ -30,7 +30,7 @@ def matched_users(audience: Audience) -> QuerySet[LineUser]:
 
 def reachable_count(*, audience: Audience, account_id: int) -> int:
     """Members who are friends of the account and have not blocked it (the intersection that a
-    message sent with this audience reaches; SPEC section 3). One query."""
+    message sent with this audience reaches; docs/audiences.md). One query."""
     return Friendship.objects.filter(
         account_id=account_id, state__in=Friendship.REACHABLE,
         line_user__in=matched_users(audience),

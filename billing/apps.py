@@ -8,7 +8,7 @@ class BillingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     # LINE account managers edit plans, subscriptions, government contracts and promotion codes,
-    # and run and check month-end billing (SPEC section 0). Merged by
+    # and run and check month-end billing (docs/permissions.md). Merged by
     # ``lbm.permissions.ensure_staff_groups`` after every migrate. Reviewers get nothing here.
     # Invoices and usage are never edited by hand: view only, plus credit/debit notes.
     staff_permissions = {

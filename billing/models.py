@@ -1,4 +1,4 @@
-"""Official Account plans, subscriptions, usage and invoices (SPEC section 4, LON billing of 5).
+"""Official Account plans, subscriptions, usage and invoices (docs/billing.md; LON charging in docs/notifications.md).
 
 Models hold data and invariants; every write goes through ``billing.services``. Money is
 ``Decimal`` TWD; per-message rates have four decimal places. Times are stored in UTC and, on
@@ -131,7 +131,7 @@ class AddOn(models.TextChoices):
 
 
 class AddOnPrice(models.Model):
-    """The price of an add-on from ``effective_from`` (seed 001): a new price sheet is a new
+    """The price of an add-on from ``effective_from`` (docs/billing.md): a new price sheet is a new
     row, and billing reads the row in effect for the period. Untaxed, like the OA plans."""
 
     Code = AddOn
@@ -221,7 +221,7 @@ class BillingCustomer(models.Model):
 
 
 class GovernmentContract(models.Model):
-    """A government main-plan contract (seed 004): yearly, tax included, fixed plan for the term."""
+    """A government main-plan contract (docs/billing.md#government-plans): yearly, tax included, fixed plan for the term."""
 
     customer = models.ForeignKey(BillingCustomer, verbose_name=_("billing customer"),
                                  on_delete=models.PROTECT, related_name="government_contracts")
@@ -285,7 +285,7 @@ class GovernmentAccount(models.Model):
 
     Civil-servant blocks are billed from the accounts that *ever* completed verification
     (``first_verified_at``, set once and never cleared): a civil servant who leaves is suspended
-    and still counts (seed 004 ※3). The list is resubmitted for each renewal
+    and still counts (docs/billing.md#government-plans). The list is resubmitted for each renewal
     (``GovernmentRenewal``); an account not kept must be deleted by the agency
     (``deleted_on``) within the last 7 working days of the term."""
 
@@ -472,7 +472,7 @@ class UsageRecord(models.Model):
 
     Kind = UsageKind
 
-    # Counted against the plan's quota, per recipient (SPEC section 4).
+    # Counted against the plan's quota, per recipient (docs/billing.md).
     QUOTA_KINDS = (Kind.BROADCAST, Kind.NARROWCAST, Kind.STEP, Kind.API)
     # Government plans count OA Manager broadcast and segmented sends, one per send.
     SEND_KINDS = (Kind.BROADCAST, Kind.NARROWCAST)
@@ -484,7 +484,7 @@ class UsageRecord(models.Model):
         _("messages"), help_text=_("Messages counted: one per target friend (or per delivered "
                                    "notice)."))
     sends = models.PositiveIntegerField(_("sends"), default=1)
-    # Up to 3 bubbles (speech balloons) still count as one message (SPEC section 4).
+    # Up to 3 bubbles (speech balloons) still count as one message (docs/billing.md).
     bubbles = models.PositiveSmallIntegerField(_("bubbles"), default=1)
     sent_at = models.DateTimeField(_("sent at"))
     line_day = models.DateField(_("LINE day (Japan time)"))
@@ -519,7 +519,7 @@ class UsageRecord(models.Model):
 
 
 class PromotionCode(models.Model):
-    """A one-use promotion code (優惠活動代碼, seed 003), face value 1,200."""
+    """A one-use promotion code (優惠活動代碼, docs/billing.md#promotion-codes), face value 1,200."""
 
     class Status(models.TextChoices):
         AVAILABLE = "available", _("Available")

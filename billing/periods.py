@@ -1,4 +1,4 @@
-"""LINE's billing calendar: days and months on Japan time (UTC+9), SPEC section 4.
+"""LINE's billing calendar: days and months on Japan time (UTC+9), docs/billing.md.
 
 A message sent at 23:00 Taiwan time or later counts on the next Japan day, and on the last day of
 a month in the next month. Usage rows store the UTC time *and* the Japan day and month computed
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 JAPAN = ZoneInfo("Asia/Tokyo")
 TAIPEI = ZoneInfo("Asia/Taipei")
-# Notification-message deliveries are confirmed up to 24 hours after acceptance (SPEC section 5),
+# Notification-message deliveries are confirmed up to 24 hours after acceptance (docs/notifications.md#settling),
 # so a month closes for billing only this long after it ends.
 CLOSING_DELAY = timedelta(hours=24)
 

@@ -1,4 +1,4 @@
-"""Pure price arithmetic (SPEC section 4, seeds 001, 003, 004). No database, no clock.
+"""Pure price arithmetic (docs/billing.md). No database, no clock.
 
 The price *data* (plans, the High plan's graduated table with its effective dates) lives in the
 database and is passed in; these functions only compute. Every amount is a ``Decimal`` in TWD,
@@ -14,9 +14,9 @@ from django.utils.translation import gettext_lazy as _
 
 ZERO = Decimal("0")
 TAX_RATE = Decimal("0.05")  # Taiwan business tax, added to Official Account prices
-NOTIFICATION_UNIT_PRICE = Decimal("0.2")  # LON: per delivered notice, untaxed (seed 002)
-PROMOTION_FACE_VALUE = Decimal("1200")  # seed 003
-BLOCK_SIZE = 10  # government sub-account and civil-servant blocks (seed 004)
+NOTIFICATION_UNIT_PRICE = Decimal("0.2")  # LON: per delivered notice, untaxed (docs/notifications.md#charging)
+PROMOTION_FACE_VALUE = Decimal("1200")  # docs/billing.md#promotion-codes
+BLOCK_SIZE = 10  # government sub-account and civil-servant blocks (docs/billing.md#government-plans)
 
 ROUNDING_RULE = _(
     "Untaxed lines are added exactly and 5% business tax is computed on their sum, exactly; "
@@ -78,7 +78,7 @@ def upgrade_charge(*, from_fee: Decimal, to_fee: Decimal) -> Decimal:
     return max(to_fee - from_fee, ZERO)
 
 
-# Promotion codes (seed 003): the cases a code may pay for, by plan codes. ``None`` as the first
+# Promotion codes (docs/billing.md#promotion-codes): the cases a code may pay for, by plan codes. ``None`` as the first
 # element is a renewal of the plan named second.
 PROMOTION_CASES = {
     ("light", "medium"), ("light", "high"), ("medium", "high"),
@@ -97,7 +97,7 @@ def promotion_deduction(*, from_plan: str | None, to_plan: str, charge: Decimal,
     """What a promotion code deducts from ``charge`` for an upgrade ``from_plan → to_plan`` (or a
     renewal, ``from_plan=None``), and what of its face value is forfeited.
 
-    Returns ``None`` for any case that the seed does not list (the code is refused)."""
+    Returns ``None`` for any case that docs/billing.md#promotion-codes does not list (the code is refused)."""
     if (from_plan, to_plan) not in PROMOTION_CASES or charge <= ZERO:
         return None
     deducted = min(face_value, charge)

@@ -31,7 +31,7 @@ from .models import (
     UsageRecord,
 )
 
-DELETION_WINDOW_WORKING_DAYS = 7  # seed 004 ※9 and ※5: 原合約結束前7個工作天內
+DELETION_WINDOW_WORKING_DAYS = 7  # docs/billing.md#government-plans: 原合約結束前7個工作天內
 
 
 def tier_tables(*, period: date) -> dict[int, tuple[pricing.Tier, ...]]:
@@ -233,7 +233,7 @@ def plan_change_preview(*, subscription, plan_code: str,
 
 def civil_servants_verified(*, contract_id: int, before: datetime | None = None) -> int:
     """Civil-servant accounts of a contract term that ever completed verification (before
-    ``before``, default: ever). Suspension does not remove them (seed 004 ※3)."""
+    ``before``, default: ever). Suspension does not remove them (docs/billing.md#government-plans)."""
     rows = GovernmentAccount.objects.filter(contract_id=contract_id,
                                             kind=GovernmentAccount.Kind.CIVIL_SERVANTS,
                                             first_verified_at__isnull=False)

@@ -1,4 +1,4 @@
-"""What an Official Account's own administrators do themselves (seed 003, docs/billing.md):
+"""What an Official Account's own administrators do themselves (docs/billing.md):
 grant the right, register e-invoice details and a payment method, preview and change the plan,
 enter or register a promotion code. Staff mark invoices paid through the payment gateway.
 

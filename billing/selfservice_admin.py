@@ -1,4 +1,4 @@
-"""Pages of an Official Account's administrators (「需以管理員權限設定」, seed 003): their accounts
+"""Pages of an Official Account's administrators (「需以管理員權限設定」, docs/billing.md): their accounts
 only, every write through ``billing.selfservice``. Account managers grant the right here too."""
 
 from django import forms

@@ -157,7 +157,7 @@ LISTED_PLANS = {Plan.Code.GOV_SUB: GovernmentAccount.Kind.SUB_ACCOUNTS,
 
 
 def _check_target_friends(target_friends: int | None) -> None:
-    """A sub-account qualifies with at most 5,000 target friends (seed 004); the number must be
+    """A sub-account qualifies with at most 5,000 target friends (docs/billing.md#government-plans); the number must be
     stated to be checked."""
     if target_friends is None:
         raise BillingError(_("State the sub-account's number of target friends (at most "
@@ -195,7 +195,7 @@ def _roll_forward(subscription: Subscription, period: date, actor) -> None:
 def subscription_change_plan(*, subscription_id: int, plan_code: str, actor,
                              at: datetime | None = None, promotion_code: str = "",
                              reason: str = "") -> PlanChange | None:
-    """Change an Official Account's plan (SPEC section 4).
+    """Change an Official Account's plan (docs/billing.md#plans-quotas-and-message-counting).
 
     Upgrades (Light → Medium or High, Medium → High) take effect at once in the current LINE
     month and cost the difference of the monthly fees (no proration); the new plan's full free
@@ -694,7 +694,7 @@ def government_term_close(*, contract_id: int, actor, plan_code: str = Plan.Code
                           reason: str = "") -> list[Subscription]:
     """After a term ends, the listed accounts that were not renewed and not deleted leave the
     government plan: from the first billing month after the term's last day they are billed on
-    the Official Account plan ``plan_code`` (normal message rates, seed 004 ※9), billed to the
+    the Official Account plan ``plan_code`` (normal message rates, docs/billing.md#government-plans), billed to the
     same customer, and are suspended too if ``suspend``. Returns the subscriptions moved;
     running it again moves nothing. Raises ``BillingError`` before the term has ended."""
     _require(actor, "change_subscription")

@@ -17,7 +17,7 @@ from lbm.models import Account, AccountLink, Membership, Organization
 
 USERS = 30_000
 SEED = 20260101
-# (state, weight) — the block variants of SPEC section 5 included
+# (state, weight) — the block variants of docs/notifications.md#user-states included
 STATES = [(Friendship.State.FRIEND, 80), (Friendship.State.HIDDEN, 5),
           (Friendship.State.BLOCKED, 8), (Friendship.State.BLOCKED_UNLISTED, 3),
           (Friendship.State.BLOCKED_CHAT_DELETED, 2), (Friendship.State.HIDDEN_UNLISTED, 2)]
