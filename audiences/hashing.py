@@ -35,7 +35,7 @@ import hashlib
 import hmac
 import re
 
-from lbm.pii import clean_email
+from lbm.pii import clean_email, phone_e164
 
 SEAL_INFO = b"lbm/audiences/sealed-line-hash/v1"
 
@@ -52,12 +52,8 @@ MAX_REPORTED = 10
 USER_ID = re.compile(r"U[0-9a-f]{32}")
 IFA = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-# Taiwanese mobile numbers in their common compact forms: 09xxxxxxxx, 8869xxxxxxxx,
-# +8869xxxxxxxx. ``9[0-8]`` is the mobile range of libphonenumber's metadata for TW; every
-# other form goes through phonenumbers. Tests check that both paths agree with ``lbm.pii``.
-TW_MOBILE = re.compile(r"(?:0|\+?886)(9[0-8]\d{7})")
-# The same at the byte level, for whole blocks: a block that is nothing but such lines (LF or
-# CRLF) takes the fast path with no per-line decoding, stripping or branching.
+# ``lbm.pii.TW_MOBILE`` at the byte level, for whole blocks: a block that is nothing but such
+# lines (LF or CRLF) takes the fast path with no per-line decoding, stripping or branching.
 _TW_MOBILE_BLOCK = re.compile(rb"(?:(?:0|\+?886)9[0-8]\d{7}\r?\n)*")
 _TW_MOBILE_LINE = re.compile(rb"(?:0|\+?886)(9[0-8]\d{7})\r?\n")
 BOM = b"\xef\xbb\xbf"
@@ -117,21 +113,6 @@ class Rower:
         return keyed.hex(), sealed.to_bytes(32, "big").hex()
 
 
-def _phone_e164(value: str) -> str | None:
-    match = TW_MOBILE.fullmatch(value)
-    if match:
-        return "+886" + match.group(1)
-    import phonenumbers
-
-    try:
-        number = phonenumbers.parse(value.strip(), "TW")
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 def normalise(rower: Rower, value: str) -> tuple[str, str] | str:
     """(identifier, sealed hex or "") for one trimmed value, or a reason code."""
     id_type = rower.id_type
@@ -142,7 +123,7 @@ def normalise(rower: Rower, value: str) -> tuple[str, str] | str:
     if len(value) == 64 and HEX64.fullmatch(value):  # already a LINE-style SHA-256
         return rower.hashed(bytes.fromhex(value))
     if id_type == "phone":
-        e164 = _phone_e164(value)
+        e164 = phone_e164(value)
         if e164 is None:
             return BAD_PHONE
         return rower.hashed(hashlib.sha256(e164.encode("ascii")).digest())

@@ -41,6 +41,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from lbm import pii
 from lbm.exceptions import DomainError
 
 from . import hashing
@@ -106,7 +107,7 @@ def _keys(id_type: str) -> tuple[bytes, bytes | None]:
 
 def phone_e164(value: str) -> str:
     """``value`` in E.164, exactly as ``lbm.pii.normalise_phone`` would return it."""
-    e164 = hashing._phone_e164(value)
+    e164 = pii.phone_e164(value.strip())
     if e164 is None:
         raise Malformed(_("not a valid phone number"))
     return e164

@@ -544,29 +544,12 @@ class BatchResult:
     notice_ids: list[int] = field(default_factory=list)
 
 
-_SEPARATORS = re.compile(r"[\s\-]")
-# libphonenumber's pattern of Taiwanese mobile numbers (national part): the common case is
-# normalised without a full parse, everything else goes through ``lbm.pii.normalise_phone``.
-_TW_MOBILE = re.compile(r"^(?:\+886|0)(9[0-8]\d{7})$")
-
-
 def e164_of(value: str) -> str:
     """``value`` in E.164; raises ``lbm.pii.InvalidIdentifier``."""
-    match = _TW_MOBILE.match(_SEPARATORS.sub("", value))
-    if match:
-        return "+886" + match.group(1)
     return pii.normalise_phone(value)
 
 
-def _keyed_hasher():
-    """``lbm.pii.keyed_hash`` for many hashes: the HMAC key schedule is computed once."""
-    base = hmac.new(settings.PII_HASH_KEY.encode("utf-8"), digestmod=hashlib.sha256)
-
-    def keyed(line_hash: str) -> str:
-        mac = base.copy()
-        mac.update(line_hash.encode("ascii"))
-        return mac.hexdigest()
-    return keyed
+_keyed_hasher = pii.keyed_hasher
 
 
 def line_hash_of(to) -> str:
@@ -1184,7 +1167,6 @@ def _queue_webhooks(account_id: int, notice_ids: list[int], now: datetime) -> No
 def signature(body: bytes, channel_secret: str) -> str:
     """``X-Line-Signature``: base64 of HMAC-SHA256 of the body under the channel secret."""
     import base64
-    import hmac
 
     digest = hmac.new(channel_secret.encode("utf-8"), body, hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
