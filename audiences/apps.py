@@ -1,9 +1,6 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
-# Hourly, at a minute of its own; the job works out what is due by itself.
-REFRESH_SCHEDULE_NAME = "audiences: refresh sizes and statuses"
-
 
 def enqueue_account_sync(link_id: int) -> None:
     """``lbm.services.link_approved_hooks`` entry (called after commit)."""
@@ -29,16 +26,9 @@ class AudiencesConfig(AppConfig):
     }
 
     def ready(self):
-        from celery.schedules import crontab
-
         from lbm import services
-        from lbm.celery import app
 
         if enqueue_account_sync not in services.link_approved_hooks:
             services.link_approved_hooks.append(enqueue_account_sync)
         if enqueue_account_detach not in services.link_ended_hooks:
             services.link_ended_hooks.append(enqueue_account_detach)
-        schedule = dict(app.conf.beat_schedule or {})
-        schedule.setdefault(REFRESH_SCHEDULE_NAME, {
-            "task": "audiences.refresh_all", "schedule": crontab(minute=17)})
-        app.conf.beat_schedule = schedule

@@ -87,11 +87,9 @@ def _celery_mode(request, settings):
 # table; post_migrate then recreates content types, permissions and the staff groups, and this
 # puts back the rest, as a freshly migrated database has it.
 MIGRATION_SEEDS = [
-    ("billing.migrations.0002_seed_price_sheet", ("seed", "schedule")),
+    ("billing.migrations.0002_seed_price_sheet", ("seed",)),
     ("billing.migrations.0004_seed_add_on_prices", ("seed",)),
-    ("notifications.migrations.0002_beat_schedule", ("schedule_tasks",)),
-    ("notifications.migrations.0003_notice_to_charge", ("schedule_tasks",)),
-]
+]  # and every beat schedule (lbm.beat.OPERATIONS)
 
 
 def _is_transactional(request) -> bool:
@@ -116,6 +114,13 @@ def _migration_data(request):
                 for name in functions:
                     seed = getattr(module, name)
                     getattr(seed, "code", seed)(apps, None)  # a function or a RunPython
+            from django.db.migrations.loader import MigrationLoader
+
+            from lbm import beat
+
+            MigrationLoader(None, load=True)  # imports every migration module
+            for _schedule, operation in beat.OPERATIONS:
+                operation.code(apps, None)
     yield
 
 

@@ -9,6 +9,8 @@ from decimal import Decimal
 
 from django.db import migrations
 
+from lbm.beat import crontab_tasks
+
 PLANS = [
     # code, rank, monthly fee, yearly fee, free messages, counting, overage, unit price,
     # tax included, add-ons included, sold from, sold until
@@ -56,21 +58,11 @@ def seed(apps, schema_editor):
                                            defaults={"unit_price": Decimal(price)})
 
 
-def schedule(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    # 03:00 on the 2nd, Japan time: 27 hours after the month ends, past the 24 hours within
-    # which notification deliveries are confirmed. The task works out the month itself.
-    crontab, _ = CrontabSchedule.objects.get_or_create(
-        minute="0", hour="3", day_of_month="2", month_of_year="*", day_of_week="*",
-        timezone="Asia/Tokyo")
-    PeriodicTask.objects.update_or_create(name=TASK_NAME, defaults=dict(
-        task="billing.bill_month", crontab=crontab, args="[]", kwargs="{}", enabled=True,
-        description="Issue last month's invoices (idempotent; see billing.tasks)."))
-
-
-def unschedule(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=TASK_NAME).delete()
+# 03:00 on the 2nd, Japan time: 27 hours after the month ends, past the 24 hours within which
+# notification deliveries are confirmed. The task works out the month itself.
+schedule = crontab_tasks([(TASK_NAME, "billing.bill_month",
+                           {"minute": "0", "hour": "3", "day_of_month": "2",
+                            "timezone": "Asia/Tokyo"})])
 
 
 class Migration(migrations.Migration):
@@ -81,5 +73,5 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(seed, migrations.RunPython.noop),
-        migrations.RunPython(schedule, unschedule),
+        schedule,
     ]

@@ -31,3 +31,24 @@ def test_the_migrations_schedule_the_notification_sweeps():
     names = set(PeriodicTask.objects.values_list("task", flat=True))
     assert {"notifications.settle_notices", "notifications.purge_personal_data",
             "notifications.finish_notices"} <= names
+
+
+def test_every_schedule_is_installed_and_names_a_registered_task():
+    """Each schedule of every migration is in the table after migrating, and each periodic
+    task names a task that the worker knows; nothing is scheduled outside the migrations."""
+    from django.db.migrations.loader import MigrationLoader
+
+    from lbm import beat
+    from lbm.celery import app
+
+    MigrationLoader(None, load=True)
+    declared = {name: task for schedule, _op in beat.OPERATIONS for name, task, *_ in schedule
+                if not name.startswith("test: ")}  # the schedule of the test above
+    installed = dict(PeriodicTask.objects.exclude(name__startswith="test: ")
+                     .values_list("name", "task"))
+    assert installed == declared
+    app.loader.import_default_modules()
+    assert set(installed.values()) <= set(app.tasks), set(installed.values()) - set(app.tasks)
+    assert not app.conf.beat_schedule
+    assert {"audiences.refresh_all", "billing.bill_month", "notifications.settle_notices",
+            "audiences.sweep_uploads", "audiences.purge_tag_events"} <= set(installed.values())
