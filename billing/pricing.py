@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from dateutil.relativedelta import relativedelta
 from django.utils.translation import gettext_lazy as _
 
 ZERO = Decimal("0")
 TAX_RATE = Decimal("0.05")  # Taiwan business tax, added to Official Account prices
-NOTIFICATION_UNIT_PRICE = Decimal("0.2")  # LON: per delivered notice, untaxed (docs/notifications.md#charging)
+# LON: per delivered notice, untaxed (docs/notifications.md#charging)
+NOTIFICATION_UNIT_PRICE = Decimal("0.2")
 PROMOTION_FACE_VALUE = Decimal("1200")  # docs/billing.md#promotion-codes
-BLOCK_SIZE = 10  # government sub-account and civil-servant blocks (docs/billing.md#government-plans)
+# government sub-account and civil-servant blocks (docs/billing.md#government-plans)
+BLOCK_SIZE = 10
 
 ROUNDING_RULE = _(
     "Untaxed lines are added exactly and 5% business tax is computed on their sum, exactly; "
@@ -78,8 +81,8 @@ def upgrade_charge(*, from_fee: Decimal, to_fee: Decimal) -> Decimal:
     return max(to_fee - from_fee, ZERO)
 
 
-# Promotion codes (docs/billing.md#promotion-codes): the cases a code may pay for, by plan codes. ``None`` as the first
-# element is a renewal of the plan named second.
+# Promotion codes (docs/billing.md#promotion-codes): the cases a code may pay for, by plan
+# codes. ``None`` as the first element is a renewal of the plan named second.
 PROMOTION_CASES = {
     ("light", "medium"), ("light", "high"), ("medium", "high"),
     (None, "medium"), (None, "high"),
@@ -97,7 +100,8 @@ def promotion_deduction(*, from_plan: str | None, to_plan: str, charge: Decimal,
     """What a promotion code deducts from ``charge`` for an upgrade ``from_plan → to_plan`` (or a
     renewal, ``from_plan=None``), and what of its face value is forfeited.
 
-    Returns ``None`` for any case that docs/billing.md#promotion-codes does not list (the code is refused)."""
+    Returns ``None`` for any case that docs/billing.md#promotion-codes does not list (the code
+    is refused)."""
     if (from_plan, to_plan) not in PROMOTION_CASES or charge <= ZERO:
         return None
     deducted = min(face_value, charge)
@@ -111,13 +115,6 @@ def blocks(accounts: int, size: int = BLOCK_SIZE) -> int:
     return -(-accounts // size)
 
 
-def _add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
-
-
 def contract_years(starts_on: date, ends_on: date) -> int:
     """Years charged for a government term ``starts_on``..``ends_on`` (both inclusive): whole
     years, a part of a year charged as a full year, one year at least
@@ -125,7 +122,7 @@ def contract_years(starts_on: date, ends_on: date) -> int:
     if ends_on < starts_on:
         raise ValueError("A term cannot end before it starts.")
     years = 1
-    while ends_on >= _add_years(starts_on, years):
+    while ends_on >= starts_on + relativedelta(years=years):  # 29 Feb → 28 Feb
         years += 1
     return years
 

@@ -43,6 +43,7 @@ from datetime import date as date_type
 from datetime import datetime, timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BooleanField, F, FilteredRelation, Q
@@ -458,12 +459,7 @@ class UserState:
 
 def months_before(moment: datetime, months: int) -> datetime:
     """The same wall-clock moment ``months`` calendar months earlier (day clamped)."""
-    import calendar
-
-    month_index = moment.year * 12 + moment.month - 1 - months
-    year, month = divmod(month_index, 12)
-    day = min(moment.day, calendar.monthrange(year, month + 1)[1])
-    return moment.replace(year=year, month=month + 1, day=day)
+    return moment - relativedelta(months=months)
 
 
 def judge(user: UserState | None, *, exempt: bool, at: datetime) -> tuple[str, str, str]:
