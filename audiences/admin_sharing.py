@@ -171,8 +171,8 @@ def _each(modeladmin, request, queryset, call, done_message):
 class LookalikeForm(forms.Form):
     account = forms.ModelChoiceField(label=_("LAP ad account"), queryset=Account.objects.none())
     percent = forms.IntegerField(
-        label=_("Size (% of the account's reachable users)"), min_value=LOOKALIKE_MIN_PERCENT,
-        max_value=LOOKALIKE_MAX_PERCENT, initial=5)
+        label=_("Size (percentage of the account's reachable users)"),
+        min_value=LOOKALIKE_MIN_PERCENT, max_value=LOOKALIKE_MAX_PERCENT, initial=5)
     name = forms.CharField(label=_("Audience name"), max_length=120)
 
     def __init__(self, *args, source=None, **kwargs):

@@ -388,7 +388,7 @@ class Audience(models.Model):
         "self", verbose_name=_("lookalike source"), null=True, blank=True,
         on_delete=models.PROTECT, related_name="lookalikes")
     lookalike_percent = models.PositiveSmallIntegerField(
-        _("lookalike size (% of the account's reachable users)"), null=True, blank=True)
+        _("lookalike size (percentage of the account's reachable users)"), null=True, blank=True)
 
     shared_with = models.ManyToManyField("lbm.Account", through="AudienceShare", blank=True,
                                          related_name="shared_audiences",

@@ -78,7 +78,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='audience',
             name='lookalike_percent',
-            field=models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="lookalike size (% of the account's reachable users)"),
+            field=models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="lookalike size (percentage of the account's reachable users)"),
         ),
         migrations.AddField(
             model_name='audience',
@@ -88,7 +88,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='historicalaudience',
             name='lookalike_percent',
-            field=models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="lookalike size (% of the account's reachable users)"),
+            field=models.PositiveSmallIntegerField(blank=True, null=True, verbose_name="lookalike size (percentage of the account's reachable users)"),
         ),
         migrations.AddField(
             model_name='historicalaudience',
