@@ -148,7 +148,8 @@ class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, ImportMixin, SimpleH
     readonly_fields = ("name", "organization", "source", "type", "id_type", "create_route",
                        "status", "size", "description", "via_cross_targeting",
                        "from_data_provider", "operator", "component_list", "line_tag",
-                       "tag_event", "retention_days", "created_by", "created_at", "expires_at")
+                       "tag_event", "retention_days", "lookalike_source", "lookalike_percent",
+                       "created_by", "created_at", "expires_at")
     fields = readonly_fields
     # django-import-export: the small-file preview/confirm flow.
     resource_classes = [AudienceMemberResource]

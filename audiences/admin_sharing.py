@@ -110,11 +110,10 @@ def share_tags_to_accounts(modeladmin, request, queryset):
         account_ids = [a.pk for a in form.cleaned_data["accounts"]]
         done = 0
         for tag in queryset:
+            linked = set(selectors.linked_account_ids(tag.organization_id))
             try:
                 services.line_tag_share(actor=request.user, tag_id=tag.pk,
-                                        account_ids=[pk for pk in account_ids
-                                                     if pk in set(selectors.linked_account_ids(
-                                                         tag.organization_id))])
+                                        account_ids=[pk for pk in account_ids if pk in linked])
             except DomainError as exc:
                 modeladmin.message_user(request, f"{tag}: {exc}", messages.ERROR)
             else:
