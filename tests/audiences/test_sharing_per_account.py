@@ -216,3 +216,24 @@ def test_unshare_all_lists_every_share_that_ends(client, org, admin_user, three)
     assert AudienceShare.objects.filter(audience=audience).count() == 2
     client.post(url, {**data, "stage": "confirm"})
     assert not AudienceShare.objects.filter(audience=audience).exists()
+
+
+def test_migration_0006_backfills_settings_and_first_snapshots(org, admin_user):
+    """Links approved before 0006 get the organization's mode; audiences their current size."""
+    import importlib
+
+    from django.apps import apps
+
+    from audiences.models import AudienceSizeSnapshot
+
+    migration = importlib.import_module(
+        "audiences.migrations.0006_lookalike_snapshots_link_sharing")
+    Organization.objects.filter(pk=org.pk).update(share_mode="share_selected")
+    old_link = factories.linked(org, lap(org, 3))  # its after-commit sync never ran
+    audience = af.upload_audience(org, admin_user, af.phones(70), name="舊名單")
+    AudienceSizeSnapshot.objects.all().delete()
+    LinkSharing.objects.all().delete()
+    migration.backfill(apps, None)
+    assert LinkSharing.objects.get(link=old_link).mode == "share_selected"
+    assert list(AudienceSizeSnapshot.objects.values_list("audience_id", "size")) == [
+        (audience.pk, 70)]
