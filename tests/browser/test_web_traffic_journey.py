@@ -119,3 +119,16 @@ def test_tag_events_audience_and_share_to_one_account(new_page, customer):
     assert page.locator("#insight-size").inner_text() == "60"
     assert "少於 50" in page.locator("#insight-reachable").inner_text()
     shot(page, "4-insight")
+
+    # 6. Unsharing lists what will stop first, then stops it.
+    page.goto("/admin/audiences/audience/")
+    run_action(page, "unshare", [audience.pk])
+    page.check(f"input[name=accounts][value='{lap.pk}']")
+    page.click("#lbm-confirm")  # 下一步：查看將會停止的項目
+    stop = page.locator("#what-will-stop").inner_text()
+    assert "商品頁訪客" in stop and "熊大商店 LAP" in stop
+    assert AudienceShare.objects.filter(audience=audience).exists()  # nothing stopped yet
+    shot(page, "5-what-will-stop")
+    page.click("#lbm-confirm")
+    page.wait_for_selector(".messagelist")
+    assert not AudienceShare.objects.filter(audience=audience).exists()
