@@ -27,13 +27,19 @@ from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no r
 from lbm.permissions import Action
 
 from . import importers, selectors, services
+from .admin_insight import AudienceInsightMixin
+from .admin_sharing import (
+    make_lookalike,
+    share_tags_to_accounts,
+    unshare_tags_from_accounts,
+    unshare_with_preview,
+)
 from .forms import (
     AudienceConfirmImportForm,
     AudienceImportForm,
     CombineForm,
     RenameForm,
     ShareForm,
-    UnshareForm,
     WebTrafficForm,
 )
 from .models import (
@@ -46,7 +52,6 @@ from .models import (
     LineTag,
     LineUser,
     Usage,
-    usages,
 )
 from .resources import AudienceMemberResource, IdListFormat
 
@@ -130,7 +135,7 @@ class SourceFilter(admin.SimpleListFilter):
 
 
 @admin.register(Audience)
-class AudienceAdmin(ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
+class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
     list_display = ("name", "source", "type", "size", "status", "create_route", "created_at",
                     "share_count")
     list_filter = (SourceFilter, "type", "status", "create_route")
@@ -139,11 +144,12 @@ class AudienceAdmin(ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
     show_full_result_count = False
     inlines = [AudienceShareInline]
     actions = ["share", "unshare", "unshare_all", "combine", "export_members", "refresh",
-               "rename", "delete_audiences"]
+               "rename", "delete_audiences", make_lookalike, "overlap"]
     readonly_fields = ("name", "organization", "source", "type", "id_type", "create_route",
                        "status", "size", "description", "via_cross_targeting",
                        "from_data_provider", "operator", "component_list", "line_tag",
-                       "tag_event", "retention_days", "created_by", "created_at", "expires_at")
+                       "tag_event", "retention_days", "lookalike_source", "lookalike_percent",
+                       "created_by", "created_at", "expires_at")
     fields = readonly_fields
     # django-import-export: the small-file preview/confirm flow.
     resource_classes = [AudienceMemberResource]
@@ -271,7 +277,8 @@ class AudienceAdmin(ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
         accounts = list(form.fields["accounts"].queryset)
         labels = dict(Usage.choices)
         usage_rows = [(audience, account, [str(labels[u])
-                                           for u in usages(audience.type, account.kind)])
+                                           for u in selectors.audience_usages(audience,
+                                                                              account.kind)])
                       for audience in queryset for account in accounts
                       if account.pk != audience.source_account_id]
         return TemplateResponse(request, "admin/audiences/share.html", {
@@ -282,12 +289,7 @@ class AudienceAdmin(ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
 
     @admin.action(description=_("Unshare from every account"), permissions=["share"])
     def unshare_all(self, request, queryset):
-        def unshare(audience):
-            for account_id in list(audience.shares.values_list("account_id", flat=True)):
-                services.audience_unshare(actor=request.user, audience_id=audience.pk,
-                                          account_id=account_id)
-        _run_service(self, request, queryset, unshare,
-                     gettext("%(count)d audience(s) unshared."))
+        return unshare_with_preview(self, request, queryset, every_account=True)
 
     @admin.action(description=_("Combine (AND / OR / AND NOT)"), permissions=["create"])
     def combine(self, request, queryset):
@@ -351,20 +353,7 @@ class AudienceAdmin(ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
 
     @admin.action(description=_("Unshare from chosen accounts"), permissions=["share"])
     def unshare(self, request, queryset):
-        form = UnshareForm(request.POST if request.POST.get("confirm") else None,
-                           audiences=queryset)
-        if request.POST.get("confirm") and form.is_valid():
-            account_ids = [a.pk for a in form.cleaned_data["accounts"]]
-
-            def unshare(audience):
-                for account_id in account_ids:
-                    services.audience_unshare(actor=request.user, audience_id=audience.pk,
-                                              account_id=account_id)
-            _run_service(self, request, queryset, unshare,
-                         gettext("%(count)d audience(s) unshared from the chosen accounts."))
-            return None
-        return self._action_page(request, queryset, form, "unshare",
-                                 gettext("Unshare audiences"))
+        return unshare_with_preview(self, request, queryset, every_account=False)
 
     @admin.action(description=_("Rename"), permissions=["create"])
     def rename(self, request, queryset):
@@ -529,7 +518,8 @@ class LineTagAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     fields = ("organization", "name")
     readonly_fields = ("tag_id", "last_event_at", "token_issued_at", "base_code",
                        "conversion_code", "custom_event_code", "server_endpoint")
-    actions = ["share_everywhere", "create_web_traffic_audience", "issue_access_token"]
+    actions = ["share_everywhere", share_tags_to_accounts, unshare_tags_from_accounts,
+               "create_web_traffic_audience", "issue_access_token"]
 
     def get_fields(self, request, obj=None):
         if obj is None:

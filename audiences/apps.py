@@ -28,6 +28,10 @@ class AudiencesConfig(AppConfig):
     def ready(self):
         from lbm import services
 
+        from . import receivers
+
+        receivers.connect()
+
         if enqueue_account_sync not in services.link_approved_hooks:
             services.link_approved_hooks.append(enqueue_account_sync)
         if enqueue_account_detach not in services.link_ended_hooks:

@@ -304,6 +304,10 @@ class UrlMatch(models.TextChoices):
     STARTS_WITH = "starts_with", _("URL starts with")
 
 
+# A lookalike audience's size: this share of its LAP account's reachable users (seed 000).
+LOOKALIKE_MIN_PERCENT = 1
+LOOKALIKE_MAX_PERCENT = 15
+
 # LINE keeps web-traffic events (and audiences' windows) up to this long.
 EVENT_RETENTION = timedelta(days=180)
 
@@ -379,6 +383,12 @@ class Audience(models.Model):
     url_match = models.CharField(_("page URL rule"), max_length=12, choices=UrlMatch.choices,
                                  blank=True)
     url_value = models.CharField(_("page URL"), max_length=2000, blank=True)
+    # Lookalike audiences (docs/audiences.md#lookalike-audiences)
+    lookalike_source = models.ForeignKey(
+        "self", verbose_name=_("lookalike source"), null=True, blank=True,
+        on_delete=models.PROTECT, related_name="lookalikes")
+    lookalike_percent = models.PositiveSmallIntegerField(
+        _("lookalike size (percentage of the account's reachable users)"), null=True, blank=True)
 
     shared_with = models.ManyToManyField("lbm.Account", through="AudienceShare", blank=True,
                                          related_name="shared_audiences",
@@ -426,6 +436,11 @@ class Audience(models.Model):
                 condition=(Q(type="combined") & ~Q(operator=""))
                 | (~Q(type="combined") & Q(operator="")),
                 name="audience_operator_iff_combined"),
+            models.CheckConstraint(
+                condition=Q(lookalike_percent__isnull=True)
+                | Q(lookalike_percent__gte=LOOKALIKE_MIN_PERCENT,
+                    lookalike_percent__lte=LOOKALIKE_MAX_PERCENT),
+                name="audience_lookalike_percent_range"),
         ]
         indexes = [models.Index(fields=["organization", "status"], name="audience_org_status")]
 
@@ -607,3 +622,54 @@ class AudienceUpload(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+
+class AudienceSizeSnapshot(models.Model):
+    """An audience's size from ``recorded_at`` on: a row is written whenever the size changes
+    (``services.size_snapshot``), so the insight chart draws the size over time."""
+
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="snapshots")
+    size = models.BigIntegerField(_("size"))
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("audience size snapshot")
+        verbose_name_plural = _("audience size snapshots")
+        indexes = [models.Index(fields=["audience", "recorded_at"],
+                                name="audiencesnapshot_by_time")]
+
+    def __str__(self) -> str:
+        return f"{self.audience_id}: {self.size} @ {self.recorded_at:%Y-%m-%d %H:%M}"
+
+
+class SharingMode(models.TextChoices):
+    SHARE_ALL = "share_all", _("Share all resources")
+    SHARE_SELECTED = "share_selected", _("Share selected resources only")
+
+
+class LinkSharing(models.Model):
+    """How one linked account receives the organization's resources (seed 000, 全部共享／部分分享):
+    ``share_all`` shares every organization audience and LINE Tag to it, now and whenever one
+    is created; ``share_selected`` shares only what is chosen one by one (possibly nothing).
+    A new link starts with the organization's ``share_mode``."""
+
+    Mode = SharingMode
+
+    link = models.OneToOneField("lbm.AccountLink", verbose_name=_("account link"),
+                                on_delete=models.CASCADE, related_name="sharing")
+    mode = models.CharField(_("sharing"), max_length=16, choices=Mode.choices)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("changed by"),
+                                   null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("sharing with a linked account")
+        verbose_name_plural = _("sharing with linked accounts")
+        constraints = [models.CheckConstraint(
+            condition=Q(mode__in=["share_all", "share_selected"]), name="linksharing_mode_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.link}: {self.get_mode_display()}"

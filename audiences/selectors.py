@@ -13,7 +13,22 @@ from lbm import hotsql, permissions
 from lbm.models import AccountLink, Organization
 from lbm.permissions import Action
 
-from .models import Audience, AudienceMember, AudienceUpload, Friendship, IdType, LineUser
+from .models import (
+    MIN_REACHABLE_TO_SEND,
+    MIN_SIZE_TO_SHARE_TO_OA,
+    Audience,
+    AudienceComponent,
+    AudienceMember,
+    AudienceShare,
+    AudienceSizeSnapshot,
+    AudienceUpload,
+    Friendship,
+    IdType,
+    LineTagShare,
+    LineUser,
+    SharingMode,
+    usages,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +56,108 @@ def linked_account_ids(organization_id: int) -> list[int]:
     return list(AccountLink.objects.filter(organization_id=organization_id,
                                            status=AccountLink.Status.APPROVED)
                 .values_list("account_id", flat=True))
+
+
+def audience_usages(audience: Audience, account_kind: str, _seen=None) -> tuple[str, ...]:
+    """What ``audience`` may be used for on an account of ``account_kind``: its type's row of
+    seed 000's table; for a combined audience, only what every audience it is built from
+    allows (a combination never carries a LAP-only audience to an Official Account)."""
+    allowed = usages(audience.type, account_kind)
+    if audience.type != Audience.Type.COMBINED or not allowed:
+        return allowed
+    seen = (_seen or set()) | {audience.pk}
+    components = Audience.objects.filter(pk__in=AudienceComponent.objects.filter(
+        combined_id=audience.pk).values("component_id")).exclude(pk__in=seen)
+    for component in components:
+        theirs = set(audience_usages(component, account_kind, seen))
+        allowed = tuple(u for u in allowed if u in theirs)
+    return allowed
+
+
+def share_all_account_ids(organization_id: int) -> list[int]:
+    """Linked accounts of the organization set to share all (a link without its own setting
+    yet follows the organization's default)."""
+    from django.db.models import Q
+
+    return list(AccountLink.objects.filter(
+        organization_id=organization_id, status=AccountLink.Status.APPROVED).filter(
+        Q(sharing__mode=SharingMode.SHARE_ALL)
+        | Q(sharing__isnull=True, organization__share_mode=SharingMode.SHARE_ALL))
+        .values_list("account_id", flat=True))
+
+
+def link_sharing_mode(link: AccountLink) -> str:
+    try:
+        return link.sharing.mode
+    except AccountLink.sharing.RelatedObjectDoesNotExist:
+        return link.organization.share_mode
+
+
+# --- What will stop (the confirmation pages) ---------------------------------------------------
+
+
+def unshare_consequences(audiences, account_ids) -> list[dict]:
+    """What unsharing ``audiences`` from the accounts ``account_ids`` ends: for each existing
+    share, the audience, the account (where it disappears), its reachable count as insight may
+    show it, and the lookalike audiences made from it there, which stop being recomputed."""
+    shares = (AudienceShare.objects.filter(audience__in=audiences, account_id__in=account_ids)
+              .select_related("audience", "account").order_by("audience__name", "account__name"))
+    rows = []
+    for share in shares:
+        lookalikes = list(Audience.objects.filter(
+            lookalike_source=share.audience, source_account_id=share.account_id)
+            .values_list("name", flat=True))
+        rows.append({"audience": share.audience, "account": share.account,
+                     "reachable": insight_number(share.reachable_size),
+                     "lookalikes": lookalikes})
+    return rows
+
+
+def unlink_consequences(link: AccountLink) -> dict:
+    """What ending an approved link stops: the organization's audiences and LINE Tags shared
+    to the account (they disappear from it), the account's own audiences (they leave the
+    organization) and their shares to other accounts (they disappear from those)."""
+    if link.status != AccountLink.Status.APPROVED:
+        return {"shares": [], "tag_shares": [], "own_audiences": [], "own_shares": []}
+    org, account = link.organization_id, link.account_id
+    return {
+        "shares": list(AudienceShare.objects.filter(account_id=account,
+                                                    audience__organization_id=org)
+                       .select_related("audience").order_by("audience__name")),
+        "tag_shares": list(LineTagShare.objects.filter(account_id=account,
+                                                       tag__organization_id=org)
+                           .select_related("tag").order_by("tag__name")),
+        "own_audiences": list(Audience.objects.filter(source_account_id=account,
+                                                      organization_id=org).order_by("name")),
+        "own_shares": list(AudienceShare.objects.filter(audience__source_account_id=account,
+                                                        audience__organization_id=org)
+                           .select_related("audience", "account")
+                           .order_by("audience__name", "account__name")),
+    }
+
+
+def unlink_consequence_lines(links) -> list[str]:
+    """``unlink_consequences`` of each link as sentences for the unlink confirmation page."""
+    from django.utils.translation import gettext as _
+
+    lines = []
+    for link in links:
+        found = unlink_consequences(link)
+        name = link.account.name
+        for share in found["shares"]:
+            lines.append(_("The audience “%(audience)s” disappears from %(account)s.")
+                         % {"audience": share.audience.name, "account": name})
+        for share in found["tag_shares"]:
+            lines.append(_("The LINE Tag “%(tag)s” is no longer shared with %(account)s.")
+                         % {"tag": share.tag.name, "account": name})
+        for audience in found["own_audiences"]:
+            lines.append(_("%(account)s's audience “%(audience)s” leaves the organization.")
+                         % {"audience": audience.name, "account": name})
+        for share in found["own_shares"]:
+            lines.append(_("The share of “%(audience)s” to %(other)s ends (it disappears from "
+                           "%(other)s).") % {"audience": share.audience.name,
+                                             "other": share.account.name})
+    return lines
 
 
 def audiences_for(user, action: Action = Action.VIEW) -> QuerySet[Audience]:
@@ -269,3 +386,37 @@ def audience_overlap(user, first: Audience, second: Audience) -> dict[str, int |
         both = a.filter(pk__in=b.values("pk")).count()
     return {"both": insight_number(both), "first_only": insight_number(a_total - both),
             "second_only": insight_number(b_total - both)}
+
+
+def size_history(audience: Audience) -> list[dict]:
+    """The audience's recorded sizes, oldest first, each as insight may show it (``None``
+    under 50)."""
+    return [{"at": at, "size": insight_number(size)} for at, size in
+            AudienceSizeSnapshot.objects.filter(audience_id=audience.pk)
+            .order_by("recorded_at", "pk").values_list("recorded_at", "size")]
+
+
+def reachable_by_account(user, audience: Audience) -> list[dict]:
+    """For each account linked to the audience's organization (other than its own), the
+    audience's reachable part there (friends who have not blocked the account), counted now
+    in the database, as insight may show it, with the thresholds it meets: 50 to send a
+    message, 100 (of the audience's size) to be shared to an Official Account. Admins and
+    Operators only."""
+    from lbm.models import Account
+
+    permissions.require(user, Action.SHARE_AUDIENCES, audience)
+    if audience.organization_id is None:
+        return []
+    shared = set(AudienceShare.objects.filter(audience=audience)
+                 .values_list("account_id", flat=True))
+    rows = []
+    for account in Account.objects.filter(
+            pk__in=linked_account_ids(audience.organization_id)).exclude(
+            pk=audience.source_account_id).order_by("name"):
+        count = reachable_count(audience=audience, account_id=account.pk)
+        rows.append({"account": account, "reachable": insight_number(count),
+                     "shared": account.pk in shared,
+                     "can_send": count >= MIN_REACHABLE_TO_SEND,
+                     "meets_100": count >= MIN_SIZE_TO_SHARE_TO_OA,
+                     "usages": audience_usages(audience, account.kind)})
+    return rows

@@ -27,6 +27,8 @@ from . import importers, selectors
 from .exceptions import AudienceError, SharingRefused, UploadRejected
 from .models import (
     AUDIENCE_LIFETIME,
+    LOOKALIKE_MAX_PERCENT,
+    LOOKALIKE_MIN_PERCENT,
     MIN_SIZE_TO_SHARE_TO_OA,
     TYPES_BY_SOURCE,
     UPLOAD_TYPE_FOR_ID,
@@ -34,13 +36,18 @@ from .models import (
     AudienceComponent,
     AudienceMember,
     AudienceShare,
+    AudienceSizeSnapshot,
     AudienceUpload,
+    Friendship,
     IdType,
     LineTag,
     LineTagShare,
+    LinkSharing,
+    SharingMode,
     TagEvent,
-    usages,
+    Usage,
 )
+from .signals import resource_created
 
 logger = logging.getLogger(__name__)
 MEMBER_TABLE = importers.MEMBER_TABLE
@@ -327,11 +334,12 @@ def share_problems(audience: Audience, account: Account) -> list[str]:
         problems.append(_("Audiences received through Cross Targeting cannot be shared again."))
     if audience.from_data_provider:
         problems.append(_("Audiences supplied by a data provider cannot be shared."))
-    if not usages(audience.type, account.kind):
+    if not selectors.audience_usages(audience, account.kind):
         problems.append(_("%(type)s audiences cannot be used on %(kind)s accounts "
                           "(%(account)s).")
                         % {"type": audience.get_type_display(),
-                           "kind": account.get_kind_display(), "account": account.name})
+                           "kind": account.get_kind_display(), "account": account.name}
+                        + " " + _usage_reason(audience, account))
     if audience.status != Audience.Status.READY:
         problems.append(_("Only a ready audience can be shared (this one is %(status)s).")
                         % {"status": audience.get_status_display()})
@@ -342,6 +350,17 @@ def share_problems(audience: Audience, account: Account) -> list[str]:
                         % {"min": MIN_SIZE_TO_SHARE_TO_OA, "account": account.name,
                            "size": audience.size})
     return problems
+
+
+def _usage_reason(audience: Audience, account: Account) -> str:
+    """Why seed 000's table leaves ``audience`` no use on ``account`` (docs/audiences.md)."""
+    if account.kind not in (Account.Kind.LAP, Account.Kind.OFFICIAL_ACCOUNT):
+        return _("Shared audiences are used only on LAP ad accounts and Official Accounts.")
+    if audience.type == Audience.Type.COMBINED:
+        return _("A combined audience may be used only where every audience it is built from "
+                 "may be used.")
+    return _("%(type)s audiences are for LAP ad accounts only.") % {
+        "type": audience.get_type_display()}
 
 
 def _share(audience: Audience, account: Account, actor) -> AudienceShare:
@@ -413,14 +432,79 @@ def audience_unshare(*, actor, audience_id: int, account_id: int) -> None:
 
 
 def _after_created(audience: Audience) -> None:
-    """A new organization audience follows the share-all setting (decided by an Admin, so it
-    applies whoever created the audience)."""
+    """A new organization audience: ``resource_created`` shares it to every linked account set
+    to share all (a setting decided by an Admin or Operator, so it applies whoever created the
+    audience)."""
     if audience.organization_id is None or audience.source_account_id is not None:
         return
-    org = audience.organization
-    if org.share_mode == Organization.ShareMode.SHARE_ALL and audience.shareable:
-        audience_share(actor=audience.created_by, audience_id=audience.pk, account_ids=None,
-                       check_rights=False)
+    resource_created.send(sender=Audience, instance=audience)
+
+
+def resource_share_to_share_all_accounts(resource: Audience | LineTag) -> None:
+    """Share a new organization audience or LINE Tag to each linked account set to share all;
+    an account a sharing rule excludes is skipped (the share page names the rule)."""
+    account_ids = selectors.share_all_account_ids(resource.organization_id)
+    if isinstance(resource, LineTag):
+        for account_id in account_ids:
+            _tag_share(resource, account_id, resource.created_by)
+        return
+    if not resource.shareable:
+        return
+    for account in Account.objects.filter(pk__in=account_ids).order_by("pk"):
+        if account.pk != resource.source_account_id and not share_problems(resource, account):
+            _share(resource, account, resource.created_by)
+
+
+def _share_everything(organization: Organization, account: Account, actor) -> None:
+    """Every organization audience the rules allow and every LINE Tag, to ``account``."""
+    for audience in Audience.objects.filter(
+            organization=organization, source_account__isnull=True,
+            status=Audience.Status.READY, via_cross_targeting=False,
+            from_data_provider=False):
+        if not share_problems(audience, account):
+            _share(audience, account, actor)
+    for tag in LineTag.objects.filter(organization=organization):
+        _tag_share(tag, account.pk, actor)
+
+
+@transaction.atomic
+def link_sharing_set(*, actor, link_id: int, mode: str, reason: str = "") -> LinkSharing:
+    """Set how one linked account receives the organization's resources (Admins and
+    Operators). ``share_all`` shares everything the rules allow now and every resource created
+    later; ``share_selected`` stops that (shares already made stay; unshare them one by one).
+    Recorded in the setting's history; setting the current mode changes nothing."""
+    link = AccountLink.objects.select_related("organization", "account").get(pk=link_id)
+    permissions.require(actor, Action.SHARE_AUDIENCES, link.organization)
+    if link.status != AccountLink.Status.APPROVED:
+        raise SharingRefused(_("Only a linked account has a sharing setting."))
+    if mode not in SharingMode.values:
+        raise SharingRefused(_("Choose share all or share selected."))
+    sharing = (LinkSharing.objects.select_for_update().filter(link=link).first()
+               or LinkSharing(link=link))
+    if sharing.pk and sharing.mode == mode:
+        return sharing
+    sharing.mode = mode
+    sharing.changed_by = actor
+    sharing.changed_at = timezone.now()
+    _record(sharing, actor=actor, reason=reason or _("Sharing set to: %(mode)s")
+            % {"mode": sharing.get_mode_display()})
+    sharing.save()
+    if mode == SharingMode.SHARE_ALL:
+        _share_everything(link.organization, link.account, actor)
+    return sharing
+
+
+def size_snapshot(audience: Audience) -> bool:
+    """Record the audience's size when it differs from the last one recorded (an audience in
+    progress has no size yet). Returns whether a row was written."""
+    if audience.pk is None or audience.status == Audience.Status.IN_PROGRESS:
+        return False
+    last = (AudienceSizeSnapshot.objects.filter(audience_id=audience.pk)
+            .order_by("-recorded_at", "-pk").values_list("size", flat=True).first())
+    if last == audience.size:
+        return False
+    AudienceSizeSnapshot.objects.create(audience_id=audience.pk, size=audience.size)
+    return True
 
 
 def _refresh_reachable(audience_id: int) -> None:
@@ -447,9 +531,7 @@ def line_tag_create(*, actor, organization_id: int, name: str, tag_id: str = "")
                   created_by=actor)
     _record(tag, actor=actor, reason=_("Created"))
     tag.save()
-    if organization.share_mode == Organization.ShareMode.SHARE_ALL:
-        for account_id in selectors.linked_account_ids(organization.pk):
-            _tag_share(tag, account_id, actor)
+    resource_created.send(sender=LineTag, instance=tag)
     return tag
 
 
@@ -528,7 +610,12 @@ def line_tag_unshare(*, actor, tag_id: int, account_id: int) -> None:
 
 def _insert_members(audience_id: int, queryset) -> None:
     """INSERT ... SELECT the identifiers ``queryset`` yields (one statement, in the database)."""
-    sql, params = queryset.query.sql_with_params()
+    from django.core.exceptions import EmptyResultSet
+
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:  # e.g. a lookalike sized 0: nothing to insert
+        return
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {MEMBER_TABLE} (audience_id, identifier) "
                        f"SELECT %s, q.identifier FROM ({sql}) q", [audience_id, *params])
@@ -571,6 +658,10 @@ def audience_rebuild(*, audience_id: int) -> Audience:
         members = _combined_members(audience)
     elif audience.type == Audience.Type.WEB_TRAFFIC and audience.line_tag_id:
         members = _web_traffic_members(audience)
+    elif audience.type == Audience.Type.LOOKALIKE and audience.lookalike_source_id:
+        if not _lookalike_source_available(audience):
+            return audience  # the source left the account: the members stay as they were
+        members = _lookalike_members(audience)
     else:
         return audience
     AudienceMember.objects.filter(audience_id=audience.pk).delete()
@@ -615,6 +706,91 @@ def audience_combine(*, actor, organization_id: int, name: str, operator: str,
     audience = audience_rebuild(audience_id=audience.pk)
     _after_created(audience)
     return audience
+
+
+# --- Lookalike audiences (docs/audiences.md#lookalike-audiences) --------------------------------
+
+
+def _lookalike_source_available(audience: Audience) -> bool:
+    """The source is the LAP account's own audience or shared to it, ready, in the same
+    organization."""
+    source = audience.lookalike_source
+    if source is None or source.status != Audience.Status.READY:
+        return False
+    if source.organization_id is None or source.organization_id != audience.organization_id:
+        return False
+    return (source.source_account_id == audience.source_account_id
+            or AudienceShare.objects.filter(audience=source,
+                                            account_id=audience.source_account_id).exists())
+
+
+def lookalike_target_size(*, account_id: int, percent: int) -> int:
+    """``percent`` % of the account's reachable users (friends who have not blocked it),
+    rounded down."""
+    reachable = Friendship.objects.filter(account_id=account_id,
+                                          state__in=Friendship.REACHABLE).count()
+    return reachable * percent // 100
+
+
+def _lookalike_members(audience: Audience):
+    """The account's reachable users who are not in the source, most alike first: ranked by
+    how many of the source's members came to the account by the same friend path, then by
+    user (stable). At most ``lookalike_target_size`` of them; one query in the database."""
+    from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+    from django.db.models.functions import Coalesce
+
+    account_id = audience.source_account_id
+    source_users = selectors.matched_users(audience.lookalike_source).values("pk")
+    alike = (Friendship.objects.filter(account_id=account_id, line_user__in=source_users,
+                                       friend_path=OuterRef("friend_path"))
+             .order_by().values("friend_path").annotate(n=Count("pk")).values("n"))
+    target = lookalike_target_size(account_id=account_id,
+                                   percent=audience.lookalike_percent)
+    return (Friendship.objects.filter(account_id=account_id, state__in=Friendship.REACHABLE)
+            .exclude(line_user__in=source_users)
+            .annotate(weight=Coalesce(Subquery(alike, output_field=IntegerField()), Value(0)),
+                      identifier=F("line_user__user_id"))
+            .order_by("-weight", "line_user_id").values("identifier")[:target])
+
+
+@transaction.atomic
+def audience_lookalike_create(*, actor, account_id: int, source_id: int, name: str,
+                              percent: int, description: str = "") -> Audience:
+    """A lookalike audience on a LAP ad account: users like those of ``source`` (the account's
+    own audience or one shared to it, of a type seed 000 lets be a lookalike source), sized
+    ``percent`` (1–15) % of the account's reachable users. It is the account's audience, in
+    the organization, and may be used on LAP ad accounts only."""
+    account = Account.objects.get(pk=account_id)
+    if account.kind != Account.Kind.LAP:
+        raise AudienceError(_("A lookalike audience is made on a LAP ad account."))
+    source = Audience.objects.select_related("organization").get(pk=source_id)
+    if source.organization_id is None:
+        raise AudienceError(_("The source audience does not belong to an organization."))
+    organization, account = _owner(actor=actor, organization_id=source.organization_id,
+                                   account_id=account.pk)
+    if not isinstance(percent, int) or not (LOOKALIKE_MIN_PERCENT <= percent
+                                            <= LOOKALIKE_MAX_PERCENT):
+        raise AudienceError(_("A lookalike audience is %(min)d%% to %(max)d%% of the account's "
+                              "reachable users.") % {"min": LOOKALIKE_MIN_PERCENT,
+                                                     "max": LOOKALIKE_MAX_PERCENT})
+    if Usage.LOOKALIKE not in selectors.audience_usages(source, Account.Kind.LAP):
+        raise AudienceError(_("%(type)s audiences cannot be the source of a lookalike "
+                              "audience.") % {"type": source.get_type_display()})
+    if source.status != Audience.Status.READY:
+        raise AudienceError(_("The source audience must be ready."))
+    probe = Audience(organization=organization, source_account=account,
+                     lookalike_source=source)
+    if not _lookalike_source_available(probe):
+        raise AudienceError(_("Share “%(source)s” to %(account)s first: a lookalike is made "
+                              "from an audience the account can use.")
+                            % {"source": source.name, "account": account.name})
+    name = audience_check_name(name=name, organization_id=organization.pk,
+                               account_id=account.pk)
+    audience = _new_audience(organization=organization, account=account, name=name,
+                             audience_type=Audience.Type.LOOKALIKE, id_type=IdType.USER_ID,
+                             actor=actor, description=description, lookalike_source=source,
+                             lookalike_percent=percent)
+    return audience_rebuild(audience_id=audience.pk)
 
 
 @transaction.atomic
@@ -665,15 +841,11 @@ def account_sync(*, link_id: int) -> int:
                 % {"org": organization.name})
         audience.save(update_fields=["organization", "updated_at"])
         brought += 1
-    if organization.share_mode == Organization.ShareMode.SHARE_ALL:
-        for audience in Audience.objects.filter(
-                organization=organization, source_account__isnull=True,
-                status=Audience.Status.READY, via_cross_targeting=False,
-                from_data_provider=False):
-            if not share_problems(audience, account):
-                _share(audience, account, None)
-        for tag in LineTag.objects.filter(organization=organization):
-            _tag_share(tag, account.pk, None)
+    # The account's own setting, from the organization's default the first time.
+    sharing, _created = LinkSharing.objects.get_or_create(
+        link=link, defaults={"mode": organization.share_mode})
+    if sharing.mode == SharingMode.SHARE_ALL:
+        _share_everything(organization, account, None)
     return brought
 
 
@@ -689,13 +861,16 @@ def audience_refresh(*, audience_id: int) -> Audience:
             return audience
         if audience.status == Audience.Status.EXPIRED:
             return audience
-    if audience.type in (Audience.Type.COMBINED, Audience.Type.WEB_TRAFFIC):
+    if audience.type in (Audience.Type.COMBINED, Audience.Type.WEB_TRAFFIC,
+                         Audience.Type.LOOKALIKE):
         audience = audience_rebuild(audience_id=audience.pk)
     else:
         size = AudienceMember.objects.filter(audience_id=audience.pk).count()
         if size != audience.size:
             Audience.objects.filter(pk=audience.pk).update(size=size,
                                                            version=F("version") + 1)
+            audience.size = size
+            size_snapshot(audience)
     _refresh_reachable(audience.pk)
     return audience
 
@@ -728,6 +903,12 @@ def account_detach(*, link_id: int) -> int:
                                   status=AccountLink.Status.APPROVED).exists():
         return 0
     changed = 0
+    # The account's own audiences leave the organization: their shares to other accounts end.
+    for share in AudienceShare.objects.filter(audience__source_account_id=link.account_id,
+                                              audience__organization_id=link.organization_id):
+        _record(share, actor=None, reason=_("Account unlinked"))
+        share.delete()
+        changed += 1
     for audience in Audience.objects.select_for_update().filter(
             source_account_id=link.account_id, organization_id=link.organization_id):
         _record(audience, actor=None, reason=_("Account unlinked"))
@@ -845,6 +1026,11 @@ def audience_delete(*, actor, audience_id: int, reason: str = "") -> None:
         raise AudienceError(_("“%(name)s” is part of the combined audience(s) %(used)s; delete "
                               "those first.") % {"name": audience.name,
                                                  "used": ", ".join(used_by)})
+    lookalikes = list(audience.lookalikes.values_list("name", flat=True))
+    if lookalikes:
+        raise AudienceError(_("“%(name)s” is the source of the lookalike audience(s) %(used)s; "
+                              "delete those first.") % {"name": audience.name,
+                                                        "used": ", ".join(lookalikes)})
     why = reason or _("Deleted")
     for share in AudienceShare.objects.filter(audience=audience):
         _record(share, actor=actor, reason=_("Audience deleted"))

@@ -117,7 +117,7 @@ class ReasonForm(forms.Form):
 
 
 def _confirm_with_reason(modeladmin, request, queryset, *, action: str, title, question,
-                         reason_required: bool, call, done_message):
+                         reason_required: bool, call, done_message, consequences=()):
     """An intermediate page asking for confirmation and a reason, then the service per row."""
     form = ReasonForm(request.POST if request.POST.get("confirm") else None)
     if request.POST.get("confirm"):
@@ -138,6 +138,7 @@ def _confirm_with_reason(modeladmin, request, queryset, *, action: str, title, q
         "form": form,
         "action": action,
         "reason_required": reason_required,
+        "consequences": list(consequences),
         "opts": modeladmin.model._meta,
         "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
     }
@@ -615,6 +616,12 @@ class LinkRequestForm(forms.ModelForm):
         return cleaned
 
 
+# Other apps add what ending links stops, listed on the confirmation page before anything
+# stops: each entry takes the selected links (a queryset) and returns sentences (the audiences
+# app: audiences that disappear from the account, shares that end).
+link_end_consequences: list = []
+
+
 @admin.register(AccountLink)
 class AccountLinkAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ("account", "organization", "status", "submitted_at", "review_due",
@@ -678,6 +685,8 @@ class AccountLinkAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
             call=lambda link, reason: services.link_end(link_id=link.pk, actor=request.user,
                                                         reason=reason),
             done_message=gettext("%(count)d link(s) ended."),
+            consequences=[] if request.POST.get("confirm") else
+            [line for hook in link_end_consequences for line in hook(queryset)],
         )
 
 

@@ -7,11 +7,13 @@ from linebot.v3.audience import (
     AddAudienceToAudienceGroupRequest,
     ApiClient,
     ApiException,
-    Audience as SdkAudience,
     Configuration,
     CreateAudienceGroupRequest,
     ManageAudience,
     ManageAudienceBlob,
+)
+from linebot.v3.audience import (
+    Audience as SdkAudience,
 )
 
 from audiences import services as audience_services
@@ -136,6 +138,10 @@ def test_shared_audiences_come_with_their_owner(live_server, channel_oa):
     api, _blob = clients(live_server, token)
     org.share_mode = "share_selected"  # so that new audiences are shared one by one
     org.save(update_fields=["share_mode"])
+    # The account was linked under share all: its own setting (docs/audiences.md) changes too.
+    from audiences.models import LinkSharing
+
+    LinkSharing.objects.filter(link__account=account).update(mode="share_selected")
     admin = org.contact
     shared = af.upload_audience(org, admin, af.phones(150), name="VIP 電話名單")
     audience_services.audience_share(actor=admin, audience_id=shared.pk, account_ids=[account.pk])

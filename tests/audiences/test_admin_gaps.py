@@ -139,8 +139,13 @@ def test_unshare_from_chosen_accounts_only(client, org, admin_user, audience):
     url = reverse(CHANGELIST)
     page = client.post(url, {"action": "unshare", "_selected_action": [audience.pk]})
     assert set(page.context["form"].fields["accounts"].queryset) == set(accounts)
+    preview = client.post(url, {"action": "unshare", "_selected_action": [audience.pk],
+                                "stage": "preview", "accounts": [accounts[0].pk]})
+    assert [(r["audience"], r["account"]) for r in preview.context["rows"]] == [
+        (audience, accounts[0])]  # what will stop, before anything stops
+    assert AudienceShare.objects.filter(audience=audience).count() == 2
     response = client.post(url, {"action": "unshare", "_selected_action": [audience.pk],
-                                 "confirm": "yes", "accounts": [accounts[0].pk]})
+                                 "stage": "confirm", "accounts": [accounts[0].pk]})
     assert response.status_code == 302
     assert list(AudienceShare.objects.filter(audience=audience)
                 .values_list("account_id", flat=True)) == [accounts[1].pk]

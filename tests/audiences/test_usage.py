@@ -69,3 +69,39 @@ def test_share_page_shows_what_each_account_may_use_it_for(client, org, admin_us
                     accounts["lap"].name: ["Retargeting", "Exclusion", "Lookalike source"],
                     accounts["mvp"].name: []}
     assert "Cannot be used on this account" in page.content.decode()
+
+
+@pytest.mark.parametrize("audience_type, kind, reason", [
+    ("friends_blocked", "oa", "for LAP ad accounts only"),
+    ("lookalike", "oa", "for LAP ad accounts only"),
+    ("upload_phone", "mvp", "only on LAP ad accounts and Official Accounts"),
+    ("webtraffic", "points_ads", "only on LAP ad accounts and Official Accounts"),
+])
+def test_a_refusal_says_why(org, admin_user, audience_type, kind, reason):
+    from audiences.services import share_problems
+
+    audience = Audience(organization=org, type=audience_type, status="ready", size=500)
+    account = Account(kind=kind, name="帳號")
+    (problem,) = share_problems(audience, account)
+    assert "cannot be used on" in problem and reason in problem
+
+
+def test_a_combined_audience_is_used_only_where_all_its_parts_are(org, admin_user, accounts):
+    from audiences import selectors
+
+    lap_only = services.account_audience_upsert(
+        account_id=accounts["lap"].pk, external_id=5, name="好友與封鎖",
+        audience_type="friends_blocked", ids=[af.user_id(i) for i in range(150)])
+    web = services.account_audience_upsert(
+        account_id=accounts["lap"].pk, external_id=6, name="網站訪客",
+        audience_type="webtraffic", ids=[af.user_id(i) for i in range(100, 300)])
+    both = services.audience_combine(actor=admin_user, organization_id=org.pk, name="組合",
+                                     operator="or", component_ids=[lap_only.pk, web.pk])
+    assert selectors.audience_usages(both, "oa") == ()
+    assert selectors.audience_usages(both, "lap") == ("retargeting", "exclusion")
+    with pytest.raises(SharingRefused, match="every audience it is built from"):
+        services.audience_share(actor=admin_user, audience_id=both.pk,
+                                account_ids=[accounts["oa"].pk])
+    plain = services.audience_combine(actor=admin_user, organization_id=org.pk, name="組合 2",
+                                      operator="and", component_ids=[web.pk, both.pk])
+    assert selectors.audience_usages(plain, "oa") == ()  # nested: still carries the LAP-only
