@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ("django_celery_beat", "0019_alter_periodictasks_options"),
-        ("audiences", "0005_line_tag_intake"),
+        ("audiences", "0006_lookalike_snapshots_link_sharing"),
     ]
 
     operations = [schedule_tasks]
