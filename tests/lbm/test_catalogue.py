@@ -4,6 +4,7 @@ project has a translation, and Chinese text uses full-width punctuation and 「�
 import re
 from pathlib import Path
 
+import django
 import pytest
 from django.apps import apps
 from django.utils import translation
@@ -80,9 +81,10 @@ def _unquote(chunk: str) -> str:
         "\\n", "\n").replace("\\\\", "\\")
 
 
-def catalogue_entries():
-    """(msgid, [msgstr…]) of the project catalogue, obsolete entries left out."""
-    for block in re.split(r"\n\s*\n", CATALOGUE.read_text(encoding="utf-8")):
+def catalogue_entries(path=CATALOGUE):
+    """(msgid, [msgstr…]) of a catalogue (the project's by default), obsolete entries left
+    out."""
+    for block in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")):
         lines = [line for line in block.splitlines() if not line.startswith("#")]
         text = "\n".join(lines)
         msgid = re.search(r'^msgid ((?:".*"\n?)+)', text + "\n", re.M)
@@ -136,3 +138,27 @@ def test_the_catalogue_reader_reads_the_catalogue():
     entries = dict(catalogue_entries())
     assert len(entries) > 1000
     assert entries["Import"] == ["匯入"]
+
+
+DJANGO = Path(django.__file__).resolve().parent
+# Django's own zh_Hant catalogues of what the admin shows; the project catalogue overrides their
+# half-width punctuation (what the apps not installed or not shown say is left alone).
+SHOWN_CATALOGUES = [DJANGO / "contrib/admin/locale/zh_Hant/LC_MESSAGES/django.po",
+                    DJANGO / "contrib/auth/locale/zh_Hant/LC_MESSAGES/django.po",
+                    DJANGO / "conf/locale/zh_Hant/LC_MESSAGES/django.po"]
+# Not sentences: the yesno filter's default argument is a comma-separated list.
+NOT_SENTENCES = {"yes,no,maybe"}
+
+
+def test_what_the_admin_shows_from_djangos_catalogues_uses_full_width_punctuation():
+    found, checked = [], 0
+    for path in SHOWN_CATALOGUES:
+        for msgid, msgstrs in catalogue_entries(path):
+            if msgid in NOT_SENTENCES or len(msgstrs) != 1 or not msgstrs[0]:
+                continue  # plural forms: the project uses none of Django's with punctuation
+            checked += 1
+            with translation.override("zh-hant"):
+                shown = translation.gettext(msgid)
+            if problems := punctuation_problems(shown):
+                found.append(f"{path.parts[-5]}: {msgid!r} → {shown!r}: {', '.join(problems)}")
+    assert checked > 500 and found == []
