@@ -22,6 +22,7 @@ from . import channels, permissions, selectors, services
 from .admin_site import can_review
 from .exceptions import DomainError
 from .history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
+from .import_export_i18n import LabelledExportForm
 from .models import (
     Account,
     AccountLink,
@@ -449,6 +450,7 @@ class MembershipAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 @admin.register(Provider)
 class ProviderAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin):
     resource_classes = [ProviderResource]
+    export_form_class = LabelledExportForm  # columns with verbose names
     list_display = ("name", "business_number", "certified")
     list_filter = ("certified",)
     search_fields = ("name", "=business_number")
@@ -473,6 +475,7 @@ class ProviderAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin
 @admin.register(Account)
 class AccountAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin):
     resource_classes = [AccountResource]
+    export_form_class = LabelledExportForm  # columns with verbose names
     list_display = ("name", "kind", "display_id", "badge", "verified", "business_number",
                     "provider")
     list_filter = ("kind", "badge", "verified")

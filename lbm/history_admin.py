@@ -148,7 +148,7 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
         why; a page to read, with no form (docs/language.md#history-pages)."""
         request.current_app = self.admin_site.name
         opts = self.model._meta
-        info = self.admin_site.name, opts.app_label, opts.model_name
+        prefix = f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}"
         instance = record.instance
         context = {
             **self.admin_site.each_context(request),
@@ -162,8 +162,8 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
             "object_id": object_id,
             "record": record,
             "fields": version_fields(self.model, record),
-            "changelist_url": reverse("%s:%s_%s_changelist" % info),
-            "change_url": reverse("%s:%s_%s_change" % info, args=[object_id]),
+            "changelist_url": reverse(f"{prefix}_changelist"),
+            "change_url": reverse(f"{prefix}_change", args=[object_id]),
             "history_url": self._history_url(object_id),
             **(extra_context or {}),
         }
