@@ -483,6 +483,10 @@ class AccountAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin)
     list_select_related = ("provider",)
     autocomplete_fields = ()
 
+    @admin.display(description=_("account ID"))
+    def display_id(self, obj):
+        return obj.display_id
+
     def has_add_permission(self, request):
         return permissions.can(request.user, Action.MANAGE_ACCOUNTS)
 

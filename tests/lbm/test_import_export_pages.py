@@ -2,6 +2,7 @@
 the project catalogue covers the strings those libraries' own catalogues lack in zh_Hant, and the
 export form labels each column with its field's verbose name."""
 
+import json
 import re
 
 import pytest
@@ -106,3 +107,12 @@ def test_every_export_admin_labels_its_columns():
     assert len(exporting) >= 4
     assert [type(a).__name__ for a in exporting
             if not issubclass(a.get_export_form_class(), LabelledExportForm)] == []
+
+
+def test_the_admin_javascript_strings_use_full_width_punctuation(client, zh):
+    client.force_login(factories.account_manager())
+    script = client.get(reverse("admin:jsi18n")).content.decode()
+    for chinese in ("要選擇%s，請先選取項目，再按「選取」箭頭按鈕。",
+                    "您有尚未儲存的欄位變更。如果執行動作，未儲存的變更將會遺失。"):
+        assert chinese in script or json.dumps(chinese)[1:-1] in script, chinese
+    assert json.dumps("如果你執行動作, ")[1:-1] not in script and "如果你執行動作, " not in script
