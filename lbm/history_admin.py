@@ -17,7 +17,7 @@ from django.db import models
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import formats, numberformat, timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext
 from simple_history.admin import SimpleHistoryAdmin
@@ -33,6 +33,20 @@ BOOKKEEPING = {"history_id", "history_date", "history_change_reason", "history_t
 def _hidden(field) -> bool:
     """Keyed hashes and secrets are never shown, not even on the history pages."""
     return field.name.endswith(("_hash", "_secret")) or field.name in {"token", "password"}
+
+
+def _grouped(value, places: int) -> str:
+    """1,200 in both languages, as money and message counts read across the admin."""
+    return numberformat.format(value, ".", decimal_pos=places, grouping=3, thousand_sep=",",
+                               force_grouping=True)
+
+
+def _a_quantity(field) -> bool:
+    """Counts and sizes read with thousands separators; identifiers and numbers in a series
+    (LINE's audience ID, e-invoice numbers, a version, an HTTP status) do not."""
+    name = field.name
+    return not (field.is_relation or name.endswith(("_id", "number", "code")) or name in {
+        "number", "version", "position", "rank", "status_code"})
 
 
 def display_value(field, value):
@@ -58,8 +72,12 @@ def display_value(field, value):
         return formats.date_format(value, "DATETIME_FORMAT")
     if isinstance(value, datetime.date):
         return formats.date_format(value, "DATE_FORMAT")
-    if isinstance(value, (int, decimal.Decimal)) and not isinstance(field, models.ForeignKey):
-        return formats.number_format(value, force_grouping=True)
+    if isinstance(value, decimal.Decimal):  # 1200.0000 reads 1,200; 0.2000 reads 0.2
+        places = 0 if value == value.to_integral_value() else max(
+            0, -value.normalize().as_tuple().exponent)
+        return _grouped(value, places)
+    if isinstance(value, int) and _a_quantity(field):
+        return _grouped(value, 0)
     return value
 
 

@@ -8,6 +8,7 @@ import re
 import pytest
 import time_machine
 from django.urls import reverse
+from django.utils import timezone, translation
 
 from tests import factories
 
@@ -86,3 +87,27 @@ def test_a_version_page_is_a_read_only_table_of_display_values(client, org):
     assert "狀態 草稿" in text and "業者類型 公司／品牌主" in text and "產業 電子商務" in text
     assert "返回變更紀錄" in text
     assert "draft" not in text and "ecommerce" not in text and "pk=" not in text
+
+
+def test_display_values_read_like_the_admin():
+    from decimal import Decimal
+
+    from simple_history.models import DeletedObject
+
+    from billing.models import PromotionCode
+    from lbm.history_admin import display_value
+    from lbm.models import Account, Organization
+
+    org = Organization._meta
+    code = PromotionCode._meta
+    with translation.override("zh-hant"), timezone.override("Asia/Taipei"):
+        assert display_value(org.get_field("status"), "pending") == "審核中"
+        assert display_value(org.get_field("contact"), DeletedObject(org.model, None)) == "—"
+        assert display_value(org.get_field("contact_email_verified_at"), WHEN) == (
+            "2026年1月31日 23:30")
+        assert display_value(org.get_field("name"), "") == "—"
+        assert display_value(code.get_field("face_value"), Decimal("1200.0000")) == "1,200"
+        assert display_value(Account._meta.get_field("verified"), True) == "是"
+    with translation.override("en"):
+        assert display_value(org.get_field("status"), "pending") == "Pending review"
+        assert display_value(code.get_field("face_value"), Decimal("0.2000")) == "0.2"
