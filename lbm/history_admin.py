@@ -12,7 +12,7 @@ import decimal
 
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
@@ -198,3 +198,11 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
         if not self.has_view_history_or_change_history_permission(request, record.instance):
             raise Http404
         return record
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The history list; another organization's object is the same 404 as a missing one
+        (simple-history answers 403 for an object the user may not view)."""
+        try:
+            return super().history_view(request, object_id, extra_context)
+        except PermissionDenied:
+            raise Http404 from None

@@ -111,3 +111,13 @@ def test_display_values_read_like_the_admin():
     with translation.override("en"):
         assert display_value(org.get_field("status"), "pending") == "Pending review"
         assert display_value(code.get_field("face_value"), Decimal("0.2000")) == "0.2"
+
+
+def test_another_organizations_history_list_is_the_same_404_as_a_missing_one(client, org):
+    other = factories.organization(state="approved", name="兔兔服飾")
+    client.force_login(org.contact)
+    for pk in (other.pk, 999999):
+        response = client.get(reverse("admin:lbm_organization_history", args=[pk]))
+        assert response.status_code == 404
+        assert "找不到頁面" in response.content.decode()
+        assert "兔兔服飾" not in response.content.decode()
