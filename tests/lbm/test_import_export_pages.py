@@ -68,6 +68,12 @@ def test_import_pages_speak_zh_hant(client, zh):
                     import_file=SimpleUploadedFile("p.csv", csv.encode(), content_type="text/csv"))
     assert leaks(preview) == []
     assert "以下是即將匯入的資料預覽" in preview and "確認匯入" in preview and "新增" in preview
+    confirm = preview[preview.index('action="' + reverse("admin:lbm_provider_process_import")):]
+    confirm = confirm[:confirm.index("</form>")]
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', confirm))
+    done = client.post(reverse("admin:lbm_provider_process_import"), fields, follow=True)
+    messages = [str(m) for m in done.context["messages"]]
+    assert any("匯入完成：新增 1 筆、更新 0 筆" in m for m in messages), messages
 
 
 def test_export_pages_speak_zh_hant(client, zh):
