@@ -121,3 +121,14 @@ def test_another_organizations_history_list_is_the_same_404_as_a_missing_one(cli
         assert response.status_code == 404
         assert "找不到頁面" in response.content.decode()
         assert "兔兔服飾" not in response.content.decode()
+
+
+def test_a_fixed_reason_recorded_in_english_reads_in_zh_hant(client, settings):
+    english = factories.organization(state="approved", name="熊大餐飲")  # tests act in English
+    reasons = set(english.history.values_list("history_change_reason", flat=True))
+    assert {"Approved", "Submitted for review"} <= reasons
+    settings.LANGUAGE_CODE = "zh-hant"
+    client.force_login(english.contact)
+    text = _visible(_history(client, english))
+    assert "已核准" in text and "已送審" in text
+    assert "Approved" not in text and "Submitted for review" not in text
