@@ -186,9 +186,10 @@ class TagEvent(models.Model):
     PAGE_VIEW = "PageView"
     CONVERSION = "Conversion"
 
-    tag = models.ForeignKey(LineTag, on_delete=models.CASCADE, related_name="events")
-    line_user = models.ForeignKey(LineUser, on_delete=models.CASCADE, related_name="+",
-                                  null=True, blank=True)
+    tag = models.ForeignKey(LineTag, verbose_name=_("LINE Tag"), on_delete=models.CASCADE,
+                            related_name="events")
+    line_user = models.ForeignKey(LineUser, verbose_name=_("LINE user"), on_delete=models.CASCADE,
+                                  related_name="+", null=True, blank=True)
     event = models.CharField(_("event"), max_length=64)
     url = models.CharField(_("page URL"), max_length=2000, blank=True)
     occurred_at = models.DateTimeField(_("occurred at"))
@@ -204,11 +205,14 @@ class TagEvent(models.Model):
 
 
 class LineTagShare(models.Model):
-    tag = models.ForeignKey(LineTag, on_delete=models.CASCADE, related_name="shares")
-    account = models.ForeignKey("lbm.Account", on_delete=models.CASCADE, related_name="+")
-    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                  on_delete=models.SET_NULL, related_name="+")
-    shared_at = models.DateTimeField(auto_now_add=True)
+    tag = models.ForeignKey(LineTag, verbose_name=_("LINE Tag"), on_delete=models.CASCADE,
+                            related_name="shares")
+    account = models.ForeignKey("lbm.Account", verbose_name=_("account"),
+                                on_delete=models.CASCADE, related_name="+")
+    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("shared by"),
+                                  null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    shared_at = models.DateTimeField(_("shared at"), auto_now_add=True)
 
     history = HistoricalRecords()
 
@@ -400,7 +404,7 @@ class Audience(models.Model):
     expires_at = models.DateTimeField(_("expires at"))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
     # Bumped by every recalculation, so that a late or duplicate task can tell it is stale.
-    version = models.PositiveIntegerField(default=0, editable=False)
+    version = models.PositiveIntegerField(_("version"), default=0, editable=False)
 
     history = HistoricalRecords(excluded_fields=["updated_at", "version"])
 
@@ -466,11 +470,15 @@ class Audience(models.Model):
 class AudienceComponent(models.Model):
     """One input of a combined audience; ``position`` 0 is the first operand of AND NOT."""
 
-    combined = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="+")
-    component = models.ForeignKey(Audience, on_delete=models.PROTECT, related_name="+")
-    position = models.PositiveSmallIntegerField()
+    combined = models.ForeignKey(Audience, verbose_name=_("combined audience"),
+                                 on_delete=models.CASCADE, related_name="+")
+    component = models.ForeignKey(Audience, verbose_name=_("component audience"),
+                                  on_delete=models.PROTECT, related_name="+")
+    position = models.PositiveSmallIntegerField(_("position"))
 
     class Meta:
+        verbose_name = _("audience component")
+        verbose_name_plural = _("audience components")
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(fields=["combined", "component"],
@@ -505,8 +513,8 @@ class AudienceMember(models.Model):
     # trigger per member, about half a minute for 1.5 million rows). Members are written only
     # by the services, for an audience they created or hold locked in the same transaction;
     # deleting an audience deletes its members (Django's fast cascade, one DELETE).
-    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="members",
-                                 db_index=False, db_constraint=False)
+    audience = models.ForeignKey(Audience, verbose_name=_("audience"), on_delete=models.CASCADE,
+                                 related_name="members", db_index=False, db_constraint=False)
     identifier = models.CharField(_("identifier"), max_length=64)
     sealed = models.BinaryField(_("sealed LINE-style hash"), max_length=32, null=True,
                                 blank=True, editable=False)
@@ -533,16 +541,19 @@ class AudienceMember(models.Model):
 class AudienceShare(models.Model):
     """An audience shared to a linked account, with its reachable size for that account."""
 
-    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="shares")
+    audience = models.ForeignKey(Audience, verbose_name=_("audience"), on_delete=models.CASCADE,
+                                 related_name="shares")
     account = models.ForeignKey("lbm.Account", verbose_name=_("account"),
                                 on_delete=models.CASCADE, related_name="+")
-    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                  on_delete=models.SET_NULL, related_name="+")
+    shared_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("shared by"),
+                                  null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
     shared_at = models.DateTimeField(_("shared at"), auto_now_add=True)
     reachable_size = models.BigIntegerField(
         _("reachable size"), default=0,
         help_text=_("Members who are friends of the account and have not blocked it."))
-    reachable_computed_at = models.DateTimeField(null=True, blank=True)
+    reachable_computed_at = models.DateTimeField(_("reachable size computed at"), null=True,
+                                                 blank=True)
 
     history = HistoricalRecords(excluded_fields=["reachable_size", "reachable_computed_at"])
 

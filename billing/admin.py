@@ -20,6 +20,7 @@ from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
+from lbm.import_export_i18n import LabelledExportForm
 from lbm.models import Account
 
 from . import einvoice, periods, pricing, selectors, services
@@ -339,6 +340,7 @@ class CodeBatchForm(forms.Form):
 @admin.register(PromotionCode)
 class PromotionCodeAdmin(ExportMixin, BillingAdmin, SimpleHistoryAdmin):
     resource_classes = [PromotionCodeResource]
+    export_form_class = LabelledExportForm  # columns with verbose names
     change_list_template = "admin/billing/promotioncode/change_list.html"
     list_display = ("code", "status", "face_value", "valid_from", "valid_until", "subscription",
                     "deducted", "forfeited", "redeemed_at")
@@ -636,6 +638,7 @@ class PaymentStateFilter(admin.SimpleListFilter):
 @admin.register(Invoice)
 class InvoiceAdmin(ExportMixin, ReadOnlyAdmin):
     resource_classes = [InvoiceResource]
+    export_form_class = LabelledExportForm  # columns with verbose names
     list_display = ("number", "einvoice_number", "customer", "period", "total", "issued_at",
                     "payment_state")
     list_filter = ("period", PaymentStateFilter)

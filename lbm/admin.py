@@ -22,6 +22,7 @@ from . import channels, permissions, selectors, services
 from .admin_site import can_review
 from .exceptions import DomainError
 from .history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
+from .import_export_i18n import LabelledExportForm
 from .models import (
     Account,
     AccountLink,
@@ -450,6 +451,7 @@ class MembershipAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 @admin.register(Provider)
 class ProviderAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin):
     resource_classes = [ProviderResource]
+    export_form_class = LabelledExportForm  # columns with verbose names
     list_display = ("name", "business_number", "certified")
     list_filter = ("certified",)
     search_fields = ("name", "=business_number")
@@ -474,12 +476,17 @@ class ProviderAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin
 @admin.register(Account)
 class AccountAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin):
     resource_classes = [AccountResource]
+    export_form_class = LabelledExportForm  # columns with verbose names
     list_display = ("name", "kind", "display_id", "badge", "verified", "business_number",
                     "provider")
     list_filter = ("kind", "badge", "verified")
     search_fields = ("name", "=basic_id", "=premium_id", "=external_id", "=business_number")
     list_select_related = ("provider",)
     autocomplete_fields = ()
+
+    @admin.display(description=_("account ID"))
+    def display_id(self, obj):
+        return obj.display_id
 
     def has_add_permission(self, request):
         return permissions.can(request.user, Action.MANAGE_ACCOUNTS)

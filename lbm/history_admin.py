@@ -6,21 +6,133 @@ on a version page is refused with a message and changes nothing. Another organiz
 the same 404 as a missing one.
 """
 
+import dataclasses
+import datetime
+import decimal
+
 from django.contrib import messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
+from django.utils import formats, numberformat, timezone
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import DeletedObject
+from simple_history.template_utils import HistoricalRecordContextHelper
+
+EMPTY = "—"
+# simple-history's own bookkeeping columns, shown by the history templates under their own labels.
+BOOKKEEPING = {"history_id", "history_date", "history_change_reason", "history_type",
+               "history_user", "history_relation"}
+
+
+def _hidden(field) -> bool:
+    """Keyed hashes and secrets are never shown, not even on the history pages."""
+    return field.name.endswith(("_hash", "_secret")) or field.name in {"token", "password"}
+
+
+def _grouped(value, places: int) -> str:
+    """1,200 in both languages, as money and message counts read across the admin."""
+    return numberformat.format(value, ".", decimal_pos=places, grouping=3, thousand_sep=",",
+                               force_grouping=True)
+
+
+def _a_quantity(field) -> bool:
+    """Counts and sizes read with thousands separators; identifiers and numbers in a series
+    (LINE's audience ID, e-invoice numbers, a version, an HTTP status) do not."""
+    name = field.name
+    return not (field.is_relation or name.endswith(("_id", "number", "code")) or name in {
+        "number", "version", "position", "rank", "status_code"})
+
+
+def display_value(field, value):
+    """How ``value`` of model ``field`` reads to a person (docs/language.md#history-pages): the
+    label of a choice, the name of a related object, yes/no, local time, grouped numbers;
+    ``—`` for nothing (never simple-history's ``Deleted … (pk=None)``)."""
+    if isinstance(value, DeletedObject):
+        if value.pk is None:
+            return EMPTY
+        return gettext("%(model)s #%(pk)s (deleted)") % {
+            "model": value.model._meta.verbose_name, "pk": value.pk}
+    if isinstance(value, list):  # many-to-many: simple-history's list of through-row dicts
+        return ", ".join(str(v) for v in value) or EMPTY
+    if value is None or value == "":
+        return EMPTY
+    if getattr(field, "flatchoices", None):
+        return str(dict(field.flatchoices).get(value, value))
+    if isinstance(field, models.BooleanField) or isinstance(value, bool):
+        return gettext("Yes") if value else gettext("No")
+    if isinstance(value, datetime.datetime):
+        if timezone.is_aware(value):
+            value = timezone.localtime(value)
+        return formats.date_format(value, "DATETIME_FORMAT")
+    if isinstance(value, datetime.date):
+        return formats.date_format(value, "DATE_FORMAT")
+    if isinstance(value, decimal.Decimal):  # 1200.0000 reads 1,200; 0.2000 reads 0.2
+        places = 0 if value == value.to_integral_value() else max(
+            0, -value.normalize().as_tuple().exponent)
+        return _grouped(value, places)
+    if isinstance(value, int) and _a_quantity(field):
+        return _grouped(value, 0)
+    return value
+
+
+class HistoryChanges(HistoricalRecordContextHelper):
+    """The "before → after" of one history row, with verbose names and display values; hashes
+    and secrets left out."""
+
+    def context_for_delta_changes(self, delta):
+        shown = [c for c in delta.changes if not _hidden(self.model._meta.get_field(c.field))]
+        return super().context_for_delta_changes(dataclasses.replace(delta, changes=shown))
+
+    def prepare_delta_change_value(self, change, value):
+        field = self.model._meta.get_field(change.field)
+        if isinstance(field, models.ManyToManyField):
+            value = super().prepare_delta_change_value(change, value)
+        return display_value(field, value)
+
+
+def version_fields(model, record):
+    """(verbose name, display value) of every tracked field of one history row, in the model's
+    field order."""
+    rows = []
+    tracked = {f.name for f in record.tracked_fields}
+    for field in model._meta.concrete_fields:
+        if (field.name not in tracked or field.name in BOOKKEEPING or field.primary_key
+                or _hidden(field)):
+            continue
+        if field.is_relation:
+            try:
+                value = getattr(record, field.name)
+            except field.related_model.DoesNotExist:
+                value = DeletedObject(field.related_model, getattr(record, field.attname))
+            if value is None and getattr(record, field.attname) is not None:
+                value = DeletedObject(field.related_model, getattr(record, field.attname))
+        else:
+            value = getattr(record, field.attname)
+        rows.append((capfirst(field.verbose_name), display_value(field, value)))
+    return rows
 
 
 class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
     """SimpleHistoryAdmin without revert. Every history-keeping ModelAdmin inherits from it
     (tests/lbm/test_history_read_only.py checks the registry)."""
 
+    object_history_list_template = "simple_history/lbm_object_history_list.html"
+    object_history_form_template = "simple_history/lbm_object_history_form.html"
+
     def has_change_history_permission(self, request, obj=None):
         return False
+
+    def get_historical_record_context_helper(self, request, historical_record):
+        return HistoryChanges(self.model, historical_record)
+
+    def history_view_title(self, request, obj):
+        return gettext("History of %(object)s") % {"object": obj}
 
     def revert_disabled(self, request, obj=None):
         return True
@@ -46,10 +158,34 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
                 "The history is read-only and cannot be reverted; change the object through "
                 "its own page and actions."))
             return HttpResponseRedirect(self._history_url(object_id))
-        try:
-            return super().history_form_view(request, object_id, version_id, extra_context)
-        except PermissionDenied:
-            raise Http404 from None
+        record = self.history_form_view_readable(request, object_id, version_id)
+        return self.render_version(request, object_id, record, extra_context)
+
+    def render_version(self, request, object_id, record, extra_context=None):
+        """The version page: what the object held after that change, who made it, when and
+        why; a page to read, with no form (docs/language.md#history-pages)."""
+        request.current_app = self.admin_site.name
+        opts = self.model._meta
+        prefix = f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}"
+        instance = record.instance
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("%(object)s as of %(date)s") % {
+                "object": instance,
+                "date": formats.date_format(timezone.localtime(record.history_date),
+                                            "DATETIME_FORMAT")},
+            "opts": opts,
+            "app_label": opts.app_label,
+            "object": instance,
+            "object_id": object_id,
+            "record": record,
+            "fields": version_fields(self.model, record),
+            "changelist_url": reverse(f"{prefix}_changelist"),
+            "change_url": reverse(f"{prefix}_change", args=[object_id]),
+            "history_url": self._history_url(object_id),
+            **(extra_context or {}),
+        }
+        return render(request, self.object_history_form_template, context)
 
     def history_form_view_readable(self, request, object_id, version_id):
         """404 unless the version exists and the user may view its object."""
@@ -61,3 +197,12 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
             raise Http404 from None
         if not self.has_view_history_or_change_history_permission(request, record.instance):
             raise Http404
+        return record
+
+    def history_view(self, request, object_id, extra_context=None):
+        """The history list; another organization's object is the same 404 as a missing one
+        (simple-history answers 403 for an object the user may not view)."""
+        try:
+            return super().history_view(request, object_id, extra_context)
+        except PermissionDenied:
+            raise Http404 from None

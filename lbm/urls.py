@@ -22,3 +22,8 @@ urlpatterns = [
     path("lbm/", include(lbm_patterns)),
     path("-/", include(ops_patterns)),  # health and metrics (docs/operations.md)
 ]
+
+# The admin-styled error pages (lbm.error_views, docs/language.md#error-pages).
+handler403 = "lbm.error_views.permission_denied"
+handler404 = "lbm.error_views.page_not_found"
+handler500 = "lbm.error_views.server_error"
