@@ -639,7 +639,8 @@ class AudienceSizeSnapshot(models.Model):
     """An audience's size from ``recorded_at`` on: a row is written whenever the size changes
     (``services.size_snapshot``), so the insight chart draws the size over time."""
 
-    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="snapshots")
+    audience = models.ForeignKey(Audience, on_delete=models.CASCADE, related_name="snapshots",
+                                 verbose_name=_("audience"))
     size = models.BigIntegerField(_("size"))
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audiences', '0005_line_tag_intake'),
+        ('audiences', '0007_schedule_refresh'),
         ('lbm', '0003_notification_permissions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
@@ -117,5 +117,10 @@ class Migration(migrations.Migration):
             model_name='tagevent',
             name='tag',
             field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='audiences.linetag', verbose_name='LINE Tag'),
+        ),
+        migrations.AlterField(
+            model_name='audiencesizesnapshot',
+            name='audience',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='snapshots', to='audiences.audience', verbose_name='audience'),
         ),
     ]
