@@ -252,8 +252,61 @@ class OrganizationAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
                                obj.review_reason)
         return obj.review_reason or "—"
 
+    change_form_template = "admin/lbm/organization/change_form.html"
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("contact")
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [path("<int:object_id>/next-step/",
+                     self.admin_site.admin_view(self.next_step_view),
+                     name="lbm_organization_next_step")] + super().get_urls()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is not None and not self.get_queryset(request).filter(
+                pk=object_id).exists():
+            deleted = selectors.deleted_organizations_of(request.user).filter(
+                pk=object_id).first() if str(object_id).isdigit() else None
+            if deleted is not None:  # its members learn what happened, not "not found"
+                return TemplateResponse(request, "admin/lbm/organization/deleted.html", {
+                    **self.admin_site.each_context(request), "opts": self.opts,
+                    "title": deleted.name, "deleted_organizations": [deleted]}, status=410)
+        extra_context = dict(extra_context or {})
+        if object_id is not None:
+            obj = self.get_queryset(request).filter(pk=object_id).first()
+            if obj is not None and obj.status in Organization.EDITABLE_BUSINESS_INFO:
+                extra_context["next_steps"] = selectors.organization_next_steps(obj)
+                extra_context["may_act"] = permissions.can(request.user, Action.CHANGE, obj)
+                extra_context["next_step_url"] = reverse("admin:lbm_organization_next_step",
+                                                         args=[obj.pk])
+            elif obj is not None:
+                extra_context["org_state"] = obj
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def next_step_view(self, request, object_id):
+        """The buttons of the next-steps panel: send the verification link, submit."""
+        self._require_visible(request, object_id)
+        if request.method != "POST":
+            raise PermissionDenied
+        step = request.POST.get("step")
+        try:
+            if step == "verify":
+                services.organization_send_contact_verification(organization_id=object_id,
+                                                                actor=request.user)
+                self.message_user(request, gettext(
+                    "A verification link was sent to your e-mail address; open it to verify "
+                    "the organization's contact e-mail."), messages.SUCCESS)
+            elif step == "submit":
+                services.organization_submit(organization_id=object_id, actor=request.user)
+                self.message_user(request, gettext("Submitted for review. LINE reviews it "
+                                                   "within 5 working days."), messages.SUCCESS)
+            else:
+                raise PermissionDenied
+        except DomainError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:lbm_organization_change", args=[object_id]))
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(self.readonly_fields)
