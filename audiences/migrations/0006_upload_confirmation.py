@@ -5,30 +5,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audiences', '0005_line_tag_intake'),
-        ('lbm', '0003_notification_permissions'),
+        ("audiences", "0005_line_tag_intake"),
+        ("lbm", "0003_notification_permissions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='audienceupload',
-            name='audienceupload_status_valid',
+            model_name="audienceupload",
+            name="audienceupload_status_valid",
         ),
         migrations.AddField(
-            model_name='audienceupload',
-            name='id_type_guessed',
-            field=models.BooleanField(default=False, verbose_name='ID type guessed from the file'),
+            model_name="audienceupload",
+            name="id_type_guessed",
+            field=models.BooleanField(default=False, verbose_name="ID type guessed from the file"),
         ),
         migrations.AlterField(
-            model_name='audienceupload',
-            name='status',
-            field=models.CharField(choices=[('checking', 'Checking the file'), ('awaiting', 'Waiting for your confirmation'), ('queued', 'Queued'), ('validating', 'Validating'), ('storing', 'Storing'), ('done', 'Done'), ('failed', 'Failed')], default='queued', max_length=12, verbose_name='status'),
+            model_name="audienceupload",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("checking", "Checking the file"),
+                    ("awaiting", "Waiting for your confirmation"),
+                    ("queued", "Queued"),
+                    ("validating", "Validating"),
+                    ("storing", "Storing"),
+                    ("done", "Done"),
+                    ("failed", "Failed"),
+                ],
+                default="queued",
+                max_length=12,
+                verbose_name="status",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='audienceupload',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['checking', 'awaiting', 'queued', 'validating', 'storing', 'done', 'failed'])), name='audienceupload_status_valid'),
+            model_name="audienceupload",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "status__in",
+                        [
+                            "checking",
+                            "awaiting",
+                            "queued",
+                            "validating",
+                            "storing",
+                            "done",
+                            "failed",
+                        ],
+                    )
+                ),
+                name="audienceupload_status_valid",
+            ),
         ),
     ]

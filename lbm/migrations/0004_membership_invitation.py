@@ -6,35 +6,106 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('lbm', '0003_notification_permissions'),
+        ("lbm", "0003_notification_permissions"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MembershipInvitation',
+            name="MembershipInvitation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token_hash', models.CharField(max_length=64, unique=True, verbose_name='token hash')),
-                ('email_hash', models.CharField(blank=True, max_length=64, verbose_name='invitee e-mail (keyed hash)')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created at')),
-                ('expires_at', models.DateTimeField(verbose_name='expires at')),
-                ('used_at', models.DateTimeField(blank=True, null=True, verbose_name='used at')),
-                ('role', models.CharField(choices=[('admin', 'Admin'), ('operator', 'Operator'), ('operator_data', 'Operator (data only)'), ('viewer', 'User (view only)')], default='viewer', max_length=16, verbose_name='role')),
-                ('is_company_member', models.BooleanField(default=True, help_text='Employee of the company itself, as opposed to an agency or partner.', verbose_name='company member')),
-                ('email_hint', models.CharField(blank=True, max_length=120, verbose_name='invited address')),
-                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='invited by')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='invitations', to='lbm.organization', verbose_name='organization')),
-                ('used_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='used by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "token_hash",
+                    models.CharField(max_length=64, unique=True, verbose_name="token hash"),
+                ),
+                (
+                    "email_hash",
+                    models.CharField(
+                        blank=True, max_length=64, verbose_name="invitee e-mail (keyed hash)"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="created at")),
+                ("expires_at", models.DateTimeField(verbose_name="expires at")),
+                ("used_at", models.DateTimeField(blank=True, null=True, verbose_name="used at")),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("admin", "Admin"),
+                            ("operator", "Operator"),
+                            ("operator_data", "Operator (data only)"),
+                            ("viewer", "User (view only)"),
+                        ],
+                        default="viewer",
+                        max_length=16,
+                        verbose_name="role",
+                    ),
+                ),
+                (
+                    "is_company_member",
+                    models.BooleanField(
+                        default=True,
+                        help_text=(
+                            "Employee of the company itself, as opposed to an agency or partner."
+                        ),
+                        verbose_name="company member",
+                    ),
+                ),
+                (
+                    "email_hint",
+                    models.CharField(blank=True, max_length=120, verbose_name="invited address"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="invited by",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="invitations",
+                        to="lbm.organization",
+                        verbose_name="organization",
+                    ),
+                ),
+                (
+                    "used_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="used by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'member invitation',
-                'verbose_name_plural': 'member invitations',
-                'ordering': ['-created_at'],
-                'abstract': False,
-                'constraints': [models.CheckConstraint(condition=models.Q(('role__in', ['admin', 'operator', 'operator_data', 'viewer'])), name='membershipinvitation_role_valid')],
+                "verbose_name": "member invitation",
+                "verbose_name_plural": "member invitations",
+                "ordering": ["-created_at"],
+                "abstract": False,
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("role__in", ["admin", "operator", "operator_data", "viewer"])
+                        ),
+                        name="membershipinvitation_role_valid",
+                    )
+                ],
             },
         ),
     ]
