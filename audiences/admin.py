@@ -18,7 +18,6 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from import_export.admin import ImportMixin
 
 from lbm import permissions
 from lbm.admin import ScopedAdminMixin, _confirm_with_reason, _run_service
@@ -34,9 +33,10 @@ from .admin_sharing import (
     unshare_tags_from_accounts,
     unshare_with_preview,
 )
+from .exceptions import IdTypeNotGuessed
 from .forms import (
-    AudienceConfirmImportForm,
-    AudienceImportForm,
+    MODE_FIELDS,
+    AudienceUploadForm,
     CombineForm,
     RenameForm,
     ShareForm,
@@ -53,7 +53,6 @@ from .models import (
     LineUser,
     Usage,
 )
-from .resources import AudienceMemberResource, IdListFormat
 
 
 def _can(request, action: Action) -> bool:
@@ -135,7 +134,7 @@ class SourceFilter(admin.SimpleListFilter):
 
 
 @admin.register(Audience)
-class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
+class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ("name", "source", "type", "size", "status", "create_route", "created_at",
                     "share_count")
     list_filter = (SourceFilter, "type", "status", "create_route")
@@ -151,14 +150,7 @@ class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, ImportMixin, SimpleH
                        "tag_event", "retention_days", "lookalike_source", "lookalike_percent",
                        "created_by", "created_at", "expires_at")
     fields = readonly_fields
-    # django-import-export: the small-file preview/confirm flow.
-    resource_classes = [AudienceMemberResource]
-    import_form_class = AudienceImportForm
-    confirm_form_class = AudienceConfirmImportForm
-    skip_admin_log = True  # the audience's history records the upload instead
-
-    def get_import_formats(self):
-        return [IdListFormat]
+    change_list_template = "admin/audiences/audience/change_list.html"
 
     @admin.display(description=_("source"))
     def source(self, obj):
@@ -194,57 +186,75 @@ class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, ImportMixin, SimpleH
     def has_export_members_permission(self, request):
         return _can(request, Action.EXPORT_AUDIENCES)
 
-    def has_import_permission(self, request):
-        return _can(request, Action.CREATE_AUDIENCES)
+    # --- Upload: the form, then the summary and the confirmation (docs/audiences.md#uploading)
 
-    # --- Upload (import) ---
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("import/", view(self.upload_view), name="audiences_audience_import"),
+            path("import/guess/", view(self.guess_view), name="audiences_audience_import_guess"),
+        ] + super().get_urls()
 
-    def get_import_form_kwargs(self, request):
-        kwargs = super().get_import_form_kwargs(request)
-        kwargs["user"] = request.user
-        return kwargs
+    def changelist_view(self, request, extra_context=None):
+        context = {"may_upload": self.has_import_permission(request),
+                   "upload_refusal": None if self.has_import_permission(request)
+                   else selectors.upload_refusal(request.user),
+                   **(extra_context or {})}
+        return super().changelist_view(request, context)
 
-    def get_confirm_form_initial(self, request, import_form):
-        initial = super().get_confirm_form_initial(request, import_form)
-        if import_form is not None:
-            data = import_form.cleaned_data
-            initial.update(mode=data["mode"], organization=data.get("organization"),
-                           name=data.get("name", ""), description=data.get("description", ""),
-                           audience=data.get("audience"), id_type=data["id_type"])
-        return initial
-
-    def get_import_resource_kwargs(self, request, **kwargs):
-        form = kwargs.get("form")
-        resource_kwargs = super().get_import_resource_kwargs(request, **kwargs)
-        if form is not None and form.is_bound and form.is_valid():
-            resource_kwargs["plan"] = form.plan(request.user)
-        return resource_kwargs
-
-    def import_action(self, request, **kwargs):
+    def upload_view(self, request):
+        """The upload page. A person whose role may not upload sees why, not a bare 403."""
+        context = {**self.admin_site.each_context(request), "opts": self.opts,
+                   "title": gettext("Upload an audience")}
         if not self.has_import_permission(request):
-            raise PermissionDenied
-        if request.method == "POST":
-            form = self.create_import_form(request)
-            if form.is_valid() and form.background:
-                data = form.cleaned_data
-                try:
-                    upload = services.upload_start(
-                        actor=request.user, id_type=data["id_type"], file=data["import_file"],
-                        organization_id=data["organization"].pk if data["organization"] else None,
-                        name=data.get("name", ""), description=data.get("description", ""),
-                        audience_id=data["audience"].pk if data.get("audience") else None)
-                except DomainError as exc:
-                    self.message_user(request, str(exc), messages.ERROR)
-                    return HttpResponseRedirect(request.get_full_path())
+            context["refusal"] = selectors.upload_refusal(request.user)
+            return TemplateResponse(request, "admin/audiences/upload_form.html", context,
+                                    status=403)
+        initial = {key: request.GET[key] for key in ("mode", "organization", "name", "audience")
+                   if request.GET.get(key)}
+        form = AudienceUploadForm(request.POST or None, request.FILES or None,
+                                  user=request.user, initial=initial)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            adding = data["mode"] == "add"
+            try:
+                upload = services.upload_check(
+                    actor=request.user, file=data["import_file"],
+                    id_type="" if adding else data["id_type"],
+                    organization_id=None if adding else data["organization"].pk,
+                    name="" if adding else data["name"],
+                    description="" if adding else data["description"],
+                    audience_id=data["audience"].pk if adding else None)
+            except IdTypeNotGuessed as exc:
+                form.add_error("id_type", exc.message)
+            except DomainError as exc:
+                form.add_error(None, exc.message)
+            else:
                 return HttpResponseRedirect(
                     reverse("admin:audiences_audienceupload_progress", args=[upload.pk]))
-        return super().import_action(request, **kwargs)
+        context.update(form=form, mode=form.chosen_mode, mode_fields=MODE_FIELDS,
+                       guess_url=reverse("admin:audiences_audience_import_guess"))
+        return TemplateResponse(request, "admin/audiences/upload_form.html", context)
 
-    def add_success_message(self, result, request):
-        self.message_user(request, gettext("Upload finished: %(new)d IDs added, %(skipped)d "
-                                           "already in the audience.")
-                          % {"new": result.totals.get("new", 0),
-                             "skipped": result.totals.get("skip", 0)}, messages.SUCCESS)
+    def guess_view(self, request):
+        """The ID type of a file's first lines, for the page to preselect (nothing is kept)."""
+        from . import preview
+
+        if request.method != "POST" or not self.has_import_permission(request):
+            raise PermissionDenied
+        id_type = preview.guess_id_type(request.POST.get("head", "")[:preview.HEAD_BYTES])
+        label = dict(IdType.choices).get(id_type) if id_type else None
+        if id_type:
+            message = gettext("From the file's first lines this looks like: %(type)s. Check "
+                              "it before uploading.") % {"type": label}
+        else:
+            message = gettext("The file's first lines do not show which kind of ID it holds; "
+                              "choose the ID type.")
+        return JsonResponse({"id_type": id_type or "", "label": str(label or ""),
+                             "message": message})
+
+    def has_import_permission(self, request):
+        return _can(request, Action.CREATE_AUDIENCES)
 
     # --- Actions ---
 
@@ -424,24 +434,68 @@ class AudienceUploadAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return False
 
     def get_urls(self):
+        view = self.admin_site.admin_view
         urls = [
-            path("<int:upload_id>/progress/", self.admin_site.admin_view(self.progress_view),
+            path("<int:upload_id>/progress/", view(self.progress_view),
                  name="audiences_audienceupload_progress"),
-            path("<int:upload_id>/status/", self.admin_site.admin_view(self.status_view),
+            path("<int:upload_id>/status/", view(self.status_view),
                  name="audiences_audienceupload_status"),
+            path("<int:upload_id>/confirm/", view(self.confirm_view),
+                 name="audiences_audienceupload_confirm"),
         ]
         return urls + super().get_urls()
 
     def _upload(self, request, upload_id):
-        return get_object_or_404(self.get_queryset(request), pk=upload_id)
+        return get_object_or_404(self.get_queryset(request).select_related("audience"),
+                                 pk=upload_id)
+
+    @staticmethod
+    def again_url(upload) -> str:
+        """The upload form again, with what this upload was given (never the file)."""
+        from urllib.parse import urlencode
+
+        if upload.audience_id:
+            query = {"mode": "add", "audience": upload.audience_id}
+        else:
+            query = {"mode": "new", "organization": upload.organization_id, "name": upload.name}
+        return reverse("admin:audiences_audience_import") + "?" + urlencode(query)
 
     def progress_view(self, request, upload_id):
+        """One page for an upload's whole life: checking, the summary to confirm, the import's
+        progress, and its end (with the lines of a refused file and a way to upload again)."""
         upload = self._upload(request, upload_id)
-        return TemplateResponse(request, "admin/audiences/upload_progress.html", {
+        state = selectors.upload_status(upload)
+        context = {
             **self.admin_site.each_context(request), "title": gettext("Audience upload"),
-            "upload": upload, "state": selectors.upload_status(upload),
+            "upload": upload, "state": state, "opts": self.model._meta,
             "status_url": reverse("admin:audiences_audienceupload_status", args=[upload.pk]),
-            "opts": self.model._meta})
+            "confirm_url": reverse("admin:audiences_audienceupload_confirm", args=[upload.pk]),
+            "again_url": self.again_url(upload),
+            "error_lines": [line for line in upload.error.splitlines() if line],
+        }
+        shown = {"id_count": f"{upload.id_count:,}", "added_count": f"{upload.added_count:,}"}
+        if upload.status == AudienceUpload.Status.AWAITING:
+            summary = context["summary"] = selectors.upload_summary(upload)
+            shown.update({key: f"{summary[key]:,}" for key in ("count", "new", "existing")})
+        context["shown"] = shown
+        return TemplateResponse(request, "admin/audiences/upload_progress.html", context)
+
+    def confirm_view(self, request, upload_id):
+        upload = self._upload(request, upload_id)
+        if request.method != "POST":
+            return HttpResponseRedirect(
+                reverse("admin:audiences_audienceupload_progress", args=[upload.pk]))
+        try:
+            if request.POST.get("decision") == "cancel":
+                services.upload_cancel(upload_id=upload.pk, actor=request.user)
+                self.message_user(request, gettext("The upload was cancelled; nothing was "
+                                                   "stored."), messages.INFO)
+                return HttpResponseRedirect(self.again_url(upload))
+            services.upload_confirm(upload_id=upload.pk, actor=request.user)
+        except (DomainError, PermissionDenied) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+        return HttpResponseRedirect(
+            reverse("admin:audiences_audienceupload_progress", args=[upload.pk]))
 
     def status_view(self, request, upload_id):
         upload = self._upload(request, upload_id)

@@ -9,8 +9,12 @@ class AudienceError(DomainError):
     """An audience cannot be created or changed as asked."""
 
 
+class IdTypeNotGuessed(AudienceError):
+    """The first lines of an upload do not show its ID type: the person chooses it."""
+
+
 class SharingRefused(DomainError):
     """A sharing rule (docs/audiences.md) refuses the share; ``details`` names each reason."""
 
 
-__all__ = ["AudienceError", "DomainError", "SharingRefused", "UploadRejected"]
+__all__ = ["AudienceError", "DomainError", "IdTypeNotGuessed", "SharingRefused", "UploadRejected"]

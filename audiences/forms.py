@@ -1,12 +1,9 @@
 """Admin forms. They collect input and show errors; the rules live in the services."""
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
-from import_export.forms import ConfirmImportForm, ImportForm
 
 from lbm.models import Account, Organization
 from lbm.permissions import Action
@@ -14,22 +11,19 @@ from lbm.permissions import Action
 from . import importers, selectors
 from .models import TYPES_BY_SOURCE, UPLOAD_TYPE_FOR_ID, Audience, IdType, UrlMatch
 
-# Files larger than this go to a background task with a progress bar; smaller ones get
-# django-import-export's preview and confirm.
-DEFAULT_BACKGROUND_BYTES = 64 * 1024
-
-
-def background_threshold() -> int:
-    return getattr(settings, "AUDIENCES_BACKGROUND_UPLOAD_BYTES", DEFAULT_BACKGROUND_BYTES)
-
-
 ORG_ID_TYPES = [(t, label) for t, label in IdType.choices
                 if UPLOAD_TYPE_FOR_ID[t] in TYPES_BY_SOURCE[None]]
 MODES = [("new", _("Create a new audience")), ("add", _("Add to an existing audience"))]
+# Which fields belong to which mode: the page shows only the chosen mode's (docs/audiences.md).
+MODE_FIELDS = {"new": ("organization", "name", "description", "id_type"), "add": ("audience",)}
 
 
-class AudienceImportForm(ImportForm):
-    mode = forms.ChoiceField(label=_("Upload as"), choices=MODES, initial="new")
+class AudienceUploadForm(forms.Form):
+    """The upload page. Rules (rights, names, the file's content) are the services'; this form
+    only collects what they need."""
+
+    mode = forms.ChoiceField(label=_("Upload as"), choices=MODES, initial="new",
+                             widget=forms.RadioSelect)
     organization = forms.ModelChoiceField(label=_("Organization"), queryset=Organization.objects,
                                           required=False)
     name = forms.CharField(label=_("New audience name"), max_length=120, required=False)
@@ -37,36 +31,41 @@ class AudienceImportForm(ImportForm):
                                   widget=forms.Textarea(attrs={"rows": 2}))
     audience = forms.ModelChoiceField(label=_("Existing audience"), queryset=Audience.objects,
                                       required=False)
-    id_type = forms.ChoiceField(label=_("ID type"), choices=ORG_ID_TYPES)
+    id_type = forms.ChoiceField(
+        label=_("ID type"), choices=[("", _("Guess from the file's first lines"))]
+        + ORG_ID_TYPES, required=False,
+        help_text=_("Chosen for you from the file's first lines when you pick the file; check "
+                    "it."))
+    import_file = forms.FileField(label=_("File"))
 
-    field_order = ["mode", "organization", "name", "description", "audience", "id_type",
-                   "import_file", "format", "resource"]
-
-    def __init__(self, formats, resources, *, user=None, **kwargs):
-        super().__init__(formats, resources, **kwargs)
-        self.user = user
-        self.background = False
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
         self.fields["import_file"].help_text = _(
             "TXT or CSV, one ID per line, UTF-8; at most %(max)s IDs. A file with any malformed "
-            "or duplicated ID is rejected whole.") % {"max": f"{importers.MAX_IDS:,}"}
-        if user is not None:
-            self.fields["organization"].queryset = selectors.organizations_where(
-                user, Action.CREATE_AUDIENCES)
-            self.fields["audience"].queryset = selectors.audiences_for(
-                user, Action.CREATE_AUDIENCES).filter(
-                source_account__isnull=True, status=Audience.Status.READY,
-                type__in=[UPLOAD_TYPE_FOR_ID[t] for t, _label in ORG_ID_TYPES])
+            "or duplicated ID is rejected whole, with its lines named.") % {
+            "max": f"{importers.MAX_IDS:,}"}
+        organizations = selectors.organizations_where(user, Action.CREATE_AUDIENCES)
+        self.fields["organization"].queryset = organizations
+        if len(organizations[:2]) == 1:  # the only organization: preselected
+            self.fields["organization"].initial = organizations[0].pk
+            self.fields["organization"].empty_label = None
+        self.fields["audience"].queryset = selectors.audiences_for(
+            user, Action.CREATE_AUDIENCES).filter(
+            source_account__isnull=True, status=Audience.Status.READY,
+            type__in=[UPLOAD_TYPE_FOR_ID[t] for t, _label in ORG_ID_TYPES]).order_by("name")
+
+    @property
+    def chosen_mode(self) -> str:
+        value = self.data.get("mode") if self.is_bound else self.initial.get("mode")
+        return value if value in MODE_FIELDS else "new"
 
     def clean(self):
         cleaned = super().clean()
         if self.errors:
             return cleaned
         if cleaned["mode"] == "add":
-            audience = cleaned.get("audience")
-            if audience is None:
+            if cleaned.get("audience") is None:
                 raise ValidationError({"audience": gettext("Choose the audience to add to.")})
-            cleaned["id_type"] = audience.id_type
-            cleaned["organization"] = audience.organization
         else:
             if cleaned.get("organization") is None:
                 raise ValidationError({"organization": gettext("Choose the organization.")})
@@ -75,54 +74,12 @@ class AudienceImportForm(ImportForm):
             from .exceptions import AudienceError
             from .services import audience_check_name
 
-            try:
+            try:  # the service's own rule, shown next to the field
                 cleaned["name"] = audience_check_name(
                     name=cleaned["name"], organization_id=cleaned["organization"].pk)
             except AudienceError as exc:
                 raise ValidationError({"name": exc.message}) from exc
-        upload = cleaned["import_file"]
-        if upload.size > background_threshold():
-            self.background = True
-            return cleaned
-        try:
-            with importers.parse_ids(upload, id_type=cleaned["id_type"]) as parsed:
-                normalised = "".join(f"{identifier}\t{sealed}\n"
-                                     for identifier, sealed in parsed.rows())
-        except importers.UploadRejected as exc:
-            raise ValidationError([exc.message, *exc.details]) from exc
-        # From here on only the stored form of the IDs travels (preview, temporary storage).
-        cleaned["import_file"] = ContentFile(normalised.encode("ascii"), name=upload.name)
         return cleaned
-
-    def plan(self, user) -> dict:
-        data = self.cleaned_data
-        return plan_from(user, data["mode"], data["id_type"], data.get("organization"),
-                         data.get("name", ""), data.get("description", ""),
-                         data.get("audience"))
-
-
-def plan_from(user, mode, id_type, organization, name, description, audience) -> dict:
-    return {"actor": user, "mode": mode, "id_type": id_type,
-            "organization_id": organization.pk if organization else None,
-            "name": name or "", "description": description or "",
-            "audience_id": audience.pk if audience else None}
-
-
-class AudienceConfirmImportForm(ConfirmImportForm):
-    mode = forms.CharField(widget=forms.HiddenInput())
-    organization = forms.ModelChoiceField(queryset=Organization.objects,
-                                          widget=forms.HiddenInput(), required=False)
-    name = forms.CharField(widget=forms.HiddenInput(), required=False)
-    description = forms.CharField(widget=forms.HiddenInput(), required=False)
-    audience = forms.ModelChoiceField(queryset=Audience.objects, widget=forms.HiddenInput(),
-                                      required=False)
-    id_type = forms.CharField(widget=forms.HiddenInput())
-
-    def plan(self, user) -> dict:
-        data = self.cleaned_data
-        return plan_from(user, data["mode"], data["id_type"], data.get("organization"),
-                         data.get("name", ""), data.get("description", ""),
-                         data.get("audience"))
 
 
 class ShareForm(forms.Form):

@@ -328,11 +328,15 @@ class Loaded:
     added: int  # members added (an addition skips the ones the audience has)
 
 
-def load_ids(source, *, id_type: str, audience_id: int, new_audience: bool,
-             total_bytes: int = 0, progress: ProgressCallback | None = None) -> Loaded:
+def load_ids(source, *, id_type: str, audience_id: int | None, new_audience: bool,
+             total_bytes: int = 0, progress: ProgressCallback | None = None,
+             dry_run: bool = False) -> Loaded:
     """Validate every ID of ``source`` and add them to ``audience_id`` in the caller's
     transaction (which must be open); raise ``UploadRejected`` if the file is refused (the
-    caller's transaction then rolls back). See the module docstring."""
+    caller's transaction then rolls back). See the module docstring.
+
+    ``dry_run``: the same checks, but nothing is added; ``added`` is then how many of the IDs
+    the audience does not have yet (the summary shown before an upload is confirmed)."""
     if not connection.in_atomic_block:
         raise RuntimeError("load_ids must run inside transaction.atomic()")
     limit = MAX_IDS
@@ -358,9 +362,20 @@ def load_ids(source, *, id_type: str, audience_id: int, new_audience: bool,
 
             _feed(source, id_type, size, tally, limit, write, progress)
         tally.check(limit)
-        check_first = tally.bad or not (postgresql and new_audience)
+        check_first = tally.bad or not (postgresql and new_audience) or dry_run
         if check_first:
             tally.reject_if_bad(*_duplicates(cursor))
+        if dry_run:
+            existing = 0
+            if not new_audience:
+                cursor.execute(f"SELECT COUNT(*) FROM {STAGING_TABLE} s JOIN {MEMBER_TABLE} m "
+                               "ON m.identifier = s.identifier AND m.audience_id = %s",
+                               [audience_id])
+                existing = cursor.fetchone()[0]
+            cursor.execute(f"DROP TABLE {STAGING_TABLE}")
+            if progress is not None:
+                progress(1.0)
+            return Loaded(count=tally.count, added=tally.count - existing)
         if id_type in SEALED_TYPES and not new_audience:
             _backfill_sealed(cursor, audience_id)
         if postgresql:

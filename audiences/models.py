@@ -576,6 +576,10 @@ class AudienceShare(models.Model):
 
 
 class UploadStatus(models.TextChoices):
+    # Before the person confirms (docs/audiences.md#uploading): the file is checked and counted,
+    # then waits for the confirmation; nothing is stored in an audience until it is given.
+    CHECKING = "checking", _("Checking the file")
+    AWAITING = "awaiting", _("Waiting for your confirmation")
     QUEUED = "queued", _("Queued")
     VALIDATING = "validating", _("Validating")
     STORING = "storing", _("Storing")
@@ -591,6 +595,7 @@ class AudienceUpload(models.Model):
 
     Status = UploadStatus
     FINISHED = (UploadStatus.DONE, UploadStatus.FAILED)
+    UNCONFIRMED = (UploadStatus.CHECKING, UploadStatus.AWAITING)
 
     organization = models.ForeignKey("lbm.Organization", verbose_name=_("organization"),
                                      on_delete=models.CASCADE, related_name="audience_uploads")
@@ -600,6 +605,7 @@ class AudienceUpload(models.Model):
     name = models.CharField(_("new audience name"), max_length=120, blank=True)
     description = models.TextField(_("description"), blank=True)
     id_type = models.CharField(_("ID type"), max_length=8, choices=IdType.choices)
+    id_type_guessed = models.BooleanField(_("ID type guessed from the file"), default=False)
     file = models.FileField(_("file"), upload_to="audience-uploads/", blank=True)
     original_name = models.CharField(_("file name"), max_length=255, blank=True)
     file_size = models.BigIntegerField(_("file size"), default=0)
@@ -607,6 +613,8 @@ class AudienceUpload(models.Model):
                               default=Status.QUEUED)
     progress = models.PositiveSmallIntegerField(_("progress (%)"), default=0)
     id_count = models.BigIntegerField(_("IDs"), default=0)
+    # Before the import: how many of the IDs the audience does not have yet; after: how many
+    # were added.
     added_count = models.BigIntegerField(_("IDs added"), default=0)
     error = models.TextField(_("error"), blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("uploaded by"),

@@ -169,6 +169,31 @@ def organizations_where(user, action: Action) -> QuerySet[Organization]:
         status=Organization.Status.APPROVED), action, organization_path="pk")
 
 
+def upload_refusal(user) -> str:
+    """Why ``user`` may not upload an audience, in words (the upload page and the audience list
+    say it instead of a bare 403)."""
+    from django.utils.translation import gettext as _
+
+    from lbm.models import Membership
+
+    memberships = list(Membership.objects.filter(user=user).select_related("organization")
+                       .exclude(organization__status=Organization.Status.DELETED))
+    if not memberships:
+        return _("You are not a member of any organization, so you cannot upload audiences.")
+    lines = []
+    for membership in memberships:
+        organization = membership.organization
+        if organization.status != Organization.Status.APPROVED:
+            lines.append(_("“%(org)s” is not approved yet; audiences can be uploaded once LINE "
+                           "approves it.") % {"org": organization.name})
+        elif Action.CREATE_AUDIENCES not in permissions.ROLE_ACTIONS[membership.role]:
+            lines.append(_("Your role in “%(org)s” is “%(role)s”: you may look at its audiences "
+                           "but not upload them. Ask one of its Admins to change your role if "
+                           "you need to.") % {"org": organization.name,
+                                               "role": membership.get_role_display()})
+    return " ".join(lines) or _("Your role does not allow uploading audiences.")
+
+
 def member_lines(audience: Audience, *, chunk: int = 20_000) -> Iterator[str]:
     """Every member identifier as stored, one line each, streamed in keyset-paginated chunks so
     that an export of millions of rows holds one chunk in memory."""
@@ -256,6 +281,29 @@ def upload_progress_set(upload_id: int, percent: int) -> None:
         cache.set(_progress_key(upload_id), int(percent), 24 * 3600)
     except Exception:  # noqa: BLE001 - any cache backend's connection error
         logger.warning("upload %s: progress not written to the cache", upload_id, exc_info=True)
+
+
+def upload_summary(upload: AudienceUpload) -> dict:
+    """What a person reads before confirming an upload: how many IDs, how many new, how many
+    the audience already has, and a few masked samples recomputed from the kept file (never
+    stored, never logged; docs/audiences.md#uploading)."""
+    from . import preview
+
+    samples: list[str] = []
+    if upload.file:
+        try:
+            with upload.file.open("rb") as handle:
+                samples = preview.masked_samples(preview.read_head(handle), upload.id_type)
+        except (FileNotFoundError, OSError):
+            samples = []
+    return {
+        "count": upload.id_count,
+        "new": upload.added_count,
+        "existing": max(upload.id_count - upload.added_count, 0),
+        "samples": samples,
+        "id_type": upload.get_id_type_display(),
+        "guessed": upload.id_type_guessed,
+    }
 
 
 def upload_status(upload: AudienceUpload) -> dict:

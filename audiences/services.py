@@ -24,7 +24,7 @@ from lbm.models import Account, AccountLink, Organization
 from lbm.permissions import Action
 
 from . import importers, selectors
-from .exceptions import AudienceError, SharingRefused, UploadRejected
+from .exceptions import AudienceError, IdTypeNotGuessed, SharingRefused, UploadRejected
 from .models import (
     AUDIENCE_LIFETIME,
     LOOKALIKE_MAX_PERCENT,
@@ -200,7 +200,7 @@ def audience_add_ids(*, actor, audience_id: int, ids, progress=None,
 
 def upload_start(*, actor, organization_id: int | None = None, id_type: str, file,
                  original_name: str = "", name: str = "", audience_id: int | None = None,
-                 description: str = "") -> AudienceUpload:
+                 description: str = "", queue: bool = True) -> AudienceUpload:
     """Keep the file and queue its import (after commit). ``audience_id`` adds to an existing
     audience; otherwise ``name`` names a new one. Rights and name are checked now, the content
     by the task."""
@@ -223,14 +223,110 @@ def upload_start(*, actor, organization_id: int | None = None, id_type: str, fil
                             file_size=getattr(file, "size", 0) or 0, created_by=actor)
     upload.file.save(f"{uuid.uuid4().hex}.txt", file, save=False)
     upload.save()
+    if queue:
+        import_upload.delay_on_commit(upload_id=upload.pk)
+    return upload
+
+
+def upload_check(*, actor, organization_id: int | None = None, id_type: str = "", file,
+                 original_name: str = "", name: str = "", audience_id: int | None = None,
+                 description: str = "") -> AudienceUpload:
+    """Keep the file and queue its check (after commit); the import waits for
+    ``upload_confirm`` (docs/audiences.md#uploading). An empty ``id_type`` is guessed from the
+    file's first lines (``audiences.preview.guess_id_type``); rights and name are checked now."""
+    from . import preview
+    from .tasks import check_upload
+
+    guessed = False
+    if not audience_id and not id_type:
+        id_type = preview.guess_id_type(preview.read_head(file)) or ""
+        if not id_type:
+            raise IdTypeNotGuessed(_("The first lines of the file do not show which kind of ID it "
+                                  "holds; choose the ID type."))
+        guessed = True
+    upload = upload_start(actor=actor, organization_id=organization_id, id_type=id_type,
+                          file=file, original_name=original_name, name=name,
+                          audience_id=audience_id, description=description, queue=False)
+    AudienceUpload.objects.filter(pk=upload.pk).update(status=AudienceUpload.Status.CHECKING,
+                                                       id_type_guessed=guessed)
+    upload.status, upload.id_type_guessed = AudienceUpload.Status.CHECKING, guessed
+    check_upload.delay_on_commit(upload_id=upload.pk)
+    return upload
+
+
+def upload_check_process(*, upload_id: int) -> AudienceUpload:
+    """Check and count a kept file without storing anything: how many IDs, how many the
+    audience does not have yet. A refused file ends the upload FAILED with its lines named;
+    otherwise it waits for the confirmation. Safe to run again."""
+    upload = AudienceUpload.objects.get(pk=upload_id)
+    if upload.status != AudienceUpload.Status.CHECKING:
+        return upload
+    if not upload.file or not upload.file.storage.exists(upload.file.name):
+        return _upload_failed(upload, _("The uploaded file is no longer available; upload it "
+                                        "again."))
+
+    def progress(fraction: float) -> None:
+        selectors.upload_progress_set(upload.pk, int(fraction * 100))
+
+    try:
+        with transaction.atomic():
+            loaded = importers.load_ids(upload.file.path, id_type=upload.id_type,
+                                        audience_id=upload.audience_id,
+                                        new_audience=not upload.audience_id,
+                                        total_bytes=upload.file_size, progress=progress,
+                                        dry_run=True)
+    except UploadRejected as exc:
+        return _upload_failed(upload, _error_text(exc))
+    except Exception:
+        logger.exception("audience upload %s: the check failed", upload.pk)
+        return _upload_failed_unexpectedly(upload)
+    AudienceUpload.objects.filter(pk=upload.pk, status=AudienceUpload.Status.CHECKING).update(
+        status=AudienceUpload.Status.AWAITING, id_count=loaded.count, added_count=loaded.added,
+        progress=0)
+    selectors.upload_progress_set(upload.pk, 0)
+    upload.refresh_from_db()
+    return upload
+
+
+def _unconfirmed(upload_id: int, actor) -> AudienceUpload:
+    upload = AudienceUpload.objects.select_for_update().get(pk=upload_id)
+    permissions.require(actor, Action.CREATE_AUDIENCES, upload.organization)
+    return upload
+
+
+@transaction.atomic
+def upload_confirm(*, upload_id: int, actor) -> AudienceUpload:
+    """The person confirmed the summary: the import is queued. A second click changes nothing."""
+    from .tasks import import_upload
+
+    upload = _unconfirmed(upload_id, actor)
+    if upload.status != AudienceUpload.Status.AWAITING:
+        if upload.status in (AudienceUpload.Status.CHECKING, AudienceUpload.Status.FAILED):
+            raise AudienceError(_("This upload cannot be confirmed (it is %(status)s).")
+                                % {"status": upload.get_status_display()})
+        return upload  # already confirmed
+    upload.status, upload.progress = AudienceUpload.Status.QUEUED, 0
+    upload.save(update_fields=["status", "progress"])
     import_upload.delay_on_commit(upload_id=upload.pk)
     return upload
 
 
+@transaction.atomic
+def upload_cancel(*, upload_id: int, actor) -> AudienceUpload:
+    """The person does not confirm: the upload ends and its file is removed."""
+    upload = _unconfirmed(upload_id, actor)
+    if upload.status not in AudienceUpload.UNCONFIRMED:
+        return upload
+    return _upload_failed(upload, _("Cancelled before the import; nothing was stored."))
+
+
 def upload_process(*, upload_id: int) -> AudienceUpload:
     """Import one queued upload. Safe to run again: a finished upload is a no-op, and an
-    interrupted one starts over (its transaction was rolled back, its file is still there)."""
+    interrupted one starts over (its transaction was rolled back, its file is still there).
+    An upload not yet confirmed is left alone."""
     upload = AudienceUpload.objects.select_related("created_by").get(pk=upload_id)
+    if upload.status in AudienceUpload.UNCONFIRMED:
+        return upload
     if upload.is_finished:
         _delete_file(upload)
         return upload
@@ -258,7 +354,7 @@ def upload_process(*, upload_id: int) -> AudienceUpload:
                 progress=progress, total_bytes=upload.file_size)
             added = audience.size
     except (UploadRejected, AudienceError, permissions.NotAllowed) as exc:
-        return _upload_failed(upload, str(exc))
+        return _upload_failed(upload, _error_text(exc))
     except Exception:
         # Unexpected (database connection lost — a raw psycopg error as well as Django's —, a
         # hashing process killed, a bug): the upload ends FAILED with its file removed, never
@@ -273,6 +369,11 @@ def upload_process(*, upload_id: int) -> AudienceUpload:
     upload.refresh_from_db()
     _delete_file(upload)
     return upload
+
+
+def _error_text(exc) -> str:
+    """The refusal and each line it names, one a line (line numbers and reasons, no values)."""
+    return "\n".join([exc.message, *getattr(exc, "details", [])])
 
 
 def _upload_failed(upload: AudienceUpload, message: str) -> AudienceUpload:
@@ -1046,44 +1147,6 @@ def audience_delete(*, actor, audience_id: int, reason: str = "") -> None:
     AudienceMember.objects.filter(audience_id=audience.pk).delete()  # one DELETE, no FK
     _record(audience, actor=actor, reason=why)
     audience.delete()
-
-
-# --- The admin's preview/confirm import (django-import-export) --------------------------------
-
-
-def audience_import_begin(*, actor, mode: str, id_type: str, organization_id: int | None = None,
-                          name: str = "", description: str = "",
-                          audience_id: int | None = None) -> Audience:
-    """The audience that a small import fills: a new one in progress, or the existing one
-    (locked). Runs inside import-export's transaction (rolled back in the preview)."""
-    if mode == "add":
-        audience = Audience.objects.select_for_update().get(pk=audience_id)
-        _addable(audience, actor)
-        return audience
-    organization, account = _owner(actor=actor, organization_id=organization_id,
-                                   account_id=None)
-    audience_type = UPLOAD_TYPE_FOR_ID[id_type]
-    _check_type(audience_type, account)
-    name = audience_check_name(name=name, organization_id=organization.pk)
-    return _new_audience(organization=organization, account=None, name=name,
-                         audience_type=audience_type, id_type=id_type, actor=actor,
-                         description=description)
-
-
-def audience_import_finish(*, audience_id: int, actor, added: int) -> Audience:
-    audience = Audience.objects.select_for_update().get(pk=audience_id)
-    created = audience.status == Audience.Status.IN_PROGRESS
-    audience.size = AudienceMember.objects.filter(audience_id=audience.pk).count()
-    audience.status = Audience.Status.READY
-    audience.version += 1
-    _record(audience, actor=actor, reason=(_("Uploaded %(count)d IDs") if created
-                                           else _("Added %(count)d IDs")) % {"count": added})
-    audience.save(update_fields=["size", "status", "version", "updated_at"])
-    if created:
-        _after_created(audience)
-    else:
-        transaction.on_commit(lambda: _refresh_reachable(audience.pk))
-    return audience
 
 
 # --- Audiences that exist in an account (sync from LINE, demo data) ---------------------------

@@ -15,6 +15,14 @@ def import_upload(upload_id: int) -> str:
     return upload_process(upload_id=upload_id).status
 
 
+@shared_task(name="audiences.check_upload", **TASK_OPTIONS)
+def check_upload(upload_id: int) -> str:
+    """Check and count a kept upload before the person confirms it (nothing is stored)."""
+    from .services import upload_check_process
+
+    return upload_check_process(upload_id=upload_id).status
+
+
 @shared_task(name="audiences.detach_account", **TASK_OPTIONS)
 def detach_account(link_id: int) -> int:
     """An ended link: the account's audiences and shares leave the organization."""

@@ -11,6 +11,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from lbm.models import Invitation
+
 from .exceptions import ImmutableDocument
 
 MONEY = {"max_digits": 14, "decimal_places": 4}
@@ -801,28 +803,16 @@ class AccountAdministrator(models.Model):
         return f"{self.user} @ {self.account}"
 
 
-class AccountAdministratorInvitation(models.Model):
+class AccountAdministratorInvitation(Invitation):
     """A single-use invitation to become an account's administrator, valid 7 days. Only a hash
-    of its token is stored."""
+    of its token is stored (``lbm.invitations``)."""
 
     account = models.ForeignKey("lbm.Account", verbose_name=_("Official Account"),
                                 on_delete=models.PROTECT, related_name="+")
-    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
-    # Keyed hash of the invitee's normalised e-mail address (lbm.pii): only a sign-in with that
-    # address may accept.
-    email_hash = models.CharField(_("invitee e-mail (keyed hash)"), max_length=64, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("invited by"),
-                                   null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    expires_at = models.DateTimeField(_("expires at"))
-    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
-    used_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("used by"), null=True,
-                                blank=True, on_delete=models.SET_NULL, related_name="+")
 
-    class Meta:
+    class Meta(Invitation.Meta):
         verbose_name = _("administrator invitation")
         verbose_name_plural = _("administrator invitations")
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.account_id} ({self.expires_at:%Y-%m-%d})"

@@ -6,11 +6,8 @@ Rights come from ``lbm.permissions`` (account administrators, never organization
 arithmetic and the ledger are ``billing.services``'.
 """
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -20,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from lbm import permissions, pii
+from lbm import invitations, permissions
 from lbm.audit import record_change
 from lbm.exceptions import NotAllowed
 
@@ -39,7 +36,7 @@ from .models import (
     Subscription,
 )
 
-INVITATION_DAYS = 7
+INVITATION_DAYS = invitations.INVITATION_DAYS
 
 
 # --- The right -------------------------------------------------------------------------------
@@ -57,34 +54,18 @@ def administrator_grant(*, account_id: int, user, actor) -> AccountAdministrator
     return grant
 
 
-def _is_for(invitation: AccountAdministratorInvitation, user) -> bool:
-    try:
-        return hmac.compare_digest(pii.email_keyed_hash(user.email or ""), invitation.email_hash)
-    except pii.InvalidIdentifier:
-        return False
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def invitation_create(*, account_id: int, actor, email: str,
                       now: datetime | None = None) -> str:
     """Invite the person who reads ``email`` to administer the account: a single-use link,
     valid 7 days, sent to that address. Only the token's hash and the address's keyed hash are
-    kept; the link works only for a sign-in with that e-mail address (docs/billing.md)."""
+    kept; the link works only for a sign-in with that e-mail address (``lbm.invitations``,
+    docs/billing.md)."""
     if not permissions.may_grant_account_administrator(actor, account_id):
         raise NotAllowed(_("Only an account manager or an administrator of this Official "
                            "Account may invite administrators."))
-    try:
-        email_hash = pii.email_keyed_hash(email)
-    except pii.InvalidIdentifier as exc:
-        raise BillingError(_("Enter the e-mail address of the person to invite.")) from exc
-    token = secrets.token_urlsafe(32)
-    now = now or timezone.now()
-    invitation = AccountAdministratorInvitation.objects.create(
-        account_id=account_id, token_hash=_hash(token), email_hash=email_hash,
-        created_by=actor, expires_at=now + timedelta(days=INVITATION_DAYS))
+    invitation, token = invitations.issue(AccountAdministratorInvitation, email=email,
+                                          actor=actor, now=now, error=BillingError,
+                                          account_id=account_id)
     link = settings.SITE_URL + reverse("admin:billing_selfservice_accept", args=[token])
     account = invitation.account
     transaction.on_commit(lambda: send_mail(
@@ -103,21 +84,8 @@ def invitation_create(*, account_id: int, actor, email: str,
 
 @transaction.atomic
 def invitation_accept(*, token: str, user, now: datetime | None = None) -> AccountAdministrator:
-    now = now or timezone.now()
-    invitation = (AccountAdministratorInvitation.objects.select_for_update()
-                  .filter(token_hash=_hash(token or "")).first())
-    if invitation is None:
-        raise BillingError(_("This invitation does not exist."))
-    if invitation.used_at is not None:
-        raise BillingError(_("This invitation has already been used."))
-    if now >= invitation.expires_at:
-        raise BillingError(_("This invitation expired on %(day)s; ask for a new one.")
-                           % {"day": periods.taipei_date(invitation.expires_at)})
-    if not _is_for(invitation, user):
-        raise BillingError(_("This invitation was sent to another e-mail address: sign in "
-                             "with the address it was sent to."))
-    invitation.used_at, invitation.used_by = now, user
-    invitation.save(update_fields=["used_at", "used_by"])
+    invitation = invitations.claim(AccountAdministratorInvitation, token=token, user=user,
+                                   now=now, error=BillingError)
     grant, _created = AccountAdministrator.objects.get_or_create(
         account_id=invitation.account_id, user=user,
         defaults={"granted_by": invitation.created_by})

@@ -34,6 +34,9 @@ class LBMAdminSite(admin.AdminSite):
         user = request.user
         if can_review(user):
             context["backlog"] = review_backlog()
+        from .selectors import deleted_organizations_of
+
+        context["deleted_organizations"] = list(deleted_organizations_of(user))
         return super().index(request, context)
 
 

@@ -187,6 +187,58 @@ class Membership(models.Model):
         return f"{self.user} @ {self.organization} ({self.get_role_display()})"
 
 
+class Invitation(models.Model):
+    """A single-use invitation, valid 7 days, bound to an e-mail address (``lbm.invitations``).
+    Only a hash of its token and the keyed hash of the address are stored."""
+
+    token_hash = models.CharField(_("token hash"), max_length=64, unique=True)
+    # Keyed hash of the invitee's normalised e-mail address (lbm.pii): only a sign-in with that
+    # address may accept.
+    email_hash = models.CharField(_("invitee e-mail (keyed hash)"), max_length=64, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("invited by"),
+                                   null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    used_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("used by"), null=True,
+                                blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+
+class MembershipInvitation(Invitation):
+    """An Admin's invitation to join an organization with a role; the person becomes a member
+    only by accepting it (docs/organizations.md#invitations)."""
+
+    organization = models.ForeignKey(Organization, verbose_name=_("organization"),
+                                     on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(_("role"), max_length=16, choices=MemberRole.choices,
+                            default=MemberRole.VIEWER)
+    is_company_member = models.BooleanField(
+        _("company member"), default=True,
+        help_text=_("Employee of the company itself, as opposed to an agency or partner."))
+    # ``c***@example.com``: enough for the Admins to recognise whom they invited; the address
+    # itself is not kept.
+    email_hint = models.CharField(_("invited address"), max_length=120, blank=True)
+
+    class Meta(Invitation.Meta):
+        verbose_name = _("member invitation")
+        verbose_name_plural = _("member invitations")
+        constraints = [models.CheckConstraint(condition=Q(role__in=MemberRole.values),
+                                              name="membershipinvitation_role_valid")]
+
+    def __str__(self) -> str:
+        return f"{self.email_hint} → {self.organization} ({self.get_role_display()})"
+
+    @property
+    def is_pending(self) -> bool:
+        from django.utils import timezone
+
+        return self.used_at is None and self.expires_at > timezone.now()
+
+
 class OrganizationUserObjectPermission(UserObjectPermissionBase):
     """django-guardian's direct foreign-key table for organization permissions (fast, cascades)."""
 

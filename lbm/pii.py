@@ -136,3 +136,20 @@ def mask_email(raw: str) -> str:
     """``chen@example.com`` → ``c***@example.com``, for showing which address was used."""
     local, _sep, domain = raw.partition("@")
     return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+def mask_phone(raw: str) -> str:
+    """``0912345678`` (or ``+886912345678``) → ``0912***678``: the first four and last three
+    digits of the national form, for a person to recognise a number without reading it whole.
+    A value that is not a phone number gives ``***``."""
+    try:
+        number = phonenumbers.parse(raw.strip(), DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return "***"
+    if not phonenumbers.is_valid_number(number):
+        return "***"
+    national = "".join(ch for ch in phonenumbers.format_number(
+        number, phonenumbers.PhoneNumberFormat.NATIONAL) if ch.isdigit())
+    if number.country_code != 886:
+        national = f"+{number.country_code}{national}"
+    return f"{national[:4]}***{national[-3:]}"

@@ -6,6 +6,9 @@ from . import health, metrics, views
 
 lbm_patterns = ([
     path("verify-contact/<str:token>/", views.verify_contact, name="verify-contact"),
+    path("invitation/<str:token>/", views.invitation, name="invitation"),
+    path("invitation/<str:token>/register/", views.invitation_register,
+         name="invitation-register"),
 ], "lbm")
 
 ops_patterns = ([

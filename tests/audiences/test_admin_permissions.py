@@ -109,54 +109,118 @@ def test_changelist_query_count_does_not_grow_with_rows(client, org, admin_user)
                    for q in queries.captured_queries)
 
 
-def test_small_file_goes_through_preview_and_confirm(client, org, admin_user):
+def _upload(client, data, content, name="ids.txt"):
+    return client.post(reverse("admin:audiences_audience_import"), {
+        **data, "import_file": SimpleUploadedFile(name, content)})
+
+
+def test_upload_shows_a_summary_with_masked_samples_then_imports_on_confirm(
+        client, org, admin_user, django_capture_on_commit_callbacks):
     _login(client, factories.member(org, "operator_data"))
-    url = reverse("admin:audiences_audience_import")
     content = "".join(f"{p}\n" for p in af.phones(20)).encode("utf-8-sig")
-    response = client.post(url, {
-        "mode": "new", "organization": org.pk, "name": "預覽上傳", "id_type": "phone",
-        "format": "0", "resource": "0",
-        "import_file": SimpleUploadedFile("ids.txt", content)})
-    assert response.status_code == 200
-    assert "confirm_form" in response.context
-    assert not Audience.objects.filter(name="預覽上傳").exists()  # the preview stored nothing
-    page = response.content.decode()
-    assert pii.phone_keyed_hash(af.phone(0)) in page and af.phone(0) not in page
-    confirm = response.context["confirm_form"]
-    data = {name: confirm[name].value() for name in confirm.fields}
-    data = {k: ("" if v is None else getattr(v, "pk", v)) for k, v in data.items()}
-    response = client.post(reverse("admin:audiences_audience_process_import"), data)
-    assert response.status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _upload(client, {"mode": "new", "organization": org.pk, "name": "預覽上傳",
+                                    "id_type": ""}, content)
+    upload = AudienceUpload.objects.get()
+    progress = reverse("admin:audiences_audienceupload_progress", args=[upload.pk])
+    assert response.status_code == 302 and response["Location"] == progress
+    assert (upload.status, upload.id_type, upload.id_type_guessed) == ("awaiting", "phone", True)
+    assert not Audience.objects.filter(name="預覽上傳").exists()  # nothing stored yet
+    page = client.get(progress).content.decode()
+    assert 'id="summary-count">20<' in page and 'id="summary-new">20<' in page
+    assert 'id="summary-existing">0<' in page
+    assert pii.mask_phone(af.phone(0)) in page  # 0912***…
+    assert af.phone(0) not in page and pii.phone_keyed_hash(af.phone(0)) not in page
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("admin:audiences_audienceupload_confirm", args=[upload.pk]),
+                    {"decision": "confirm"})
     audience = Audience.objects.get(name="預覽上傳")
     assert audience.size == 20 and audience.status == "ready"
+    upload.refresh_from_db()
+    assert upload.status == "done" and not upload.file
 
 
-def test_bad_small_file_shows_the_lines_and_stores_nothing(client, org, admin_user):
+def test_an_addition_counts_the_ids_the_audience_already_has(
+        client, org, admin_user, audience, django_capture_on_commit_callbacks):
     _login(client, admin_user)
-    response = client.post(reverse("admin:audiences_audience_import"), {
-        "mode": "new", "organization": org.pk, "name": "壞", "id_type": "phone",
-        "format": "0", "resource": "0",
-        "import_file": SimpleUploadedFile("ids.txt", b"0912345678\nxx\n0912345678\n")})
-    page = response.content.decode()
-    assert "Line 2: not a valid phone number" in page
-    assert "Line 3: duplicate of line 1" in page
+    content = "".join(f"{p}\n" for p in af.phones(130)).encode()  # 120 known, 10 new
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(client, {"mode": "add", "audience": audience.pk}, content)
+    upload = AudienceUpload.objects.get()
+    assert (upload.status, upload.id_count, upload.added_count) == ("awaiting", 130, 10)
+    page = client.get(reverse("admin:audiences_audienceupload_progress",
+                              args=[upload.pk])).content.decode()
+    assert 'id="summary-new">10<' in page and 'id="summary-existing">120<' in page
+    assert audience.members.count() == 120  # the check stored nothing
+
+
+def test_an_unconfirmed_upload_is_not_imported_and_a_cancel_removes_its_file(
+        client, org, admin_user, django_capture_on_commit_callbacks):
+    _login(client, admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(client, {"mode": "new", "organization": org.pk, "name": "不要",
+                         "id_type": "phone"}, b"0912345678\n")
+    upload = AudienceUpload.objects.get()
+    assert services.upload_process(upload_id=upload.pk).status == "awaiting"
+    assert not Audience.objects.filter(name="不要").exists()
+    response = client.post(reverse("admin:audiences_audienceupload_confirm", args=[upload.pk]),
+                           {"decision": "cancel"})
+    assert response["Location"].startswith(reverse("admin:audiences_audience_import"))
+    upload.refresh_from_db()
+    assert upload.status == "failed" and not upload.file
+    with pytest.raises(services.AudienceError):
+        services.upload_confirm(upload_id=upload.pk, actor=admin_user)
+
+
+def test_a_refused_file_names_its_lines_and_offers_to_upload_again(
+        client, org, admin_user, django_capture_on_commit_callbacks):
+    _login(client, admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        _upload(client, {"mode": "new", "organization": org.pk, "name": "壞",
+                         "id_type": "phone"}, b"0912345678\nxx\n0912345678\n")
+    upload = AudienceUpload.objects.get()
+    page = client.get(reverse("admin:audiences_audienceupload_progress",
+                              args=[upload.pk])).content.decode()
+    assert "<li>Line 2: not a valid phone number</li>" in page
+    assert "<li>Line 3: duplicate of line 1</li>" in page
+    assert 'id="upload-again-link"' in page and "name=%E5%A3%9E" in page  # 壞, prefilled
+    assert "You may leave this page" not in page
     assert not Audience.objects.filter(name="壞").exists()
 
 
+def test_an_unguessable_file_asks_for_the_id_type(client, org, admin_user):
+    _login(client, admin_user)
+    response = _upload(client, {"mode": "new", "organization": org.pk, "name": "猜不到",
+                                "id_type": ""}, b"hello\nworld\n")
+    assert response.status_code == 200
+    assert "choose the ID type" in str(response.context["form"].errors["id_type"])
+    assert not AudienceUpload.objects.exists()
+
+
+def test_the_only_organization_is_preselected_and_the_viewer_is_told_why(client, org):
+    viewer = factories.member(org, "viewer")
+    operator = factories.member(org, "operator")
+    _login(client, operator)
+    form = client.get(reverse("admin:audiences_audience_import")).context["form"]
+    assert form["organization"].value() == org.pk
+    _login(client, viewer)
+    response = client.get(reverse("admin:audiences_audience_import"))
+    assert response.status_code == 403
+    assert "User (view only)" in response.content.decode()
+    listing = client.get(reverse("admin:audiences_audience_changelist")).content.decode()
+    assert 'id="lbm-upload-refusal"' in listing and 'id="lbm-upload-link"' not in listing
+
+
 def test_large_file_goes_to_the_background_with_a_progress_page(
-        client, org, admin_user, settings, django_capture_on_commit_callbacks):
-    settings.AUDIENCES_BACKGROUND_UPLOAD_BYTES = 10
+        client, org, admin_user, django_capture_on_commit_callbacks):
     _login(client, admin_user)
     content = "".join(f"{p}\n" for p in af.phones(30)).encode()
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("admin:audiences_audience_import"), {
-            "mode": "new", "organization": org.pk, "name": "大檔", "id_type": "phone",
-            "format": "0", "resource": "0",
-            "import_file": SimpleUploadedFile("big.txt", content)})
+        _upload(client, {"mode": "new", "organization": org.pk, "name": "大檔",
+                         "id_type": "phone"}, content, name="big.txt")
     upload = AudienceUpload.objects.get()
-    assert response.status_code == 302
-    assert response["Location"] == reverse("admin:audiences_audienceupload_progress",
-                                           args=[upload.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.upload_confirm(upload_id=upload.pk, actor=admin_user)
     status = client.get(reverse("admin:audiences_audienceupload_status", args=[upload.pk])).json()
     assert status["status"] == "done" and status["progress"] == 100 and status["id_count"] == 30
     other = factories.organization(state="approved", name="別家")

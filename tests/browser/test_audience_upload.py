@@ -1,4 +1,5 @@
-"""An Operator uploads a file of phone numbers in the admin and watches the progress bar."""
+"""An Operator uploads a file of phone numbers in the admin, confirms the summary and watches
+the progress bar."""
 
 import pytest
 
@@ -27,16 +28,18 @@ def test_upload_shows_progress_until_done(new_page, operator, tmp_path):
     sign_in(page, user.username, factories.PASSWORD)
     page.goto("/admin/audiences/audience/")
     page.click("a.import_link")
-    page.select_option("#id_mode", "new")
+    page.check("#id_mode_0")
     page.select_option("#id_organization", str(org.pk))
     page.fill("#id_name", "門市會員")
     page.select_option("#id_id_type", "phone")
     page.set_input_files("#id_import_file", str(path))
-    page.click("input[type=submit]")
+    page.click("#lbm-upload-submit")
     page.wait_for_url("**/audienceupload/*/progress/")
-    bar = page.locator("#upload-progress")
+    page.wait_for_selector("#upload-summary")
+    assert page.inner_text("#summary-count") == "500"
+    assert not Audience.objects.filter(name="門市會員").exists()  # not before the confirmation
+    page.click("#upload-confirm")
     page.wait_for_selector("#upload-status[data-status=done]")
-    assert bar.get_attribute("value") == "100"
     assert page.locator("#upload-result").inner_text().startswith("500")
     page.click("#upload-audience-link")
     page.wait_for_selector("text=門市會員")
@@ -55,7 +58,8 @@ def test_bad_file_shows_the_failing_line(new_page, operator, tmp_path):
     page.fill("#id_name", "壞檔")
     page.select_option("#id_id_type", "phone")
     page.set_input_files("#id_import_file", str(path))
-    page.click("input[type=submit]")
+    page.click("#lbm-upload-submit")
     page.wait_for_selector("#upload-status[data-status=failed]")
     assert "Line 2: duplicate of line 1" in page.locator("#upload-error").inner_text()
+    assert page.locator("#upload-again-link").is_visible()
     assert not Audience.objects.filter(name="壞檔").exists()

@@ -231,14 +231,10 @@ def test_removing_the_last_admin_in_the_admin_is_refused_with_a_message(client, 
     assert Membership.objects.filter(pk=membership.pk).exists()
 
 
-def test_admin_adds_a_member_by_email_and_changes_the_role(client, bear):
-    newcomer = factories.UserFactory(email="new.person@bear.example")
-    client_for(client, bear.contact)
-    response = client.post(reverse("admin:lbm_membership_add"), {
-        "organization": bear.pk, "user_identifier": "NEW.person@bear.example",
-        "role": "operator_data", "is_company_member": "on"})
-    assert response.status_code == 302
+def test_admin_changes_a_members_role(client, bear):
+    newcomer = factories.member(bear, "operator_data")
     membership = Membership.objects.get(user=newcomer)
+    client_for(client, bear.contact)
     client.post(reverse("admin:lbm_membership_change", args=[membership.pk]),
                 {"role": "operator", "is_company_member": "on"})
     membership.refresh_from_db()
