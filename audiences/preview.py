@@ -38,7 +38,7 @@ def line_type(value: str) -> str | None:
         return IdType.IFA
     if "@" in value:
         return IdType.EMAIL if pii.clean_email(value) else None
-    if hashing._phone_e164(value) is not None:
+    if pii.phone_e164(value) is not None:
         return IdType.PHONE
     return None
 
