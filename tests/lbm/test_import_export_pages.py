@@ -92,7 +92,7 @@ def test_the_audience_import_page_speaks_zh_hant(client, zh):
     client.force_login(org.contact)
     page = _page(client, reverse("admin:audiences_audience_import"))
     assert leaks(page) == []
-    assert "要匯入的檔案" in page and "匯入" in page
+    assert "上傳受眾" in page and "上傳方式" in page and "檢查檔案" in page
 
 
 def test_history_pages_speak_zh_hant(client, zh):
