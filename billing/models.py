@@ -403,7 +403,10 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account} – {self.plan}"
+        # An unsaved subscription (the admin's add form) has no plan yet.
+        plan = self.plan if self.plan_id else "—"
+        account = self.account if self.account_id else "—"
+        return f"{account} – {plan}"
 
 
 class PlanChange(models.Model):

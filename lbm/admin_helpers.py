@@ -24,6 +24,9 @@ Refusal = DomainError | ValidationError
 def refusal_errors(exc: Refusal) -> dict[str | None, list[str]]:
     """A refusal as ``{field or None: [messages]}``."""
     if isinstance(exc, DomainError):
+        if exc.errors:
+            return {(None if name == "__all__" else name): list(problems)
+                    for name, problems in exc.errors.items()}
         messages_ = [exc.message, *exc.details]
         return {exc.field or None: messages_}
     if hasattr(exc, "error_dict"):
