@@ -20,6 +20,7 @@ from import_export.admin import ImportExportModelAdmin
 from . import channels, permissions, selectors, services
 from .admin_helpers import (
     ReasonForm,  # noqa: F401  (imported from here by older code)
+    ReviewPageMixin,
     ServiceFormAdminMixin,
     confirm_with_reason,
     run_service,
@@ -613,8 +614,9 @@ class AccountLinkAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 # --- The review queue (LINE reviewers) --------------------------------------------------------
 
 
-class ReviewQueueMixin:
-    """A read-only, oldest-first queue with approve and reject (reason required) actions."""
+class ReviewQueueMixin(ReviewPageMixin):
+    """A read-only, oldest-first queue with approve and reject (reason required) actions, and
+    the same two as buttons on each item's page (lbm.admin_helpers.ReviewPageMixin)."""
 
     review_action = Action.REVIEW_ORGANIZATIONS
     list_filter = (OverdueFilter,)
@@ -661,6 +663,10 @@ class ReviewQueueMixin:
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+    def review_decide(self, request, obj, decision, reason):
+        self._decide(request)(obj.pk, "approved" if decision == "approve" else "rejected",
+                              reason)
 
     def approve_rows(self, request, queryset, service):
         _run_service(self, request, queryset,

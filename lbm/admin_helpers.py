@@ -144,3 +144,75 @@ def confirm_with_reason(modeladmin, request, queryset, *, action: str, title, qu
         "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
     }
     return TemplateResponse(request, template, context)
+
+
+class ReviewPageMixin:
+    """Approve and reject buttons on a review queue's item page, each with a confirmation step:
+    an optional note to approve, a required reason to reject, both recorded by the service and
+    shown to the applicant. The queue's list actions stay for bulk work.
+
+    A subclass defines ``review_decide(request, obj, decision, reason)`` (``decision`` is
+    ``"approve"`` or ``"reject"``) and ``has_review_permission(request)``."""
+
+    change_form_template = "admin/lbm/review_change_form.html"
+    approve_label = _("Approve")
+    approve_question = _("Approve this item? A note is optional; the applicant sees it.")
+
+    def review_decide(self, request, obj, decision: str, reason: str):
+        raise NotImplementedError
+
+    def _review_url(self, name: str, *args) -> str:
+        from django.urls import reverse
+
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args)
+
+    def get_urls(self):
+        from django.urls import path
+
+        name = f"{self.opts.app_label}_{self.opts.model_name}_decide"
+        return [path("<path:object_id>/decide/<str:decision>/",
+                     self.admin_site.admin_view(self.decide_view), name=name)] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        if self.has_review_permission(request):
+            extra_context["decide_urls"] = {
+                decision: self._review_url("decide", object_id, decision)
+                for decision in ("approve", "reject")}
+            extra_context["approve_label"] = self.approve_label
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def decide_view(self, request, object_id, decision):
+        from django.core.exceptions import PermissionDenied
+        from django.http import Http404
+
+        if decision not in ("approve", "reject"):
+            raise Http404
+        if not self.has_review_permission(request):
+            raise PermissionDenied
+        try:
+            queryset = self.get_queryset(request).filter(pk=object_id)
+            found = queryset.exists()
+        except (ValueError, ValidationError):
+            found = False
+        if not found:
+            raise Http404
+        change_url = self._review_url("change", object_id)
+        approving = decision == "approve"
+        response = confirm_with_reason(
+            self, request, queryset, action="",
+            title=self.approve_label if approving else gettext("Reject"),
+            question=self.approve_question if approving else gettext(
+                "The applicant will see this reason, edit and resubmit."),
+            reason_required=not approving,
+            reason_label=gettext("Note for the applicant (optional)") if approving
+            else gettext("Reason for the applicant"),
+            call=lambda obj, reason: self.review_decide(request, obj, decision, reason),
+            done_message=gettext("%(count)d item(s) approved.") if approving
+            else gettext("%(count)d item(s) rejected."),
+            cancel_url=change_url)
+        if response is not None:
+            return response
+        if self.get_queryset(request).filter(pk=object_id).exists():
+            return HttpResponseRedirect(change_url)  # refused (the message says why)
+        return HttpResponseRedirect(self._review_url("changelist"))

@@ -33,10 +33,11 @@ class LBMAdminSite(admin.AdminSite):
         context = dict(extra_context or {})
         user = request.user
         if can_review(user):
-            context["backlog"] = review_backlog()
+            context["backlog"] = review_backlog(user)
         return super().index(request, context)
 
 
 def can_review(user) -> bool:
     return (permissions.can(user, Action.REVIEW_ORGANIZATIONS)
-            or permissions.can(user, Action.REVIEW_LINKS))
+            or permissions.can(user, Action.REVIEW_LINKS)
+            or permissions.can(user, Action.REVIEW_NOTIFICATIONS))
