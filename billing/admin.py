@@ -249,6 +249,9 @@ class SubscriptionAdmin(BillingAdmin, SimpleHistoryAdmin):
                 plan_code=data["plan_code"], actor=request.user, started_on=obj.started_on,
                 contract_id=obj.contract_id, chat_advanced=obj.chat_advanced,
                 premium_id_since=obj.premium_id_since, target_friends=obj.target_friends)
+            if obj.monthly_limit is not None:  # a setting, saved as the change form does
+                saved.monthly_limit = obj.monthly_limit
+                services.record_save(obj=saved, actor=request.user, changed=["monthly_limit"])
             obj.pk, obj.plan = saved.pk, saved.plan
             return
         settings_changed = [f for f in form.changed_data if f in form.Meta.fields]

@@ -42,6 +42,7 @@ from django.utils.translation import gettext as _
 
 from lbm import permissions, workdays
 from lbm.audit import record_change
+from lbm.formatting import count as count_text
 from lbm.formatting import money
 from lbm.models import Account
 
@@ -164,11 +165,11 @@ def _check_target_friends(target_friends: int | None) -> None:
     stated to be checked."""
     if target_friends is None:
         raise BillingError(_("State the sub-account's number of target friends (at most "
-                             "%(max)s).") % {"max": f"{SUB_ACCOUNT_MAX_FRIENDS:,}"},
+                             "%(max)s).") % {"max": count_text(SUB_ACCOUNT_MAX_FRIENDS)},
                            field="target_friends")
     if target_friends > SUB_ACCOUNT_MAX_FRIENDS:
         raise BillingError(_("A government sub-account may have at most %(max)s target "
-                             "friends.") % {"max": f"{SUB_ACCOUNT_MAX_FRIENDS:,}"},
+                             "friends.") % {"max": count_text(SUB_ACCOUNT_MAX_FRIENDS)},
                            field="target_friends")
 
 

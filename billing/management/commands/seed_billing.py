@@ -39,6 +39,11 @@ ACCOUNTS = [
     ("熊大早午餐", "@brn2002b", "medium", 2_400),  # downgrade to Light scheduled
     ("熊大飲料", "@drk2003c", "light", 180),  # upgraded to Medium with a promotion code
 ]
+# 熊大's branches on Light, linked to 熊大餐飲集團: their LON applications are seed_notifications'.
+BRANCHES = [("熊大餐廳 信義店", "@bxy1001a"), ("熊大餐廳 板橋店", "@bxy1002b"),
+            ("熊大餐廳 台中店", "@bxy1003c"), ("熊大餐廳 高雄店", "@bxy1004d"),
+            ("熊大餐廳 新竹店", "@bxy1005e"), ("熊大餐廳 台南店", "@bxy1006f")]
+GOV_NUMBER = "04115139"
 GOVERNMENT = [  # name, basic ID, plan
     ("臺北旅遊網", "@tpe3001a", "gov_a"),
     ("臺北旅遊網 北投溫泉", "@tpe3002b", "gov_sub"),
@@ -107,11 +112,11 @@ class Command(BaseCommand):
                                                first_number=10_000_000,
                                                last_number=10_049_999, actor=manager)
 
-    def _account(self, name, basic_id):
+    def _account(self, name, basic_id, provider=None, business_number="53212539"):
         account = Account.objects.filter(basic_id=basic_id).first()
         if account is None:
             account = Account(kind="oa", name=name, basic_id=basic_id, badge="blue",
-                              business_number="53212539")
+                              business_number=business_number, provider=provider)
             account.full_clean()  # LINE's record, as seed_demo adds them
             account.save()
         return account
@@ -132,6 +137,7 @@ class Command(BaseCommand):
                               or services.subscription_create(
                                   account_id=account.pk, customer_id=paid.pk, plan_code=plan,
                                   actor=manager, started_on=start))
+        self._branches(manager, paid)
         contract = self._government(manager, today)
         self._usage(today, contract)
         for n in range(PAST_MONTHS, 0, -1):
@@ -140,6 +146,24 @@ class Command(BaseCommand):
                 services.bill_month(period=period, actor=manager, triggered_by="seed_billing")
         self._credit_note(manager, paid, today)
         self._plan_changes_and_codes(manager, subs, today)
+
+    def _branches(self, manager, paid):
+        from lbm import services as lbm_services
+        from lbm.models import AccountLink, Membership, Organization, Provider
+
+        bear = Organization.objects.get(business_number="53212539")
+        owner = Membership.objects.filter(organization=bear, role="admin").first().user
+        reviewer = get_user_model().objects.get(username="reviewer")
+        provider = Provider.objects.get(name="熊大餐飲：熊大餐廳")
+        for name, basic_id in BRANCHES:
+            account = self._account(name, basic_id, provider=provider)
+            if not AccountLink.objects.filter(account=account).exists():
+                link = lbm_services.link_request(organization_id=bear.pk, actor=owner,
+                                                 account_identifier=basic_id)
+                lbm_services.link_review(link_id=link.pk, decision="approved", actor=reviewer)
+            if not Subscription.objects.filter(account=account).exists():
+                services.subscription_create(account_id=account.pk, customer_id=paid.pk,
+                                             plan_code="light", actor=manager)
 
     def _usage(self, today, contract):
         """Broadcasts on ten days of each past month (Japan time), each row once (dedupe)."""
@@ -168,7 +192,7 @@ class Command(BaseCommand):
     def _government(self, manager, today):
         plan = Plan.objects.get(code=Plan.Code.GOV_A)
         customer = self._customer(
-            manager, "臺北市政府觀光傳播局", business_number="04115139",
+            manager, "臺北市政府觀光傳播局", business_number=GOV_NUMBER,
             invoice_title="臺北市政府觀光傳播局", payment_method="transfer",
             invoice_email="billing@gov.taipei.example")
         contract = GovernmentContract.objects.filter(customer=customer).first()
@@ -178,7 +202,7 @@ class Command(BaseCommand):
                 starts = plan.sold_from
             if plan.sold_until and starts > plan.sold_until:
                 return None  # plan A is no longer sold: no new demo contract
-            main = self._account(*GOVERNMENT[0][:2])
+            main = self._account(*GOVERNMENT[0][:2], business_number=GOV_NUMBER)
             contract = services.government_contract_create(
                 customer_id=customer.pk, plan_code=plan.code, main_account_id=main.pk,
                 starts_on=starts, ends_on=starts.replace(year=starts.year + 1)
@@ -188,7 +212,7 @@ class Command(BaseCommand):
                                           accounts=10, purchased_on=contract.starts_on,
                                           actor=manager)
         for name, basic_id, code in GOVERNMENT[1:]:
-            account = self._account(name, basic_id)
+            account = self._account(name, basic_id, business_number=GOV_NUMBER)
             if not Subscription.objects.filter(account=account).exists():
                 services.subscription_create(
                     account_id=account.pk, customer_id=customer.pk, plan_code=code,

@@ -27,11 +27,10 @@ from django.utils import timezone
 
 from audiences.management.commands.seed_audiences import demo_phone, demo_user_id
 from audiences.models import LineUser
-from billing import services as billing
-from billing.models import BillingCustomer, Subscription
-from lbm import services as lbm_services
+from billing.management.commands.seed_billing import BRANCHES
+from billing.models import Subscription
 from lbm.channels import channel_ensure
-from lbm.models import Account, AccountLink, Membership, Organization, Provider
+from lbm.models import Account, Membership, Organization
 from notifications import services
 from notifications.models import (
     SMS_VERIFICATION_MONTHS,
@@ -66,15 +65,11 @@ REJECTED = {**DELIVERY, "title": "會員好禮", "body": "{{name}} 您好，本�
 REJECTION_REASON = ("此內容屬於行銷訊息，不符合通知型訊息的使用情境；"
                     "請改為交易或服務相關的通知後再送審。")
 
-# name, basic ID, stage the application is brought to
-APPLICATIONS = [
-    ("熊大餐廳 信義店", "@bxy1001a", Stage.DRAFT),
-    ("熊大餐廳 板橋店", "@bxy1002b", Stage.SCENARIO_REVIEW),
-    ("熊大餐廳 台中店", "@bxy1003c", Stage.CONTRACT),
-    ("熊大餐廳 高雄店", "@bxy1004d", Stage.TESTING),
-    ("熊大餐廳 新竹店", "@bxy1005e", Stage.REJECTED),
-    ("熊大餐廳 台南店", "@bxy1006f", Stage.SUSPENDED),
-]
+# name, basic ID (accounts of seed_billing's BRANCHES), stage the application is brought to
+STAGES = [Stage.DRAFT, Stage.SCENARIO_REVIEW, Stage.CONTRACT, Stage.TESTING, Stage.REJECTED,
+          Stage.SUSPENDED]
+APPLICATIONS = [(name, basic_id, stage)
+                for (name, basic_id), stage in zip(BRANCHES, STAGES, strict=True)]
 APPLICATION_REJECTED = "使用情境說明未載明通知內容與觸發時機，請補充後重新送出。"
 APPLICATION_SUSPENDED = "近 7 日內收到多起用戶檢舉，暫停發送以待釐清。"
 
@@ -161,23 +156,12 @@ class Command(BaseCommand):
         return app
 
     def _applications(self, bear):
-        provider = Provider.objects.get(name="熊大餐飲：熊大餐廳")
-        customer = BillingCustomer.objects.get(name="熊大餐飲股份有限公司")
-        for name, basic_id, stage in APPLICATIONS:
+        # The branches' accounts, links and Light plans come from seed_billing (before
+        # seed_audiences, which gives every Official Account its friends).
+        for _name, basic_id, stage in APPLICATIONS:
             account = Account.objects.filter(basic_id=basic_id).first()
             if account is None:
-                account = Account(kind="oa", name=name, basic_id=basic_id, badge="blue",
-                                  business_number="53212539", provider=provider)
-                account.full_clean()  # LINE's record, as seed_demo adds them
-                account.save()
-            if not AccountLink.objects.filter(account=account).exists():
-                link = lbm_services.link_request(organization_id=bear.pk, actor=self.admin,
-                                                 account_identifier=basic_id)
-                lbm_services.link_review(link_id=link.pk, decision="approved",
-                                         actor=self.reviewer)
-            if not Subscription.objects.filter(account=account).exists():
-                billing.subscription_create(account_id=account.pk, customer_id=customer.pk,
-                                            plan_code="light", actor=self.manager)
+                raise CommandError("Run `manage.py seed_billing` first.")
             if not Application.objects.filter(account=account).exists():
                 self._to_stage(self._apply(account, ["delivery"]), stage)
 
