@@ -13,6 +13,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from billing.models import BillingCustomer, Subscription
 from lbm.management.commands.seed_demo import DEMO_PASSWORD
@@ -52,7 +53,8 @@ def test_reviewer_approves_and_rejects_from_the_review_pages(demo, new_page):
             sign_in(probe, "reviewer", DEMO_PASSWORD)
         probe.set_viewport_size({"width": 1366, "height": 900})
         table = probe.locator("#lbm-backlog table")
-        fits = table.evaluate("t => t.scrollWidth <= t.clientWidth")
+        fits = table.evaluate("t => t.scrollWidth <= t.clientWidth && [...t.querySelectorAll("
+                              "'th, td')].every(c => c.scrollWidth <= c.clientWidth)")
         assert fits and probe.evaluate("document.documentElement.scrollWidth") <= 1366, language
         header = probe.locator("#lbm-backlog thead th")
         assert header.count() == 4
@@ -122,6 +124,7 @@ def test_account_manager_puts_an_official_account_on_a_plan(demo, new_page):
     page.fill("#id_account", str(coffee.pk))
     page.fill("#id_customer", str(bare.pk))
     page.select_option("#id_plan_code", "high")
+    page.fill("#id_started_on", timezone.localdate().isoformat())
     page.fill("#id_monthly_limit", "20000")
     steps.shot(page, "add form filled in")
     page.click("input[name=_save]")
