@@ -122,7 +122,10 @@ class PriceTier(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.plan} ≥{self.first_message}: {self.unit_price} ({self.effective_from})"
+        from lbm.formatting import count, money
+
+        return (f"{self.plan} ≥{count(self.first_message)}: {money(self.unit_price)} "
+                f"({self.effective_from})")
 
 
 class AddOn(models.TextChoices):
@@ -163,7 +166,9 @@ class AddOnPrice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_code_display()} {self.price} {self.get_per_display()} " \
+        from lbm.formatting import money
+
+        return f"{self.get_code_display()} {money(self.price)} {self.get_per_display()} " \
                f"({self.effective_from})"
 
 

@@ -7,10 +7,19 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from billing.models import BillingCustomer, GovernmentContract, PlanChange, Subscription
+from billing import services
+from billing.models import (
+    BillingCustomer,
+    CreditNote,
+    GovernmentContract,
+    Invoice,
+    Plan,
+    PlanChange,
+    Subscription,
+)
 from tests import factories
 
-from .factories import customer, subscription
+from .factories import customer, send, subscription, taipei
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +38,11 @@ def test_the_add_page_opens_and_puts_an_official_account_on_a_plan(client, manag
     client.force_login(manager)
     assert client.get(reverse(ADD)).status_code == 200  # was a 500 (__str__ without a plan)
     account, buyer = factories.AccountFactory(), customer()
-    response = client.post(reverse(ADD), _add_form(account, buyer))
+    response = client.post(reverse(ADD), _add_form(account, buyer, monthly_limit="2500"))
     assert response.status_code == 302, response.content.decode()[:3000]
     sub = Subscription.objects.get(account=account)
     assert (sub.plan.code, sub.customer, sub.started_on) == ("medium", buyer, date(2025, 3, 1))
+    assert sub.monthly_limit == 2500  # typed on the add form, kept
     assert PlanChange.objects.get(subscription=sub).created_by == manager
     assert sub.history.filter(history_user=manager).exists()
 
@@ -102,7 +112,6 @@ def test_a_government_contract_is_added_from_its_page(client, manager):
     assert page.status_code == 200
     prefix = page.context["inline_admin_formsets"][0].formset.prefix
     management = {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
-    from billing.models import Plan
     plan = Plan.objects.get(code="gov_a")
     data = {"customer": buyer.pk, "plan": plan.pk, "main_account": main.pk,
             "starts_on": "2025-01-01", "ends_on": "2025-12-31", **management}  # A: from July
@@ -119,7 +128,6 @@ def test_a_government_contract_is_added_from_its_page(client, manager):
 
 def test_money_and_counts_read_with_separators_in_lists(client, manager):
     sub = subscription(plan="light", actor=manager)
-    from billing import services
     services.subscription_change_plan(subscription_id=sub.pk, plan_code="high", actor=manager)
     client.force_login(manager)
     body = client.get(reverse("admin:billing_planchange_changelist")).content.decode()
@@ -134,3 +142,34 @@ def test_money_and_count_helpers():
     assert money(Decimal("0.2000")) == "NT$0.2"
     assert money(Decimal("-400")) == "-NT$400"
     assert count(1234567) == "1,234,567"
+
+
+def test_a_duplicate_promotion_code_is_refused_on_the_code_field(client, manager):
+    services.promotion_code_create(code="TAKEN1", valid_from=date(2025, 1, 1),
+                                   valid_until=date(2025, 12, 31), actor=manager)
+    client.force_login(manager)
+    url = reverse("admin:billing_promotioncode_add")
+    data = {"code": "taken1", "valid_from": "2025-01-01", "valid_until": "2025-12-31"}
+    refused = client.post(url, data)
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["code"] == [
+        "This promotion code already exists."]
+    data["code"] = "FRESH1"
+    assert client.post(url, data).status_code == 302
+
+
+def test_a_credit_note_larger_than_the_invoice_is_refused_on_the_amount(client, manager):
+    sub = subscription(plan="high", actor=manager)
+    send(sub.account_id, 10, taipei(2025, 2, 10, 12))
+    services.bill_month(period=date(2025, 2, 1), actor=manager)
+    invoice = Invoice.objects.get(customer=sub.customer, period=date(2025, 2, 1))
+    client.force_login(manager)
+    url = reverse("admin:billing_creditnote_add")
+    data = {"invoice": invoice.pk, "kind": "credit", "einvoice_action": "",
+            "amount": str(invoice.total + 1), "reason": "補償"}
+    refused = client.post(url, data)
+    assert refused.status_code == 200
+    errors = refused.context["adminform"].form.errors["amount"]
+    assert errors == [f"A credit of NT${invoice.total + 1:,} is more than the "
+                      f"NT${invoice.total:,} this invoice still bills."]
+    assert not CreditNote.objects.exists()
