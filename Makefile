@@ -22,6 +22,7 @@ run: install
 	$(BIN)/python manage.py seed_demo
 	$(BIN)/python manage.py seed_billing
 	$(BIN)/python manage.py seed_audiences
+	$(BIN)/python manage.py seed_notifications
 	@echo "Admin: http://127.0.0.1:8000/admin/"
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 

@@ -18,6 +18,7 @@ from import_export.admin import ExportMixin
 
 from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
+from lbm.admin_helpers import ServiceFormAdminMixin
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.import_export_i18n import LabelledExportForm
@@ -51,8 +52,9 @@ def staff_can(user, codename: str) -> bool:
     return permissions.staff_may(user, f"billing.{codename}")
 
 
-class BillingAdmin(admin.ModelAdmin):
-    """Staff-global rights per model; no deletion; a refused service is shown, not a 500."""
+class BillingAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
+    """Staff-global rights per model; no deletion; a refused service is shown on its field with
+    the input kept (lbm.admin_helpers), not a 500."""
 
     def _can(self, request, action: str) -> bool:
         return staff_can(request.user, f"{action}_{self.opts.model_name}")
@@ -76,13 +78,6 @@ class BillingAdmin(admin.ModelAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
         services.record_save(obj=obj, actor=request.user, changed=form.changed_data)
@@ -124,20 +119,13 @@ class AddOnPriceAdmin(BillingAdmin, SimpleHistoryAdmin):
 
 
 class BillingCustomerForm(forms.ModelForm):
-    """The e-invoice buyer is checked as the platform would (company or person)."""
+    """The e-invoice buyer is checked as the platform would (company or person) by
+    ``services.record_save``; its refusal comes back onto the fields it names."""
 
     class Meta:
         model = BillingCustomer
         fields = ["name", "organization", "business_number", "country", "payment_method",
                   "invoice_title", "invoice_carrier", "donation_code", "invoice_email"]
-
-    def clean(self):
-        data = super().clean()
-        services.check_buyer(business_number=data.get("business_number") or "",
-                             name=data.get("invoice_title") or "",
-                             carrier=data.get("invoice_carrier") or "",
-                             donation_code=data.get("donation_code") or "", form=self)
-        return data
 
 
 @admin.register(BillingCustomer)
@@ -201,6 +189,7 @@ class SubscriptionAdmin(BillingAdmin, SimpleHistoryAdmin):
     raw_id_fields = ("account", "customer", "contract")
     change_form_template = "admin/billing/subscription/change_form.html"
     actions = ["change_plan"]
+    refusal_field_map = {"plan": "plan_code"}
 
     @admin.action(description=_("Change plan…"), permissions=["change"])
     def change_plan(self, request, queryset):
@@ -261,7 +250,10 @@ class SubscriptionAdmin(BillingAdmin, SimpleHistoryAdmin):
                 plan_code=data["plan_code"], actor=request.user, started_on=obj.started_on,
                 contract_id=obj.contract_id, chat_advanced=obj.chat_advanced,
                 premium_id_since=obj.premium_id_since, target_friends=obj.target_friends)
-            obj.pk = saved.pk
+            if obj.monthly_limit is not None:  # a setting, saved as the change form does
+                saved.monthly_limit = obj.monthly_limit
+                services.record_save(obj=saved, actor=request.user, changed=["monthly_limit"])
+            obj.pk, obj.plan = saved.pk, saved.plan
             return
         settings_changed = [f for f in form.changed_data if f in form.Meta.fields]
         services.record_save(obj=obj, actor=request.user, changed=settings_changed,

@@ -3,6 +3,7 @@
 from django.utils.translation import gettext as _
 
 from lbm.exceptions import DomainError
+from lbm.formatting import count
 
 
 class BillingError(DomainError):
@@ -23,8 +24,8 @@ class QuotaExceeded(BillingError):
         super().__init__(
             _("This send of %(requested)s messages exceeds the monthly limit of %(quota)s "
               "messages: %(used)s have been used this month, so %(left)s are left.")
-            % {"requested": requested, "quota": quota, "used": used,
-               "left": max(quota - used, 0)})
+            % {"requested": count(requested), "quota": count(quota), "used": count(used),
+               "left": count(max(quota - used, 0))})
 
 
 class PlanChangeRefused(BillingError):

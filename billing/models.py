@@ -124,7 +124,10 @@ class PriceTier(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.plan} ≥{self.first_message}: {self.unit_price} ({self.effective_from})"
+        from lbm.formatting import count, money
+
+        return (f"{self.plan} ≥{count(self.first_message)}: {money(self.unit_price)} "
+                f"({self.effective_from})")
 
 
 class AddOn(models.TextChoices):
@@ -165,7 +168,9 @@ class AddOnPrice(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_code_display()} {self.price} {self.get_per_display()} " \
+        from lbm.formatting import money
+
+        return f"{self.get_code_display()} {money(self.price)} {self.get_per_display()} " \
                f"({self.effective_from})"
 
 
@@ -405,7 +410,10 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.account} – {self.plan}"
+        # An unsaved subscription (the admin's add form) has no plan yet.
+        plan = self.plan if self.plan_id else "—"
+        account = self.account if self.account_id else "—"
+        return f"{account} – {plan}"
 
 
 class PlanChange(models.Model):

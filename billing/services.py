@@ -42,6 +42,8 @@ from django.utils.translation import gettext as _
 
 from lbm import permissions, workdays
 from lbm.audit import record_change
+from lbm.formatting import count as count_text
+from lbm.formatting import money
 from lbm.models import Account
 
 from . import einvoice, periods, pricing, selectors
@@ -106,28 +108,30 @@ def subscription_create(*, account_id: int, customer_id: int, plan_code: str, ac
     _require(actor, "add_subscription")
     account = Account.objects.select_for_update().get(pk=account_id)
     if account.kind != Account.Kind.OFFICIAL_ACCOUNT:
-        raise BillingError(_("Only LINE Official Accounts have a plan."))
+        raise BillingError(_("Only LINE Official Accounts have a plan."), field="account")
     existing = Subscription.objects.filter(account=account).first()
     if existing is not None:
         if existing.customer_id == customer_id and existing.plan.code == plan_code:
             return existing
         raise BillingError(_("This Official Account already has a subscription; change its "
-                             "plan instead."))
+                             "plan instead."), field="account")
     plan = Plan.objects.get(code=plan_code)
     contract = None
     if plan.is_government:
         if contract_id is None:
-            raise BillingError(_("A government plan needs its government contract."))
+            raise BillingError(_("A government plan needs its government contract."),
+                               field="contract")
         contract = GovernmentContract.objects.select_related("main_account").get(pk=contract_id)
         if plan.code == Plan.Code.GOV_SUB and not account.name.startswith(
                 contract.main_account.name):
             raise BillingError(
                 _("A sub-account's name must start with the main account's name "
-                  "(“%(main)s”).") % {"main": contract.main_account.name})
+                  "(“%(main)s”).") % {"main": contract.main_account.name}, field="account")
         if plan.code == Plan.Code.GOV_SUB:
             _check_target_friends(target_friends)
     elif contract_id is not None:
-        raise BillingError(_("Only government plans belong to a government contract."))
+        raise BillingError(_("Only government plans belong to a government contract."),
+                           field="contract")
     else:
         _require_purchase_details(BillingCustomer.objects.get(pk=customer_id), plan)
     started_on = started_on or periods.line_day(timezone.now())
@@ -161,10 +165,12 @@ def _check_target_friends(target_friends: int | None) -> None:
     stated to be checked."""
     if target_friends is None:
         raise BillingError(_("State the sub-account's number of target friends (at most "
-                             "%(max)s).") % {"max": f"{SUB_ACCOUNT_MAX_FRIENDS:,}"})
+                             "%(max)s).") % {"max": count_text(SUB_ACCOUNT_MAX_FRIENDS)},
+                           field="target_friends")
     if target_friends > SUB_ACCOUNT_MAX_FRIENDS:
         raise BillingError(_("A government sub-account may have at most %(max)s target "
-                             "friends.") % {"max": f"{SUB_ACCOUNT_MAX_FRIENDS:,}"})
+                             "friends.") % {"max": count_text(SUB_ACCOUNT_MAX_FRIENDS)},
+                           field="target_friends")
 
 
 def _require_purchase_details(customer: BillingCustomer, plan: Plan) -> None:
@@ -177,7 +183,8 @@ def _require_purchase_details(customer: BillingCustomer, plan: Plan) -> None:
     if not customer.has_invoice_info:
         problems.append(_("Register the e-invoice information first."))
     if problems:
-        raise PlanChangeRefused(_("This plan cannot be bought yet."), details=problems)
+        raise PlanChangeRefused(_("This plan cannot be bought yet."), details=problems,
+                                field="customer")
 
 
 def _roll_forward(subscription: Subscription, period: date, actor) -> None:
@@ -380,9 +387,10 @@ def promotion_code_create(*, code: str, valid_from: date, valid_until: date, act
     _require(actor, "add_promotioncode")
     code = code.strip().upper()
     if not code:
-        raise PromotionCodeRefused(_("A promotion code needs a code."))
+        raise PromotionCodeRefused(_("A promotion code needs a code."), field="code")
     if valid_until < valid_from:
-        raise PromotionCodeRefused(_("A promotion code cannot expire before it is valid."))
+        raise PromotionCodeRefused(_("A promotion code cannot expire before it is valid."),
+                                   field="valid_until")
     obj = PromotionCode(code=code, valid_from=valid_from, valid_until=valid_until,
                         face_value=face_value)
     _record(obj, actor=actor, reason=_("Created"))
@@ -390,7 +398,8 @@ def promotion_code_create(*, code: str, valid_from: date, valid_until: date, act
         with transaction.atomic():
             obj.save()
     except IntegrityError as exc:
-        raise PromotionCodeRefused(_("This promotion code already exists.")) from exc
+        raise PromotionCodeRefused(_("This promotion code already exists."),
+                                   field="code") from exc
     return obj
 
 
@@ -406,9 +415,10 @@ def promotion_code_batch_create(*, count: int, valid_from: date, valid_until: da
 
     _require(actor, "add_promotioncode")
     if not 1 <= count <= 10_000:
-        raise PromotionCodeRefused(_("A batch holds 1 to 10,000 codes."))
+        raise PromotionCodeRefused(_("A batch holds 1 to 10,000 codes."), field="count")
     if valid_until < valid_from:
-        raise PromotionCodeRefused(_("A promotion code cannot expire before it is valid."))
+        raise PromotionCodeRefused(_("A promotion code cannot expire before it is valid."),
+                                   field="valid_until")
     prefix = prefix.strip().upper()[:12]
     codes = set()
     while len(codes) < count:
@@ -435,18 +445,21 @@ def _usable_code(*, code: str, subscription: Subscription, on: date,
                  registered_ok: bool = False) -> PromotionCode:
     obj = PromotionCode.objects.select_for_update().filter(code=code.strip().upper()).first()
     if obj is None:
-        raise PromotionCodeRefused(_("This promotion code does not exist."))
+        raise PromotionCodeRefused(_("This promotion code does not exist."),
+                                   field="promotion_code")
     usable = {PromotionCode.Status.AVAILABLE}
     if registered_ok:
         usable.add(PromotionCode.Status.REGISTERED)
     if obj.status not in usable or (obj.subscription_id not in (None, subscription.pk)):
-        raise PromotionCodeRefused(_("This promotion code has already been used."))
+        raise PromotionCodeRefused(_("This promotion code has already been used."),
+                                   field="promotion_code")
     if not obj.valid_from <= on <= obj.valid_until:
         raise PromotionCodeRefused(_("This promotion code is not valid on %(day)s.")
-                                   % {"day": on})
+                                   % {"day": on}, field="promotion_code")
     problems = _customer_problems(subscription.customer)
     if problems:
-        raise PromotionCodeRefused(_("This promotion code cannot be used."), details=problems)
+        raise PromotionCodeRefused(_("This promotion code cannot be used."), details=problems,
+                                   field="promotion_code")
     return obj
 
 
@@ -510,13 +523,14 @@ def government_contract_create(*, customer_id: int, plan_code: str, main_account
     _require(actor, "add_governmentcontract")
     plan = Plan.objects.get(code=plan_code)
     if plan.code not in Plan.GOVERNMENT_MAIN_PLANS:
-        raise BillingError(_("A government contract is on plan A or plan B."))
+        raise BillingError(_("A government contract is on plan A or plan B."), field="plan")
     if ends_on <= starts_on:
-        raise BillingError(_("The term must end after it starts."))
+        raise BillingError(_("The term must end after it starts."), field="ends_on")
     if (plan.sold_from and starts_on < plan.sold_from) or (plan.sold_until
                                                            and starts_on > plan.sold_until):
         raise BillingError(_("This plan is for contracts starting from %(start)s to %(end)s.")
-                           % {"start": plan.sold_from, "end": plan.sold_until})
+                           % {"start": plan.sold_from, "end": plan.sold_until},
+                           field="starts_on")
     contract = GovernmentContract(customer_id=customer_id, plan=plan,
                                   main_account_id=main_account_id, starts_on=starts_on,
                                   ends_on=ends_on)
@@ -554,16 +568,17 @@ def government_block_add(*, contract_id: int, kind: str, accounts: int, purchase
     _require(actor, "add_governmentblock")
     contract = GovernmentContract.objects.select_for_update().get(pk=contract_id)
     if kind not in GovernmentBlock.Kind.values:
-        raise BillingError(_("Unknown kind of block."))
+        raise BillingError(_("Unknown kind of block."), field="kind")
     if kind == GovernmentBlock.Kind.CIVIL_SERVANTS:
         raise BillingError(_("Civil-servant blocks are counted from the accounts that ever "
                              "completed verification, not entered by hand: add the accounts "
                              "to the contract (civil-servant plan) and record their "
-                             "verification."))
+                             "verification."), field="kind")
     if accounts < 1:
-        raise BillingError(_("A block purchase needs at least one account."))
+        raise BillingError(_("A block purchase needs at least one account."), field="accounts")
     if not contract.starts_on <= purchased_on <= contract.ends_on:
-        raise BillingError(_("Blocks can be added only during the main contract's term."))
+        raise BillingError(_("Blocks can be added only during the main contract's term."),
+                           field="purchased_on")
     block = GovernmentBlock(contract=contract, kind=kind, accounts=accounts,
                             purchased_on=purchased_on)
     _record(block, actor=actor, reason=_("Blocks purchased"))
@@ -1100,17 +1115,18 @@ def credit_note_create(*, invoice_id: int, kind: str, amount: Decimal, reason: s
     invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
     reason = (reason or "").strip()
     if not reason:
-        raise BillingError(_("A credit or debit note needs a reason."))
+        raise BillingError(_("A credit or debit note needs a reason."), field="reason")
     if kind not in CreditNote.Kind.values:
-        raise BillingError(_("Unknown kind of note."))
+        raise BillingError(_("Unknown kind of note."), field="kind")
     amount = Decimal(amount)
     if amount <= 0 or amount != amount.to_integral_value():
-        raise BillingError(_("The amount must be a positive whole number of TWD."))
+        raise BillingError(_("The amount must be a positive whole number of TWD."),
+                           field="amount")
     figures = selectors.invoice_balance(invoice=invoice)
     balance = figures["balance"]
     if einvoice_action and (kind != CreditNote.Kind.CREDIT or not invoice.einvoice_number):
         raise BillingError(_("Only a credit on an invoice with an e-invoice number is an "
-                             "allowance or a void."))
+                             "allowance or a void."), field="einvoice_action")
     if kind == CreditNote.Kind.CREDIT and invoice.einvoice_number:
         einvoice_action = einvoice_action or EInvoiceAction.ALLOWANCE
         if einvoice_action not in EInvoiceAction.values:
@@ -1125,7 +1141,8 @@ def credit_note_create(*, invoice_id: int, kind: str, amount: Decimal, reason: s
                                % {"total": invoice.total})
     if kind == CreditNote.Kind.CREDIT and amount > balance:
         raise BillingError(_("A credit of %(amount)s is more than the %(balance)s this invoice "
-                             "still bills.") % {"amount": amount, "balance": balance})
+                             "still bills.") % {"amount": money(amount), "balance": money(balance)},
+                           field="amount")
     sequence = CreditNote.objects.filter(invoice=invoice).count() + 1
     prefix = "CN" if kind == CreditNote.Kind.CREDIT else "DN"
     return CreditNote.objects.create(invoice=invoice, kind=kind, amount=amount, reason=reason,
@@ -1149,14 +1166,16 @@ def record_save(*, obj, actor, changed: Iterable[str] = (), reason: str = ""):
     _require(actor, f"{'add' if adding else 'change'}_{model._meta.model_name}")
     changed = sorted(set(changed))
     if model is Subscription and {"plan", "account", "customer", "contract"} & set(changed):
-        raise BillingError(_("Change a plan through a plan change, not by editing it."))
+        raise BillingError(_("Change a plan through a plan change, not by editing it."),
+                           field="plan")
     if model is BillingCustomer and (adding or {"business_number", "invoice_title",
                                                  "invoice_carrier", "donation_code"}
                                      & set(changed)):
         check_buyer(business_number=obj.business_number, name=obj.invoice_title,
                     carrier=obj.invoice_carrier, donation_code=obj.donation_code)
     if model is Subscription and "suspended_at" in changed:
-        raise BillingError(_("Suspend an account through its suspension, with a reason."))
+        raise BillingError(_("Suspend an account through its suspension, with a reason."),
+                           field="suspended_at")
     if model is Subscription and "target_friends" in changed and obj.plan.code == Plan.Code.GOV_SUB:
         _check_target_friends(obj.target_friends)
     if not adding and not changed:
@@ -1252,15 +1271,17 @@ def einvoice_track_create(*, period: date, prefix: str, first_number: int, last_
     _require(actor, "add_einvoicetrack")
     prefix = (prefix or "").strip().upper()
     if not einvoice.PREFIX_RE.fullmatch(prefix):
-        raise BillingError(_("A number track starts with two letters A–Z."))
+        raise BillingError(_("A number track starts with two letters A–Z."), field="prefix")
     if period != einvoice.bimonth_of(period):
         raise BillingError(_("A two-month period starts on the first day of January, March, "
-                             "May, July, September or November."))
+                             "May, July, September or November."), field="period")
     if not 0 <= first_number <= last_number <= 99_999_999:
-        raise BillingError(_("The numbers are eight digits and the range must not be empty."))
+        raise BillingError(_("The numbers are eight digits and the range must not be empty."),
+                           field="last_number")
     if EInvoiceTrack.objects.filter(period=period, prefix=prefix, first_number__lte=last_number,
                                     last_number__gte=first_number).exists():
-        raise BillingError(_("This range overlaps a number track already entered."))
+        raise BillingError(_("This range overlaps a number track already entered."),
+                           field="first_number")
     track = EInvoiceTrack(period=period, prefix=prefix, first_number=first_number,
                           last_number=last_number, next_number=first_number, created_by=actor)
     _record(track, actor=actor, reason=_("Number track entered"))
@@ -1285,4 +1306,5 @@ def check_buyer(*, business_number: str, name: str, carrier: str, donation_code:
                 form.add_error(field_name if field_name in form.fields else None, problems)
             return
         raise BillingError(_("The e-invoice details are not valid."),
-                           details=[m for ms in exc.message_dict.values() for m in ms]) from exc
+                           details=[m for ms in exc.message_dict.values() for m in ms],
+                           errors=exc.message_dict) from exc

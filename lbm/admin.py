@@ -18,6 +18,13 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 
 from . import channels, invitations, permissions, selectors, services
+from .admin_helpers import (
+    ReasonForm,  # noqa: F401  (imported from here by older code)
+    ReviewPageMixin,
+    ServiceFormAdminMixin,
+    confirm_with_reason,
+    run_service,
+)
 from .admin_site import can_review
 from .exceptions import DomainError
 from .history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
@@ -41,7 +48,7 @@ from .workdays import taipei_today
 User = get_user_model()
 
 
-class ScopedAdminMixin:
+class ScopedAdminMixin(ServiceFormAdminMixin):
     """Rows and rights through ``lbm.permissions``; unknown or foreign objects are a 404."""
 
     organization_path = "organization"
@@ -85,12 +92,8 @@ class ScopedAdminMixin:
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if object_id is not None:
             self._require_visible(request, object_id)
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as exc:
-            # A rule that only the locked write could check (e.g. a race): say so, keep nothing.
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+        # A service's refusal re-shows the form with the input and the error by its field.
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -98,52 +101,9 @@ class ScopedAdminMixin:
         return actions
 
 
-def _run_service(modeladmin, request, queryset, call, done_message) -> None:
-    """Apply a service to each selected row; report successes and each refusal by name."""
-    done = 0
-    for obj in queryset:
-        try:
-            call(obj)
-        except DomainError as exc:
-            modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
-        else:
-            done += 1
-    if done:
-        modeladmin.message_user(request, done_message % {"count": done}, messages.SUCCESS)
-
-
-class ReasonForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 4}),
-                             required=False)
-
-
-def _confirm_with_reason(modeladmin, request, queryset, *, action: str, title, question,
-                         reason_required: bool, call, done_message, consequences=()):
-    """An intermediate page asking for confirmation and a reason, then the service per row."""
-    form = ReasonForm(request.POST if request.POST.get("confirm") else None)
-    if request.POST.get("confirm"):
-        if form.is_valid():
-            reason = form.cleaned_data["reason"].strip()
-            if reason_required and not reason:
-                form.add_error("reason", gettext("A written reason is required; the applicant "
-                                                 "will see it."))
-            else:
-                _run_service(modeladmin, request, queryset, lambda obj: call(obj, reason),
-                             done_message)
-                return None
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "question": question,
-        "objects": queryset,
-        "form": form,
-        "action": action,
-        "reason_required": reason_required,
-        "consequences": list(consequences),
-        "opts": modeladmin.model._meta,
-        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-    }
-    return TemplateResponse(request, "admin/lbm/confirm_action.html", context)
+# Shared with the other apps' admins (lbm.admin_helpers); the old private names stay.
+_run_service = run_service
+_confirm_with_reason = confirm_with_reason
 
 
 # --- Organizations ----------------------------------------------------------------------------
@@ -167,30 +127,9 @@ class OrganizationForm(forms.ModelForm):
             else:
                 self.fields.pop("contact")
 
-    def clean_entity_type(self):
-        value = self.cleaned_data["entity_type"]
-        try:
-            services.organization_validate_entity(entity_type=value)
-        except DomainError as exc:
-            raise ValidationError(exc.message) from exc
-        return value
-
-    def clean_name(self):
-        name = self.cleaned_data["name"].strip()
-        if not name:
-            raise ValidationError(gettext("An organization needs a name."))
-        return name
-
-    def clean(self):
-        cleaned = super().clean()
-        instance = self.instance
-        if instance.pk:
-            changed = set(self.changed_data) & set(services.BUSINESS_INFO_FIELDS + ("entity_type",))
-            if changed and instance.status not in Organization.EDITABLE_BUSINESS_INFO:
-                raise ValidationError(gettext(
-                    "Business information can be changed only while the organization is a draft "
-                    "or has been rejected."))
-        return cleaned
+    # No clean_*: the rules (entity type, name, business information locked once submitted,
+    # the contact person) are the services'; a refusal comes back onto its field
+    # (lbm.admin_helpers.ServiceFormAdminMixin).
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -804,7 +743,7 @@ class AccountLinkAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
                 def __init__(self, *args, **kw):
                     super().__init__(*args, request=request, **kw)
 
-            return RequestForm
+            return self.refusable_form(request, RequestForm)
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
@@ -852,8 +791,9 @@ class AccountLinkAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 # --- The review queue (LINE reviewers) --------------------------------------------------------
 
 
-class ReviewQueueMixin:
-    """A read-only, oldest-first queue with approve and reject (reason required) actions."""
+class ReviewQueueMixin(ReviewPageMixin):
+    """A read-only, oldest-first queue with approve and reject (reason required) actions, and
+    the same two as buttons on each item's page (lbm.admin_helpers.ReviewPageMixin)."""
 
     review_action = Action.REVIEW_ORGANIZATIONS
     list_filter = (OverdueFilter,)
@@ -900,6 +840,10 @@ class ReviewQueueMixin:
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+    def review_decide(self, request, obj, decision, reason):
+        self._decide(request)(obj.pk, "approved" if decision == "approve" else "rejected",
+                              reason)
 
     def approve_rows(self, request, queryset, service):
         _run_service(self, request, queryset,

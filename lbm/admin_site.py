@@ -33,7 +33,7 @@ class LBMAdminSite(admin.AdminSite):
         context = dict(extra_context or {})
         user = request.user
         if can_review(user):
-            context["backlog"] = review_backlog()
+            context["backlog"] = review_backlog(user)
         from .selectors import deleted_organizations_of
 
         context["deleted_organizations"] = list(deleted_organizations_of(user))
@@ -42,4 +42,5 @@ class LBMAdminSite(admin.AdminSite):
 
 def can_review(user) -> bool:
     return (permissions.can(user, Action.REVIEW_ORGANIZATIONS)
-            or permissions.can(user, Action.REVIEW_LINKS))
+            or permissions.can(user, Action.REVIEW_LINKS)
+            or permissions.can(user, Action.REVIEW_NOTIFICATIONS))

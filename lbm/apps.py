@@ -15,6 +15,9 @@ class LbmConfig(AppConfig):
         # Every app's post_migrate, so that permissions of apps migrated after lbm are included.
         post_migrate.connect(_ensure_staff_groups, dispatch_uid="lbm.ensure_staff_groups")
         _watch_generations()
+        from .formatting import install_admin_formatting
+
+        install_admin_formatting()  # NT$1,200 and 6,000 in every admin list and page
 
 
 def _watch_generations() -> None:

@@ -79,10 +79,9 @@ class StateCollector:
         overdue = GaugeMetricFamily("lbm_review_overdue",
                                     "Items waiting for review past their due date",
                                     labels=["queue"])
-        pending.add_metric(["organizations"], backlog.organizations_pending)
-        pending.add_metric(["account_links"], backlog.links_pending)
-        overdue.add_metric(["organizations"], backlog.organizations_overdue)
-        overdue.add_metric(["account_links"], backlog.links_overdue)
+        for queue in backlog.queues:  # organizations, account_links, lon_applications, …
+            pending.add_metric([queue.key], queue.pending)
+            overdue.add_metric([queue.key], queue.overdue)
         yield pending
         yield overdue
 

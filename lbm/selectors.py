@@ -1,11 +1,13 @@
 """Reads for the review queue and the admin index."""
 
 from dataclasses import dataclass
+from datetime import date
 
-from django.db.models import QuerySet
+from django.db.models import Count, Min, Q, QuerySet
+from django.utils.translation import gettext
 
 from .models import AccountLink, Organization
-from .workdays import taipei_today
+from .workdays import review_due_date, taipei_today
 
 
 def review_queue_organizations() -> QuerySet[Organization]:
@@ -22,28 +24,81 @@ def review_queue_links() -> QuerySet[AccountLink]:
 
 
 @dataclass(frozen=True)
+class Queue:
+    """One review queue on the dashboard: how many wait, how many are past their due date, and
+    the earliest due date among them."""
+
+    key: str
+    label: str
+    url_name: str
+    pending: int
+    overdue: int
+    next_due: date | None
+    overdue_query: str = "overdue=yes"
+
+
+@dataclass(frozen=True)
 class Backlog:
     organizations_pending: int
     organizations_overdue: int
     links_pending: int
     links_overdue: int
+    queues: tuple[Queue, ...] = ()
 
     @property
     def total_overdue(self) -> int:
-        return self.organizations_overdue + self.links_overdue
+        return sum(q.overdue for q in self.queues) if self.queues else (
+            self.organizations_overdue + self.links_overdue)
 
 
-def review_backlog() -> Backlog:
-    """Counts for the reviewers' panel on the admin index (four indexed counts)."""
+def _due_counts(queryset, today) -> tuple[int, int, date | None]:
+    figures = queryset.aggregate(
+        pending=Count("pk"), overdue=Count("pk", filter=Q(review_due_on__lt=today)),
+        next_due=Min("review_due_on"))
+    return figures["pending"], figures["overdue"], figures["next_due"]
+
+
+def review_backlog(user=None) -> Backlog:
+    """The reviewers' backlog (docs/organizations.md#review-backlog): every queue with its
+    pending and overdue counts and its earliest due date — organizations and account links
+    (5 Taiwan working days after submission), LON applications (the onboarding's latest
+    expected finish) and LON template versions (5 working days after submission). With a
+    ``user``, only the queues that user reviews."""
+    from notifications import selectors as lon
+
+    from . import permissions
+    from .permissions import Action
+
     today = taipei_today()
-    orgs = Organization.objects.filter(status=Organization.Status.PENDING)
-    links = AccountLink.objects.filter(status=AccountLink.Status.PENDING)
-    return Backlog(
-        organizations_pending=orgs.count(),
-        organizations_overdue=orgs.filter(review_due_on__lt=today).count(),
-        links_pending=links.count(),
-        links_overdue=links.filter(review_due_on__lt=today).count(),
-    )
+    orgs = _due_counts(Organization.objects.filter(status=Organization.Status.PENDING), today)
+    links = _due_counts(AccountLink.objects.filter(status=AccountLink.Status.PENDING), today)
+    queues = []
+
+    def may(action) -> bool:
+        return user is None or permissions.can(user, action)
+
+    if may(Action.REVIEW_ORGANIZATIONS):
+        queues.append(Queue("organizations", gettext("Organizations"),
+                            "admin:lbm_organizationreview_changelist", *orgs))
+    if may(Action.REVIEW_LINKS):
+        queues.append(Queue("account_links", gettext("Account links"),
+                            "admin:lbm_accountlinkreview_changelist", *links))
+    if may(Action.REVIEW_NOTIFICATIONS):
+        applications = lon.review_queue_applications().aggregate(
+            pending=Count("pk"), overdue=Count("pk", filter=Q(expected_latest__lt=today)),
+            next_due=Min("expected_latest"))
+        queues.append(Queue("lon_applications", gettext("LON applications"),
+                            "admin:notifications_applicationreview_changelist",
+                            applications["pending"], applications["overdue"],
+                            applications["next_due"], overdue_query=""))
+        dues = [review_due_date(at) for at in lon.review_queue_templates()
+                .values_list("submitted_at", flat=True) if at is not None]
+        queues.append(Queue("lon_templates", gettext("LON templates"),
+                            "admin:notifications_templateversionreview_changelist",
+                            len(dues), sum(1 for due in dues if due < today),
+                            min(dues, default=None), overdue_query=""))
+    return Backlog(organizations_pending=orgs[0], organizations_overdue=orgs[1],
+                   links_pending=links[0], links_overdue=links[1], queues=tuple(queues))
 
 
 # --- What an organization's own people read on its page (docs/organizations.md#next-steps) ----

@@ -47,7 +47,8 @@ _record = record_change  # lbm.audit: who and why for the history row
 def organization_validate_entity(*, entity_type: str) -> None:
     if entity_type != Organization.EntityType.COMPANY:
         raise DomainError(_("Agencies and resellers may not create an organization for "
-                            "themselves; the organization must be the brand owner's company."))
+                            "themselves; the organization must be the brand owner's company."),
+                          field="entity_type")
 
 
 @transaction.atomic
@@ -60,7 +61,7 @@ def organization_create(*, actor, organization: Organization) -> Organization:
     organization_validate_entity(entity_type=organization.entity_type)
     organization.name = (organization.name or "").strip()
     if not organization.name:
-        raise DomainError(_("An organization needs a name."))
+        raise DomainError(_("An organization needs a name."), field="name")
     organization.status = Organization.Status.DRAFT
     organization.contact = None
     _full_clean(organization)
@@ -70,7 +71,8 @@ def organization_create(*, actor, organization: Organization) -> Organization:
             organization.save()
     except IntegrityError as exc:
         raise DomainError(_("An organization with this business number already exists or "
-                            "existed; a company may have only one, ever.")) from exc
+                            "existed; a company may have only one, ever."),
+                          field="business_number") from exc
     membership = Membership(organization=organization, user=actor,
                             role=Membership.Role.ADMIN, is_company_member=True)
     _record(membership, actor=actor, reason=_("Creator becomes Admin"))
@@ -88,7 +90,9 @@ def _full_clean(organization: Organization) -> None:
     try:
         organization.full_clean(exclude=["contact"])
     except ValidationError as exc:
-        raise DomainError(" ".join(exc.messages)) from exc
+        fields = [name for name in getattr(exc, "error_dict", {}) if name != "__all__"]
+        raise DomainError(" ".join(exc.messages),
+                          field=fields[0] if len(fields) == 1 else None) from exc
 
 
 @transaction.atomic
@@ -100,7 +104,10 @@ def organization_update(*, organization: Organization, actor, changed: list[str]
     locked_fields = set(changed) & set(BUSINESS_INFO_FIELDS + ("entity_type", "country"))
     if locked_fields and current.status not in Organization.EDITABLE_BUSINESS_INFO:
         raise DomainError(_("Business information can be changed only while the organization "
-                            "is a draft or has been rejected."))
+                            "is a draft or has been rejected."), field=sorted(locked_fields)[0])
+    organization.name = (organization.name or "").strip()
+    if not organization.name:
+        raise DomainError(_("An organization needs a name."), field="name")
     if "entity_type" in changed:
         organization_validate_entity(entity_type=organization.entity_type)
     if "contact" in changed and organization.contact_id:
@@ -113,7 +120,8 @@ def organization_update(*, organization: Organization, actor, changed: list[str]
             organization.save()
     except IntegrityError as exc:
         raise DomainError(_("An organization with this business number already exists or "
-                            "existed; a company may have only one, ever.")) from exc
+                            "existed; a company may have only one, ever."),
+                          field="business_number") from exc
     if "contact" in changed and organization.contact_id:
         organization_send_contact_verification(organization_id=organization.pk, actor=actor)
     return organization
@@ -122,12 +130,13 @@ def organization_update(*, organization: Organization, actor, changed: list[str]
 def _check_contact(organization: Organization, user) -> None:
     membership = Membership.objects.filter(organization=organization, user=user).first()
     if membership is None or membership.role != Membership.Role.ADMIN:
-        raise DomainError(_("The contact person must be an Admin of the organization."))
+        raise DomainError(_("The contact person must be an Admin of the organization."),
+                          field="contact")
     if not membership.is_company_member:
         raise DomainError(_("The contact person must be a member of the company itself, not of "
-                            "an agency or partner."))
+                            "an agency or partner."), field="contact")
     if not user.email:
-        raise DomainError(_("The contact person has no e-mail address."))
+        raise DomainError(_("The contact person has no e-mail address."), field="contact")
 
 
 def contact_email_is_verified(organization: Organization) -> bool:
@@ -343,12 +352,13 @@ def _admin_count(organization_id: int) -> int:
 def _membership_create(organization: Organization, *, user, role: str, is_company_member: bool,
                        actor, reason: str) -> Membership:
     if role not in Membership.Role.values:
-        raise DomainError(_("Unknown role."))
+        raise DomainError(_("Unknown role."), field="role")
     if user.is_staff:
-        raise DomainError(_("LINE staff accounts cannot be members of a customer organization."))
+        raise DomainError(_("LINE staff accounts cannot be members of a customer organization."),
+                          field="user")
     if Membership.objects.filter(organization=organization, user=user).exists():
         raise DomainError(_("%(user)s is already a member of this organization.")
-                          % {"user": user.get_username()})
+                          % {"user": user.get_username()}, field="user")
     membership = Membership(organization=organization, user=user, role=role,
                             is_company_member=is_company_member)
     _record(membership, actor=actor, reason=reason)
@@ -491,7 +501,7 @@ def membership_change(*, membership_id: int, actor, role: str,
         _refuse_losing_admin(organization, membership, demote=True)
     if not company and organization.contact_id == membership.user_id:
         raise DomainError(_("The contact person must be a company member; choose another "
-                            "contact person first."))
+                            "contact person first."), field="is_company_member")
     old = membership.get_role_display()
     membership.role = role
     membership.is_company_member = company
@@ -506,10 +516,11 @@ def _refuse_losing_admin(organization, membership, *, demote: bool) -> None:
     if _admin_count(organization.pk) <= 1:
         raise LastAdmin(_("The last Admin cannot be demoted; make another member an Admin first.")
                         if demote else
-                        _("The last Admin cannot be removed; make another member an Admin first."))
+                        _("The last Admin cannot be removed; make another member an Admin first."),
+                        field="role" if demote else None)
     if organization.contact_id == membership.user_id:
         raise DomainError(_("This Admin is the organization's contact person; choose another "
-                            "contact person first."))
+                            "contact person first."), field="role" if demote else None)
 
 
 @transaction.atomic

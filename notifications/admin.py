@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
 from lbm.admin import ScopedAdminMixin, _confirm_with_reason, _run_service
+from lbm.admin_helpers import ReviewPageMixin
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.models import Account
@@ -200,8 +201,9 @@ class ApplicationAdmin(AccountScopedAdmin):
             done_message=gettext("%(count)d application(s) reinstated."))
 
 
-class ReviewerQueueMixin:
-    """A read-only, oldest-first queue for LINE reviewers."""
+class ReviewerQueueMixin(ReviewPageMixin):
+    """A read-only, oldest-first queue for LINE reviewers, with approve and reject buttons on
+    each item's page (lbm.admin_helpers.ReviewPageMixin)."""
 
     list_per_page = 50
 
@@ -242,6 +244,17 @@ class ApplicationReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
                        "expected_earliest", "expected_latest", "eligibility")
     fields = readonly_fields
     actions = ["advance", "reject"]
+    approve_label = _("Approve: move to the next stage")
+    approve_question = _("Move this application to its next stage? A note is optional; the "
+                         "applicant sees it.")
+
+    def review_decide(self, request, obj, decision, reason):
+        if decision == "approve":
+            services.application_advance(actor=request.user, application_id=obj.pk,
+                                         reason=reason)
+        else:
+            services.application_reject(actor=request.user, application_id=obj.pk,
+                                        reason=reason)
 
     def get_queryset(self, request):
         if not permissions.can(request.user, Action.REVIEW_NOTIFICATIONS):
@@ -434,6 +447,10 @@ class TemplateReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
                        "preview", "submitted_at")
     fields = readonly_fields
     actions = ["approve", "reject"]
+
+    def review_decide(self, request, obj, decision, reason):
+        services.template_review(actor=request.user, version_id=obj.pk, reason=reason,
+                                 decision="approved" if decision == "approve" else "rejected")
 
     def get_queryset(self, request):
         if not permissions.can(request.user, Action.REVIEW_NOTIFICATIONS):

@@ -1,25 +1,19 @@
 """``{{ amount|twd }}`` → ``NT$1,200`` (exact decimals kept, trailing zeros dropped);
-``{{ n|count }}`` → ``6,000``."""
-
-from decimal import Decimal
+``{{ n|count }}`` → ``6,000``. The one formatting of both is ``lbm.formatting``."""
 
 from django import template
+
+from lbm import formatting
 
 register = template.Library()
 
 
 @register.filter
 def twd(value) -> str:
-    if value is None or value == "":
-        return ""
-    amount = Decimal(value)
-    text = f"{amount:,f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return f"-NT${text[1:]}" if text.startswith("-") else f"NT${text}"
+    return formatting.money(value)
 
 
 @register.filter
 def count(value) -> str:
     """A whole number with thousands commas, whatever the locale: ``6000`` → ``6,000``."""
-    return "" if value is None else f"{int(value):,}"
+    return formatting.count(value)

@@ -54,8 +54,8 @@ def test_plans_without_extra_messages_stop_at_their_free_quota(manager, plan, qu
     services.quota_check(account_id=sub.account_id, recipients=1, sent_at=at)
     with pytest.raises(QuotaExceeded) as exc:
         services.quota_check(account_id=sub.account_id, recipients=2, sent_at=at)
-    assert str(exc.value) == (f"This send of 2 messages exceeds the monthly limit of {quota} "
-                              f"messages: {quota - 1} have been used this month, so 1 are left.")
+    assert str(exc.value) == (f"This send of 2 messages exceeds the monthly limit of {quota:,} "
+                              f"messages: {quota - 1:,} have been used this month, so 1 are left.")
     assert selectors.message_quota(account_id=sub.account_id, at=at) == {
         "type": "limited", "value": quota}
     assert selectors.message_consumption(account_id=sub.account_id, at=at) == {

@@ -25,7 +25,8 @@ def test_reject_fix_resubmit_approve(new_page):
 
     reviewer_page = new_page()
     sign_in(reviewer_page, "lin.reviewer", factories.PASSWORD)
-    assert reviewer_page.locator("#lbm-backlog .lbm-pending-orgs").inner_text() == "1"
+    backlog = reviewer_page.locator("#lbm-backlog .lbm-queue-organizations .lbm-pending")
+    assert backlog.inner_text() == "1"
     reviewer_page.click("#lbm-backlog a:has-text('Organizations')")
     _run_action(reviewer_page, "熊大餐飲集團", "reject")
     reviewer_page.fill("textarea[name=reason]", "公司地址與商工登記不符，請更正。")

@@ -323,8 +323,13 @@ def test_admin_index_shows_the_backlog_to_reviewers(client):
         review_due_on=timezone.localdate() - timedelta(days=1))
     client_for(client, factories.reviewer())
     page = client.get("/admin/").content.decode()
-    assert re.search(r'class="lbm-pending-orgs">2<', page)
-    assert re.search(r'class="lbm-overdue-orgs">.*⚠ 1<', page)
+    row = re.search(r'<tr class="lbm-queue-organizations">(.*?)</tr>', page, re.S).group(1)
+    assert re.search(r'class="lbm-pending">2<', row)
+    assert re.search(r'class="lbm-overdue">.*⚠ 1<', row)
+    assert (timezone.localdate() - timedelta(days=1)).isoformat() in row  # the next due date
+    # Every queue the reviewer works on is listed, the LON ones too.
+    for key in ("account_links", "lon_applications", "lon_templates"):
+        assert f'class="lbm-queue-{key}"' in page
 
 
 def test_review_queue_queries_do_not_grow_with_rows(client, django_assert_max_num_queries):

@@ -1,0 +1,220 @@
+"""What every app's admin shares: running a service per selected row, the confirmation page
+with a reason, and showing a service's refusal on the form that was filled in.
+
+A form does not repeat the rules a service checks (docs/organizations.md#forms-and-services):
+the admin calls the service when the form is saved, and when the service refuses, the same
+form is shown again with what was typed and the refusal next to the field it names
+(``DomainError.field`` or a ``ValidationError`` with a field dict). Nothing of the refused
+attempt is kept: Django's change form runs in one transaction, which the refusal rolls back.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from .exceptions import DomainError
+
+Refusal = DomainError | ValidationError
+
+
+def refusal_errors(exc: Refusal) -> dict[str | None, list[str]]:
+    """A refusal as ``{field or None: [messages]}``."""
+    if isinstance(exc, DomainError):
+        if exc.errors:
+            return {(None if name == "__all__" else name): list(problems)
+                    for name, problems in exc.errors.items()}
+        messages_ = [exc.message, *exc.details]
+        return {exc.field or None: messages_}
+    if hasattr(exc, "error_dict"):
+        return {(None if name == "__all__" else name): list(errors)
+                for name, errors in exc.message_dict.items()}
+    return {None: list(exc.messages)}
+
+
+def show_refusal(form: forms.BaseForm, exc: Refusal, field_map: dict | None = None) -> None:
+    """Put a service's refusal onto ``form``: next to the field it names (through
+    ``field_map`` when the form calls it differently), or above the form when the field is not
+    on it."""
+    field_map = field_map or {}
+    for name, problems in refusal_errors(exc).items():
+        target = field_map.get(name, name)
+        if target is not None and target not in form.fields:
+            target = None
+        if target is not None and target in getattr(form, "cleaned_data", {}):
+            del form.cleaned_data[target]  # add_error would do it; keeps a second call safe
+        form.add_error(target, problems)
+
+
+class ServiceFormAdminMixin:
+    """A ModelAdmin whose ``save_model`` calls services: a refusal re-shows the form.
+
+    On a refused POST the change form view runs once more on the same request; this time the
+    form's validation adds the refusal (so Django renders the form as invalid, with the input
+    kept) and nothing is saved. ``refusal_field_map`` maps a service's field names onto the
+    form's when they differ."""
+
+    refusal_field_map: dict = {}
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (DomainError, ValidationError) as exc:
+            if request.method != "POST" or getattr(request, "_lbm_refusal", None) is not None:
+                # Not from a filled-in form (or refused again): say so, keep nothing.
+                self.message_user(request, " ".join(
+                    m for ms in refusal_errors(exc).values() for m in ms), messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+            request._lbm_refusal = exc
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        return self.refusable_form(request, super().get_form(request, obj, change, **kwargs))
+
+    def refusable_form(self, request, form_class):
+        """``form_class``, showing the refusal of the first pass if there was one (for an admin
+        whose ``get_form`` builds its own class instead of calling ``super()``)."""
+        refusal = getattr(request, "_lbm_refusal", None)
+        if refusal is None:
+            return form_class
+        field_map = self.refusal_field_map
+
+        class RefusedForm(form_class):
+            def _post_clean(self):
+                super()._post_clean()
+                show_refusal(self, refusal, field_map)
+
+        RefusedForm.__name__ = form_class.__name__
+        return RefusedForm
+
+
+def run_service(modeladmin, request, queryset, call, done_message) -> None:
+    """Apply a service to each selected row; report successes and each refusal by name."""
+    done = 0
+    for obj in queryset:
+        try:
+            call(obj)
+        except DomainError as exc:
+            modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
+        else:
+            done += 1
+    if done:
+        modeladmin.message_user(request, done_message % {"count": done}, messages.SUCCESS)
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 4}),
+                             required=False)
+
+
+def confirm_with_reason(modeladmin, request, queryset, *, action: str, title, question,
+                        reason_required: bool, call, done_message, reason_label=None,
+                        cancel_url: str | None = None, template="admin/lbm/confirm_action.html",
+                        consequences=()):
+    """An intermediate page asking for confirmation and a reason, then the service per row.
+
+    Used by list actions (``action`` is the action's name) and by the approve and reject
+    buttons of a review page (``action`` empty: the page posts to itself). Returns ``None``
+    once done, else the page."""
+    form = ReasonForm(request.POST if request.POST.get("confirm") else None)
+    if reason_label:
+        form.fields["reason"].label = reason_label
+    if request.POST.get("confirm"):
+        if form.is_valid():
+            reason = form.cleaned_data["reason"].strip()
+            if reason_required and not reason:
+                form.add_error("reason", gettext("A written reason is required; the applicant "
+                                                 "will see it."))
+            else:
+                run_service(modeladmin, request, queryset, lambda obj: call(obj, reason),
+                            done_message)
+                return None
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": title,
+        "question": question,
+        "objects": queryset,
+        "form": form,
+        "action": action,
+        "reason_required": reason_required,
+        "consequences": list(consequences),
+        "opts": modeladmin.model._meta,
+        "cancel_url": cancel_url,
+        "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+    }
+    return TemplateResponse(request, template, context)
+
+
+class ReviewPageMixin:
+    """Approve and reject buttons on a review queue's item page, each with a confirmation step:
+    an optional note to approve, a required reason to reject, both recorded by the service and
+    shown to the applicant. The queue's list actions stay for bulk work.
+
+    A subclass defines ``review_decide(request, obj, decision, reason)`` (``decision`` is
+    ``"approve"`` or ``"reject"``) and ``has_review_permission(request)``."""
+
+    change_form_template = "admin/lbm/review_change_form.html"
+    approve_label = _("Approve")
+    approve_question = _("Approve this item? A note is optional; the applicant sees it.")
+
+    def review_decide(self, request, obj, decision: str, reason: str):
+        raise NotImplementedError
+
+    def _review_url(self, name: str, *args) -> str:
+        from django.urls import reverse
+
+        return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args)
+
+    def get_urls(self):
+        from django.urls import path
+
+        name = f"{self.opts.app_label}_{self.opts.model_name}_decide"
+        return [path("<path:object_id>/decide/<str:decision>/",
+                     self.admin_site.admin_view(self.decide_view), name=name)] + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = dict(extra_context or {})
+        if self.has_review_permission(request):
+            extra_context["decide_urls"] = {
+                decision: self._review_url("decide", object_id, decision)
+                for decision in ("approve", "reject")}
+            extra_context["approve_label"] = self.approve_label
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def decide_view(self, request, object_id, decision):
+        from django.core.exceptions import PermissionDenied
+        from django.http import Http404
+
+        if decision not in ("approve", "reject"):
+            raise Http404
+        if not self.has_review_permission(request):
+            raise PermissionDenied
+        try:
+            queryset = self.get_queryset(request).filter(pk=object_id)
+            found = queryset.exists()
+        except (ValueError, ValidationError):
+            found = False
+        if not found:
+            raise Http404
+        change_url = self._review_url("change", object_id)
+        approving = decision == "approve"
+        response = confirm_with_reason(
+            self, request, queryset, action="",
+            title=self.approve_label if approving else gettext("Reject"),
+            question=self.approve_question if approving else gettext(
+                "The applicant will see this reason, edit and resubmit."),
+            reason_required=not approving,
+            reason_label=gettext("Note for the applicant (optional)") if approving
+            else gettext("Reason for the applicant"),
+            call=lambda obj, reason: self.review_decide(request, obj, decision, reason),
+            done_message=gettext("%(count)d item(s) approved.") if approving
+            else gettext("%(count)d item(s) rejected."),
+            cancel_url=change_url)
+        if response is not None:
+            return response
+        if self.get_queryset(request).filter(pk=object_id).exists():
+            return HttpResponseRedirect(change_url)  # refused (the message says why)
+        return HttpResponseRedirect(self._review_url("changelist"))
