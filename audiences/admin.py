@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -230,9 +230,18 @@ class AudienceAdmin(ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
                 except DomainError as exc:
                     self.message_user(request, str(exc), messages.ERROR)
                     return HttpResponseRedirect(request.get_full_path())
+                # After commit (the outbox publish runs first): the upload is recorded either way;
+                # if the broker refused it, say so (docs/reliability.md#the-outbox).
+                transaction.on_commit(lambda: self._queue_warning(request, upload))
                 return HttpResponseRedirect(
                     reverse("admin:audiences_audienceupload_progress", args=[upload.pk]))
         return super().import_action(request, **kwargs)
+
+    def _queue_warning(self, request, upload):
+        if getattr(upload, "queued", None) is not None and upload.queued.published is False:
+            self.message_user(request, gettext("The queue is unreachable; the import will start "
+                                               "when it is back. The upload is recorded."),
+                              messages.WARNING)
 
     def add_success_message(self, result, request):
         self.message_user(request, gettext("Upload finished: %(new)d IDs added, %(skipped)d "

@@ -194,9 +194,13 @@ def audience_add_ids(*, actor, audience_id: int, ids, progress=None,
 def upload_start(*, actor, organization_id: int | None = None, id_type: str, file,
                  original_name: str = "", name: str = "", audience_id: int | None = None,
                  description: str = "") -> AudienceUpload:
-    """Keep the file and queue its import (after commit). ``audience_id`` adds to an existing
-    audience; otherwise ``name`` names a new one. Rights and name are checked now, the content
-    by the task."""
+    """Keep the file and queue its import: the upload row and its outbox row are written in one
+    transaction, the task published after commit (docs/reliability.md#the-outbox).
+    ``audience_id`` adds to an existing audience; otherwise ``name`` names a new one. Rights and
+    name are checked now, the content by the task. ``upload.queued`` is the outbox row: its
+    ``published`` is False when the broker was out of reach (the sweep publishes it later)."""
+    from lbm import outbox
+
     from .tasks import import_upload
 
     if audience_id:
@@ -215,14 +219,23 @@ def upload_start(*, actor, organization_id: int | None = None, id_type: str, fil
                             original_name=(original_name or getattr(file, "name", ""))[:255],
                             file_size=getattr(file, "size", 0) or 0, created_by=actor)
     upload.file.save(f"{uuid.uuid4().hex}.txt", file, save=False)
-    upload.save()
-    import_upload.delay_on_commit(upload_id=upload.pk)
+    try:
+        with transaction.atomic():
+            upload.save()
+            upload.queued = outbox.enqueue(import_upload, {"upload_id": upload.pk},
+                                           reason="audience upload")
+    except BaseException:
+        upload.file.storage.delete(upload.file.name)  # nothing recorded: no file left behind
+        raise
     return upload
 
 
 def upload_process(*, upload_id: int) -> AudienceUpload:
-    """Import one queued upload. Safe to run again: a finished upload is a no-op, and an
-    interrupted one starts over (its transaction was rolled back, its file is still there)."""
+    """Import one queued upload. Safe to run again and twice at once: a finished upload is a
+    no-op; the import runs in one transaction holding the upload's row lock, so a second
+    execution (a redelivery, a sweep's re-queue) waits for the first and then finds it finished
+    (or, if the first was killed, its transaction rolled back and its file still there, starts
+    over)."""
     upload = AudienceUpload.objects.select_related("created_by").get(pk=upload_id)
     if upload.is_finished:
         _delete_file(upload)
@@ -230,8 +243,9 @@ def upload_process(*, upload_id: int) -> AudienceUpload:
     if not upload.file or not upload.file.storage.exists(upload.file.name):
         return _upload_failed(upload, _("The uploaded file is no longer available; upload it "
                                         "again."))
-    AudienceUpload.objects.filter(pk=upload.pk).update(status=AudienceUpload.Status.VALIDATING,
-                                                       progress=0)
+    AudienceUpload.objects.filter(pk=upload.pk).exclude(
+        status__in=AudienceUpload.FINISHED).update(status=AudienceUpload.Status.VALIDATING,
+                                                   progress=0)
     selectors.upload_progress_set(upload.pk, 0)
 
     def progress(fraction: float) -> None:
@@ -239,17 +253,27 @@ def upload_process(*, upload_id: int) -> AudienceUpload:
 
     actor = upload.created_by
     try:
-        path = upload.file.path
-        if upload.audience_id:
-            added = audience_add_ids(actor=actor, audience_id=upload.audience_id, ids=path,
-                                     progress=progress, total_bytes=upload.file_size)
-            audience = Audience.objects.get(pk=upload.audience_id)
-        else:
-            audience = audience_create_from_ids(
-                actor=actor, organization_id=upload.organization_id, name=upload.name,
-                id_type=upload.id_type, ids=path, description=upload.description,
-                progress=progress, total_bytes=upload.file_size)
-            added = audience.size
+        with transaction.atomic():
+            # The row lock: another execution of this upload waits here until this one ends.
+            locked = AudienceUpload.objects.select_for_update().get(pk=upload.pk)
+            if locked.is_finished:
+                return locked
+            path = upload.file.path
+            if upload.audience_id:
+                added = audience_add_ids(actor=actor, audience_id=upload.audience_id, ids=path,
+                                         progress=progress, total_bytes=upload.file_size)
+                audience = Audience.objects.get(pk=upload.audience_id)
+            else:
+                audience = audience_create_from_ids(
+                    actor=actor, organization_id=upload.organization_id, name=upload.name,
+                    id_type=upload.id_type, ids=path, description=upload.description,
+                    progress=progress, total_bytes=upload.file_size)
+                added = audience.size
+            # DONE commits with the members: never an audience without its upload finished.
+            AudienceUpload.objects.filter(pk=upload.pk).update(
+                status=AudienceUpload.Status.DONE, progress=100, audience=audience,
+                id_count=audience.size if not upload.audience_id else added, added_count=added,
+                finished_at=timezone.now())
     except (UploadRejected, AudienceError, permissions.NotAllowed) as exc:
         return _upload_failed(upload, str(exc))
     except Exception:
@@ -259,17 +283,15 @@ def upload_process(*, upload_id: int) -> AudienceUpload:
         # the error go back to Celery, whose retry then finds the upload unfinished.
         logger.exception("audience upload %s failed", upload.pk)
         return _upload_failed_unexpectedly(upload)
-    AudienceUpload.objects.filter(pk=upload.pk).update(
-        status=AudienceUpload.Status.DONE, progress=100, audience=audience,
-        id_count=audience.size if not upload.audience_id else added, added_count=added,
-        finished_at=timezone.now())
     upload.refresh_from_db()
     _delete_file(upload)
     return upload
 
 
 def _upload_failed(upload: AudienceUpload, message: str) -> AudienceUpload:
-    AudienceUpload.objects.filter(pk=upload.pk).update(
+    """End an unfinished upload FAILED (one another execution finished stays as it is)."""
+    AudienceUpload.objects.filter(pk=upload.pk).exclude(
+        status__in=AudienceUpload.FINISHED).update(
         status=AudienceUpload.Status.FAILED, error=message, finished_at=timezone.now())
     upload.refresh_from_db()
     _delete_file(upload)
@@ -288,18 +310,52 @@ def _upload_failed_unexpectedly(upload: AudienceUpload) -> AudienceUpload:
 # An upload unfinished this long after it was made is stuck (its task was lost: a worker killed
 # past the broker's visibility timeout, a publish that never reached the queue): beat fails it.
 UPLOAD_STALE_AFTER = timezone.timedelta(hours=4)
+# One whose state has not moved this long (queued, or validating with no import running) is
+# stalled: the sweep queues its import again (recorded as an outbox row with the reason).
+UPLOAD_STALL_AFTER = timezone.timedelta(minutes=15)
 
 
-def uploads_sweep() -> int:
-    """Beat: end every stuck upload FAILED with a message and its raw file removed (nothing was
-    stored: an import is one transaction). Returns how many."""
-    stale = AudienceUpload.objects.exclude(status__in=AudienceUpload.FINISHED).filter(
-        created_at__lt=timezone.now() - UPLOAD_STALE_AFTER)
+def uploads_sweep(*, now=None) -> int:
+    """Beat, every 10 minutes (docs/reliability.md#imports-of-id-files): an upload unfinished
+    ``UPLOAD_STALE_AFTER`` after it was made ends FAILED with a message and its raw file removed
+    (nothing was stored: an import is one transaction); a stalled one (``UPLOAD_STALL_AFTER``
+    without moving, and no import of it running, i.e. its row not locked) is queued again,
+    at most once per ``UPLOAD_STALL_AFTER``. An upload whose import runs is left alone. Returns
+    how many uploads were failed or re-queued."""
+    from lbm import outbox
+    from lbm.models import OutboxMessage
+
+    from .tasks import import_upload
+
+    now = now or timezone.now()
     swept = 0
-    for upload in stale:
-        _upload_failed(upload, _("The import did not finish in time and was stopped; nothing "
-                                 "was stored. Upload the file again."))
-        swept += 1
+    unfinished = AudienceUpload.objects.exclude(status__in=AudienceUpload.FINISHED).filter(
+        created_at__lt=now - UPLOAD_STALL_AFTER).order_by("pk")
+    for pk in list(unfinished.values_list("pk", flat=True)):
+        with transaction.atomic():
+            rows = AudienceUpload.objects.filter(pk=pk).exclude(
+                status__in=AudienceUpload.FINISHED)
+            if connection.features.has_select_for_update_skip_locked:
+                rows = rows.select_for_update(skip_locked=True)  # locked: its import runs
+            upload = rows.first()
+            if upload is None:
+                continue
+            if upload.created_at < now - UPLOAD_STALE_AFTER:
+                _upload_failed(upload, _("The import did not finish in time and was stopped; "
+                                         "nothing was stored. Upload the file again."))
+                swept += 1
+                continue
+            recent = OutboxMessage.objects.filter(
+                task=import_upload.name, kwargs__upload_id=pk,
+                created_at__gte=now - UPLOAD_STALL_AFTER).exists()
+            if recent or outbox.waiting(import_upload, upload_id=pk):
+                continue  # just queued (again), or waiting for the broker: the outbox has it
+            outbox.enqueue(import_upload, {"upload_id": pk},
+                           reason=f"sweep: upload {upload.status} "
+                                  f"{int(UPLOAD_STALL_AFTER.total_seconds() // 60)} min, re-queued")
+            logger.warning("upload %s stalled (%s): its import is queued again", pk,
+                           upload.status)
+            swept += 1
     return swept
 
 
