@@ -1321,6 +1321,11 @@ def _post(url: str, body: bytes, headers: dict) -> tuple[int, bytes]:
                 if len(start) >= 400:
                     break
             return response.status_code, start[:400]
+    except httpx.TimeoutException as exc:
+        if time.monotonic() >= _deadline.at - 0.05:  # the deadline, not one slow read
+            raise type(exc)(f"no answer within the webhook's {WEBHOOK_DEADLINE} s "
+                            "deadline") from exc
+        raise
     finally:
         _deadline.at = None
 
