@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
 from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
@@ -53,6 +53,15 @@ from .models import (
     LineUser,
     Usage,
 )
+
+
+def _queue_warning(modeladmin, request, upload) -> None:
+    """Say so when the broker refused an upload's task: it is recorded, and the outbox sweep
+    publishes it when the queue is back (docs/reliability.md#the-outbox)."""
+    if getattr(upload, "queued", None) is not None and upload.queued.published is False:
+        modeladmin.message_user(request, gettext("The queue is unreachable; the import will start "
+                                                 "when it is back. The upload is recorded."),
+                                messages.WARNING)
 
 
 def _can(request, action: Action) -> bool:
@@ -230,6 +239,9 @@ class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, SimpleHistoryAdmin):
             except DomainError as exc:
                 form.add_error(None, exc.message)
             else:
+                # After commit (the outbox publish runs first): the upload is recorded either
+                # way; if the broker refused it, say so (docs/reliability.md#the-outbox).
+                transaction.on_commit(lambda: _queue_warning(self, request, upload))
                 return HttpResponseRedirect(
                     reverse("admin:audiences_audienceupload_progress", args=[upload.pk]))
         context.update(form=form, mode=form.chosen_mode, mode_fields=MODE_FIELDS,
@@ -491,7 +503,8 @@ class AudienceUploadAdmin(ScopedAdminMixin, admin.ModelAdmin):
                 self.message_user(request, gettext("The upload was cancelled; nothing was "
                                                    "stored."), messages.INFO)
                 return HttpResponseRedirect(self.again_url(upload))
-            services.upload_confirm(upload_id=upload.pk, actor=request.user)
+            confirmed = services.upload_confirm(upload_id=upload.pk, actor=request.user)
+            transaction.on_commit(lambda: _queue_warning(self, request, confirmed))
         except (DomainError, PermissionDenied) as exc:
             self.message_user(request, str(exc), messages.ERROR)
         return HttpResponseRedirect(

@@ -3,17 +3,22 @@ from django.utils.translation import gettext_lazy as _
 
 
 def enqueue_account_sync(link_id: int) -> None:
-    """``lbm.services.link_approved_hooks`` entry (called after commit)."""
+    """``lbm.services.link_approved_hooks`` entry (inside the link's transaction: an outbox row,
+    published after commit)."""
+    from lbm import outbox
+
     from .tasks import sync_account
 
-    sync_account.delay(link_id=link_id)
+    outbox.enqueue(sync_account, {"link_id": link_id}, reason="account linked")
 
 
 def enqueue_account_detach(link_id: int) -> None:
-    """``lbm.services.link_ended_hooks`` entry (called after commit)."""
+    """``lbm.services.link_ended_hooks`` entry (inside the link's transaction)."""
+    from lbm import outbox
+
     from .tasks import detach_account
 
-    detach_account.delay(link_id=link_id)
+    outbox.enqueue(detach_account, {"link_id": link_id}, reason="account unlinked")
 
 
 class AudiencesConfig(AppConfig):

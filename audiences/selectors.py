@@ -2,12 +2,15 @@
 
 import functools
 import logging
+import time
 from collections import namedtuple
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Count, QuerySet, Window
+from django.utils.translation import gettext as _
 
 from lbm import hotsql, permissions
 from lbm.models import AccountLink, Organization
@@ -274,11 +277,18 @@ def _progress_key(upload_id: int) -> str:
     return f"audiences:upload-progress:{upload_id}"
 
 
+def _moved_key(upload_id: int) -> str:
+    return f"audiences:upload-moved:{upload_id}"
+
+
 def upload_progress_set(upload_id: int, percent: int) -> None:
     """Best-effort: the cache unreachable must not stop an import (the row's status and final
-    progress are in the database)."""
+    progress are in the database). The moment the percentage last changed is kept too (a
+    stalled upload is one that has not moved for a while)."""
     try:
-        cache.set(_progress_key(upload_id), int(percent), 24 * 3600)
+        key = _progress_key(upload_id)
+        if cache.get(key) != int(percent):
+            cache.set_many({key: int(percent), _moved_key(upload_id): time.time()}, 24 * 3600)
     except Exception:  # noqa: BLE001 - any cache backend's connection error
         logger.warning("upload %s: progress not written to the cache", upload_id, exc_info=True)
 
@@ -306,20 +316,53 @@ def upload_summary(upload: AudienceUpload) -> dict:
     }
 
 
-def upload_status(upload: AudienceUpload) -> dict:
-    """What the progress bar shows: status, percent, counts, and the error (no personal data)."""
+def upload_status(upload: AudienceUpload, *, now=None) -> dict:
+    """What the progress bar shows: status, percent, counts, and the error (no personal data);
+    ``stalled`` (and ``next``: what happens now) when it waits for the queue or has not moved
+    for a while (docs/reliability.md#imports-of-id-files)."""
+    from django.utils import timezone
+
+    from lbm import outbox
+
+    from .services import UPLOAD_STALE_AFTER, UPLOAD_STALL_AFTER
+
+    now = now or timezone.now()
     percent = upload.progress
+    moved_at = upload.created_at
     if not upload.is_finished:
         try:
-            percent = max(percent, cache.get(_progress_key(upload.pk), 0) or 0)
+            cached = cache.get_many([_progress_key(upload.pk), _moved_key(upload.pk)])
+            percent = max(percent, cached.get(_progress_key(upload.pk), 0) or 0)
+            if cached.get(_moved_key(upload.pk)):
+                moved_at = max(moved_at, datetime.fromtimestamp(cached[_moved_key(upload.pk)],
+                                                                tz=UTC))
         except Exception:  # noqa: BLE001 - the cache unreachable: the row's progress stands
             logger.warning("upload %s: progress not read from the cache", upload.pk)
+    stalled, next_step = False, ""
+    if not upload.is_finished:
+        deadline = timezone.localtime(upload.created_at + UPLOAD_STALE_AFTER)
+        if (upload.status == AudienceUpload.Status.QUEUED
+                and outbox.waiting("audiences.import_upload", upload_id=upload.pk)):
+            stalled = True
+            next_step = _("The queue is unreachable; the import will start when it is back. "
+                          "If it has not finished by %(deadline)s it is stopped and you can "
+                          "upload the file again.") % {"deadline": f"{deadline:%Y-%m-%d %H:%M}"}
+        elif (moved_at and now - moved_at > UPLOAD_STALL_AFTER
+              and upload.status != AudienceUpload.Status.AWAITING):  # waits for the person
+            stalled = True
+            next_step = _("No progress for %(minutes)d minutes. The import is queued again "
+                          "automatically; if it has not finished by %(deadline)s it is stopped "
+                          "and you can upload the file again.") % {
+                "minutes": (now - moved_at).total_seconds() // 60,
+                "deadline": f"{deadline:%Y-%m-%d %H:%M}"}
     return {
         "id": upload.pk,
         "status": upload.status,
-        "status_display": str(upload.get_status_display()),
+        "status_display": str(_("Stalled")) if stalled else str(upload.get_status_display()),
         "progress": 100 if upload.status == AudienceUpload.Status.DONE else min(percent, 99),
         "finished": upload.is_finished,
+        "stalled": stalled,
+        "next": next_step,
         "id_count": upload.id_count,
         "added_count": upload.added_count,
         "error": upload.error,

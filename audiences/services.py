@@ -201,9 +201,14 @@ def audience_add_ids(*, actor, audience_id: int, ids, progress=None,
 def upload_start(*, actor, organization_id: int | None = None, id_type: str, file,
                  original_name: str = "", name: str = "", audience_id: int | None = None,
                  description: str = "", queue: bool = True) -> AudienceUpload:
-    """Keep the file and queue its import (after commit). ``audience_id`` adds to an existing
-    audience; otherwise ``name`` names a new one. Rights and name are checked now, the content
-    by the task."""
+    """Keep the file and queue its import: the upload row and its outbox row are written in one
+    transaction, the task published after commit (docs/reliability.md#the-outbox).
+    ``audience_id`` adds to an existing audience; otherwise ``name`` names a new one. Rights and
+    name are checked now, the content by the task. ``upload.queued`` is the outbox row: its
+    ``published`` is False when the broker was out of reach (the sweep publishes it later).
+    ``queue=False`` keeps the file only (``upload_check`` queues the check instead)."""
+    from lbm import outbox
+
     from .tasks import import_upload
 
     if audience_id:
@@ -222,9 +227,16 @@ def upload_start(*, actor, organization_id: int | None = None, id_type: str, fil
                             original_name=(original_name or getattr(file, "name", ""))[:255],
                             file_size=getattr(file, "size", 0) or 0, created_by=actor)
     upload.file.save(f"{uuid.uuid4().hex}.txt", file, save=False)
-    upload.save()
-    if queue:
-        import_upload.delay_on_commit(upload_id=upload.pk)
+    try:
+        with transaction.atomic():
+            upload.save()
+            upload.queued = None
+            if queue:
+                upload.queued = outbox.enqueue(import_upload, {"upload_id": upload.pk},
+                                               reason="audience upload")
+    except BaseException:
+        upload.file.storage.delete(upload.file.name)  # nothing recorded: no file left behind
+        raise
     return upload
 
 
@@ -234,6 +246,8 @@ def upload_check(*, actor, organization_id: int | None = None, id_type: str = ""
     """Keep the file and queue its check (after commit); the import waits for
     ``upload_confirm`` (docs/audiences.md#uploading). An empty ``id_type`` is guessed from the
     file's first lines (``audiences.preview.guess_id_type``); rights and name are checked now."""
+    from lbm import outbox
+
     from . import preview
     from .tasks import check_upload
 
@@ -244,13 +258,15 @@ def upload_check(*, actor, organization_id: int | None = None, id_type: str = ""
             raise IdTypeNotGuessed(_("The first lines of the file do not show which kind of ID it "
                                   "holds; choose the ID type."))
         guessed = True
-    upload = upload_start(actor=actor, organization_id=organization_id, id_type=id_type,
-                          file=file, original_name=original_name, name=name,
-                          audience_id=audience_id, description=description, queue=False)
-    AudienceUpload.objects.filter(pk=upload.pk).update(status=AudienceUpload.Status.CHECKING,
-                                                       id_type_guessed=guessed)
-    upload.status, upload.id_type_guessed = AudienceUpload.Status.CHECKING, guessed
-    check_upload.delay_on_commit(upload_id=upload.pk)
+    with transaction.atomic():  # the row, its state and its outbox row together
+        upload = upload_start(actor=actor, organization_id=organization_id, id_type=id_type,
+                              file=file, original_name=original_name, name=name,
+                              audience_id=audience_id, description=description, queue=False)
+        AudienceUpload.objects.filter(pk=upload.pk).update(
+            status=AudienceUpload.Status.CHECKING, id_type_guessed=guessed)
+        upload.status, upload.id_type_guessed = AudienceUpload.Status.CHECKING, guessed
+        upload.queued = outbox.enqueue(check_upload, {"upload_id": upload.pk},
+                                       reason="audience upload check")
     return upload
 
 
@@ -296,7 +312,10 @@ def _unconfirmed(upload_id: int, actor) -> AudienceUpload:
 
 @transaction.atomic
 def upload_confirm(*, upload_id: int, actor) -> AudienceUpload:
-    """The person confirmed the summary: the import is queued. A second click changes nothing."""
+    """The person confirmed the summary: the import is queued (through the outbox; see
+    ``upload_start``). A second click changes nothing."""
+    from lbm import outbox
+
     from .tasks import import_upload
 
     upload = _unconfirmed(upload_id, actor)
@@ -307,7 +326,8 @@ def upload_confirm(*, upload_id: int, actor) -> AudienceUpload:
         return upload  # already confirmed
     upload.status, upload.progress = AudienceUpload.Status.QUEUED, 0
     upload.save(update_fields=["status", "progress"])
-    import_upload.delay_on_commit(upload_id=upload.pk)
+    upload.queued = outbox.enqueue(import_upload, {"upload_id": upload.pk},
+                                   reason="audience upload confirmed")
     return upload
 
 
@@ -321,9 +341,11 @@ def upload_cancel(*, upload_id: int, actor) -> AudienceUpload:
 
 
 def upload_process(*, upload_id: int) -> AudienceUpload:
-    """Import one queued upload. Safe to run again: a finished upload is a no-op, and an
-    interrupted one starts over (its transaction was rolled back, its file is still there).
-    An upload not yet confirmed is left alone."""
+    """Import one queued upload. Safe to run again and twice at once: a finished upload is a
+    no-op; the import runs in one transaction holding the upload's row lock, so a second
+    execution (a redelivery, a sweep's re-queue) waits for the first and then finds it finished
+    (or, if the first was killed, its transaction rolled back and its file still there, starts
+    over). An upload not yet confirmed is left alone."""
     upload = AudienceUpload.objects.select_related("created_by").get(pk=upload_id)
     if upload.status in AudienceUpload.UNCONFIRMED:
         return upload
@@ -333,8 +355,9 @@ def upload_process(*, upload_id: int) -> AudienceUpload:
     if not upload.file or not upload.file.storage.exists(upload.file.name):
         return _upload_failed(upload, _("The uploaded file is no longer available; upload it "
                                         "again."))
-    AudienceUpload.objects.filter(pk=upload.pk).update(status=AudienceUpload.Status.VALIDATING,
-                                                       progress=0)
+    AudienceUpload.objects.filter(pk=upload.pk).exclude(
+        status__in=AudienceUpload.FINISHED).update(status=AudienceUpload.Status.VALIDATING,
+                                                   progress=0)
     selectors.upload_progress_set(upload.pk, 0)
 
     def progress(fraction: float) -> None:
@@ -342,17 +365,27 @@ def upload_process(*, upload_id: int) -> AudienceUpload:
 
     actor = upload.created_by
     try:
-        path = upload.file.path
-        if upload.audience_id:
-            added = audience_add_ids(actor=actor, audience_id=upload.audience_id, ids=path,
-                                     progress=progress, total_bytes=upload.file_size)
-            audience = Audience.objects.get(pk=upload.audience_id)
-        else:
-            audience = audience_create_from_ids(
-                actor=actor, organization_id=upload.organization_id, name=upload.name,
-                id_type=upload.id_type, ids=path, description=upload.description,
-                progress=progress, total_bytes=upload.file_size)
-            added = audience.size
+        with transaction.atomic():
+            # The row lock: another execution of this upload waits here until this one ends.
+            locked = AudienceUpload.objects.select_for_update().get(pk=upload.pk)
+            if locked.is_finished:
+                return locked
+            path = upload.file.path
+            if upload.audience_id:
+                added = audience_add_ids(actor=actor, audience_id=upload.audience_id, ids=path,
+                                         progress=progress, total_bytes=upload.file_size)
+                audience = Audience.objects.get(pk=upload.audience_id)
+            else:
+                audience = audience_create_from_ids(
+                    actor=actor, organization_id=upload.organization_id, name=upload.name,
+                    id_type=upload.id_type, ids=path, description=upload.description,
+                    progress=progress, total_bytes=upload.file_size)
+                added = audience.size
+            # DONE commits with the members: never an audience without its upload finished.
+            AudienceUpload.objects.filter(pk=upload.pk).update(
+                status=AudienceUpload.Status.DONE, progress=100, audience=audience,
+                id_count=audience.size if not upload.audience_id else added, added_count=added,
+                finished_at=timezone.now())
     except (UploadRejected, AudienceError, permissions.NotAllowed) as exc:
         return _upload_failed(upload, _error_text(exc))
     except Exception:
@@ -362,10 +395,6 @@ def upload_process(*, upload_id: int) -> AudienceUpload:
         # the error go back to Celery, whose retry then finds the upload unfinished.
         logger.exception("audience upload %s failed", upload.pk)
         return _upload_failed_unexpectedly(upload)
-    AudienceUpload.objects.filter(pk=upload.pk).update(
-        status=AudienceUpload.Status.DONE, progress=100, audience=audience,
-        id_count=audience.size if not upload.audience_id else added, added_count=added,
-        finished_at=timezone.now())
     upload.refresh_from_db()
     _delete_file(upload)
     return upload
@@ -377,7 +406,9 @@ def _error_text(exc) -> str:
 
 
 def _upload_failed(upload: AudienceUpload, message: str) -> AudienceUpload:
-    AudienceUpload.objects.filter(pk=upload.pk).update(
+    """End an unfinished upload FAILED (one another execution finished stays as it is)."""
+    AudienceUpload.objects.filter(pk=upload.pk).exclude(
+        status__in=AudienceUpload.FINISHED).update(
         status=AudienceUpload.Status.FAILED, error=message, finished_at=timezone.now())
     upload.refresh_from_db()
     _delete_file(upload)
@@ -396,18 +427,58 @@ def _upload_failed_unexpectedly(upload: AudienceUpload) -> AudienceUpload:
 # An upload unfinished this long after it was made is stuck (its task was lost: a worker killed
 # past the broker's visibility timeout, a publish that never reached the queue): beat fails it.
 UPLOAD_STALE_AFTER = timezone.timedelta(hours=4)
+# One whose state has not moved this long (queued, or validating with no import running) is
+# stalled: the sweep queues its import again (recorded as an outbox row with the reason).
+UPLOAD_STALL_AFTER = timezone.timedelta(minutes=15)
 
 
-def uploads_sweep() -> int:
-    """Beat: end every stuck upload FAILED with a message and its raw file removed (nothing was
-    stored: an import is one transaction). Returns how many."""
-    stale = AudienceUpload.objects.exclude(status__in=AudienceUpload.FINISHED).filter(
-        created_at__lt=timezone.now() - UPLOAD_STALE_AFTER)
+def uploads_sweep(*, now=None) -> int:
+    """Beat, every 10 minutes (docs/reliability.md#imports-of-id-files): an upload unfinished
+    ``UPLOAD_STALE_AFTER`` after it was made ends FAILED with a message and its raw file removed
+    (nothing was stored: an import is one transaction); a stalled one (``UPLOAD_STALL_AFTER``
+    without moving, and no import of it running, i.e. its row not locked) is queued again,
+    at most once per ``UPLOAD_STALL_AFTER`` (a stalled check queues its check again; an upload
+    waiting for its confirmation is only failed when stale). An upload whose import runs is
+    left alone. Returns
+    how many uploads were failed or re-queued."""
+    from lbm import outbox
+    from lbm.models import OutboxMessage
+
+    from .tasks import check_upload, import_upload
+
+    now = now or timezone.now()
     swept = 0
-    for upload in stale:
-        _upload_failed(upload, _("The import did not finish in time and was stopped; nothing "
-                                 "was stored. Upload the file again."))
-        swept += 1
+    unfinished = AudienceUpload.objects.exclude(status__in=AudienceUpload.FINISHED).filter(
+        created_at__lt=now - UPLOAD_STALL_AFTER).order_by("pk")
+    for pk in list(unfinished.values_list("pk", flat=True)):
+        with transaction.atomic():
+            rows = AudienceUpload.objects.filter(pk=pk).exclude(
+                status__in=AudienceUpload.FINISHED)
+            if connection.features.has_select_for_update_skip_locked:
+                rows = rows.select_for_update(skip_locked=True)  # locked: its import runs
+            upload = rows.first()
+            if upload is None:
+                continue
+            if upload.created_at < now - UPLOAD_STALE_AFTER:
+                _upload_failed(upload, _("The import did not finish in time and was stopped; "
+                                         "nothing was stored. Upload the file again."))
+                swept += 1
+                continue
+            if upload.status == AudienceUpload.Status.AWAITING:
+                continue  # waits for the person's confirmation, not for a worker
+            checking = upload.status == AudienceUpload.Status.CHECKING
+            task = check_upload if checking else import_upload
+            recent = OutboxMessage.objects.filter(
+                task=task.name, kwargs__upload_id=pk,
+                created_at__gte=now - UPLOAD_STALL_AFTER).exists()
+            if recent or outbox.waiting(task, upload_id=pk):
+                continue  # just queued (again), or waiting for the broker: the outbox has it
+            outbox.enqueue(task, {"upload_id": pk},
+                           reason=f"sweep: upload {upload.status} "
+                                  f"{int(UPLOAD_STALL_AFTER.total_seconds() // 60)} min, re-queued")
+            logger.warning("upload %s stalled (%s): its import is queued again", pk,
+                           upload.status)
+            swept += 1
     return swept
 
 

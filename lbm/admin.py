@@ -39,6 +39,7 @@ from .models import (
     MembershipInvitation,
     Organization,
     OrganizationReview,
+    OutboxMessage,
     Provider,
 )
 from .permissions import Action
@@ -949,3 +950,21 @@ class AccountLinkReviewAdmin(ReviewQueueMixin, admin.ModelAdmin):
 
 
 __all__ = ["can_review"]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(StaffOnlyMixin, admin.ModelAdmin):
+    """Queued tasks, read-only: what was published when, what the sweep re-queued and why, what
+    still waits for the broker (docs/reliability.md#the-outbox)."""
+
+    list_display = ("task", "reason", "created_at", "published_at", "attempts", "last_error")
+    list_filter = ("task", ("published_at", admin.EmptyFieldListFilter))
+    fields = ("task", "kwargs", "reason", "created_at", "published_at", "attempts",
+              "last_error", "consumed_at")
+    readonly_fields = fields
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -257,7 +257,7 @@ def organization_delete(*, organization_id: int, actor, reason: str = "") -> Org
         _record(link, actor=actor, reason=_("Organization deleted"))
         link.save(update_fields=["status", "ended_at", "updated_at"])
         if link.status == AccountLink.Status.UNLINKED:
-            transaction.on_commit(lambda link_id=link.pk: _after_link_ended(link_id))
+            _after_link_ended(link.pk)
     organization.status = Organization.Status.DELETED
     organization.deleted_at = now
     _record(organization, actor=actor,
@@ -277,7 +277,9 @@ def contact_verification_token(organization: Organization) -> str:
 
 
 def organization_send_contact_verification(*, organization_id: int, actor) -> None:
-    """Queue the verification e-mail to the contact person (sent once the transaction commits)."""
+    """Queue the verification e-mail to the contact person: an outbox row in this transaction,
+    published after commit (docs/reliability.md#the-outbox)."""
+    from . import outbox
     from .tasks import send_contact_verification
 
     organization = Organization.objects.select_related("contact").get(pk=organization_id)
@@ -285,7 +287,8 @@ def organization_send_contact_verification(*, organization_id: int, actor) -> No
     if organization.contact is None:
         raise DomainError(_("Choose a contact person first."))
     _check_contact(organization, organization.contact)
-    send_contact_verification.delay_on_commit(organization_id=organization.pk)
+    outbox.enqueue(send_contact_verification, {"organization_id": organization.pk},
+                   reason="contact e-mail verification")
 
 
 def contact_verification_email_send(*, organization_id: int) -> bool:
@@ -671,12 +674,15 @@ def link_review(*, link_id: int, decision: str, actor, reason: str = "") -> Acco
     link.save(update_fields=["status", "reviewed_at", "reviewed_by", "review_reason",
                              "updated_at"])
     if decision == AccountLink.Status.APPROVED:
-        transaction.on_commit(lambda: _after_link_approved(link.pk))
+        _after_link_approved(link.pk)
     return link
 
 
 # Other apps register here what an approved link sets off (the audiences app brings the
-# account's audiences into the organization); each hook gets the link's id after commit.
+# account's audiences into the organization). Each hook gets the link's id inside the
+# transaction that changed the link, and queues its work through lbm.outbox (published after
+# commit, so nothing runs for a change that was rolled back, and nothing is lost if the broker
+# is down then).
 link_approved_hooks: list = []
 
 
@@ -711,5 +717,5 @@ def link_end(*, link_id: int, actor, reason: str = "") -> AccountLink:
     _record(link, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
     link.save(update_fields=["status", "ended_at", "updated_at"])
     if target == AccountLink.Status.UNLINKED:
-        transaction.on_commit(lambda: _after_link_ended(link.pk))
+        _after_link_ended(link.pk)
     return link

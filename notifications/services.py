@@ -30,11 +30,11 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import re
 import secrets
+import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -42,6 +42,8 @@ from dataclasses import dataclass, field
 from datetime import date as date_type
 from datetime import datetime, timedelta
 
+import httpcore
+import httpx
 from celery.exceptions import SoftTimeLimitExceeded
 from dateutil.relativedelta import relativedelta
 from django.conf import settings
@@ -51,7 +53,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from lbm import generations, hotsql, permissions, pii
+from lbm import generations, hotsql, outbox, permissions, pii
 from lbm.audit import record_change
 from lbm.exceptions import DomainError, InvalidTransition
 from lbm.models import Account
@@ -87,11 +89,19 @@ INSERT_BATCH = 10_000
 LOOKUP_CHUNK = 10_000
 SETTLE_CHUNK = 2_000
 FAN_OUT_CHUNK = 500
-WEBHOOK_TIMEOUT = 10  # seconds, per socket operation
+WEBHOOK_TIMEOUT = 10  # seconds, per socket operation (connect, each read and write)
+# The whole POST — connect, send, the answer's headers and its first bytes — however slowly the
+# receiver drips them: below the task's soft time limit, so the client itself ends the attempt
+# (the threads and solo pools have no time limits).
+WEBHOOK_DEADLINE = 15
 # How long a claimed attempt is held: longer than the task's hard time limit (WEBHOOK_TIME_LIMIT),
 # so a killed or stuck execution's claim has always lapsed before another may POST.
 WEBHOOK_TIME_LIMIT = 30  # seconds: the whole attempt, however slowly the receiver answers
 WEBHOOK_CLAIM = timedelta(seconds=WEBHOOK_TIME_LIMIT + 15)
+WEBHOOK_MAX_ATTEMPTS = 7  # the first and deliver_webhook's 6 retries
+# An open webhook whose state has not moved this long (no attempt, claim lapsed) lost its task:
+# longer than the longest wait between two attempts (600 s backoff, with jitter).
+WEBHOOK_STUCK_AFTER = timedelta(minutes=15)
 TAG_MIN, TAG_MAX = 16, 100
 
 
@@ -929,9 +939,14 @@ def notice_push(*, sender: Sender, version: TemplateVersion, values: dict, to: s
                    at=now)
     row = _notice_row(sender.account_id, version, prepared, judged, now=now, day=line_day(now),
                       request_id=uuid.uuid4(), actor_id=None, charged=False)
+    delivered = judged[0] == Notice.State.DELIVERED
+    if delivered and not settings.CELERY_TASK_ALWAYS_EAGER:
+        # Before the INSERT: a broker out of reach refuses the push with nothing recorded
+        # (``QueueUnreachable``: the API's 503), so the client's retry records it once.
+        finish_soon()
     notice_id = _insert_notice(row)
-    if judged[0] == Notice.State.DELIVERED:
-        transaction.on_commit(finish_soon)
+    if delivered and settings.CELERY_TASK_ALWAYS_EAGER:
+        transaction.on_commit(notices_finish)
     return notice_id, judged[0]
 
 
@@ -945,7 +960,9 @@ _finish_sent_at = -FINISH_DELAY
 def finish_soon() -> None:
     """Have ``notices_finish`` run shortly: at once when tasks run eagerly, else at most one
     task per worker process every ``FINISH_DELAY`` seconds, whatever the number of pushes
-    (the beat sweep catches anything a lost task would have left)."""
+    (the beat sweep catches anything a lost task would have left). The delivered, uncharged
+    notice is its own outbox row: this trigger needs none (``lbm.outbox.publish_now``). Raises
+    ``lbm.outbox.QueueUnreachable`` when the broker refuses it."""
     global _finish_sent_at
     from .tasks import finish_notices
 
@@ -955,8 +972,8 @@ def finish_soon() -> None:
     now = time.monotonic()
     if now - _finish_sent_at < FINISH_DELAY:
         return  # this worker's task is already on its way
+    outbox.publish_now(finish_notices, countdown=FINISH_DELAY)
     _finish_sent_at = now
-    finish_notices.apply_async(countdown=FINISH_DELAY)
 
 
 def notices_finish() -> int:
@@ -1153,11 +1170,14 @@ def _queue_webhooks(account_id: int, notice_ids: list[int], now: datetime) -> No
     ids = [row.pk for row in rows]
     from .tasks import deliver_webhook, fan_out_webhooks
 
-    if len(ids) == 1:
-        deliver_webhook.delay_on_commit(delivery_id=ids[0])
-        return
+    # Outbox rows in this transaction, published after commit (docs/reliability.md#the-outbox).
     for start in range(0, len(ids), FAN_OUT_CHUNK):
-        fan_out_webhooks.delay_on_commit(delivery_ids=ids[start:start + FAN_OUT_CHUNK])
+        chunk = ids[start:start + FAN_OUT_CHUNK]
+        if len(chunk) == 1:
+            outbox.enqueue(deliver_webhook, {"delivery_id": chunk[0]}, reason="delivery webhook")
+        else:
+            outbox.enqueue(fan_out_webhooks, {"delivery_ids": chunk},
+                           reason=f"{len(chunk)} delivery webhooks")
 
 
 def signature(body: bytes, channel_secret: str) -> str:
@@ -1187,12 +1207,105 @@ class WebhookTemporaryError(Exception):
     """A connection error or a 5xx answer: the task retries with backoff."""
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None  # LINE does not follow redirects; a 3xx is an answer like any other
+# --- The webhook HTTP client: httpx, one pooled client per process, an overall deadline -------
+
+_deadline = threading.local()  # .at: time.monotonic() by which this thread's POST must be done
 
 
-_opener = urllib.request.build_opener(_NoRedirect)
+def _time_left(timeout: float | None, timeout_error: type[Exception]) -> float | None:
+    """The socket timeout of one operation: its own, cut to what is left of the deadline."""
+    at = getattr(_deadline, "at", None)
+    if at is None:
+        return timeout
+    left = at - time.monotonic()
+    if left <= 0:
+        raise timeout_error(f"the webhook's {WEBHOOK_DEADLINE} s deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A socket stream whose every read and write gets at most the time left of the POST's
+    deadline: a receiver that drips its headers a byte at a time cannot hold the worker."""
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        return _DeadlineStream(self._stream.start_tls(
+            ssl_context, server_hostname, _time_left(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str):
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self) -> None:
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        return _DeadlineStream(self._backend.connect_tcp(
+            host, port, _time_left(timeout, httpcore.ConnectTimeout), local_address,
+            socket_options))
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        return _DeadlineStream(self._backend.connect_unix_socket(
+            path, _time_left(timeout, httpcore.ConnectTimeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+class _DeadlineTransport(httpx.HTTPTransport):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._pool._network_backend = _DeadlineBackend()  # httpx pinned (pyproject.toml)
+
+
+_client: tuple[int, httpx.Client] | None = None
+
+
+def webhook_client() -> httpx.Client:
+    """This process's pooled client (made anew after a fork: a prefork child never shares its
+    parent's sockets). No redirects followed (LINE does not: a 3xx is an answer like any other),
+    no proxy from the environment."""
+    global _client
+    if _client is None or _client[0] != os.getpid():
+        transport = _DeadlineTransport(trust_env=False, retries=0, limits=httpx.Limits(
+            max_connections=20, max_keepalive_connections=10, keepalive_expiry=30))
+        _client = (os.getpid(), httpx.Client(
+            transport=transport, follow_redirects=False, trust_env=False,
+            timeout=httpx.Timeout(WEBHOOK_TIMEOUT)))
+    return _client[1]
+
+
+def _post(url: str, body: bytes, headers: dict) -> tuple[int, bytes]:
+    """POST within ``WEBHOOK_DEADLINE``; returns the status and the answer's first 400 bytes.
+    Raises ``httpx.HTTPError`` (connection refused, a timeout, the deadline)."""
+    _deadline.at = time.monotonic() + WEBHOOK_DEADLINE
+    try:
+        with webhook_client().stream("POST", url, content=body, headers=headers) as response:
+            start = b""
+            for piece in response.iter_raw():
+                start += piece
+                if len(start) >= 400:
+                    break
+            return response.status_code, start[:400]
+    except httpx.TimeoutException as exc:
+        if time.monotonic() >= _deadline.at - 0.05:  # the deadline, not one slow read
+            raise type(exc)(f"no answer within the webhook's {WEBHOOK_DEADLINE} s "
+                            "deadline") from exc
+        raise
+    finally:
+        _deadline.at = None
 
 
 def _claim(delivery_id: int, now) -> int | None:
@@ -1228,6 +1341,9 @@ def webhook_attempt(*, delivery_id: int, final: bool = False) -> WebhookDelivery
         if delivery.done:
             return delivery
         raise WebhookTemporaryError("another execution holds this webhook's attempt")
+    # The attempt count, not the task's retry count, decides the last one: a webhook the sweep
+    # queued again starts a new task, but not a new series of attempts.
+    final = final or before + 1 >= WEBHOOK_MAX_ATTEMPTS
     channel = getattr(delivery.account, "channel", None)
     url = channel.webhook_url if channel else ""
     attempt = WebhookAttempt(delivery=delivery, attempted_at=now, url=url[:500])
@@ -1236,23 +1352,18 @@ def webhook_attempt(*, delivery_id: int, final: bool = False) -> WebhookDelivery
         attempt.error = _("No webhook URL (http or https) is set for this channel.")
     else:
         body = webhook_body(delivery, destination=channel.bot_user_id, redelivery=before > 0)
-        request = urllib.request.Request(url, data=body, method="POST", headers={
+        headers = {
             "Content-Type": "application/json",
             "X-Line-Signature": signature(body, channel.channel_secret),
             "User-Agent": "LineBotWebhook/2.0",
-        })
+        }
         started = time.monotonic()
         try:
-            with _opener.open(request, timeout=WEBHOOK_TIMEOUT) as response:
-                attempt.status_code = response.status
-                attempt.response_excerpt = _excerpt(response.read(400))
-        except urllib.error.HTTPError as exc:
-            attempt.status_code = exc.code
-            attempt.response_excerpt = _excerpt(exc.read(400) if exc.fp else b"")
-            retry = exc.code >= 500
-        except (TimeoutError, urllib.error.URLError, ConnectionError, OSError,
-                SoftTimeLimitExceeded) as exc:
-            attempt.error = str(getattr(exc, "reason", exc) or type(exc).__name__)[:300]
+            attempt.status_code, excerpt = _post(url, body, headers)
+            attempt.response_excerpt = _excerpt(excerpt)
+            retry = attempt.status_code >= 500
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, SoftTimeLimitExceeded) as exc:
+            attempt.error = (str(exc) or type(exc).__name__)[:300]
             retry = True
         attempt.duration_ms = int((time.monotonic() - started) * 1000)
     attempt.save()
@@ -1268,6 +1379,57 @@ def webhook_attempt(*, delivery_id: int, final: bool = False) -> WebhookDelivery
     if delivery.state == WebhookDelivery.State.RETRYING:
         raise WebhookTemporaryError(attempt.error or f"HTTP {attempt.status_code}")
     return delivery
+
+
+def webhooks_sweep(*, now: datetime | None = None) -> dict:
+    """Beat, every 5 minutes (docs/reliability.md#webhooks): an open webhook (queued or
+    retrying) whose claim has lapsed and whose state has not moved for ``WEBHOOK_STUCK_AFTER``
+    (created, or last attempted, that long ago) lost its task. It is queued again through the
+    outbox (the row records why), at most once per ``WEBHOOK_STUCK_AFTER``; one that has had
+    all its attempts ends failed, with an attempt row saying so. Safe against a task that is
+    merely late: the claim lets only one execution POST. Returns the counts."""
+    from django.db.models import Max
+
+    from lbm.models import OutboxMessage
+
+    from .tasks import deliver_webhook
+
+    now = now or timezone.now()
+    before = now - WEBHOOK_STUCK_AFTER
+    stuck = (WebhookDelivery.objects
+             .filter(state__in=[WebhookDelivery.State.QUEUED, WebhookDelivery.State.RETRYING],
+                     created_at__lt=before)
+             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+             .annotate(last_attempt=Max("attempt_rows__attempted_at"))
+             .filter(Q(last_attempt__isnull=True) | Q(last_attempt__lt=before))
+             .order_by("pk"))
+    result = {"requeued": 0, "failed": 0}
+    for delivery in stuck.iterator(chunk_size=500):
+        with transaction.atomic():
+            if delivery.attempts >= WEBHOOK_MAX_ATTEMPTS:
+                given_up = (WebhookDelivery.objects.filter(
+                    pk=delivery.pk, state__in=[WebhookDelivery.State.QUEUED,
+                                               WebhookDelivery.State.RETRYING])
+                    .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+                    .update(state=WebhookDelivery.State.FAILED, finished_at=now))
+                if given_up:
+                    WebhookAttempt.objects.create(
+                        delivery=delivery, attempted_at=now, url="",
+                        error=_("Given up by the sweep after %(count)d attempts.")
+                        % {"count": delivery.attempts})
+                    result["failed"] += 1
+                continue
+            if OutboxMessage.objects.filter(task=deliver_webhook.name,
+                                            kwargs__delivery_id=delivery.pk,
+                                            created_at__gte=before).exists():
+                continue  # queued again recently (or waiting for the broker)
+            outbox.enqueue(deliver_webhook, {"delivery_id": delivery.pk},
+                           reason=f"sweep: webhook {delivery.state} without moving for "
+                                  f"{int(WEBHOOK_STUCK_AFTER.total_seconds() // 60)} min")
+            result["requeued"] += 1
+    if any(result.values()):
+        logger.warning("webhook sweep: %(requeued)d queued again, %(failed)d given up", result)
+    return result
 
 
 def _excerpt(raw: bytes) -> str:

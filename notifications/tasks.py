@@ -3,6 +3,7 @@
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from .services import WEBHOOK_TIME_LIMIT, WebhookTemporaryError
 
@@ -24,9 +25,12 @@ def deliver_webhook(self, delivery_id: int) -> str:
     return webhook_attempt(delivery_id=delivery_id, final=final).state
 
 
-@shared_task(name="notifications.fan_out_webhooks", acks_late=True)
+@shared_task(name="notifications.fan_out_webhooks", acks_late=True,
+             autoretry_for=(KombuOperationalError,), retry_backoff=True, max_retries=5)
 def fan_out_webhooks(delivery_ids: list[int]) -> int:
-    """Queue one ``deliver_webhook`` per id (a batch send queues one of these per 500)."""
+    """Queue one ``deliver_webhook`` per id (a batch send queues one of these per 500). Run
+    again, it queues them again: harmless, an attempt is claimed before its POST, a finished
+    webhook is left alone (and the sweep catches what a lost fan-out left queued)."""
     for delivery_id in delivery_ids:
         deliver_webhook.delay(delivery_id=delivery_id)
     return len(delivery_ids)
@@ -60,3 +64,12 @@ def purge_personal_data() -> int:
     from .services import notices_purge
 
     return notices_purge()
+
+
+@shared_task(name="notifications.sweep_webhooks", acks_late=True,
+             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def sweep_webhooks() -> dict:
+    """Beat, every 5 minutes: queue again (or give up) webhooks whose task was lost."""
+    from .services import webhooks_sweep
+
+    return webhooks_sweep()

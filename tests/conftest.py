@@ -171,17 +171,15 @@ def _plain_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture
-def celery_worker(django_db_setup, django_db_blocker, tmp_path, settings):
-    """A real ``celery worker`` process on the test database and the configured Redis.
-
-    Its e-mail goes to files in ``mail_dir`` so tests can read what it sent.
-    """
+def start_worker(tmp_path, settings, *, name: str = "lbm-test", queues=None):
+    """Start a real ``celery worker`` process on the test database and the configured Redis
+    (as the README's ``make worker`` starts it: the default prefork pool) and wait until it
+    answers a ping. Returns the process, with ``mail_dir``, ``log_path`` and ``stop()``."""
     from django.db import connection
 
     from lbm.celery import app
 
-    mail_dir = tmp_path / "worker-mail"
+    mail_dir = tmp_path / f"{name}-mail"
     mail_dir.mkdir()
     settings_dict = connection.settings_dict
     db_url = "postgres://{user}@{host}:{port}/{name}".format(
@@ -192,34 +190,84 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path, settings):
            "EMAIL_FILE_PATH": str(mail_dir), "PYTHONUNBUFFERED": "1",
            # The worker reads the uploads the test saved and hashes with the same key.
            "MEDIA_ROOT": str(settings.MEDIA_ROOT), "PII_HASH_KEY": settings.PII_HASH_KEY}
-    hostname = f"lbm-test-{os.getpid()}@%h"
-    log = open(tmp_path / "worker.log", "w")
+    hostname = f"{name}-{os.getpid()}@%h"
+    log_path = tmp_path / f"{name}.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         # As the README's ``make worker`` starts it: the default prefork pool, every queue.
         [sys.executable, "-m", "celery", "-A", "lbm", "worker",
-         "-Q", ",".join(settings.TASK_QUEUES),
+         "-Q", ",".join(queues or settings.TASK_QUEUES),
          "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
          "-n", hostname],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError("celery worker exited: "
-                                   + (tmp_path / "worker.log").read_text()[-3000:])
-            replies = app.control.ping(timeout=1.0)
-            if any(hostname.split("@")[0] in name for reply in replies for name in reply):
-                break
-        else:
-            raise RuntimeError("celery worker did not answer within 60 s")
-        proc.mail_dir = mail_dir
-        proc.log_path = tmp_path / "worker.log"
-        yield proc
-    finally:
+
+    def stop():
         proc.terminate()
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+    proc.mail_dir, proc.log_path, proc.stop = mail_dir, log_path, stop
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("celery worker exited: " + log_path.read_text()[-3000:])
+            replies = app.control.ping(timeout=1.0)
+            if any(hostname.split("@")[0] in name for reply in replies for name in reply):
+                break
+        else:
+            raise RuntimeError("celery worker did not answer within 60 s")
+    except BaseException:
+        stop()
+        raise
+    return proc
+
+
+@pytest.fixture
+def celery_worker(django_db_setup, django_db_blocker, tmp_path, settings):
+    """A real ``celery worker`` process on the test database and the configured Redis.
+
+    Its e-mail goes to files in ``mail_dir`` so tests can read what it sent.
+    """
+    proc = start_worker(tmp_path, settings, name="lbm-test")
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+CLOSED_BROKER = "redis://127.0.0.1:9/0"  # a port nothing listens on: connections are refused
+
+
+@pytest.fixture
+def broker(settings):
+    """Tasks published to a real broker address instead of run eagerly: ``broker.down()`` points
+    Celery at a closed port (connections refused, as a broker outage), ``broker.up(url)`` at a
+    reachable one (``memory://`` in the unit tier), ``broker.eager()`` back to eager tasks."""
+    from lbm.celery import app
+
+    previous = (app.conf.broker_url, app.conf.task_always_eager)
+
+    class Broker:
+        def _point(self, url, eager=False):
+            app._pool = None  # the next publish connects to ``url``
+            app.amqp._producer_pool = None
+            app.conf.broker_url = url
+            app.conf.task_always_eager = eager
+            settings.CELERY_TASK_ALWAYS_EAGER = eager
+
+        def down(self):
+            self._point(CLOSED_BROKER)
+
+        def up(self, url="memory://"):
+            self._point(url)
+
+        def eager(self):
+            self._point(previous[0], eager=True)
+
+    yield Broker()
+    Broker()._point(*previous)

@@ -5,9 +5,11 @@ audience with upload history being deleted."""
 import multiprocessing
 import os
 import signal
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from audiences import hashing, importers, services
 from audiences.exceptions import AudienceError
@@ -151,3 +153,94 @@ def test_the_upload_sweep_is_scheduled():
 
     task = PeriodicTask.objects.get(task="audiences.sweep_uploads")
     assert task.enabled and task.interval.every == 10
+
+
+def test_an_admin_upload_with_the_queue_unreachable_says_so_and_the_sweep_imports_it_once(
+        client, org, admin_user, settings, broker, django_capture_on_commit_callbacks):
+    """docs/reliability.md#the-outbox: no 500, the row and its file kept, a message on the page;
+    once the broker is back the outbox sweep publishes the import, which runs once."""
+    from django.urls import reverse
+
+    from lbm import outbox
+    from lbm.models import OutboxMessage
+
+    settings.AUDIENCES_BACKGROUND_UPLOAD_BYTES = 10
+    client.force_login(admin_user)
+    OutboxMessage.objects.all().delete()  # the organization's own (its contact e-mail)
+    broker.down()
+    content = "".join(f"{p}\n" for p in af.phones(30)).encode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:audiences_audience_import"), {
+            "mode": "new", "organization": org.pk, "name": "等佇列", "id_type": "phone",
+            "format": "0", "resource": "0",
+            "import_file": SimpleUploadedFile("big.txt", content)}, follow=True)
+    assert response.status_code == 200
+    assert "The queue is unreachable; the import will start when it is back." in (
+        response.content.decode())
+    upload = AudienceUpload.objects.get()
+    assert upload.status == AudienceUpload.Status.QUEUED and os.path.exists(upload.file.path)
+    status = client.get(reverse("admin:audiences_audienceupload_status",
+                                args=[upload.pk])).json()
+    assert status["stalled"] and status["status_display"] == "Stalled"
+    assert "the import will start when it is back" in status["next"]
+    entry = OutboxMessage.objects.get(task="audiences.import_upload")
+    assert entry.published_at is None and entry.kwargs == {"upload_id": upload.pk}
+
+    broker.eager()  # the broker is back (eager: publishing runs the import here)
+    later = timezone.now() + outbox.SWEEP_AFTER + timedelta(seconds=1)
+    assert outbox.sweep(now=later) == 1
+    assert outbox.sweep(now=later) == 0
+    upload.refresh_from_db()
+    assert upload.status == AudienceUpload.Status.DONE and not upload.file
+    assert Audience.objects.filter(name="等佇列").count() == 1
+    assert AudienceMember.objects.count() == 30
+
+
+def test_a_second_execution_of_a_finished_import_changes_nothing(
+        org, admin_user, django_capture_on_commit_callbacks):
+    upload = _upload(org, admin_user, django_capture_on_commit_callbacks, af.phones(20),
+                     name="一次")
+    assert upload.status == AudienceUpload.Status.DONE
+    again = services.upload_process(upload_id=upload.pk)
+    assert again.status == AudienceUpload.Status.DONE and again.added_count == 20
+    assert Audience.objects.filter(name="一次").count() == 1
+    assert AudienceMember.objects.count() == 20
+
+
+def test_a_stalled_upload_shows_stalled_and_is_queued_again_once(org, admin_user, broker):
+    from audiences import selectors
+    from lbm.models import OutboxMessage
+
+    upload = AudienceUpload.objects.create(organization=org, name="停住", id_type="phone",
+                                           status=AudienceUpload.Status.QUEUED)
+    AudienceUpload.objects.filter(pk=upload.pk).update(
+        created_at=timezone.now() - services.UPLOAD_STALL_AFTER - timedelta(minutes=5))
+    upload.refresh_from_db()
+    status = selectors.upload_status(upload)
+    assert status["stalled"] and "No progress for 20 minutes" in status["next"]
+    assert "it is stopped and you can upload the file again" in status["next"]
+    fresh = AudienceUpload.objects.create(organization=org, name="剛來", id_type="phone")
+    assert not selectors.upload_status(fresh)["stalled"]
+
+    broker.up()
+    assert services.uploads_sweep() == 1
+    entry = OutboxMessage.objects.get(task="audiences.import_upload")
+    assert entry.kwargs == {"upload_id": upload.pk} and entry.reason.startswith("sweep:")
+    assert services.uploads_sweep() == 0  # queued again once, not every 10 minutes
+    upload.refresh_from_db()
+    assert upload.status == AudienceUpload.Status.QUEUED  # left to the import (or the 4 hours)
+
+
+def test_the_stalled_state_is_in_zh_hant(org):
+    from django.utils import translation
+
+    from audiences import selectors
+
+    upload = AudienceUpload.objects.create(organization=org, name="停住", id_type="phone")
+    AudienceUpload.objects.filter(pk=upload.pk).update(
+        created_at=timezone.now() - services.UPLOAD_STALL_AFTER - timedelta(minutes=1))
+    upload.refresh_from_db()
+    with translation.override("zh-hant"):
+        status = selectors.upload_status(upload)
+    assert status["status_display"] == "停滯"
+    assert "分鐘沒有進度" in status["next"]

@@ -18,7 +18,7 @@ from lbm.exceptions import (
     LastAdmin,
     NotAllowed,
 )
-from lbm.models import Account, AccountLink, Membership, Organization
+from lbm.models import Account, AccountLink, Membership, Organization, OutboxMessage
 from lbm.validators import business_number_is_valid, validate_basic_id, validate_premium_id
 from lbm.workdays import add_working_days, review_due_date
 from tests import factories
@@ -470,9 +470,14 @@ def test_link_rejection_needs_a_reason_and_approval_runs_hooks(
     seen = []
     services.link_approved_hooks.append(seen.append)
     try:
-        with django_capture_on_commit_callbacks(execute=True):
+        with django_capture_on_commit_callbacks(execute=False) as callbacks:
             services.link_review(link_id=link.pk, decision="approved", actor=reviewer)
-            assert seen == []  # only once the transaction commits
+        # The hooks run inside the transaction; what they queue (the audiences app's sync) is an
+        # outbox row, published only once the transaction commits.
         assert seen == [link.pk]
+        assert OutboxMessage.objects.get(task="audiences.sync_account").kwargs == {
+            "link_id": link.pk}
+        assert not OutboxMessage.objects.filter(published_at__isnull=False).exists()
+        assert callbacks
     finally:
         services.link_approved_hooks.remove(seen.append)
