@@ -59,9 +59,13 @@ def _queue_warning(modeladmin, request, upload) -> None:
     """Say so when the broker refused an upload's task: it is recorded, and the outbox sweep
     publishes it when the queue is back (docs/reliability.md#the-outbox)."""
     if getattr(upload, "queued", None) is not None and upload.queued.published is False:
-        modeladmin.message_user(request, gettext("The queue is unreachable; the import will start "
-                                                 "when it is back. The upload is recorded."),
-                                messages.WARNING)
+        if upload.status == AudienceUpload.Status.CHECKING:
+            text = gettext("The queue is unreachable; the file will be checked when it is back. "
+                           "The upload is recorded.")
+        else:
+            text = gettext("The queue is unreachable; the import will start when it is back. "
+                           "The upload is recorded.")
+        modeladmin.message_user(request, text, messages.WARNING)
 
 
 def _can(request, action: Action) -> bool:

@@ -347,6 +347,12 @@ def upload_status(upload: AudienceUpload, *, now=None) -> dict:
             next_step = _("The queue is unreachable; the import will start when it is back. "
                           "If it has not finished by %(deadline)s it is stopped and you can "
                           "upload the file again.") % {"deadline": f"{deadline:%Y-%m-%d %H:%M}"}
+        elif (upload.status == AudienceUpload.Status.CHECKING
+                and outbox.waiting("audiences.check_upload", upload_id=upload.pk)):
+            stalled = True
+            next_step = _("The queue is unreachable; the file will be checked when it is back. "
+                          "If it has not finished by %(deadline)s it is stopped and you can "
+                          "upload the file again.") % {"deadline": f"{deadline:%Y-%m-%d %H:%M}"}
         elif (moved_at and now - moved_at > UPLOAD_STALL_AFTER
               and upload.status != AudienceUpload.Status.AWAITING):  # waits for the person
             stalled = True

@@ -175,18 +175,33 @@ def test_an_admin_upload_with_the_queue_unreachable_says_so_and_the_sweep_import
             "format": "0", "resource": "0",
             "import_file": SimpleUploadedFile("big.txt", content)}, follow=True)
     assert response.status_code == 200
-    assert "The queue is unreachable; the import will start when it is back." in (
+    assert "The queue is unreachable; the file will be checked when it is back." in (
         response.content.decode())
     upload = AudienceUpload.objects.get()
-    assert upload.status == AudienceUpload.Status.QUEUED and os.path.exists(upload.file.path)
+    assert upload.status == AudienceUpload.Status.CHECKING and os.path.exists(upload.file.path)
     status = client.get(reverse("admin:audiences_audienceupload_status",
                                 args=[upload.pk])).json()
     assert status["stalled"] and status["status_display"] == "Stalled"
-    assert "the import will start when it is back" in status["next"]
-    entry = OutboxMessage.objects.get(task="audiences.import_upload")
+    assert "the file will be checked when it is back" in status["next"]
+    entry = OutboxMessage.objects.get(task="audiences.check_upload")
     assert entry.published_at is None and entry.kwargs == {"upload_id": upload.pk}
 
-    broker.eager()  # the broker is back (eager: publishing runs the import here)
+    broker.eager()  # the broker is back (eager: publishing runs the check here)
+    later = timezone.now() + outbox.SWEEP_AFTER + timedelta(seconds=1)
+    assert outbox.sweep(now=later) == 1
+    assert outbox.sweep(now=later) == 0
+    upload.refresh_from_db()
+    assert upload.status == AudienceUpload.Status.AWAITING and upload.id_count == 30
+
+    broker.down()  # down again when the person confirms: the import waits in the outbox
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("admin:audiences_audienceupload_confirm",
+                                       args=[upload.pk]), {"decision": "confirm"}, follow=True)
+    assert "The queue is unreachable; the import will start when it is back." in (
+        response.content.decode())
+    upload.refresh_from_db()
+    assert upload.status == AudienceUpload.Status.QUEUED
+    broker.eager()
     later = timezone.now() + outbox.SWEEP_AFTER + timedelta(seconds=1)
     assert outbox.sweep(now=later) == 1
     assert outbox.sweep(now=later) == 0
