@@ -166,6 +166,23 @@ def line_response_for(status_code: int, exc: BaseException | None = None) -> Jso
     return JsonResponse(body(message), status=status_code, headers=headers)
 
 
+def server_error(request, *args, **kwargs):
+    """``handler500``: what Django answers for an exception outside every middleware's reach
+    (the request observer's own). LINE's JSON on an API path, Django's page elsewhere."""
+    import sys
+
+    from django.views import defaults
+
+    from .middleware import API_PREFIXES
+
+    if request.path_info.startswith(API_PREFIXES):
+        response = line_response_for(500, sys.exc_info()[1])
+        if getattr(request, "request_id", None):
+            response["X-Line-Request-Id"] = request.request_id
+        return response
+    return defaults.server_error(request, *args, **kwargs)
+
+
 def is_line_json(response) -> bool:
     return str(response.get("Content-Type", "")).startswith("application/json")
 

@@ -22,3 +22,6 @@ urlpatterns = [
     path("lbm/", include(lbm_patterns)),
     path("-/", include(ops_patterns)),  # health and metrics (docs/operations.md)
 ]
+
+# An API path answers LINE's JSON even for an exception no middleware caught (docs/api.md#errors).
+handler500 = "api.errors.server_error"
