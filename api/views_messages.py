@@ -142,7 +142,8 @@ class PnpStatisticsView(LineAPIView):
     def get(self, request):
         raw = request.query_params.get("date", "")
         try:
-            day = datetime.strptime(raw, "%Y%m%d").date() if re.fullmatch(r"\d{8}", raw) else None
+            day = (datetime.strptime(raw, "%Y%m%d").date()  # ASCII digits: \d takes "٢٠٢٦…"
+                   if re.fullmatch(r"[0-9]{8}", raw) else None)
         except ValueError:
             day = None
         if day is None:

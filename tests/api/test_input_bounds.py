@@ -126,3 +126,8 @@ def test_multipart_fields_with_a_nul_or_too_long_are_400(api):
     response = api.put("/v2/bot/audienceGroup/upload/byFile",
                        {"audienceGroupId": TOO_BIG, "file": upload()}, format="multipart")
     assert_line_400(response, "audienceGroupId")
+
+
+@pytest.mark.parametrize("day", ["٢٠٢٦١٢٠١", "2026-12-01", "20261301", "2026120", "9" * 5000])
+def test_a_statistics_day_that_is_not_ascii_yyyymmdd_is_400(api, day):
+    assert_line_400(api.get("/v2/bot/message/delivery/pnp", {"date": day}), "date")
