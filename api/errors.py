@@ -1,7 +1,7 @@
 """Errors as LINE's Messaging API sends them:
 ``{"message": "...", "details": [{"message": "...", "property": "..."}]}``."""
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
@@ -15,6 +15,8 @@ AUTH_REQUIRED = ("Authorization header required. Must follow the scheme, "
 AUTH_FAILED = ("Authentication failed. Confirm that the access token in the authorization "
                "header is valid.")
 RATE_LIMITED = "The API rate limit has been exceeded. Try again later."
+BAD_REQUEST = "The request could not be understood."
+TOO_LARGE = "The request body is too large."
 
 
 class LineAPIError(exceptions.APIException):
@@ -23,10 +25,12 @@ class LineAPIError(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, message: str, *, status_code: int = 400,
-                 details: list[tuple[str, str | None]] | None = None):
+                 details: list[tuple[str, str | None]] | None = None,
+                 headers: dict[str, str] | None = None):
         self.status_code = status_code
         self.message = message
         self.details = details or []
+        self.headers = headers or {}
         super().__init__(message)
 
 
@@ -61,7 +65,8 @@ def _flatten(errors, prefix: str = "") -> list[tuple[str, str | None]]:
 def line_exception_handler(exc, context):
     """DRF exception handler that answers every error in LINE's shape."""
     if isinstance(exc, LineAPIError):
-        return Response(body(exc.message, exc.details), status=exc.status_code)
+        return Response(body(exc.message, exc.details), status=exc.status_code,
+                        headers=exc.headers or None)
     if isinstance(exc, NotAllowed):
         return Response(body(exc.message), status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, DomainError):
@@ -89,6 +94,10 @@ def line_exception_handler(exc, context):
         return Response(body("Method Not Allowed"), status=405)
     if isinstance(exc, exceptions.ParseError):
         return Response(body("The request body could not be parsed as JSON"), status=400)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(body(TOO_LARGE), status=413)
+    if isinstance(exc, SuspiciousOperation):  # too many fields, a bad multipart boundary…
+        return Response(body(BAD_REQUEST), status=status.HTTP_400_BAD_REQUEST)
     response = drf_exception_handler(exc, context)
     if response is not None:
         detail = getattr(exc, "detail", "")
@@ -124,6 +133,58 @@ def _unexpected(exc) -> Response:
         return Response(body(UNAVAILABLE), status=status.HTTP_503_SERVICE_UNAVAILABLE,
                         headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     return Response(body(INTERNAL), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+# --- Failures outside the views ----------------------------------------------------------------
+# An exception raised in a middleware (or anywhere Django, not DRF, catches it) becomes Django's
+# own response: an HTML page. ``LineErrorMiddleware`` replaces such a page on an API path with
+# LINE's body of the same status; an uncaught exception, remembered through Django's
+# ``got_request_exception`` signal, decides between 500 and 503 (a dependency out of reach).
+
+_STATUS_MESSAGES = {400: BAD_REQUEST, 401: AUTH_FAILED, 403: "Forbidden", 404: "Not found",
+                    405: "Method Not Allowed", 413: TOO_LARGE, 415: "Unsupported Media Type",
+                    429: RATE_LIMITED, 500: INTERNAL, 503: UNAVAILABLE}
+
+
+def remember_exception(sender, request=None, **kwargs) -> None:
+    """``got_request_exception`` receiver: keep the uncaught exception on the request."""
+    import sys
+
+    if request is not None:
+        request.lbm_exception = sys.exc_info()[1]
+
+
+def line_response_for(status_code: int, exc: BaseException | None = None) -> JsonResponse:
+    """LINE's body for a response Django made itself (``status_code``), or for ``exc``."""
+    headers = {}
+    if status_code >= 500 and exc is not None and isinstance(exc, _unavailable_errors()):
+        status_code = 503
+    if status_code == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    message = _STATUS_MESSAGES.get(status_code) or (INTERNAL if status_code >= 500 else
+                                                    BAD_REQUEST)
+    return JsonResponse(body(message), status=status_code, headers=headers)
+
+
+def server_error(request, *args, **kwargs):
+    """``handler500``: what Django answers for an exception outside every middleware's reach
+    (the request observer's own). LINE's JSON on an API path, Django's page elsewhere."""
+    import sys
+
+    from django.views import defaults
+
+    from .middleware import API_PREFIXES
+
+    if request.path_info.startswith(API_PREFIXES):
+        response = line_response_for(500, sys.exc_info()[1])
+        if getattr(request, "request_id", None):
+            response["X-Line-Request-Id"] = request.request_id
+        return response
+    return defaults.server_error(request, *args, **kwargs)
+
+
+def is_line_json(response) -> bool:
+    return str(response.get("Content-Type", "")).startswith("application/json")
 
 
 @csrf_exempt

@@ -10,7 +10,6 @@ from django.conf import settings
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from audiences import selectors, services
@@ -19,7 +18,8 @@ from audiences.models import LINE_API_TYPE, Audience, AudienceShare, IdType
 from . import schemas
 from .base import LineAPIView
 from .errors import LineAPIError
-from .params import parse_bool, parse_int
+from .params import INT64_MAX, PAGE_MAX, check_text, parse_bool, parse_int, valid_id
+from .parsers import LineMultiPartParser
 
 MAX_JSON_IDS = 10_000
 MAX_FILE_BYTES = int(getattr(settings, "LBM_API_MAX_UPLOAD_BYTES", 64 * 1024 * 1024))
@@ -77,7 +77,7 @@ class CreateSerializer(serializers.Serializer):
 
 
 class AddSerializer(serializers.Serializer):
-    audienceGroupId = serializers.IntegerField()
+    audienceGroupId = serializers.IntegerField(min_value=1, max_value=INT64_MAX)
     uploadDescription = serializers.CharField(required=False, allow_blank=True, max_length=300)
     audiences = AudienceIdSerializer(many=True, max_length=MAX_JSON_IDS, allow_empty=False)
 
@@ -85,7 +85,7 @@ class AddSerializer(serializers.Serializer):
 def own_audience(request, audience_id) -> Audience:
     """The channel's own audience: 400 when there is none with that id, 403 when it belongs to
     another channel."""
-    audience = Audience.objects.filter(pk=audience_id).first()
+    audience = Audience.objects.filter(pk=audience_id).first() if valid_id(audience_id) else None
     if audience is None:
         raise not_found()
     if audience.source_account_id != request.auth.account_id:
@@ -101,7 +101,6 @@ class UploadView(LineAPIView):
     """``POST`` creates an upload audience from JSON; ``PUT`` adds IDs to one."""
 
     throttle_scope = "audience"
-    parser_classes = [JSONParser]
 
     @extend_schema(operation_id="createAudienceGroup", request=CreateSerializer,
                    responses={202: schemas.CreateAudienceGroupResponseSerializer})
@@ -147,7 +146,7 @@ class UploadByFileView(LineAPIView):
     parses multipart bodies only for POST; DRF's parser reads the PUT body itself."""
 
     throttle_scope = "audience"
-    parser_classes = [MultiPartParser]
+    parser_classes = [LineMultiPartParser]
 
     @extend_schema(operation_id="createAudienceForUploadingUserIds",
                    request={"multipart/form-data": schemas.ByFileCreateSerializer},
@@ -163,7 +162,9 @@ class UploadByFileView(LineAPIView):
         audience = services.audience_create_from_ids(
             actor=None, account_id=request.auth.account_id, name=name,
             id_type=IdType.IFA if is_ifa else IdType.USER_ID, ids=upload,
-            total_bytes=upload.size, description=request.data.get("uploadDescription", ""),
+            total_bytes=upload.size,
+            description=check_text(request.data.get("uploadDescription"),
+                                   name="uploadDescription", max_length=300),
             route=Audience.Route.MESSAGING_API)
         return Response(created_body(audience), status=status.HTTP_202_ACCEPTED)
 
@@ -172,7 +173,8 @@ class UploadByFileView(LineAPIView):
                    responses={202: schemas.EmptySerializer})
     def put(self, request):
         upload = _upload_file(request)
-        audience_id = parse_int(request.data.get("audienceGroupId"), name="audienceGroupId")
+        audience_id = parse_int(request.data.get("audienceGroupId"), name="audienceGroupId",
+                                minimum=1)
         if audience_id is None:
             raise LineAPIError("The request has 1 error(s)",
                                details=[("must not be null", "audienceGroupId")])
@@ -214,7 +216,6 @@ class UpdateDescriptionView(LineAPIView):
     """``PUT /v2/bot/audienceGroup/{id}/updateDescription``: rename."""
 
     throttle_scope = "audience"
-    parser_classes = [JSONParser]
 
     @extend_schema(operation_id="updateAudienceGroupDescription", request=DescriptionSerializer,
                    responses={200: schemas.EmptySerializer})
@@ -241,7 +242,6 @@ class TrackingAudienceView(LineAPIView):
     """``POST /v2/bot/audienceGroup/click`` and ``/imp``."""
 
     throttle_scope = "audience"
-    parser_classes = [JSONParser]
     kind = "click"
 
     @extend_schema(request=ClickSerializer,
@@ -262,7 +262,7 @@ def _page(request, fetch, *, permission_of, read_write_count=None) -> dict:
     """A list page in LINE's shape. ``fetch(page, size, *filters)`` gives ``(rows, total)``;
     ``read_write_count(*filters)`` counts the READ_WRITE audiences of all pages (None: all of
     them are). The filters: name contains, status, create route."""
-    page = parse_int(request.query_params.get("page"), name="page", minimum=1)
+    page = parse_int(request.query_params.get("page"), name="page", minimum=1, maximum=PAGE_MAX)
     if page is None:
         raise LineAPIError("The request has 1 error(s)", details=[("must not be null", "page")])
     size = parse_int(request.query_params.get("size"), name="size", default=20, minimum=1,
@@ -272,7 +272,8 @@ def _page(request, fetch, *, permission_of, read_write_count=None) -> dict:
         return {"audienceGroups": [], "hasNextPage": False, "totalCount": 0,
                 "readWriteAudienceGroupTotalCount": 0, "page": page, "size": size}
     route = request.query_params.get("createRoute")
-    filters = (request.query_params.get("description") or "",
+    filters = (check_text(request.query_params.get("description"), name="description",
+                          max_length=120),
                STATUS_FILTER[status_value] if status_value else "",
                ROUTE_FILTER.get(route, "-") if route else "")
     rows, total = fetch(page, size, *filters)
@@ -330,7 +331,8 @@ class SharedAudienceView(LineAPIView):
     @extend_schema(operation_id="getSharedAudienceData",
                    responses=schemas.SharedAudienceDataSerializer)
     def get(self, request, audience_id: int):
-        audience = Audience.objects.select_related("organization").filter(pk=audience_id).first()
+        audience = (Audience.objects.select_related("organization").filter(pk=audience_id).first()
+                    if valid_id(audience_id) else None)
         if audience is None:
             raise not_found()
         if not _shared_with(request.auth.account_id).filter(pk=audience.pk).exists():

@@ -14,7 +14,6 @@ from datetime import date, datetime
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from audiences.models import Audience, AudienceShare
@@ -22,16 +21,40 @@ from audiences.selectors import reachable_count
 from billing import services as billing
 from billing.exceptions import QuotaExceeded
 from billing.models import UsageRecord
+from notifications import retry_keys
 from notifications import selectors as lon_selectors
 from notifications import services as lon
 from notifications.exceptions import SendRefused
-from notifications.models import Notice
+from notifications.models import Notice, RetryKey
 
 from . import schemas
 from .base import LineAPIView
 from .errors import LineAPIError
+from .params import INT64_MAX, valid_id
 
 MIN_NARROWCAST_RECIPIENTS = 50  # usable for sending with at least 50 (docs/api.md#narrowcast)
+RETRY_KEY_ACCEPTED = "The retry key is already accepted"
+
+
+def retry_key_of(request):
+    """The request's ``X-Line-Retry-Key`` (a UUID) or None; a malformed one is a 400."""
+    try:
+        return retry_keys.parse_key(request.META.get("HTTP_X_LINE_RETRY_KEY"))
+    except ValueError as exc:
+        raise LineAPIError("The request has 1 error(s)",
+                           details=[(str(exc), retry_keys.HEADER)]) from None
+
+
+def once_per_retry_key(request, key, endpoint: str):
+    """``retry_keys.claimed`` for this request's channel; a key accepted before answers 409
+    with the accepted request's id in ``X-Line-Accepted-Request-Id`` (docs/api.md#retry-keys)."""
+    return retry_keys.claimed(channel_id=request.auth.pk, key=key, endpoint=endpoint,
+                              request_id=getattr(request, "request_id", "") or "")
+
+
+def already_accepted(exc: retry_keys.RetryKeyAccepted) -> LineAPIError:
+    return LineAPIError(RETRY_KEY_ACCEPTED, status_code=status.HTTP_409_CONFLICT,
+                        headers={"X-Line-Accepted-Request-Id": exc.request_id})
 
 
 class PnpSerializer(serializers.Serializer):
@@ -63,14 +86,17 @@ class PnpPushView(LineAPIView):
     once, docs/notifications.md#judging-a-push)."""
 
     throttle_scope = "pnp"
-    parser_classes = [JSONParser]
 
     @extend_schema(operation_id="pushMessagesByPhone", request=PnpSerializer,
                    parameters=[schemas.OpenApiParameter("X-Line-Delivery-Tag", str,
+                                                        location="header"),
+                               schemas.OpenApiParameter("X-Line-Retry-Key", str,
                                                         location="header")],
-                   responses={200: schemas.EmptySerializer, 422: schemas.EmptySerializer})
+                   responses={200: schemas.EmptySerializer, 409: schemas.EmptySerializer,
+                              422: schemas.EmptySerializer})
     def post(self, request):
         data = pnp_body(request.data)
+        retry_key = retry_key_of(request)
         tag = request.META.get("HTTP_X_LINE_DELIVERY_TAG", "")
         problem = lon.delivery_tag_problem(tag)
         if problem:
@@ -93,8 +119,12 @@ class PnpPushView(LineAPIView):
                                       "with the placeholders filled in", "messages[0].text")])
         version, values = matched
         try:
-            _notice_id, state = lon.notice_push(sender=sender, version=version, values=values,
-                                                to=data["to"], delivery_tag=tag)
+            with once_per_retry_key(request, retry_key, RetryKey.Endpoint.PNP_PUSH):
+                _notice_id, state = lon.notice_push(sender=sender, version=version,
+                                                    values=values, to=data["to"],
+                                                    delivery_tag=tag)
+        except retry_keys.RetryKeyAccepted as exc:
+            raise already_accepted(exc) from None
         except SendRefused as exc:
             raise LineAPIError(exc.message, details=[(d, None) for d in exc.details]) from exc
         if state == Notice.State.FAILED:
@@ -112,7 +142,8 @@ class PnpStatisticsView(LineAPIView):
     def get(self, request):
         raw = request.query_params.get("date", "")
         try:
-            day = datetime.strptime(raw, "%Y%m%d").date() if re.fullmatch(r"\d{8}", raw) else None
+            day = (datetime.strptime(raw, "%Y%m%d").date()  # ASCII digits: \d takes "٢٠٢٦…"
+                   if re.fullmatch(r"[0-9]{8}", raw) else None)
         except ValueError:
             day = None
         if day is None:
@@ -134,17 +165,19 @@ class NarrowcastView(LineAPIView):
     who are friends of the account and have not blocked it, at least 50; counted in the usage
     ledger; refused over the monthly quota with LINE's body."""
 
-    parser_classes = [JSONParser]
 
     @extend_schema(operation_id="narrowcast", request=NarrowcastSerializer,
-                   responses={202: schemas.EmptySerializer})
+                   parameters=[schemas.OpenApiParameter("X-Line-Retry-Key", str,
+                                                        location="header")],
+                   responses={202: schemas.EmptySerializer, 409: schemas.EmptySerializer})
     def post(self, request):
         serializer = NarrowcastSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        retry_key = retry_key_of(request)
         recipient = data["recipient"]
-        if recipient.get("type") != "audience" or not isinstance(
-                recipient.get("audienceGroupId"), int):
+        if recipient.get("type") != "audience" or not valid_id(
+                recipient.get("audienceGroupId")):
             raise LineAPIError("The request has 1 error(s)", details=[
                 ("only an audience recipient with its audienceGroupId is supported",
                  "recipient")])
@@ -165,19 +198,21 @@ class NarrowcastView(LineAPIView):
         reachable = reachable_count(audience=audience, account_id=account_id)
         if reachable < MIN_NARROWCAST_RECIPIENTS:
             raise LineAPIError(
-                "The audience is too small to send to: at least %d members must be friends of "
-                "this account who have not blocked it (it has %d)."
-                % (MIN_NARROWCAST_RECIPIENTS, reachable),
+                f"The audience is too small to send to: at least {MIN_NARROWCAST_RECIPIENTS} "
+                f"members must be friends of this account who have not blocked it (it has "
+                f"{reachable}).",
                 details=[("AUDIENCE_GROUP_AUDIENCE_INSUFFICIENT", "recipient.audienceGroupId")])
         cap = (data.get("limit") or {}).get("max")
-        if cap is not None and (not isinstance(cap, int) or cap < 1):
+        if cap is not None and (type(cap) is not int or not 1 <= cap <= INT64_MAX):
             raise LineAPIError("The request has 1 error(s)",
                                details=[("must be greater than or equal to 1", "limit.max")])
-        try:  # quota check and record: one locked step per account
-            billing.usage_send(account_id=account_id, kind=UsageRecord.Kind.NARROWCAST,
-                               recipients=reachable, cap=cap, sent_at=timezone.now(),
-                               bubbles=min(len(data["messages"]), 3),
-                               dedupe_key=request.headers.get("X-Line-Retry-Key") or None)
+        try:  # quota check and record: one locked step per account, once per retry key
+            with once_per_retry_key(request, retry_key, RetryKey.Endpoint.NARROWCAST):
+                billing.usage_send(account_id=account_id, kind=UsageRecord.Kind.NARROWCAST,
+                                   recipients=reachable, cap=cap, sent_at=timezone.now(),
+                                   bubbles=min(len(data["messages"]), 3))
+        except retry_keys.RetryKeyAccepted as exc:
+            raise already_accepted(exc) from None
         except QuotaExceeded as exc:
             raise LineAPIError("You have reached your monthly limit.", status_code=429,
                                details=[(exc.message, None)]) from exc

@@ -4,9 +4,9 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from .base import LineAPIView
-
 from billing import selectors
+
+from .base import LineAPIView
 
 
 class QuotaView(LineAPIView):

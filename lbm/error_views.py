@@ -81,8 +81,10 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
-    if _is_api(request):
-        return JsonResponse({"message": "Internal server error"}, status=500)
+    if _is_api(request):  # LINE's JSON, with the request id (docs/api.md#errors)
+        from api.errors import server_error as api_server_error
+
+        return api_server_error(request)
     try:
         # No database, session or user look-up here: the error may be the database itself.
         return render(request, "500.html", {

@@ -79,6 +79,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: the request id, the JSON request log line and the request metrics (docs/operations.md).
     "lbm.observability.RequestObserverMiddleware",
+    # API paths: a failure Django answers itself becomes LINE's JSON body (docs/api.md#errors).
+    "api.middleware.LineErrorMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "lbm.site_middleware.SessionMiddleware",
     "lbm.site_middleware.LocaleMiddleware",

@@ -26,7 +26,8 @@ urlpatterns = [
     path("-/", include(ops_patterns)),  # health and metrics (docs/operations.md)
 ]
 
-# The admin-styled error pages (lbm.error_views, docs/language.md#error-pages).
+# The admin-styled error pages (lbm.error_views, docs/language.md#error-pages); an API path
+# answers LINE's JSON even for an exception no middleware caught (docs/api.md#errors).
 handler403 = "lbm.error_views.permission_denied"
 handler404 = "lbm.error_views.page_not_found"
 handler500 = "lbm.error_views.server_error"

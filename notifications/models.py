@@ -559,3 +559,36 @@ class WebhookAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} → {self.status_code or self.error}"
+
+
+# --- Retry keys (docs/api.md#retry-keys) -----------------------------------------------------
+
+# LINE keeps an accepted X-Line-Retry-Key for 24 hours; a retry within it is refused with 409.
+RETRY_KEY_WINDOW = timedelta(hours=24)
+
+
+class RetryKey(models.Model):
+    """An ``X-Line-Retry-Key`` a channel sent with a send request that was accepted (a
+    phone-number push or a narrowcast), kept ``RETRY_KEY_WINDOW`` so that a retry is answered
+    409 instead of sending twice. One row per channel and key: the unique constraint is what
+    makes two concurrent retries safe. Written and purged by ``notifications.retry_keys``."""
+
+    class Endpoint(models.TextChoices):
+        PNP_PUSH = "pnp_push", _("Notification message by phone number")
+        NARROWCAST = "narrowcast", _("Narrowcast")
+
+    channel = models.ForeignKey("lbm.Channel", verbose_name=_("channel"),
+                                on_delete=models.CASCADE, related_name="+")
+    key = models.UUIDField(_("retry key"))
+    endpoint = models.CharField(_("endpoint"), max_length=20, choices=Endpoint.choices)
+    request_id = models.CharField(_("accepted request ID"), max_length=36)
+    accepted_at = models.DateTimeField(_("accepted at"), db_index=True)
+
+    class Meta:
+        verbose_name = _("retry key")
+        verbose_name_plural = _("retry keys")
+        constraints = [models.UniqueConstraint(fields=["channel", "key"],
+                                               name="retry_key_unique_per_channel")]
+
+    def __str__(self) -> str:
+        return str(self.key)

@@ -60,9 +60,12 @@ def settle_notices() -> dict:
 @shared_task(name="notifications.purge_personal_data", acks_late=True,
              autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
 def purge_personal_data() -> int:
-    """Beat, hourly: clear the encrypted phone hashes of notices settled over 30 days ago."""
+    """Beat, hourly: clear the encrypted phone hashes of notices settled over 30 days ago, and
+    forget the API's retry keys older than 24 hours (docs/api.md#retry-keys)."""
+    from .retry_keys import retry_keys_purge
     from .services import notices_purge
 
+    retry_keys_purge()
     return notices_purge()
 
 

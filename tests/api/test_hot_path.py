@@ -293,8 +293,10 @@ def test_real_worker_charges_a_push_and_sends_its_webhook(celery_worker):
         assert push(client, phone).status_code == 200
         notice = Notice.objects.get()
         deadline = time.monotonic() + 30
+        # The worker marks the delivery sent after the receiver has answered: wait for that too.
         while time.monotonic() < deadline and not (
-                receiver.requests and Notice.objects.get().charged_at is not None):
+                receiver.requests and Notice.objects.get().charged_at is not None
+                and WebhookDelivery.objects.filter(notice=notice, state="sent").exists()):
             time.sleep(0.2)
     assert Notice.objects.get().charged_at is not None, celery_worker.log_path.read_text()[-2000:]
     assert sum(UsageRecord.objects.filter(kind="notification")
