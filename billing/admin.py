@@ -18,6 +18,7 @@ from import_export.admin import ExportMixin
 
 from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
+from lbm.admin_search import ExactSearchMixin
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.models import Account
@@ -140,7 +141,7 @@ class BillingCustomerForm(forms.ModelForm):
 
 
 @admin.register(BillingCustomer)
-class BillingCustomerAdmin(BillingAdmin, SimpleHistoryAdmin):
+class BillingCustomerAdmin(ExactSearchMixin, BillingAdmin, SimpleHistoryAdmin):
     form = BillingCustomerForm
     list_display = ("name", "business_number", "organization", "payment_method",
                     "has_invoice_info")
@@ -190,7 +191,7 @@ class SubscriptionChangeForm(forms.ModelForm):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(BillingAdmin, SimpleHistoryAdmin):
+class SubscriptionAdmin(ExactSearchMixin, BillingAdmin, SimpleHistoryAdmin):
     list_display = ("account", "customer", "plan", "scheduled_plan", "scheduled_from",
                     "started_on", "suspended_at")
     list_filter = ("plan",)
@@ -634,7 +635,7 @@ class PaymentStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ExportMixin, ReadOnlyAdmin):
+class InvoiceAdmin(ExactSearchMixin, ExportMixin, ReadOnlyAdmin):
     resource_classes = [InvoiceResource]
     list_display = ("number", "einvoice_number", "customer", "period", "total", "issued_at",
                     "payment_state")

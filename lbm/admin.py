@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 
 from . import channels, permissions, selectors, services
+from .admin_search import ExactSearchMixin
 from .admin_site import can_review
 from .exceptions import DomainError
 from .history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
@@ -616,7 +617,7 @@ class LinkRequestForm(forms.ModelForm):
 
 
 @admin.register(AccountLink)
-class AccountLinkAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class AccountLinkAdmin(ExactSearchMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ("account", "organization", "status", "submitted_at", "review_due",
                     "review_reason")
     list_filter = ("status", "account__kind")
