@@ -7,7 +7,8 @@ Thin: rows from ``permissions.visible``, rights from ``permissions.can``, every 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -146,7 +147,12 @@ class AudienceAdmin(ScopedAdminMixin, ImportMixin, SimpleHistoryAdmin):
         return ", ".join(names) or "—"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(share_count=Count("shares"))
+        # A subquery, not a GROUP BY over every audience: PostgreSQL computes it for the
+        # page's rows only, and the count leaves it out (docs/operations.md#admin-at-scale).
+        shares = (AudienceShare.objects.filter(audience=OuterRef("pk")).order_by()
+                  .values("audience").annotate(n=Count("pk")).values("n"))
+        return super().get_queryset(request).annotate(
+            share_count=Coalesce(Subquery(shares), 0))
 
     def has_add_permission(self, request):
         return False  # audiences are created by upload, combination or LINE Tag

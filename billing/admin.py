@@ -147,6 +147,8 @@ class BillingCustomerAdmin(ExactSearchMixin, BillingAdmin, SimpleHistoryAdmin):
                     "has_invoice_info")
     list_filter = ("payment_method",)
     search_fields = ("name", "=business_number")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     autocomplete_fields = ()
     raw_id_fields = ("organization",)
 
@@ -198,6 +200,9 @@ class SubscriptionAdmin(ExactSearchMixin, BillingAdmin, SimpleHistoryAdmin):
     list_select_related = ("account", "customer", "plan", "scheduled_plan")
     search_fields = ("account__name", "=account__basic_id", "=account__premium_id",
                      "customer__name")
+    ordering = ("account__kind", "account__name")  # the account index (account_kind_name)
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     raw_id_fields = ("account", "customer", "contract")
     change_form_template = "admin/billing/subscription/change_form.html"
     actions = ["change_plan"]
@@ -325,7 +330,8 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     list_display = ("account", "kind", "recipients", "sends", "sent_at", "line_day", "period")
     list_filter = ("kind", "period")
     list_select_related = ("account",)
-    date_hierarchy = "line_day"
+    # No date_hierarchy: its year links are a DISTINCT over every usage row; the month filter
+    # (period) is the cheap way in (docs/operations.md#admin-at-scale).
     show_full_result_count = False
     paginator = EstimatedCountPaginator  # no exact COUNT(*) over millions of usage rows
 
@@ -675,6 +681,8 @@ class InvoiceAdmin(ExactSearchMixin, ExportMixin, ReadOnlyAdmin):
         return actions
     search_fields = ("=number", "customer__name")
     list_select_related = ("customer", "payment")
+    paginator = EstimatedCountPaginator  # 300,000 invoices a year
+    show_full_result_count = False
     inlines = [InvoiceLineInline, CreditNoteInline]
     fields = readonly_fields = ("number", "einvoice_number", "customer", "period", "issued_at",
                                 "buyer_id", "buyer_name", "carrier", "donation_code",

@@ -34,6 +34,7 @@ from .models import (
     OrganizationReview,
     Provider,
 )
+from .paginators import LargeTablePaginator
 from .permissions import Action
 from .resources import AccountResource, ProviderResource
 from .workdays import taipei_today
@@ -624,6 +625,8 @@ class AccountLinkAdmin(ExactSearchMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     search_fields = ("account__name", "=account__basic_id", "=account__premium_id",
                      "organization__name")
     list_select_related = ("account", "organization")
+    paginator = LargeTablePaginator  # 100,000 links and more
+    show_full_result_count = False
     actions = ["end_links"]
     readonly_fields = ("organization", "account", "status", "requested_by", "submitted_at",
                        "review_due_on", "reviewed_at", "reviewed_by", "review_reason",
