@@ -7,14 +7,13 @@ Thin: rows from ``permissions.visible``, rights from ``permissions.can``, every 
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
-from django.db import connection, transaction
-from django.db.models import Count
+from django.db import transaction
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.http import HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -23,6 +22,7 @@ from lbm import permissions
 from lbm.admin import ScopedAdminMixin, _confirm_with_reason, _run_service
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
+from lbm.paginators import LargeTablePaginator
 from lbm.permissions import Action
 
 from . import importers, selectors, services
@@ -77,29 +77,9 @@ def _can(request, action: Action) -> bool:
     return cache[action]
 
 
-class EstimatedCountPaginator(Paginator):
-    """Exact counts for small results; on PostgreSQL, the planner's estimate for big ones, so a
-    changelist page over millions of member rows never runs an exact COUNT(*)."""
-
-    EXACT_BELOW = 10_000
-
-    @cached_property
-    def count(self):
-        if connection.vendor != "postgresql":
-            return super().count
-        query = self.object_list.order_by()
-        sql, params = query.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-            plan = cursor.fetchone()[0]
-        if isinstance(plan, str):
-            import json
-
-            plan = json.loads(plan)
-        estimate = int(plan[0]["Plan"]["Plan Rows"])
-        if estimate < self.EXACT_BELOW:
-            return super().count
-        return estimate
+# The estimated-count paginator of the first scale pass, now the shared large-table paginator
+# (docs/operations.md#admin-at-scale); the name stays for the admins that import it from here.
+EstimatedCountPaginator = LargeTablePaginator
 
 
 # --- Audiences --------------------------------------------------------------------------------
@@ -179,7 +159,12 @@ class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, SimpleHistoryAdmin):
         return ", ".join(names) or "—"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(share_count=Count("shares"))
+        # A subquery, not a GROUP BY over every audience: PostgreSQL computes it for the
+        # page's rows only, and the count leaves it out (docs/operations.md#admin-at-scale).
+        shares = (AudienceShare.objects.filter(audience=OuterRef("pk")).order_by()
+                  .values("audience").annotate(n=Count("pk")).values("n"))
+        return super().get_queryset(request).annotate(
+            share_count=Coalesce(Subquery(shares), 0))
 
     def has_add_permission(self, request):
         return False  # audiences are created by upload, combination or LINE Tag
@@ -566,7 +551,11 @@ class AudienceMemberAdmin(ScopedAdminMixin, admin.ModelAdmin):
                 candidates.add(importers.stored_identifier(id_type, term))
             except importers.Malformed:
                 pass
-        return queryset.filter(identifier__in=candidates), False
+        # Through the audiences the user sees: one probe of the (audience, identifier) index per
+        # audience instead of reading every member (docs/operations.md#admin-at-scale).
+        return queryset.filter(
+            identifier__in=candidates,
+            audience__in=selectors.audiences_for(request.user).order_by().values("pk")), False
 
     def has_add_permission(self, request):
         return False

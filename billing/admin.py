@@ -19,6 +19,7 @@ from import_export.admin import ExportMixin
 from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
 from lbm.admin_helpers import ServiceFormAdminMixin
+from lbm.admin_search import ExactSearchMixin
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.import_export_i18n import LabelledExportForm
@@ -129,12 +130,14 @@ class BillingCustomerForm(forms.ModelForm):
 
 
 @admin.register(BillingCustomer)
-class BillingCustomerAdmin(BillingAdmin, SimpleHistoryAdmin):
+class BillingCustomerAdmin(ExactSearchMixin, BillingAdmin, SimpleHistoryAdmin):
     form = BillingCustomerForm
     list_display = ("name", "business_number", "organization", "payment_method",
                     "has_invoice_info")
     list_filter = ("payment_method",)
     search_fields = ("name", "=business_number")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     autocomplete_fields = ()
     raw_id_fields = ("organization",)
 
@@ -179,13 +182,16 @@ class SubscriptionChangeForm(forms.ModelForm):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(BillingAdmin, SimpleHistoryAdmin):
+class SubscriptionAdmin(ExactSearchMixin, BillingAdmin, SimpleHistoryAdmin):
     list_display = ("account", "customer", "plan", "scheduled_plan", "scheduled_from",
                     "started_on", "suspended_at")
     list_filter = ("plan",)
     list_select_related = ("account", "customer", "plan", "scheduled_plan")
     search_fields = ("account__name", "=account__basic_id", "=account__premium_id",
                      "customer__name")
+    ordering = ("account__kind", "account__name")  # the account index (account_kind_name)
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
     raw_id_fields = ("account", "customer", "contract")
     change_form_template = "admin/billing/subscription/change_form.html"
     actions = ["change_plan"]
@@ -317,7 +323,8 @@ class UsageRecordAdmin(ReadOnlyAdmin):
     list_display = ("account", "kind", "recipients", "sends", "sent_at", "line_day", "period")
     list_filter = ("kind", "period")
     list_select_related = ("account",)
-    date_hierarchy = "line_day"
+    # No date_hierarchy: its year links are a DISTINCT over every usage row; the month filter
+    # (period) is the cheap way in (docs/operations.md#admin-at-scale).
     show_full_result_count = False
     paginator = EstimatedCountPaginator  # no exact COUNT(*) over millions of usage rows
 
@@ -628,7 +635,7 @@ class PaymentStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(ExportMixin, ReadOnlyAdmin):
+class InvoiceAdmin(ExactSearchMixin, ExportMixin, ReadOnlyAdmin):
     resource_classes = [InvoiceResource]
     export_form_class = LabelledExportForm  # columns with verbose names
     list_display = ("number", "einvoice_number", "customer", "period", "total", "issued_at",
@@ -669,6 +676,8 @@ class InvoiceAdmin(ExportMixin, ReadOnlyAdmin):
         return actions
     search_fields = ("=number", "customer__name")
     list_select_related = ("customer", "payment")
+    paginator = EstimatedCountPaginator  # 300,000 invoices a year
+    show_full_result_count = False
     inlines = [InvoiceLineInline, CreditNoteInline]
     fields = readonly_fields = ("number", "einvoice_number", "customer", "period", "issued_at",
                                 "buyer_id", "buyer_name", "carrier", "donation_code",

@@ -522,6 +522,8 @@ class UsageRecord(models.Model):
             models.Index(fields=["account", "line_day"], name="usage_account_day"),
             # The admin's default ordering (newest first).
             models.Index(fields=["-sent_at"], name="usage_recent"),
+            # The admin's filter by kind, newest first.
+            models.Index(fields=["kind", "-sent_at"], name="usage_kind_recent"),
         ]
 
     def __str__(self) -> str:
@@ -650,6 +652,8 @@ class Invoice(ImmutableMixin, models.Model):
                                     name="invoice_one_per_customer_period"),
             models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_not_negative"),
         ]
+        # The admin's default ordering (docs/operations.md#admin-at-scale).
+        indexes = [models.Index(fields=["-period", "number"], name="invoice_recent")]
 
     def __str__(self) -> str:
         return self.number

@@ -25,6 +25,7 @@ from .admin_helpers import (
     confirm_with_reason,
     run_service,
 )
+from .admin_search import ExactSearchMixin
 from .admin_site import can_review
 from .exceptions import DomainError
 from .history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
@@ -42,6 +43,7 @@ from .models import (
     OutboxMessage,
     Provider,
 )
+from .paginators import LargeTablePaginator
 from .permissions import Action
 from .resources import AccountResource, ProviderResource
 from .workdays import taipei_today
@@ -722,13 +724,15 @@ link_end_consequences: list = []
 
 
 @admin.register(AccountLink)
-class AccountLinkAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class AccountLinkAdmin(ExactSearchMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ("account", "organization", "status", "submitted_at", "review_due",
                     "review_reason")
     list_filter = ("status", "account__kind")
     search_fields = ("account__name", "=account__basic_id", "=account__premium_id",
                      "organization__name")
     list_select_related = ("account", "organization")
+    paginator = LargeTablePaginator  # 100,000 links and more
+    show_full_result_count = False
     actions = ["end_links"]
     readonly_fields = ("organization", "account", "status", "requested_by", "submitted_at",
                        "review_due_on", "reviewed_at", "reviewed_by", "review_reason",

@@ -333,6 +333,8 @@ class Account(models.Model):
                 name="account_has_identifier",
             ),
         ]
+        # The admin's default ordering, also the subscriptions' (docs/operations.md#admin-at-scale).
+        indexes = [models.Index(fields=["kind", "name"], name="account_kind_name")]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.display_id})"
@@ -404,7 +406,9 @@ class AccountLink(models.Model):
             models.CheckConstraint(condition=Q(status__in=LinkStatus.values),
                                    name="accountlink_status_valid"),
         ]
-        indexes = [models.Index(fields=["status", "submitted_at"], name="link_review_queue")]
+        indexes = [models.Index(fields=["status", "submitted_at"], name="link_review_queue"),
+                   # The admin's default ordering (docs/operations.md#admin-at-scale).
+                   models.Index(fields=["-submitted_at", "-id"], name="link_recent")]
 
     def __str__(self) -> str:
         return f"{self.account} → {self.organization}"

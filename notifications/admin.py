@@ -21,6 +21,7 @@ from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
 from lbm.admin import ScopedAdminMixin, _confirm_with_reason, _run_service
 from lbm.admin_helpers import ReviewPageMixin
+from lbm.admin_search import ExactSearchMixin
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.models import Account
@@ -528,7 +529,7 @@ class ReadOnlyMixin:
 
 
 @admin.register(Notice)
-class NoticeAdmin(ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
+class NoticeAdmin(ExactSearchMixin, ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("pk", "account", "template_version", "state", "reason", "user_flow",
                     "delivery_tag", "accepted_at", "line_day", "settled_at", "charged_at")
     list_filter = ("state", "reason", "line_day")

@@ -469,6 +469,10 @@ class Notice(models.Model):
             # Delivered by a push, waiting for ``notices_finish`` (usually about a second).
             models.Index(fields=["id"], name="lon_notice_to_charge",
                          condition=Q(state="delivered", charged_at__isnull=True)),
+            # The admin's search by request ID or delivery tag (docs/operations.md#admin-at-scale).
+            models.Index(fields=["request_id"], name="lon_notice_request"),
+            models.Index(fields=["delivery_tag"], name="lon_notice_tag",
+                         condition=~Q(delivery_tag="")),
         ]
 
     def __str__(self) -> str:
