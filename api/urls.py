@@ -3,7 +3,8 @@ from drf_spectacular.views import SpectacularAPIView
 
 from audiences import intake
 
-from . import errors, views_audiences as aud, views_bot, views_messages, views_quota
+from . import errors, views_bot, views_messages, views_quota
+from . import views_audiences as aud
 
 urlpatterns = [
     # The two busiest first: Django tries the patterns in order on every request.

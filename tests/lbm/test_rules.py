@@ -1,6 +1,6 @@
 """Business rules of organizations, verification, review, members and links (SPEC 1–2)."""
 
-from datetime import date, datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
@@ -18,7 +18,7 @@ from lbm.exceptions import (
     LastAdmin,
     NotAllowed,
 )
-from lbm.models import Account, AccountLink, Membership, Organization, OutboxMessage
+from lbm.models import AccountLink, Membership, Organization, OutboxMessage
 from lbm.validators import business_number_is_valid, validate_basic_id, validate_premium_id
 from lbm.workdays import add_working_days, review_due_date
 from tests import factories
@@ -97,7 +97,7 @@ def test_due_date_skips_weekends_and_lunar_new_year():
 
 def test_due_date_uses_the_taipei_date_of_submission():
     # 17:30 UTC on Friday is 01:30 Saturday in Taipei: counting starts from Saturday.
-    submitted = datetime(2026, 3, 6, 17, 30, tzinfo=dt_timezone.utc)
+    submitted = datetime(2026, 3, 6, 17, 30, tzinfo=UTC)
     assert review_due_date(submitted) == date(2026, 3, 13)
 
 
@@ -159,7 +159,7 @@ def test_submit_refuses_an_unverified_contact_email():
 
 
 def test_submission_sets_the_due_date_five_working_days_later():
-    with time_machine.travel(datetime(2026, 2, 12, 2, 0, tzinfo=dt_timezone.utc), tick=False):
+    with time_machine.travel(datetime(2026, 2, 12, 2, 0, tzinfo=UTC), tick=False):
         org = factories.organization(state="pending")
     assert org.review_due_on == date(2026, 2, 26)
 
@@ -178,7 +178,7 @@ def test_verification_link_expired_tampered_or_stale_is_refused():
     token = services.contact_verification_token(org)
     with pytest.raises(InvalidVerificationLink, match="not valid"):
         services.organization_verify_contact(token=token[:-2] + "xx")
-    with time_machine.travel(datetime.now(tz=dt_timezone.utc) + timedelta(days=4)):
+    with time_machine.travel(datetime.now(tz=UTC) + timedelta(days=4)):
         with pytest.raises(InvalidVerificationLink, match="expired"):
             services.organization_verify_contact(token=token)
     org.contact.email = "other@bear.example"

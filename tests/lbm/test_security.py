@@ -3,7 +3,7 @@
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ def _login(client, username, password):
 def test_repeated_failed_sign_ins_lock_the_account_until_the_cool_off(client, settings):
     settings.AXES_ENABLED = True
     user = factories.UserFactory()
-    start = datetime.now(tz=dt_timezone.utc)
+    start = datetime.now(tz=UTC)
     with time_machine.travel(start, tick=False):
         for _ in range(settings.AXES_FAILURE_LIMIT - 1):
             assert _login(client, user.username, "wrong-password").status_code == 200
@@ -48,7 +48,7 @@ def test_a_few_failures_do_not_lock(client, settings):
 
 def test_session_ends_after_30_idle_minutes_and_activity_extends_it(client):
     user = factories.UserFactory()
-    start = datetime.now(tz=dt_timezone.utc)
+    start = datetime.now(tz=UTC)
     with time_machine.travel(start, tick=False):
         client.force_login(user)
         assert client.get("/admin/").status_code == 200
