@@ -462,8 +462,12 @@ def admin_gate(request, gate: "Gate | None", model_admin=None, args=(), kwargs=N
         return
     if gate.need == NOBODY:
         raise Http404
-    obj = _gate_object(request, gate, model_admin, args, kwargs or {}) if gate.obj is not None \
-        else None
+    obj = None
+    if gate.obj is not None:
+        # Someone who may not look at the model at all learns nothing about its ids either.
+        if model_admin is None or not model_admin.has_view_or_change_permission(request):
+            raise Http404
+        obj = _gate_object(request, gate, model_admin, args, kwargs or {})
     if not _meets(request, gate.need, model_admin, obj):
         raise PermissionDenied
     if gate.post is not None and request.method == "POST" and not _meets(
