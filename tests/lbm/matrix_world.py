@@ -105,7 +105,8 @@ def _billing(own, other, manager):
     billing_services.government_renewal_submit(contract_id=contract.pk, kept_account_ids=[],
                                               submitted_on=date(2026, 5, 1), actor=manager,
                                               next_contract_id=following.pk)
-    billing_services.einvoice_track_create(period=date(today.year, today.month - (today.month - 1) % 2, 1), prefix="ZZ",
+    bimonth = date(today.year, today.month - (today.month - 1) % 2, 1)
+    billing_services.einvoice_track_create(period=bimonth, prefix="ZZ",
                                            first_number=10_000_000, last_number=10_009_999,
                                            actor=manager)
     bill.subscription(plan="high", actor=manager, account=factories.account_for(own["org"]))
