@@ -122,7 +122,8 @@ def _declared(view) -> bool:
         return False
     model_admin = view.lbm_model_admin
     for need in (gate.need, gate.post):
-        if isinstance(need, str) and "." not in need and need not in (
+        if isinstance(need, str) and not isinstance(need, Action) and "." not in need \
+                and need not in (
                 permissions.PUBLIC, permissions.SIGNED_IN, permissions.NOBODY):
             method = "has_view_or_change_permission" if need == "view" else f"has_{need}_permission"
             if model_admin is None or not callable(getattr(model_admin, method, None)):

@@ -7,7 +7,8 @@ the same 404 as a missing one.
 """
 
 from django.contrib import messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.urls import reverse
@@ -50,6 +51,18 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
             return super().history_form_view(request, object_id, version_id, extra_context)
         except PermissionDenied:
             raise Http404 from None
+
+    def render_history_view(self, request, template, context, **kwargs):
+        """A version's fields shown as text: no widget, so no choice list (a provider select
+        would list every company's providers)."""
+        adminform = context.get("adminform")
+        if adminform is not None:
+            form = adminform.form
+            form.fields.clear()
+            context["adminform"] = helpers.AdminForm(
+                form, adminform.fieldsets, {}, readonly_fields=flatten_fieldsets(
+                    adminform.fieldsets), model_admin=self)
+        return super().render_history_view(request, template, context, **kwargs)
 
     def history_form_view_readable(self, request, object_id, version_id):
         """404 unless the version exists and the user may view its object."""
