@@ -57,10 +57,9 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
         would list every company's providers)."""
         adminform = context.get("adminform")
         if adminform is not None:
-            form = adminform.form
-            form.fields.clear()
+            # Every field read-only: rendered as the version's value, never as a widget.
             context["adminform"] = helpers.AdminForm(
-                form, adminform.fieldsets, {}, readonly_fields=flatten_fieldsets(
+                adminform.form, adminform.fieldsets, {}, readonly_fields=flatten_fieldsets(
                     adminform.fieldsets), model_admin=self)
         return super().render_history_view(request, template, context, **kwargs)
 
