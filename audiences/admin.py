@@ -23,7 +23,7 @@ from lbm.admin import ScopedAdminMixin, _confirm_with_reason, _run_service
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.paginators import LargeTablePaginator
-from lbm.permissions import Action
+from lbm.permissions import Action, Gate
 
 from . import importers, selectors, services
 from .admin_insight import AudienceInsightMixin
@@ -433,6 +433,9 @@ class AudienceUploadAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    admin_gates = {"progress": Gate("view", obj="upload_id"),
+                   "status": Gate("view", obj="upload_id")}
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -24,6 +24,7 @@ from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.import_export_i18n import LabelledExportForm
 from lbm.models import Account
+from lbm.permissions import Gate
 
 from . import einvoice, periods, pricing, selectors, services
 from .models import (
@@ -355,6 +356,8 @@ class PromotionCodeAdmin(ExportMixin, BillingAdmin, SimpleHistoryAdmin):
                                                valid_until=obj.valid_until, actor=request.user)
         obj.pk = saved.pk
 
+    admin_gates = {"batch": Gate("add")}
+
     def get_urls(self):
         return [path("batch/", self.admin_site.admin_view(self.batch_view),
                      name="billing_promotioncode_batch")] + super().get_urls()
@@ -433,6 +436,8 @@ class GovernmentContractAdmin(BillingAdmin, SimpleHistoryAdmin):
             main_account_id=obj.main_account_id, starts_on=obj.starts_on, ends_on=obj.ends_on,
             actor=request.user)
         obj.pk = saved.pk
+
+    admin_gates = {"deletion_windows": Gate("view")}
 
     def get_urls(self):
         return [path("deletion-windows/", self.admin_site.admin_view(self.deletion_windows_view),
@@ -701,6 +706,8 @@ class InvoiceAdmin(ExactSearchMixin, ExportMixin, ReadOnlyAdmin):
     def balance(self, obj):
         return selectors.invoice_balance(invoice=obj)["balance"]
 
+    admin_gates = {"run": Gate("billing.run_billing")}
+
     def get_urls(self):
         return [path("run/", self.admin_site.admin_view(self.run_view),
                      name="billing_invoice_run")] + super().get_urls()
@@ -805,6 +812,8 @@ class EInvoiceTrackAdmin(BillingAdmin, SimpleHistoryAdmin):
             period=obj.period, prefix=obj.prefix, first_number=obj.first_number,
             last_number=obj.last_number, actor=request.user)
         obj.pk = saved.pk
+
+    admin_gates = {"export": Gate("billing.run_billing")}  # not import-export's
 
     def get_urls(self):
         return [path("export/", self.admin_site.admin_view(self.export_view),

@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 
 from lbm import permissions, pii
 from lbm.exceptions import DomainError
+from lbm.models import Account
+from lbm.permissions import SIGNED_IN, Gate
 
 from . import periods, pricing, selectors, selfservice
 from .models import (
@@ -115,6 +117,23 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
         except DomainError as exc:
             raise PermissionDenied(str(exc)) from exc
         obj.pk = saved.pk
+
+    # An account or invoice that is not the user's is the same 404 as a missing one.
+    admin_gates = {
+        "billing_selfservice": Gate(SIGNED_IN, obj="account_id", objects="administered_accounts"),
+        "billing_selfservice_print": Gate(SIGNED_IN, obj="invoice_id",
+                                          objects="printable_invoices"),
+        "billing_selfservice_accept": Gate(SIGNED_IN),  # the token decides (selfservice)
+    }
+
+    def administered_accounts(self, request):
+        return Account.objects.filter(pk__in=permissions.administered_account_ids(request.user))
+
+    def printable_invoices(self, request):
+        if permissions.staff_may(request.user, "billing.view_invoice"):
+            return Invoice.objects.all()
+        return Invoice.objects.filter(customer__subscriptions__account_id__in=(
+            permissions.administered_account_ids(request.user))).distinct()
 
     def get_urls(self):
         view = self.admin_site.admin_view

@@ -11,7 +11,8 @@ import datetime
 import decimal
 
 from django.contrib import messages
-from django.contrib.admin.utils import unquote
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import flatten_fieldsets, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404, HttpResponseRedirect
@@ -186,6 +187,17 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
             **(extra_context or {}),
         }
         return render(request, self.object_history_form_template, context)
+
+    def render_history_view(self, request, template, context, **kwargs):
+        """A version's fields shown as text: no widget, so no choice list (a provider select
+        would list every company's providers)."""
+        adminform = context.get("adminform")
+        if adminform is not None:
+            # Every field read-only: rendered as the version's value, never as a widget.
+            context["adminform"] = helpers.AdminForm(
+                adminform.form, adminform.fieldsets, {}, readonly_fields=flatten_fieldsets(
+                    adminform.fieldsets), model_admin=self)
+        return super().render_history_view(request, template, context, **kwargs)
 
     def history_form_view_readable(self, request, object_id, version_id):
         """404 unless the version exists and the user may view its object."""

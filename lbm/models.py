@@ -148,7 +148,7 @@ class Organization(models.Model):
 
 
 class MemberRole(models.TextChoices):
-    # Ordered from most to least capable; ``ROLE_RANK`` in lbm.permissions relies on it.
+    # Ordered from most to least capable (lbm.permissions.ROLE_ACTIONS gives their rights).
     ADMIN = "admin", _("Admin")
     OPERATOR = "operator", _("Operator")
     OPERATOR_DATA = "operator_data", _("Operator (data only)")
@@ -240,7 +240,8 @@ class MembershipInvitation(Invitation):
 
 
 class OrganizationUserObjectPermission(UserObjectPermissionBase):
-    """django-guardian's direct foreign-key table for organization permissions (fast, cascades)."""
+    """django-guardian's direct foreign-key table; no longer written or read: rights come from
+    the membership's role at check time (docs/permissions.md)."""
 
     content_object = models.ForeignKey(Organization, on_delete=models.CASCADE)
 

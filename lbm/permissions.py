@@ -1,17 +1,20 @@
 """Who may do what: the one place that reads a role or builds a permission string.
 
-Customers' rights come from their role in an organization (docs/permissions.md), stored as
-django-guardian object permissions on the organization in a direct foreign-key table, so that a
-check is one indexed look-up. Staff rights (LINE reviewers and account managers) are global
+Customers' rights come from their role in an organization (docs/permissions.md), read from the
+membership at check time through ``ROLE_ACTIONS`` (one indexed look-up, nothing copied that could
+fall behind the table). Staff rights (LINE reviewers and account managers) are global
 Django permissions held through two groups. Objects that belong to an organization (members,
 account links, later audiences) are judged by their organization's permissions.
 """
 
+import inspect
+from dataclasses import dataclass
 from enum import Enum
 
 from django.contrib.auth.models import Group, Permission
-from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.http import Http404
 from django.utils.translation import gettext as _
 
 from .exceptions import NotAllowed
@@ -46,8 +49,6 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
                         Action.EXPORT_NOTICES, Action.MANAGE_LINKS, Action.MANAGE_MEMBERS,
                         Action.CHANGE, Action.DELETE}),
 }
-# Ranked so that "one step too low" is well defined: higher number, more rights.
-ROLE_RANK = {"viewer": 0, "operator_data": 1, "operator": 2, "admin": 3}
 
 ORGANIZATION_ACTIONS = frozenset(ROLE_ACTIONS["admin"])
 STAFF_ACTIONS = frozenset({Action.REVIEW_ORGANIZATIONS, Action.REVIEW_LINKS,
@@ -143,32 +144,39 @@ def require_staff(user, perm: str) -> None:
         raise NotAllowed(_("You do not have permission to do this."))
 
 
+def roles_with(action: Action) -> list[str]:
+    """The roles of ``ROLE_ACTIONS`` that grant ``action``."""
+    return [role for role, actions in ROLE_ACTIONS.items() if action in actions]
+
+
 def actions_on(user, organization) -> frozenset[Action]:
-    """The organization actions the user's object permissions grant (one query, cached)."""
-    from .models import OrganizationUserObjectPermission
+    """The organization actions the user's role there grants (one query, cached per request).
+
+    Read from the membership's role at check time, never from a stored copy, so a change to
+    ``ROLE_ACTIONS`` reaches every existing member at once (docs/permissions.md)."""
+    from .models import Membership
 
     cache = user.__dict__.setdefault("_lbm_org_actions", {})
     if organization.pk not in cache:
-        codenames = OrganizationUserObjectPermission.objects.filter(
-            user=user, content_object_id=organization.pk
-        ).values_list("permission__codename", flat=True)
-        cache[organization.pk] = frozenset(Action(c) for c in codenames
-                                           if c in {a.value for a in ORGANIZATION_ACTIONS})
+        role = (Membership.objects.filter(user=user, organization_id=organization.pk)
+                .values_list("role", flat=True).first())
+        cache[organization.pk] = ROLE_ACTIONS.get(role, frozenset())
     return cache[organization.pk]
 
 
 def _role_actions_anywhere(user, action: Action) -> bool:
-    """Whether any live organization grants ``action`` (one query per user, then cached on the
-    user object for the request)."""
-    from .models import OrganizationUserObjectPermission
+    """Whether the user's role in any live organization grants ``action`` (one query per user,
+    then cached on the user object for the request)."""
+    from .models import Membership
 
     cache = user.__dict__.get("_lbm_actions_anywhere")
     if cache is None:
-        codenames = OrganizationUserObjectPermission.objects.filter(
-            user=user, content_object__status__in=_live_statuses(),
-        ).values_list("permission__codename", flat=True).distinct()
-        cache = user.__dict__["_lbm_actions_anywhere"] = frozenset(codenames)
-    return action.value in cache
+        roles = Membership.objects.filter(
+            user=user, organization__status__in=_live_statuses(),
+        ).values_list("role", flat=True).distinct()
+        cache = user.__dict__["_lbm_actions_anywhere"] = frozenset().union(
+            *(ROLE_ACTIONS.get(role, frozenset()) for role in roles))
+    return action in cache
 
 
 def _live_statuses() -> list[str]:
@@ -178,13 +186,13 @@ def _live_statuses() -> list[str]:
 
 
 def organization_ids(user, action: Action = Action.VIEW):
-    """A subquery of the ids of the live organizations where ``user`` may do ``action``."""
-    from .models import OrganizationUserObjectPermission
+    """A subquery of the ids of the live organizations where ``user``'s role grants ``action``."""
+    from .models import Membership
 
-    return OrganizationUserObjectPermission.objects.filter(
-        user=user, permission__codename=action.value,
-        content_object__status__in=_live_statuses(),
-    ).values("content_object_id")
+    return Membership.objects.filter(
+        user=user, role__in=roles_with(action),
+        organization__status__in=_live_statuses(),
+    ).values("organization_id")
 
 
 def sees_everything(user, model) -> bool:
@@ -239,32 +247,14 @@ def visible(user, queryset: models.QuerySet, action: Action = Action.VIEW,
 
 
 def grant_role(membership) -> None:
-    """Make the member's guardian permissions on the organization exactly those of their role."""
-    from .models import Organization, OrganizationUserObjectPermission
-
-    OrganizationUserObjectPermission.objects.filter(
-        user_id=membership.user_id, content_object_id=membership.organization_id
-    ).delete()
-    codenames = [a.value for a in ROLE_ACTIONS[membership.role]]
-    permissions = Permission.objects.filter(
-        content_type=ContentType.objects.get_for_model(Organization), codename__in=codenames
-    )
-    OrganizationUserObjectPermission.objects.bulk_create(
-        OrganizationUserObjectPermission(permission=p, user_id=membership.user_id,
-                                         content_object_id=membership.organization_id)
-        for p in permissions
-    )
+    """The member's rights follow their role from now on: rights are read from the role at
+    check time (``actions_on``), so this only forgets what this request had cached."""
     membership.user.__dict__.pop("_lbm_org_actions", None)
     membership.user.__dict__.pop("_lbm_actions_anywhere", None)
 
 
 def revoke_role(membership) -> None:
-    from .models import OrganizationUserObjectPermission
-
-    OrganizationUserObjectPermission.objects.filter(
-        user_id=membership.user_id, content_object_id=membership.organization_id
-    ).delete()
-    membership.user.__dict__.pop("_lbm_org_actions", None)
+    grant_role(membership)
 
 
 def staff_group_permissions() -> dict[str, list[str]]:
@@ -293,10 +283,6 @@ def ensure_staff_groups() -> dict[str, Group]:
         group.permissions.set(Permission.objects.filter(query))
         groups[name] = group
     return groups
-
-
-def role_outranks(role: str, other: str) -> bool:
-    return ROLE_RANK[role] > ROLE_RANK[other]
 
 
 # --- Official Account administrators (billing self-service; docs/billing.md) ------------------
@@ -332,3 +318,158 @@ def may_grant_account_administrator(user, account_id: int) -> bool:
 def require_account_administrator(user, account_id: int) -> None:
     if not is_account_administrator(user, account_id):
         raise NotAllowed(_("Only an administrator of this Official Account may do this."))
+
+
+# --- The admin gate (docs/permissions.md#the-admin-gate) ---------------------------------------
+# Every URL of the admin site passes through ``admin_gate`` before its view runs (the site wraps
+# each pattern, lbm.admin_site). A URL is declared by a ``Gate``; a URL nobody declared is refused.
+
+PUBLIC = "public"  # the sign-in page and the site's catch-all (which only 404s or adds a slash)
+SIGNED_IN = "signed_in"  # any active signed-in user; the object look-up or the view decides more
+NOBODY = "nobody"  # refused to everyone with a 404
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What one admin URL needs.
+
+    ``need`` (every method) and ``post`` (POST only, on top of ``need``) are each an ``Action``
+    (``can(user, action, obj)``), a staff permission ``"app.codename"`` (``staff_may``),
+    ``SIGNED_IN``/``PUBLIC``/``NOBODY``, or a word ``w`` naming the ModelAdmin's own
+    ``has_<w>_permission`` (``"view"`` is view-or-change), itself built on this module.
+    ``obj`` names the URL argument holding an object id (a keyword, or a position for
+    regex patterns): unless the object is among ``objects`` (a ModelAdmin method name returning
+    the user's queryset; ``get_queryset`` by default) the answer is 404 on every method, the same
+    as for a missing object, before any right is checked.
+    """
+
+    need: "Action | str"
+    post: "Action | str | None" = None
+    obj: "str | int | None" = None
+    objects: str = "get_queryset"
+
+
+# The URLs every ModelAdmin has (Django, django-simple-history, django-import-export), by the
+# part of the URL name after "<app>_<model>_". A ModelAdmin's ``admin_gates`` override them.
+STANDARD_GATES = {
+    "changelist": Gate("view"),
+    "add": Gate("add"),
+    "change": Gate("view", post="change", obj="object_id"),
+    "object": Gate("view", obj="object_id"),  # <object_id>/, a redirect to the change page
+    "delete": Gate("delete", obj="object_id"),
+    "history": Gate("view", obj="object_id"),
+    "simple_history": Gate("view", obj=0),  # a version page: read-only (lbm.history_admin)
+    "import": Gate("import"),
+    "process_import": Gate("import"),
+    "export": Gate("export"),
+}
+
+# The site's own URLs, by URL name.
+SITE_GATES = {
+    "index": Gate(SIGNED_IN),
+    "login": Gate(PUBLIC),
+    "logout": Gate(SIGNED_IN),
+    "password_change": Gate(SIGNED_IN),
+    "password_change_done": Gate(SIGNED_IN),
+    "autocomplete": Gate(SIGNED_IN),  # Django checks the target admin's view right, rows scoped
+    "jsi18n": Gate(SIGNED_IN),
+    "view_on_site": Gate(NOBODY),  # would redirect for any object id: an existence oracle
+    "app_list": Gate(SIGNED_IN),  # 404 unless the user sees a model of the app
+    "catch_all": Gate(PUBLIC),
+}
+
+PROJECT_APPS = frozenset({"lbm", "audiences", "billing", "notifications"})
+
+
+def staff_gates(app_label: str, model_name: str) -> dict[str, Gate]:
+    """Admins of other libraries (auth, axes, celery beat): LINE staff with the model's Django
+    permission only (superusers, in practice)."""
+    perm = f"{app_label}.%s_{model_name}"
+    view, change = perm % "view", perm % "change"
+    return {
+        "changelist": Gate(view), "add": Gate(perm % "add"),
+        "change": Gate(view, post=change, obj="object_id"),
+        "object": Gate(view, obj="object_id"),
+        "delete": Gate(perm % "delete", obj="object_id"),
+        "history": Gate(view, obj="object_id"),
+        "password_change": Gate(change, obj="id"),  # auth's user password page
+    }
+
+
+class UndeclaredAdminURL(PermissionDenied):
+    """An admin URL that no ``Gate`` declares: refused (and logged) until someone declares it."""
+
+
+def admin_gate_for(model_admin, key: str | None) -> "Gate | None":
+    """The gate declared for the URL ``key`` of ``model_admin`` (None: a site URL), or None."""
+    if key is None:
+        return None
+    if model_admin is None:
+        return SITE_GATES.get(key)
+    declared = getattr(model_admin, "admin_gates", {}) or {}
+    if key in declared:
+        return declared[key]
+    opts = model_admin.model._meta
+    if opts.app_label not in PROJECT_APPS:
+        return staff_gates(opts.app_label, opts.model_name).get(key)
+    return STANDARD_GATES.get(key)
+
+
+def _meets(request, need, model_admin, obj) -> bool:
+    user = request.user
+    if need == PUBLIC or need == SIGNED_IN:
+        return True
+    if need == NOBODY:
+        return False
+    if isinstance(need, Action):
+        return can(user, need, obj)
+    if "." in need:
+        return staff_may(user, need)
+    if model_admin is None:
+        return False
+    check = getattr(model_admin, ("has_view_or_change_permission" if need == "view"
+                                  else f"has_{need}_permission"))
+    if obj is not None and "obj" in inspect.signature(check).parameters:
+        return bool(check(request, obj))
+    return bool(check(request))
+
+
+def _gate_object(request, gate: Gate, model_admin, args, kwargs):
+    from django.contrib.admin.utils import unquote
+
+    raw = kwargs.get(gate.obj) if isinstance(gate.obj, str) else (
+        args[gate.obj] if len(args) > gate.obj else None)
+    if raw is None or model_admin is None:
+        raise Http404
+    queryset = getattr(model_admin, gate.objects)(request)
+    try:
+        found = queryset.filter(pk=unquote(str(raw))).first()
+    except (ValueError, TypeError, ValidationError, OverflowError):
+        found = None
+    if found is None:
+        raise Http404
+    return found
+
+
+def admin_gate(request, gate: "Gate | None", model_admin=None, args=(), kwargs=None) -> None:
+    """Let the request through to the view, or raise ``Http404`` / ``PermissionDenied``.
+
+    The caller (the admin site) has already sent an anonymous user to the sign-in page unless
+    the gate is ``PUBLIC``."""
+    if gate is None:
+        raise UndeclaredAdminURL(_("You do not have permission to do this."))
+    if gate.need == PUBLIC:
+        return
+    if gate.need == NOBODY:
+        raise Http404
+    obj = None
+    if gate.obj is not None:
+        # Someone who may not look at the model at all learns nothing about its ids either.
+        if model_admin is None or not model_admin.has_view_or_change_permission(request):
+            raise Http404
+        obj = _gate_object(request, gate, model_admin, args, kwargs or {})
+    if not _meets(request, gate.need, model_admin, obj):
+        raise PermissionDenied
+    if gate.post is not None and request.method == "POST" and not _meets(
+            request, gate.post, model_admin, obj):
+        raise PermissionDenied

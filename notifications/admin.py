@@ -393,7 +393,10 @@ class TemplateAdmin(AccountScopedAdmin):
                 super().__init__(*args, request=request, **kw)
 
         kwargs["form"] = Form
-        kwargs["fields"] = None
+        # The form declares its own fields; a view-only user gets none to edit (Django would
+        # exclude "all fields" and fail on None: the page read-only is shown from the version).
+        kwargs["fields"] = None if (obj is None or self.has_change_permission(request, obj)) \
+            else []
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):

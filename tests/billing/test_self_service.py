@@ -253,9 +253,10 @@ def test_the_pages_show_an_account_to_its_administrators_only(setup, client, man
     printed = f"/admin/billing/accountadministrator/invoice/{invoice.pk}/print/"
     for user in setup["refused"]:
         client.force_login(user)
-        assert client.get(page).status_code == 403
-        assert client.get(printed).status_code == 403
-        assert client.post(page, {"action": "plan", "plan-plan_code": "high"}).status_code == 403
+        # Not theirs: the same 404 as an account or invoice that does not exist.
+        assert client.get(page).status_code == 404
+        assert client.get(printed).status_code == 404
+        assert client.post(page, {"action": "plan", "plan-plan_code": "high"}).status_code == 404
     client.force_login(setup["admin"])
     response = client.get(page)
     assert response.status_code == 200 and invoice.number in response.content.decode()

@@ -158,15 +158,26 @@ def test_visible_is_one_query(two_orgs, django_assert_num_queries):
         list(permissions.visible(users["viewer"], AccountLink.objects.all()))
 
 
-def test_permission_rows_use_the_direct_foreign_key_table(two_orgs):
+def test_rights_follow_the_role_table_at_check_time(two_orgs, monkeypatch):
+    """Nothing is copied when a role is granted: a change to ROLE_ACTIONS reaches members who
+    joined before it (the old guardian copies made migration 0003's rights miss them)."""
     from guardian.models import UserObjectPermission
 
     from lbm.models import OrganizationUserObjectPermission
 
     own, _other, users = two_orgs
-    assert OrganizationUserObjectPermission.objects.filter(user=users["operator"],
-                                                           content_object=own).count() == 4
+    assert not OrganizationUserObjectPermission.objects.exists()
     assert not UserObjectPermission.objects.exists()
+    viewer = type(users["viewer"]).objects.get(pk=users["viewer"].pk)  # nothing cached
+    assert not permissions.can(viewer, Action.CREATE_AUDIENCES, own)
+    table = dict(permissions.ROLE_ACTIONS, viewer=frozenset({Action.VIEW,
+                                                             Action.CREATE_AUDIENCES}))
+    monkeypatch.setattr(permissions, "ROLE_ACTIONS", table)
+    viewer = type(viewer).objects.get(pk=viewer.pk)
+    assert permissions.can(viewer, Action.CREATE_AUDIENCES, own)
+    assert permissions.can(viewer, Action.CREATE_AUDIENCES)
+    assert set(permissions.visible(viewer, Organization.objects.all(),
+                                   Action.CREATE_AUDIENCES, organization_path="pk")) == {own}
 
 
 def test_objects_of_a_linked_account_follow_the_linked_organization(two_orgs):
