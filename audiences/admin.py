@@ -128,6 +128,10 @@ class SourceFilter(admin.SimpleListFilter):
 
 @admin.register(Audience)
 class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+    # Insight and overlap are for those who may share audiences (Admins and Operators).
+    admin_gates = {"import_guess": Gate("import"),
+                   "insight": Gate(Action.SHARE_AUDIENCES, obj="object_id"),
+                   "overlap": Gate(Action.SHARE_AUDIENCES)}
     list_display = ("name", "source", "type", "size", "status", "create_route", "created_at",
                     "share_count")
     list_filter = (SourceFilter, "type", "status", "create_route")
@@ -435,7 +439,8 @@ class AudienceUploadAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return False
 
     admin_gates = {"progress": Gate("view", obj="upload_id"),
-                   "status": Gate("view", obj="upload_id")}
+                   "status": Gate("view", obj="upload_id"),
+                   "confirm": Gate("view", obj="upload_id")}  # the service checks the role
 
     def get_urls(self):
         view = self.admin_site.admin_view

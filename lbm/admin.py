@@ -44,7 +44,7 @@ from .models import (
     Provider,
 )
 from .paginators import LargeTablePaginator
-from .permissions import Action
+from .permissions import Action, Gate
 from .resources import AccountResource, ProviderResource
 from .workdays import taipei_today
 
@@ -162,6 +162,8 @@ def due_badge(obj):
 
 @admin.register(Organization)
 class OrganizationAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+    # The next-steps panel's buttons: resend the verification link, submit (POST only).
+    admin_gates = {"next_step": Gate("view", post=Action.CHANGE, obj="object_id")}
     form = OrganizationForm
     organization_path = "pk"
     list_display = ("name", "company_name", "business_number", "status", "review_due",
@@ -352,6 +354,8 @@ class InvitationForm(forms.ModelForm):
 
 @admin.register(MembershipInvitation)
 class MembershipInvitationAdmin(ScopedAdminMixin, admin.ModelAdmin):
+    # The e-mailed link: any signed-in person; the token and the invited address decide.
+    admin_gates = {"accept": Gate(permissions.SIGNED_IN)}
     """Invitations of an organization's Admins; the link in the e-mail leads to ``accept_view``
     once the person is signed in (docs/organizations.md#invitations)."""
 

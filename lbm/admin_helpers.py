@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import DomainError
+from .permissions import Gate
 
 Refusal = DomainError | ValidationError
 
@@ -157,6 +158,9 @@ class ReviewPageMixin:
     ``"approve"`` or ``"reject"``) and ``has_review_permission(request)``."""
 
     change_form_template = "admin/lbm/review_change_form.html"
+    # The decide URL (docs/permissions.md#the-admin-gate): a reviewer of this queue, on an item
+    # of the queue (404 otherwise, before any right).
+    admin_gates = {"decide": Gate("review", obj="object_id")}
     approve_label = _("Approve")
     approve_question = _("Approve this item? A note is optional; the applicant sees it.")
 

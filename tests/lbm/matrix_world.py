@@ -14,6 +14,7 @@ from billing import services as billing_services
 from billing.models import GovernmentAccount, Invoice, Subscription
 from lbm import services
 from lbm.channels import token_issue
+from lbm.models import AccountLink
 from notifications import services as lon_services
 from notifications.models import Notice, WebhookDelivery
 from tests import factories
@@ -53,6 +54,11 @@ def _organization(label, reviewer, manager):
     billing_services.usage_record(account_id=account.pk, kind="broadcast", recipients=10,
                                   sent_at=timezone.now())
     subscription = Subscription.objects.get(account=account)
+    link = AccountLink.objects.get(organization=org, account=account,
+                                   status=AccountLink.Status.APPROVED)
+    audience_services.link_sharing_set(actor=admin, link_id=link.pk, mode="share_selected")
+    services.membership_invite(organization_id=org.pk, actor=admin,
+                               email=f"{label}-invitee@example.com", role="viewer")
     return {"org": org, "users": users, "account": account, "subscription": subscription,
             "line_user": line_user}
 
