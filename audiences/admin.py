@@ -129,7 +129,9 @@ class SourceFilter(admin.SimpleListFilter):
 @admin.register(Audience)
 class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     # Insight and overlap are for those who may share audiences (Admins and Operators).
-    admin_gates = {"import_guess": Gate("import"),
+    # The upload page itself tells a person who may not upload why (403 with the reason).
+    admin_gates = {"import": Gate("view"),
+                   "import_guess": Gate("import"),
                    "insight": Gate(Action.SHARE_AUDIENCES, obj="object_id"),
                    "overlap": Gate(Action.SHARE_AUDIENCES)}
     list_display = ("name", "source", "type", "size", "status", "create_route", "created_at",

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -163,7 +164,11 @@ def due_badge(obj):
 @admin.register(Organization)
 class OrganizationAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
     # The next-steps panel's buttons: resend the verification link, submit (POST only).
-    admin_gates = {"next_step": Gate("view", post=Action.CHANGE, obj="object_id")}
+    admin_gates = {"next_step": Gate("view", post=Action.CHANGE, obj="object_id"),
+                   # A deleted organization's members reach its page, which says it was deleted
+                   # and when (410); anyone else gets the same 404 as for a missing one.
+                   "change": Gate("view", post="change", obj="object_id",
+                                  objects="organizations_or_deleted")}
     form = OrganizationForm
     organization_path = "pk"
     list_display = ("name", "company_name", "business_number", "status", "review_due",
@@ -202,6 +207,19 @@ class OrganizationAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("contact")
+
+    def has_view_permission(self, request, obj=None):
+        # A member of a deleted organization (and of nothing else) still reaches its page, which
+        # says it was deleted and when; the list shows them nothing.
+        if super().has_view_permission(request, obj):
+            return True
+        deleted = selectors.deleted_organizations_of(request.user)
+        return deleted.exists() if obj is None else deleted.filter(pk=obj.pk).exists()
+
+    def organizations_or_deleted(self, request):
+        deleted = selectors.deleted_organizations_of(request.user).values("pk")
+        return Organization.objects.filter(
+            Q(pk__in=self.get_queryset(request).values("pk")) | Q(pk__in=deleted))
 
     def get_urls(self):
         from django.urls import path

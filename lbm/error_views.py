@@ -59,6 +59,9 @@ def _context(request, *, status, title, message):
         "index_url": reverse("admin:index"),
         "came_from": _came_from(request) if signed_in else None,
         "previous_page": _previous_page(request),
+        # An error page never shows (and so never uses up) the messages meant for the next
+        # page: a browser's own request for /favicon.ico would otherwise take them.
+        "messages": (),
     }
     return context
 
@@ -89,7 +92,7 @@ def server_error(request):
         # No database, session or user look-up here: the error may be the database itself.
         return render(request, "500.html", {
             "site_header": admin.site.site_header, "site_title": admin.site.site_title,
-            "has_permission": False, "is_nav_sidebar_enabled": False,
+            "has_permission": False, "is_nav_sidebar_enabled": False, "messages": (),
             "title": gettext("Something went wrong"), "index_url": reverse("admin:index"),
             "message": gettext("The page could not be shown because of an error on our side. It "
                                "has been logged; try again in a moment."),

@@ -104,3 +104,23 @@ def test_an_unknown_tag_intake_path_answers_json_not_a_page(client):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json" and response.json() == {
         "message": "Not found"}
+
+
+
+def test_a_404_page_leaves_the_next_pages_messages_alone(client):
+    """A browser asks for /favicon.ico beside every page; its 404 must not use up the message
+    that a save left for the page after the redirect."""
+    from django.utils import timezone
+
+    from tests.billing import factories as bill
+
+    manager = factories.account_manager(username="flash_manager")
+    account = factories.account_for(factories.organization(state="approved"))
+    client.force_login(manager)
+    response = client.post(reverse("admin:billing_subscription_add"), {
+        "account": account.pk, "customer": bill.customer().pk, "plan_code": "light",
+        "started_on": timezone.localdate().isoformat(), "monthly_limit": ""})
+    assert response.status_code == 302
+    assert client.get("/favicon.ico").status_code == 404
+    page = client.get(response["Location"]).content.decode()
+    assert "was added successfully" in page
