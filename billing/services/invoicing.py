@@ -198,58 +198,100 @@ def _drafts(period: date) -> dict[int, Draft]:
             closing = to_plan_id
         d = draft(customer_id)
         if opening is not None:
-            plan = plans[opening]
-            if plan.monthly_fee:
-                d.add(account_id=account_id, kind=InvoiceLine.Kind.MONTHLY_FEE,
-                      description=_("Monthly fee, %(plan)s") % {"plan": plan},
-                      amount=plan.monthly_fee, tax_included=plan.tax_included)
-                code = renewal_codes.get(sub_id)
-                deduction = code and pricing.promotion_deduction(
-                    from_plan=None, to_plan=plan.code, charge=plan.monthly_fee,
-                    face_value=code.face_value)
-                if deduction:
-                    d.add(account_id=account_id, kind=InvoiceLine.Kind.PROMOTION,
-                          description=_("Promotion code %(code)s (renewal; %(forfeited)s "
-                                        "forfeited)") % {"code": code.code,
-                                                         "forfeited": deduction.forfeited},
-                          amount=-deduction.deducted, promotion_code_id=code.pk)
-                    d.renewal_codes.append((code.pk, deduction))
-        for from_id, to_id, charge, deducted, code_id, code in upgrades:
-            d.add(account_id=account_id, kind=InvoiceLine.Kind.UPGRADE,
-                  description=_("Upgrade %(from)s → %(to)s") % {"from": plans[from_id],
-                                                                "to": plans[to_id]},
-                  amount=charge)
-            if deducted:
-                d.add(account_id=account_id, kind=InvoiceLine.Kind.PROMOTION,
-                      description=_("Promotion code %(code)s") % {"code": code},
-                      amount=-deducted, promotion_code_id=code_id)
+            _monthly_fee_lines(d, account_id=account_id, plan=plans[opening],
+                               code=renewal_codes.get(sub_id))
+        _upgrade_lines(d, account_id=account_id, upgrades=upgrades, plans=plans)
         plan = plans[closing]
-        messages, sends, notices = usage.get(account_id, (0, 0, 0))
-        used = (sends or 0) if plan.counting == Plan.Counting.SENDS else (messages or 0)
-        extra = pricing.overage_charge(messages=used, free=plan.free_messages,
-                                       rule=plan.overage, tiers=tiers.get(plan.pk, ()),
-                                       unit_price=plan.overage_unit_price)
-        if extra:
-            d.add(account_id=account_id,
-                  kind=(InvoiceLine.Kind.GOVERNMENT_EXTRA if plan.is_government
-                        else InvoiceLine.Kind.EXTRA_MESSAGES),
-                  description=_("%(count)s messages on %(plan)s, %(free)s free")
-                  % {"count": used, "plan": plan, "free": plan.free_messages},
-                  quantity=used, amount=extra, tax_included=plan.tax_included)
-        if notices:
-            d.add(account_id=account_id, kind=InvoiceLine.Kind.NOTIFICATIONS,
-                  description=_("%(count)s delivered notification messages × %(price)s")
-                  % {"count": notices, "price": pricing.NOTIFICATION_UNIT_PRICE},
-                  quantity=notices, amount=notices * pricing.NOTIFICATION_UNIT_PRICE)
-        if not plan.includes_add_ons:
-            if chat_advanced:
-                d.add(account_id=account_id, kind=InvoiceLine.Kind.CHAT_ADVANCED,
-                      description=_("Chat advanced plan"), amount=add_on_price("chat_advanced"))
-            if premium_since and premium_since.month == period.month and \
-                    periods.period_of(premium_since) <= period:
-                d.add(account_id=account_id, kind=InvoiceLine.Kind.PREMIUM_ID,
-                      description=_("Premium ID, one year"), amount=add_on_price("premium_id"))
+        _usage_lines(d, account_id=account_id, plan=plan,
+                     usage=usage.get(account_id, (0, 0, 0)), tiers=tiers)
+        _add_on_lines(d, account_id=account_id, plan=plan, period=period,
+                      chat_advanced=chat_advanced, premium_since=premium_since,
+                      add_on_price=add_on_price)
 
+    by_code = {plan.code: plan for plan in plans.values()}
+    _government_lines(period, sub_plan=by_code.get(Plan.Code.GOV_SUB), invoiced=invoiced,
+                      draft=draft)
+    _civil_servant_blocks(period, plan=by_code.get(Plan.Code.GOV_CIVIL), invoiced=invoiced,
+                          draft=draft)
+    return {cid: d for cid, d in drafts.items() if any(line.amount for line in d.lines)}
+
+
+# One builder per line kind; each adds its lines to a customer's draft, in the order the
+# invoice lists them (per account: monthly fee, upgrades, usage, add-ons; then the
+# government plans and blocks, then the civil-servant blocks).
+
+
+def _monthly_fee_lines(d: Draft, *, account_id: int, plan: Plan,
+                       code: PromotionCode | None) -> None:
+    """The opening plan's monthly fee, less a registered renewal promotion code."""
+    if plan.monthly_fee:
+        d.add(account_id=account_id, kind=InvoiceLine.Kind.MONTHLY_FEE,
+              description=_("Monthly fee, %(plan)s") % {"plan": plan},
+              amount=plan.monthly_fee, tax_included=plan.tax_included)
+        deduction = code and pricing.promotion_deduction(
+            from_plan=None, to_plan=plan.code, charge=plan.monthly_fee,
+            face_value=code.face_value)
+        if deduction:
+            d.add(account_id=account_id, kind=InvoiceLine.Kind.PROMOTION,
+                  description=_("Promotion code %(code)s (renewal; %(forfeited)s "
+                                "forfeited)") % {"code": code.code,
+                                                 "forfeited": deduction.forfeited},
+                  amount=-deduction.deducted, promotion_code_id=code.pk)
+            d.renewal_codes.append((code.pk, deduction))
+
+
+def _upgrade_lines(d: Draft, *, account_id: int, upgrades, plans: dict[int, Plan]) -> None:
+    """The period's upgrades (the charge fixed at the change), each less its promotion code."""
+    for from_id, to_id, charge, deducted, code_id, code in upgrades:
+        d.add(account_id=account_id, kind=InvoiceLine.Kind.UPGRADE,
+              description=_("Upgrade %(from)s → %(to)s") % {"from": plans[from_id],
+                                                            "to": plans[to_id]},
+              amount=charge)
+        if deducted:
+            d.add(account_id=account_id, kind=InvoiceLine.Kind.PROMOTION,
+                  description=_("Promotion code %(code)s") % {"code": code},
+                  amount=-deducted, promotion_code_id=code_id)
+
+
+def _usage_lines(d: Draft, *, account_id: int, plan: Plan, usage, tiers) -> None:
+    """Messages past the closing plan's free quota, and delivered notification messages."""
+    messages, sends, notices = usage
+    used = (sends or 0) if plan.counting == Plan.Counting.SENDS else (messages or 0)
+    extra = pricing.overage_charge(messages=used, free=plan.free_messages,
+                                   rule=plan.overage, tiers=tiers.get(plan.pk, ()),
+                                   unit_price=plan.overage_unit_price)
+    if extra:
+        d.add(account_id=account_id,
+              kind=(InvoiceLine.Kind.GOVERNMENT_EXTRA if plan.is_government
+                    else InvoiceLine.Kind.EXTRA_MESSAGES),
+              description=_("%(count)s messages on %(plan)s, %(free)s free")
+              % {"count": used, "plan": plan, "free": plan.free_messages},
+              quantity=used, amount=extra, tax_included=plan.tax_included)
+    if notices:
+        d.add(account_id=account_id, kind=InvoiceLine.Kind.NOTIFICATIONS,
+              description=_("%(count)s delivered notification messages × %(price)s")
+              % {"count": notices, "price": pricing.NOTIFICATION_UNIT_PRICE},
+              quantity=notices, amount=notices * pricing.NOTIFICATION_UNIT_PRICE)
+
+
+def _add_on_lines(d: Draft, *, account_id: int, plan: Plan, period: date, chat_advanced,
+                  premium_since, add_on_price) -> None:
+    """Chat advanced every month, the premium ID in its anniversary month (plans that do not
+    include the add-ons)."""
+    if not plan.includes_add_ons:
+        if chat_advanced:
+            d.add(account_id=account_id, kind=InvoiceLine.Kind.CHAT_ADVANCED,
+                  description=_("Chat advanced plan"), amount=add_on_price("chat_advanced"))
+        if premium_since and premium_since.month == period.month and \
+                periods.period_of(premium_since) <= period:
+            d.add(account_id=account_id, kind=InvoiceLine.Kind.PREMIUM_ID,
+                  description=_("Premium ID, one year"), amount=add_on_price("premium_id"))
+
+
+def _government_lines(period: date, *, sub_plan: Plan | None, invoiced, draft) -> None:
+    """Government plans of the contracts starting in ``period``, and the sub-account blocks
+    bought in it."""
+    following = periods.next_period(period)
     for contract in GovernmentContract.objects.filter(
             starts_on__gte=period, starts_on__lt=following).exclude(
             customer_id__in=invoiced).select_related("plan"):
@@ -261,10 +303,8 @@ def _drafts(period: date) -> dict[int, Draft]:
                "years": years},
             quantity=years, amount=contract.plan.yearly_fee * years, tax_included=True,
             contract_id=contract.pk)
-    by_code = {plan.code: plan for plan in plans.values()}
     # Sub-account blocks: bought by hand, billed in the month of purchase for the whole years
     # left until the main term ends (a mid-term purchase pays the full block price).
-    sub_plan = by_code.get(Plan.Code.GOV_SUB)
     for block in GovernmentBlock.objects.filter(
             kind=GovernmentBlock.Kind.SUB_ACCOUNTS, purchased_on__gte=period,
             purchased_on__lt=following).exclude(
@@ -279,9 +319,6 @@ def _drafts(period: date) -> dict[int, Draft]:
                                               "end": block.contract.ends_on},
             quantity=count, amount=sub_plan.yearly_fee * count * years,
             tax_included=sub_plan.tax_included, contract_id=block.contract_id)
-    _civil_servant_blocks(period, plan=by_code.get(Plan.Code.GOV_CIVIL), invoiced=invoiced,
-                          draft=draft)
-    return {cid: d for cid, d in drafts.items() if any(line.amount for line in d.lines)}
 
 
 def _civil_servant_blocks(period: date, *, plan: Plan, invoiced, draft) -> None:
@@ -289,8 +326,8 @@ def _civil_servant_blocks(period: date, *, plan: Plan, invoiced, draft) -> None:
     accounts that ever completed verification by the period's end (suspended ones included):
     blocks due (by tens, fewer than 10 → 10) less blocks already invoiced for the term. Each
     increase pays the full yearly block price for the whole years left until the main term
-    ends, on the untaxed 5,714 per block so that tax is added once on the customer's sum (seed
-    004). Three queries whatever the number of contracts."""
+    ends, on the untaxed 5,714 per block so that tax is added once on the customer's sum
+    (docs/billing.md). Three queries whatever the number of contracts."""
     following = periods.next_period(period)
     ends = periods.period_end(period)
     contracts = {c.pk: c for c in GovernmentContract.objects.filter(
