@@ -1,6 +1,6 @@
 """What the audiences app does on its own signals (``audiences.signals``) and on Django's."""
 
-from django.db.models.signals import post_save
+from django.db.models.signals import post_delete, post_save
 
 
 def share_new_resource(sender, instance, **kwargs) -> None:
@@ -30,3 +30,8 @@ def connect() -> None:
     resource_created.connect(share_new_resource, sender=LineTag,
                              dispatch_uid="audiences.share_new_line_tag")
     post_save.connect(snapshot_size, sender=Audience, dispatch_uid="audiences.snapshot_size")
+    from . import intake
+
+    post_save.connect(intake.tags_changed, sender=LineTag, dispatch_uid="audiences.tags_saved")
+    post_delete.connect(intake.tags_changed, sender=LineTag,
+                        dispatch_uid="audiences.tags_deleted")

@@ -27,7 +27,7 @@ class NotificationsConfig(AppConfig):
 
         from .models import Application, Template, TemplateVersion
 
-        # What a phone-number push keeps per worker (notifications.services.Sender).
+        # What a phone-number push keeps per worker (notifications.services.push.Sender).
         generations.watch(Application, lambda application: application.account_id)
         generations.watch(Template, lambda template: template.account_id)
         generations.watch(TemplateVersion, lambda version: (

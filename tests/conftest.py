@@ -144,10 +144,10 @@ def _fresh_rate_limits():
 def _fresh_worker_memory():
     """What the API keeps per process (lbm.generations) must not outlive a test's rows."""
     from lbm import generations
-    from notifications import services
+    from notifications.services import charging
 
     generations.forget_all()
-    services._finish_sent_at = -services.FINISH_DELAY  # no task "already on its way"
+    charging._finish_sent_at = -charging.FINISH_DELAY  # no task "already on its way"
     yield
 
 

@@ -15,6 +15,7 @@ from billing.models import PlanChange, Subscription, UsageRecord
 from lbm import channels, generations
 from notifications import services as lon
 from notifications.models import Notice, WebhookDelivery
+from notifications.services import charging as lon_charging
 from tests.notifications import factories as lonf
 
 pytestmark = pytest.mark.django_db
@@ -156,7 +157,7 @@ def test_a_delivered_push_is_charged_once_by_notices_finish(
     sent = []
     monkeypatch.setattr("notifications.tasks.finish_notices.apply_async",
                         lambda **kwargs: sent.append(kwargs))
-    monkeypatch.setattr(lon, "_finish_sent_at", -10.0)
+    monkeypatch.setattr(lon_charging, "_finish_sent_at", -10.0)
     phones = [lonf.line_user()[1] for _ in range(3)]
     with django_capture_on_commit_callbacks(execute=True):
         for phone in phones:

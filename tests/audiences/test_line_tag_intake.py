@@ -118,6 +118,16 @@ def test_server_to_server_needs_the_tags_token(client, tag, admin_user, org):
     assert TagEvent.objects.filter(tag=tag).count() == 2
 
 
+def test_a_deleted_tag_stops_taking_events_at_once(client, tag):
+    # The tag lookup is kept per process (audiences/intake.py): deleting the tag must end it.
+    assert _post(client, tag, [_event()]).status_code == 202
+    tag_id = tag.tag_id
+    LineTag.objects.filter(pk=tag.pk).get().delete()
+    refused = _post(client, tag, [_event()], tag_id=tag_id)
+    assert refused.status_code == 400 and refused.json()["details"][0]["property"] == "tagId"
+    assert not TagEvent.objects.exists()
+
+
 def test_a_viewer_cannot_issue_a_token(tag, org):
     from lbm.exceptions import NotAllowed
     from tests import factories

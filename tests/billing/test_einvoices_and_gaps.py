@@ -190,7 +190,7 @@ def test_concurrent_runs_take_numbers_without_gaps_or_repeats(monkeypatch):
     """Two month-end runs (February and March) at once on PostgreSQL, in small batches that
     interleave: every number of the track is used once, in order, none skipped."""
     assert connection.vendor == "postgresql"
-    monkeypatch.setattr(services, "INVOICE_BATCH", 3)
+    monkeypatch.setattr(services.invoicing, "INVOICE_BATCH", 3)  # the module that uses it
     manager = factories.account_manager()
     EInvoiceTrack.objects.all().delete()
     services.einvoice_track_create(period=current_bimonth(), prefix="CC", first_number=1,

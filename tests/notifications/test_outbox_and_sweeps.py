@@ -16,6 +16,7 @@ from lbm import channels, outbox
 from lbm.models import OutboxMessage
 from notifications import services
 from notifications.models import Notice, WebhookAttempt, WebhookDelivery
+from notifications.services import webhooks
 from tests.notifications import factories as lon
 from tests.notifications.receiver import Receiver
 
@@ -156,7 +157,7 @@ class _Dripper:
 
 
 def test_a_receiver_that_drips_its_headers_is_cut_off_at_the_deadline(live, monkeypatch):
-    monkeypatch.setattr(services, "WEBHOOK_DEADLINE", 1.0)
+    monkeypatch.setattr(webhooks, "WEBHOOK_DEADLINE", 1.0)  # read inside services.webhooks
     dripper = _Dripper()
     try:
         delivery = _delivery(live, age=timedelta(seconds=1))
