@@ -189,7 +189,7 @@ def test_a_refused_broker_during_an_admin_upload_and_a_push_then_the_sweep_publi
     assert "The queue is unreachable" in response.content.decode()
     upload = AudienceUpload.objects.get()
     stored = upload.file.path
-    assert upload.status == AudienceUpload.Status.QUEUED and os.path.exists(stored)
+    assert upload.status == AudienceUpload.Status.CHECKING and os.path.exists(stored)
 
     text = "到貨通知\n王小明 您好，您的訂單 A123456 已送達門市。"
     body = {"to": hashlib.sha256(phone.encode()).hexdigest(),
@@ -198,11 +198,16 @@ def test_a_refused_broker_during_an_admin_upload_and_a_push_then_the_sweep_publi
     assert refused.status_code == 503 and int(refused["Retry-After"]) > 0
     assert not Notice.objects.exists()
     time.sleep(2)
-    assert AudienceUpload.objects.get().status == AudienceUpload.Status.QUEUED  # nothing ran
+    assert AudienceUpload.objects.get().status == AudienceUpload.Status.CHECKING  # nothing ran
 
     broker.up(settings.CELERY_BROKER_URL)
     assert api.post("/bot/pnp/push", body, format="json").status_code == 200  # the retry
-    assert outbox.sweep(now=_later()) == 1
+    assert outbox.sweep(now=_later()) == 1  # the check, published by the sweep
+    _wait(lambda: AudienceUpload.objects.get().status == AudienceUpload.Status.AWAITING,
+          celery_worker, step=0.3)
+    # The person confirms the summary; the import is published at once (the broker is back).
+    client.post(reverse("admin:audiences_audienceupload_confirm", args=[upload.pk]),
+                {"decision": "confirm"})
     _wait(lambda: AudienceUpload.objects.get().is_finished, celery_worker, step=0.3)
     _wait(lambda: Notice.objects.filter(charged_at__isnull=False).exists(), celery_worker,
           step=0.3)
@@ -219,6 +224,9 @@ def test_a_refused_broker_during_an_admin_upload_and_a_push_then_the_sweep_publi
     received = [line for line in log.splitlines()
                 if "Task audiences.import_upload[" in line and "received" in line]
     assert len(received) == 1, log[-3000:]  # one import, published once
+    checks = [line for line in log.splitlines()
+              if "Task audiences.check_upload[" in line and "received" in line]
+    assert len(checks) == 1, log[-3000:]  # one check, published once
 
 
 def _own_pid() -> int:
