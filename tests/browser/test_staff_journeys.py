@@ -141,6 +141,7 @@ def test_account_manager_puts_an_official_account_on_a_plan(demo, new_page):
 
     page.fill("#id_customer", str(paid.pk))
     page.click("input[name=_save]")
+    page.locator("ul.messagelist .success").wait_for()  # the page after the redirect
     assert page.locator("ul.messagelist .success").count() == 1
     steps.shot(page, "subscription added")
     sub = Subscription.objects.get(account=coffee)

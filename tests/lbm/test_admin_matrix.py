@@ -229,7 +229,8 @@ RULES = {
     # lbm: organizations, members, links (docs/organizations.md#roles)
     "lbm.organization": Rule(view=CUSTOMERS + "RM", all="RM", add=CUSTOMERS + "X", change="A",
                              act="A"),
-    "lbm.membership": Rule(view=CUSTOMERS + "RM", all="RM", add="A", change="A", delete="A"),
+    # Members join by accepting an invitation (lbm.membershipinvitation): no add page.
+    "lbm.membership": Rule(view=CUSTOMERS + "RM", all="RM", change="A", delete="A"),
     "lbm.account": Rule(view=CUSTOMERS + "RM", all="RM", add="M", change="M"),
     "lbm.provider": Rule(view="RM", add="M", change="M"),
     "lbm.channel": Rule(view="M", all="M", change="M", act="M"),
