@@ -7,12 +7,15 @@ admins there list; every change goes through ``audiences.services``.
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from lbm import permissions
 from lbm.admin import ScopedAdminMixin
+from lbm.admin_helpers import run_service
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin
 from lbm.models import Account, AccountLink
@@ -136,7 +139,7 @@ def unshare_tags_from_accounts(modeladmin, request, queryset):
     if stage and form.is_valid():
         account_ids = [a.pk for a in form.cleaned_data["accounts"]]
         if stage == "confirm":
-            _each(modeladmin, request, queryset, lambda tag: [
+            run_service(modeladmin, request, queryset, lambda tag: [
                 services.line_tag_unshare(actor=request.user, tag_id=tag.pk, account_id=pk)
                 for pk in account_ids], gettext("%(count)d LINE Tag(s) unshared."))
             return None
@@ -149,19 +152,6 @@ def unshare_tags_from_accounts(modeladmin, request, queryset):
     return _page(modeladmin, request, queryset, template="admin/audiences/choose_accounts.html",
                  title=gettext("Unshare LINE Tags"), action="unshare_tags_from_accounts",
                  form=form, next_stage="preview")
-
-
-def _each(modeladmin, request, queryset, call, done_message):
-    done = 0
-    for obj in queryset:
-        try:
-            call(obj)
-        except DomainError as exc:
-            modeladmin.message_user(request, f"{obj}: {exc}", messages.ERROR)
-        else:
-            done += 1
-    if done:
-        modeladmin.message_user(request, done_message % {"count": done}, messages.SUCCESS)
 
 
 # --- Lookalike audiences -----------------------------------------------------------------------
@@ -252,14 +242,19 @@ class LinkSharingAdmin(ScopedAdminMixin, ReadOnlyHistoryAdmin):
     def organization(self, obj):
         return obj.link.organization.name
 
-    @admin.display(description=_("audiences shared"))
+    @admin.display(description=_("audiences shared"), ordering="shared_count")
     def audiences_shared(self, obj):
-        return AudienceShare.objects.filter(
-            account_id=obj.link.account_id,
-            audience__organization_id=obj.link.organization_id).count()
+        return obj.shared_count
 
     def get_queryset(self, request):
-        return super().get_queryset(request).filter(link__status=AccountLink.Status.APPROVED)
+        # The count of each row's shares in the page's one query, not a query per row.
+        shared = (AudienceShare.objects
+                  .filter(account_id=OuterRef("link__account_id"),
+                          audience__organization_id=OuterRef("link__organization_id"))
+                  .order_by().values("account_id").annotate(n=Count("pk")).values("n"))
+        return (super().get_queryset(request)
+                .filter(link__status=AccountLink.Status.APPROVED)
+                .annotate(shared_count=Coalesce(Subquery(shared), 0)))
 
     def has_add_permission(self, request):
         return False
@@ -274,7 +269,7 @@ class LinkSharingAdmin(ScopedAdminMixin, ReadOnlyHistoryAdmin):
         return permissions.can(request.user, Action.SHARE_AUDIENCES)
 
     def _set(self, request, queryset, mode):
-        _each(self, request, queryset,
+        run_service(self, request, queryset,
               lambda sharing: services.link_sharing_set(actor=request.user,
                                                         link_id=sharing.link_id, mode=mode),
               gettext("%(count)d account(s) updated."))
