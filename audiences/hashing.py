@@ -14,30 +14,38 @@ Stored forms
   identifier: it matches an incoming LINE-style hash, and a copy of the database does not give
   the numbers away (``lbm.pii``).
 * and, for phone numbers and e-mail addresses, the *sealed copy* of ``h``, so that an Admin can
-  export the members as LINE-style hashes (docs/audiences.md)::
+  export the members as LINE-style hashes (docs/audiences.md#export)::
 
-      K_seal = HKDF-SHA256(ikm=PII_HASH_KEY, salt=none, info=SEAL_INFO, length=32)
-      sealed = SHA256(normalised) XOR HMAC-SHA256(K_seal, K)          (32 bytes)
+      K_seal = HKDF-SHA256(ikm=PII_HASH_KEY, salt=none, info=SEAL_INFO, length=64)
+      sealed = AES-SIV(K_seal).encrypt(SHA256(normalised))        (16-byte SIV + 32 bytes)
 
-  This is deterministic authenticated encryption in the SIV style (Rogaway–Shrimpton), with
-  HMAC-SHA256 as the PRF: the synthetic IV is ``K`` — itself a MAC of the plaintext under
-  PII_HASH_KEY — and the keystream is the PRF of that IV under an independent key derived by
-  HKDF. Opening recomputes the pad from the stored identifier, XORs, and *verifies* that the
-  keyed hash of the result equals the identifier, so a wrong key or a tampered row is
-  detected, never silently exported. Each IV encrypts exactly one 32-byte block (one
-  plaintext per IV), so the pad is never reused for two different plaintexts; equal sealed
-  copies reveal only that the identifiers are equal, which the identifier column already
-  shows. Nothing here is invertible without PII_HASH_KEY: the row holds neither the number
-  nor its plain SHA-256. Cost: two more SHA-256 compressions and a 32-byte XOR per ID.
+  AES-SIV (RFC 5297, ``cryptography``'s ``AESSIV`` with a 512-bit key: AES-256) is
+  deterministic authenticated encryption: the same value seals to the same 48 bytes, which
+  reveals only that two identifiers are equal, as the identifier column already shows. Opening
+  checks the SIV (a wrong key or a tampered row is detected, never silently exported) and then
+  that the keyed hash of the result is the row's identifier (a sealed copy moved to another row
+  does not open either). Nothing here is invertible without PII_HASH_KEY: the row holds neither
+  the number nor its plain SHA-256. Cost: one AES-SIV call per ID (docs/audiences.md#export).
+
+  Rows sealed before AES-SIV (32 bytes: ``SHA256(normalised) XOR HMAC-SHA256(K_v1, K)`` with
+  ``K_v1 = HKDF-SHA256(PII_HASH_KEY, info=LEGACY_SEAL_INFO, length=32)``) are still opened, told
+  apart by their length; none are written any more.
 """
 
 import hashlib
 import hmac
 import re
+from functools import lru_cache
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from lbm.pii import clean_email, phone_e164
 
-SEAL_INFO = b"lbm/audiences/sealed-line-hash/v1"
+SEAL_INFO = b"lbm/audiences/sealed-line-hash/v2"
+LEGACY_SEAL_INFO = b"lbm/audiences/sealed-line-hash/v1"
+SEALED_BYTES = 48  # AES-SIV: 16-byte synthetic IV + the 32-byte SHA-256
+LEGACY_SEALED_BYTES = 32
 
 # Reason codes (translated by ``audiences.importers``).
 BAD_USER_ID = "user_id"
@@ -59,12 +67,28 @@ _TW_MOBILE_LINE = re.compile(rb"(?:0|\+?886)(9[0-8]\d{7})\r?\n")
 BOM = b"\xef\xbb\xbf"
 
 
-def seal_key(pii_key: bytes) -> bytes:
-    """``K_seal``: HKDF-SHA256 of PII_HASH_KEY with the fixed ``SEAL_INFO``."""
+def _hkdf(pii_key: bytes, info: bytes, length: int) -> bytes:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=SEAL_INFO).derive(pii_key)
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(pii_key)
+
+
+@lru_cache(maxsize=4)
+def seal_key(pii_key: bytes) -> bytes:
+    """``K_seal``: 64 bytes of HKDF-SHA256 of PII_HASH_KEY with the fixed ``SEAL_INFO``."""
+    return _hkdf(pii_key, SEAL_INFO, 64)
+
+
+@lru_cache(maxsize=4)
+def legacy_seal_key(pii_key: bytes) -> bytes:
+    """The key of the 32-byte sealed copies written before AES-SIV (opened, never written)."""
+    return _hkdf(pii_key, LEGACY_SEAL_INFO, 32)
+
+
+@lru_cache(maxsize=4)
+def _siv(k_seal: bytes) -> AESSIV:
+    return AESSIV(k_seal)
 
 
 def _pads(key: bytes):
@@ -79,11 +103,17 @@ def _pads(key: bytes):
 
 def open_sealed(identifier: str, sealed: bytes, *, pii_key: bytes, k_seal: bytes) -> str | None:
     """The LINE-style hash sealed in ``sealed``, or None when it does not verify (wrong key,
-    a row that was tampered with)."""
+    a row that was tampered with, a sealed copy of another row)."""
     keyed = bytes.fromhex(identifier)
-    pad = hmac.new(k_seal, keyed, hashlib.sha256).digest()
-    line_hash = (int.from_bytes(sealed, "big") ^ int.from_bytes(pad, "big")).to_bytes(
-        32, "big").hex()
+    if len(sealed) == LEGACY_SEALED_BYTES:
+        pad = hmac.new(legacy_seal_key(pii_key), keyed, hashlib.sha256).digest()
+        digest = (int.from_bytes(sealed, "big") ^ int.from_bytes(pad, "big")).to_bytes(32, "big")
+    else:
+        try:
+            digest = _siv(k_seal).decrypt(sealed, None)
+        except InvalidTag:
+            return None
+    line_hash = digest.hex()
     check = hmac.new(pii_key, line_hash.encode("ascii"), hashlib.sha256).digest()
     return line_hash if hmac.compare_digest(check, keyed) else None
 
@@ -94,7 +124,7 @@ class Rower:
     def __init__(self, id_type: str, pii_key: bytes, k_seal: bytes | None):
         self.id_type = id_type
         self.inner, self.outer = _pads(pii_key)
-        self.seal_inner, self.seal_outer = _pads(k_seal) if k_seal else (None, None)
+        self.seal = _siv(k_seal).encrypt if k_seal else None
 
     def hashed(self, digest: bytes) -> tuple[str, str]:
         """(identifier, sealed hex) for the raw SHA-256 ``digest`` of a normalised value."""
@@ -103,14 +133,9 @@ class Rower:
         o = self.outer.copy()
         o.update(i.digest())
         keyed = o.digest()
-        if self.seal_inner is None:
+        if self.seal is None:
             return keyed.hex(), ""
-        si = self.seal_inner.copy()
-        si.update(keyed)
-        so = self.seal_outer.copy()
-        so.update(si.digest())
-        sealed = (int.from_bytes(digest, "big") ^ int.from_bytes(so.digest(), "big"))
-        return keyed.hex(), sealed.to_bytes(32, "big").hex()
+        return keyed.hex(), self.seal(digest, None).hex()
 
 
 def normalise(rower: Rower, value: str) -> tuple[str, str] | str:
@@ -157,12 +182,11 @@ def process_block(block: bytes, first_line: int, id_type: str, pii_key: bytes,
 
 def _fast_phones(block: bytes, first_line: int, rower: Rower) -> tuple[bytes, int]:
     """The hot path of a 1.5-million-line file: every line is a compact TW mobile number.
-    Per number: SHA-256 continued from the hashed "+886" prefix, then the two HMACs from their
-    precomputed pads, and one 256-bit XOR."""
+    Per number: SHA-256 continued from the hashed "+886" prefix, the HMAC from its precomputed
+    pads, and one AES-SIV call."""
     prefix = hashlib.sha256(b"+886")
     inner, outer = rower.inner, rower.outer
-    seal_inner, seal_outer = rower.seal_inner, rower.seal_outer
-    from_bytes = int.from_bytes
+    seal = rower.seal
     parts = []
     append = parts.append
     line = first_line
@@ -174,15 +198,10 @@ def _fast_phones(block: bytes, first_line: int, rower: Rower) -> tuple[bytes, in
         o = outer.copy()
         o.update(i.digest())
         keyed = o.digest()
-        if seal_inner is None:
+        if seal is None:
             append(f"{keyed.hex()}\t\\N\t{line}\n")
         else:
-            si = seal_inner.copy()
-            si.update(keyed)
-            so = seal_outer.copy()
-            so.update(si.digest())
-            sealed = (from_bytes(h.digest()) ^ from_bytes(so.digest())).to_bytes(32).hex()
-            append(f"{keyed.hex()}\t\\\\x{sealed}\t{line}\n")
+            append(f"{keyed.hex()}\t\\\\x{seal(h.digest(), None).hex()}\t{line}\n")
         line += 1
     return "".join(parts).encode("ascii"), line - first_line
 

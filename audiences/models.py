@@ -496,7 +496,8 @@ class AudienceMember(models.Model):
     e-mail addresses the keyed hash (HMAC-SHA256 over the LINE-style SHA-256; never the value).
 
     ``sealed`` (phone numbers and e-mail addresses only) is the LINE-style SHA-256 encrypted
-    under a key derived from PII_HASH_KEY (``audiences.hashing`` documents the construction), so
+    with AES-SIV under a key derived from PII_HASH_KEY (``audiences.hashing`` documents the
+    construction and how the older 32-byte copies are still opened), so
     that an Admin's export can give LINE-style hashes back. Rows stored before this column
     existed (migration 0003) have none: a keyed hash cannot be reversed. Uploading the same IDs
     again as an addition fills it in; until then the export leaves such members out and says
@@ -516,7 +517,7 @@ class AudienceMember(models.Model):
     audience = models.ForeignKey(Audience, verbose_name=_("audience"), on_delete=models.CASCADE,
                                  related_name="members", db_index=False, db_constraint=False)
     identifier = models.CharField(_("identifier"), max_length=64)
-    sealed = models.BinaryField(_("sealed LINE-style hash"), max_length=32, null=True,
+    sealed = models.BinaryField(_("sealed LINE-style hash"), max_length=48, null=True,
                                 blank=True, editable=False)
 
     class Meta:
@@ -525,9 +526,11 @@ class AudienceMember(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["audience", "identifier"],
                                     name="audiencemember_unique"),
+            # 48 bytes: AES-SIV; 32: sealed before AES-SIV, still opened (audiences.hashing).
             models.CheckConstraint(
-                condition=Q(sealed__isnull=True) | Q(Exact(Length("sealed"), 32)),
-                name="audiencemember_sealed_32_bytes"),
+                condition=Q(sealed__isnull=True) | Q(Exact(Length("sealed"), 48))
+                | Q(Exact(Length("sealed"), 32)),
+                name="audiencemember_sealed_length"),
         ]
 
     def __str__(self) -> str:

@@ -46,7 +46,7 @@ def test_stored_row_holds_neither_the_number_nor_its_plain_sha256(org, admin_use
     member = AudienceMember.objects.get(audience=audience)
     plain = hashlib.sha256(b"+886912345678").digest()
     sealed = bytes(member.sealed)
-    assert len(sealed) == 32
+    assert len(sealed) == 48
     assert sealed != plain and plain.hex() not in member.identifier
     assert "912345678" not in member.identifier
     assert member.identifier == pii.phone_keyed_hash("0912345678")
@@ -72,19 +72,54 @@ def test_a_tampered_sealed_copy_does_not_open(org, admin_user):
 
 
 def test_sealing_is_the_documented_construction(settings):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
     key = settings.PII_HASH_KEY.encode()
     k_seal = hashing.seal_key(key)
+    assert k_seal == HKDF(algorithm=hashes.SHA256(), length=64, salt=None,
+                          info=b"lbm/audiences/sealed-line-hash/v2").derive(key)
+    identifier, sealed_hex = importers.stored_row("phone", "0912345678")
+    digest = hashlib.sha256(b"+886912345678").digest()
+    assert bytes.fromhex(sealed_hex) == AESSIV(k_seal).encrypt(digest, None)
+    # The fast path of a whole block of numbers writes the same row.
+    rows = hashing.process_block(b"0912345678\n", 1, "phone", key, k_seal)["rows"]
+    assert rows == f"{identifier}\t\\\\x{sealed_hex}\t1\n".encode()
+
+
+def test_a_copy_sealed_before_aes_siv_still_opens(org, admin_user, settings):
+    """32-byte copies written before AES-SIV (SHA-256 XOR an HMAC pad) are read as before."""
+    import hmac
+
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-    assert k_seal == HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                          info=b"lbm/audiences/sealed-line-hash/v1").derive(key)
-    identifier, sealed_hex = importers.stored_row("phone", "0912345678")
+    audience = af.upload_audience(org, admin_user, ["0912345678", "0987654321"])
+    key = settings.PII_HASH_KEY.encode()
+    k_v1 = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"lbm/audiences/sealed-line-hash/v1").derive(key)
+    member = AudienceMember.objects.get(audience=audience,
+                                        identifier=pii.phone_keyed_hash("0912345678"))
     digest = hashlib.sha256(b"+886912345678").digest()
-    import hmac
+    pad = hmac.new(k_v1, bytes.fromhex(member.identifier), hashlib.sha256).digest()
+    AudienceMember.objects.filter(pk=member.pk).update(
+        sealed=bytes(a ^ b for a, b in zip(digest, pad, strict=True)))
+    member.refresh_from_db()
+    assert len(bytes(member.sealed)) == 32
+    assert importers.open_sealed(member.identifier, member.sealed) == digest.hex()
+    tampered = bytes([member.sealed[0] ^ 1]) + bytes(member.sealed)[1:]
+    assert importers.open_sealed(member.identifier, tampered) is None
+    export, lines = _export(admin_user, audience)
+    assert export.left_out == 0
+    assert sorted(lines) == sorted(hashlib.sha256(e.encode()).hexdigest()
+                                   for e in ["+886912345678", "+886987654321"])
 
-    pad = hmac.new(k_seal, bytes.fromhex(identifier), hashlib.sha256).digest()
-    assert bytes.fromhex(sealed_hex) == bytes(a ^ b for a, b in zip(digest, pad, strict=True))
+
+def test_a_sealed_copy_moved_to_another_row_does_not_open(org, admin_user):
+    audience = af.upload_audience(org, admin_user, af.phones(2))
+    first, second = AudienceMember.objects.filter(audience=audience)
+    assert importers.open_sealed(first.identifier, second.sealed) is None
 
 
 def test_members_without_a_sealed_copy_are_left_out_and_counted(org, admin_user):
