@@ -7,13 +7,12 @@ audience group is its name here; ``uploadDescription`` describes the upload job.
 """
 
 from django.conf import settings
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from audiences import selectors, services
-from audiences.models import LINE_API_TYPE, Audience, AudienceShare, IdType
+from audiences.models import LINE_API_TYPE, Audience, IdType
 
 from . import schemas
 from .base import LineAPIView
@@ -82,15 +81,26 @@ class AddSerializer(serializers.Serializer):
     audiences = AudienceIdSerializer(many=True, max_length=MAX_JSON_IDS, allow_empty=False)
 
 
+def channel_audience(request, audience_id, *, via: tuple[str, ...], refused: str,
+                     with_organization: bool = False) -> Audience:
+    """The audience ``audience_id`` when the request's channel may use it ``via``
+    (``audiences.selectors.audience_usable_by_channel``): 400 when there is none with that id,
+    403 with ``refused`` when the channel may not use it."""
+    audience = (selectors.audience_by_id(audience_id, with_organization=with_organization)
+                if valid_id(audience_id) else None)
+    if audience is None:
+        raise not_found()
+    if not selectors.audience_usable_by_channel(account_id=request.auth.account_id,
+                                                audience=audience, via=via):
+        raise LineAPIError(refused, status_code=403)
+    return audience
+
+
 def own_audience(request, audience_id) -> Audience:
     """The channel's own audience: 400 when there is none with that id, 403 when it belongs to
     another channel."""
-    audience = Audience.objects.filter(pk=audience_id).first() if valid_id(audience_id) else None
-    if audience is None:
-        raise not_found()
-    if audience.source_account_id != request.auth.account_id:
-        raise LineAPIError("This audience group belongs to another channel.", status_code=403)
-    return audience
+    return channel_audience(request, audience_id, via=(selectors.OWN,),
+                            refused="This audience group belongs to another channel.")
 
 
 def _ids(items) -> list[str]:
@@ -310,12 +320,6 @@ class AudienceListView(LineAPIView):
         return Response(_page(request, fetch, permission_of=lambda a: "READ_WRITE"))
 
 
-def _shared_with(account_id: int):
-    """Audiences the account's organization shares with it (Business Manager)."""
-    return Audience.objects.filter(
-        pk__in=AudienceShare.objects.filter(account_id=account_id).values("audience_id"))
-
-
 def _owner(audience: Audience) -> dict:
     organization = audience.organization
     return {"serviceType": "bm", "id": str(organization.pk) if organization else "",
@@ -331,13 +335,9 @@ class SharedAudienceView(LineAPIView):
     @extend_schema(operation_id="getSharedAudienceData",
                    responses=schemas.SharedAudienceDataSerializer)
     def get(self, request, audience_id: int):
-        audience = (Audience.objects.select_related("organization").filter(pk=audience_id).first()
-                    if valid_id(audience_id) else None)
-        if audience is None:
-            raise not_found()
-        if not _shared_with(request.auth.account_id).filter(pk=audience.pk).exists():
-            raise LineAPIError("This audience group is not shared with this channel.",
-                               status_code=403)
+        audience = channel_audience(
+            request, audience_id, via=(selectors.SHARED,), with_organization=True,
+            refused="This audience group is not shared with this channel.")
         return Response({"audienceGroup": audience_group(audience, permission="READ"),
                          "jobs": [], "owner": _owner(audience)})
 
@@ -354,10 +354,8 @@ class SharedAudienceListView(LineAPIView):
         account_id = request.auth.account_id
         include_own = parse_bool(request.query_params.get("includesOwnedAudienceGroups"),
                                  name="includesOwnedAudienceGroups", default=False)
-        queryset = _shared_with(account_id)
-        if include_own:
-            queryset = Audience.objects.filter(Q(pk__in=queryset.values("pk"))
-                                               | Q(source_account_id=account_id))
+        queryset = selectors.audiences_shared_with(account_id, include_own=include_own)
+
         def fetch(page, size, *filters):
             return selectors.audience_page(queryset, page, size, *filters)
 

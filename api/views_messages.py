@@ -11,28 +11,21 @@ placeholder values are recovered for the record. Anything else is refused.
 import re
 from datetime import date, datetime
 
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from audiences.models import Audience, AudienceShare
-from audiences.selectors import reachable_count
-from billing import services as billing
-from billing.exceptions import QuotaExceeded
-from billing.models import UsageRecord
 from notifications import retry_keys
 from notifications import selectors as lon_selectors
 from notifications import services as lon
-from notifications.exceptions import SendRefused
+from notifications.exceptions import NarrowcastRefused, SendRefused
 from notifications.models import Notice, RetryKey
+from notifications.services import narrowcast, push
 
 from . import schemas
 from .base import LineAPIView
 from .errors import LineAPIError
-from .params import INT64_MAX, valid_id
 
-MIN_NARROWCAST_RECIPIENTS = 50  # usable for sending with at least 50 (docs/api.md#narrowcast)
 RETRY_KEY_ACCEPTED = "The retry key is already accepted"
 
 
@@ -102,7 +95,7 @@ class PnpPushView(LineAPIView):
         if problem:
             raise LineAPIError("The request has 1 error(s)",
                                details=[(problem, "X-Line-Delivery-Tag")])
-        sender = lon.sender_for(account_id=request.auth.account_id,
+        sender = push.sender_for(account_id=request.auth.account_id,
                                 stamp=request.user.stamp)
         if not sender.live:
             raise LineAPIError("Access to this API is not available for your account",
@@ -111,7 +104,7 @@ class PnpPushView(LineAPIView):
         if not texts or not isinstance(texts[0], str):
             raise LineAPIError("The request has 1 error(s)", details=[
                 ("a notification message needs a text message", "messages")])
-        matched = lon.template_match(sender, texts[0])
+        matched = push.template_match(sender, texts[0])
         if matched is None:
             raise LineAPIError(
                 "The message does not match an approved notification template of this "
@@ -120,9 +113,9 @@ class PnpPushView(LineAPIView):
         version, values = matched
         try:
             with once_per_retry_key(request, retry_key, RetryKey.Endpoint.PNP_PUSH):
-                _notice_id, state = lon.notice_push(sender=sender, version=version,
-                                                    values=values, to=data["to"],
-                                                    delivery_tag=tag)
+                _notice_id, state = push.notice_push(sender=sender, version=version,
+                                                     values=values, to=data["to"],
+                                                     delivery_tag=tag)
         except retry_keys.RetryKeyAccepted as exc:
             raise already_accepted(exc) from None
         except SendRefused as exc:
@@ -163,8 +156,8 @@ class NarrowcastSerializer(serializers.Serializer):
 class NarrowcastView(LineAPIView):
     """``POST /v2/bot/message/narrowcast`` to an audience: reaches only the audience's members
     who are friends of the account and have not blocked it, at least 50; counted in the usage
-    ledger; refused over the monthly quota with LINE's body."""
-
+    ledger; refused over the monthly quota with LINE's body. The rules are
+    ``notifications.services.narrowcast.narrowcast_send``'s."""
 
     @extend_schema(operation_id="narrowcast", request=NarrowcastSerializer,
                    parameters=[schemas.OpenApiParameter("X-Line-Retry-Key", str,
@@ -175,47 +168,16 @@ class NarrowcastView(LineAPIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         retry_key = retry_key_of(request)
-        recipient = data["recipient"]
-        if recipient.get("type") != "audience" or not valid_id(
-                recipient.get("audienceGroupId")):
-            raise LineAPIError("The request has 1 error(s)", details=[
-                ("only an audience recipient with its audienceGroupId is supported",
-                 "recipient")])
-        account_id = request.auth.account_id
-        audience = Audience.objects.filter(pk=recipient["audienceGroupId"]).first()
-        if audience is None:
-            raise LineAPIError("audience group not found",
-                               details=[("AUDIENCE_GROUP_NOT_FOUND", "recipient.audienceGroupId")])
-        usable = (audience.source_account_id == account_id
-                  or AudienceShare.objects.filter(audience=audience,
-                                                  account_id=account_id).exists())
-        if not usable:
-            raise LineAPIError("This audience group is not available to this channel.",
-                               status_code=403)
-        if audience.status != Audience.Status.READY:
-            raise LineAPIError("The audience group is not ready.", details=[
-                (audience.status.upper(), "recipient.audienceGroupId")])
-        reachable = reachable_count(audience=audience, account_id=account_id)
-        if reachable < MIN_NARROWCAST_RECIPIENTS:
-            raise LineAPIError(
-                f"The audience is too small to send to: at least {MIN_NARROWCAST_RECIPIENTS} "
-                f"members must be friends of this account who have not blocked it (it has "
-                f"{reachable}).",
-                details=[("AUDIENCE_GROUP_AUDIENCE_INSUFFICIENT", "recipient.audienceGroupId")])
-        cap = (data.get("limit") or {}).get("max")
-        if cap is not None and (type(cap) is not int or not 1 <= cap <= INT64_MAX):
-            raise LineAPIError("The request has 1 error(s)",
-                               details=[("must be greater than or equal to 1", "limit.max")])
-        try:  # quota check and record: one locked step per account, once per retry key
-            with once_per_retry_key(request, retry_key, RetryKey.Endpoint.NARROWCAST):
-                billing.usage_send(account_id=account_id, kind=UsageRecord.Kind.NARROWCAST,
-                                   recipients=reachable, cap=cap, sent_at=timezone.now(),
-                                   bubbles=min(len(data["messages"]), 3))
+        try:
+            narrowcast.narrowcast_send(
+                account_id=request.auth.account_id, channel_id=request.auth.pk,
+                recipient=data["recipient"], messages=data["messages"], limit=data.get("limit"),
+                retry_key=retry_key, request_id=getattr(request, "request_id", "") or "")
         except retry_keys.RetryKeyAccepted as exc:
             raise already_accepted(exc) from None
-        except QuotaExceeded as exc:
-            raise LineAPIError("You have reached your monthly limit.", status_code=429,
-                               details=[(exc.message, None)]) from exc
+        except NarrowcastRefused as exc:
+            raise LineAPIError(exc.message, status_code=exc.status,
+                               details=exc.problems) from exc
         return Response({}, status=status.HTTP_202_ACCEPTED)
 
 

@@ -21,3 +21,16 @@ class SendRefused(NotificationError):
 
 class NotAFriend(NotificationError):
     """An ordinary (non-LON) push to a user who is not a friend of the account."""
+
+
+class NarrowcastRefused(NotificationError):
+    """A narrowcast refused before anything was recorded (``notifications.services.narrowcast``).
+    Only the Messaging API sends narrowcasts, and LINE's answers are in English, so the message
+    is LINE's wording, not translated; ``status`` is the HTTP status LINE answers with and
+    ``problems`` its ``details`` as (message, property) pairs."""
+
+    def __init__(self, message: str, *, status: int = 400,
+                 problems: list[tuple[str, str | None]] | None = None):
+        self.status = status
+        self.problems = list(problems or [])
+        super().__init__(message, details=[text for text, _property in self.problems])

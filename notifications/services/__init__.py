@@ -26,7 +26,10 @@ request_id=None) -> Notice``
 Reads (daily counts, ``GET /v2/bot/message/delivery/pnp``) are in ``notifications.selectors``.
 
 The code is split along its workflows (docs/notifications.md#where-the-code-is); this package
-re-exports the names other modules import. A module global that changes at run time lives in
+re-exports the names other modules import, except two modules only the API imports, by name:
+``notifications.services.push`` (the phone-number push fast path: ``sender_for``,
+``template_match``, ``notice_push``) and ``notifications.services.narrowcast``
+(``narrowcast_send``). A module global that changes at run time lives in
 its submodule: read, set or monkeypatch it there (``charging._finish_sent_at``,
 ``webhooks.WEBHOOK_DEADLINE``), not on this package.
 """
@@ -62,12 +65,6 @@ from .exports import (
 from .ordinary import (
     push_check,
     push_refusals,
-)
-from .push import (
-    Sender,
-    notice_push,
-    sender_for,
-    template_match,
 )
 from .rows import (
     NOTICE_COLUMNS,
@@ -129,7 +126,6 @@ __all__ = [
     "NOTICE_COLUMNS",
     "Prepared",
     "SETTLE_CHUNK",
-    "Sender",
     "SettleResult",
     "TAG_MAX",
     "TAG_MIN",
@@ -160,7 +156,6 @@ __all__ = [
     "line_hash_of",
     "months_before",
     "new_event_id",
-    "notice_push",
     "notice_send",
     "notice_send_batch",
     "notices_finish",
@@ -168,10 +163,8 @@ __all__ = [
     "notices_settle",
     "push_check",
     "push_refusals",
-    "sender_for",
     "signature",
     "template_create",
-    "template_match",
     "template_pattern",
     "template_review",
     "template_revise",

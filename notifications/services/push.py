@@ -1,5 +1,9 @@
-"""The phone-number push fast path (``POST /bot/pnp/push``), used only by the API: the sender
-kept per worker, the template match, one INSERT per push."""
+"""The phone-number push fast path (``POST /bot/pnp/push``), imported only by the API
+(``api.views_messages``; the package does not re-export it, a test holds the rule): the sender
+kept per worker, the template match, the user's state in one raw query, one raw INSERT per push.
+
+The INSERT itself is ``rows._insert_notice``: the batch writer uses it for a one-row batch too,
+so it stays with the row writer, which this module and the batch path share."""
 
 import uuid
 from dataclasses import dataclass
