@@ -14,7 +14,7 @@ Stored forms
   identifier: it matches an incoming LINE-style hash, and a copy of the database does not give
   the numbers away (``lbm.pii``).
 * and, for phone numbers and e-mail addresses, the *sealed copy* of ``h``, so that an Admin can
-  export the members as LINE-style hashes (docs/audiences.md#export)::
+  export the members as LINE-style hashes (docs/audiences.md#export-as-line-style-hashes)::
 
       K_seal = HKDF-SHA256(ikm=PII_HASH_KEY, salt=none, info=SEAL_INFO, length=64)
       sealed = AES-SIV(K_seal).encrypt(SHA256(normalised))        (16-byte SIV + 32 bytes)
@@ -25,7 +25,8 @@ Stored forms
   checks the SIV (a wrong key or a tampered row is detected, never silently exported) and then
   that the keyed hash of the result is the row's identifier (a sealed copy moved to another row
   does not open either). Nothing here is invertible without PII_HASH_KEY: the row holds neither
-  the number nor its plain SHA-256. Cost: one AES-SIV call per ID (docs/audiences.md#export).
+  the number nor its plain SHA-256. Cost: one AES-SIV call per ID
+  (docs/audiences.md#export-as-line-style-hashes).
 
   Rows sealed before AES-SIV (32 bytes: ``SHA256(normalised) XOR HMAC-SHA256(K_v1, K)`` with
   ``K_v1 = HKDF-SHA256(PII_HASH_KEY, info=LEGACY_SEAL_INFO, length=32)``) are still opened, told

@@ -540,7 +540,8 @@ def audience_usable_by_channel(*, account_id: int, audience: Audience,
                                via: tuple[str, ...] = (OWN, SHARED)) -> bool:
     """May the channel of ``account_id`` use ``audience`` in one of the ways ``via`` lists
     (``OWN``, ``SHARED``)? The one rule the API's audience endpoints (own: ``OWN``; shared:
-    ``SHARED``) and the narrowcast (either) apply; at most one query (docs/api.md#audiences)."""
+    ``SHARED``) and the narrowcast (either) apply; at most one query
+    (docs/api.md#audiences-a-channel-may-use)."""
     if OWN in via and audience.source_account_id == account_id:
         return True
     return SHARED in via and AudienceShare.objects.filter(audience_id=audience.pk,
