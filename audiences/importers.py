@@ -207,18 +207,14 @@ def _results(source, id_type: str, size: int) -> Iterator[tuple[dict, int]]:
         for *task, seen in tasks:
             yield hashing.process_block(*task), seen
         return
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # "fork": starts at once and needs no importable ``__main__`` (a Celery worker, a script).
-    # The workers run only ``audiences.hashing`` and never touch the inherited database
-    # connection (they leave through ``os._exit``); the parent's pages stay shared.
+    # The workers run only ``audiences.hashing`` (keys as bytes, no settings, no database).
     # Each child puts the signal handlers back to the defaults first (a forked child keeps the
     # Celery worker's, and then never exits on SIGTERM nor reports a SIGKILL cleanly); a child
     # that dies breaks the pool (BrokenProcessPool), which fails the upload (docs/reliability.md).
-    executor = ProcessPoolExecutor(max_workers=count,
-                                   mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_child_defaults)
+    executor = ProcessPoolExecutor(max_workers=count, mp_context=pool_context(),
+                                   initializer=hashing.child_defaults)
     try:
         pending: deque = deque()
         for *task, seen in tasks:
@@ -248,13 +244,19 @@ def _may_fork_pool() -> bool:
     return not billiard.process.current_process().daemon
 
 
-def _child_defaults() -> None:
-    import signal
+def pool_context():
+    """How the hashing processes start (docs/reliability.md#imports-of-id-files). ``fork`` in a
+    process running one thread (a prefork or solo Celery worker, a script, a test): it starts at
+    once and the parent's pages stay shared; the children never touch the inherited database
+    connection (they leave through ``os._exit``). ``spawn`` when other threads run (a Celery
+    worker with ``--pool=threads``, a threaded web server): a child forked there inherits
+    whatever locks those threads held at that instant (logging, the import lock, a connection
+    pool's) and can wait on them for ever. A spawned child starts a fresh interpreter and imports
+    only ``audiences.hashing``."""
+    import multiprocessing
+    import threading
 
-    for name in ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGCHLD"):
-        number = getattr(signal, name, None)
-        if number is not None:
-            signal.signal(number, signal.SIG_DFL)
+    return multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
 
 
 @dataclass
