@@ -25,14 +25,13 @@ transaction it:
 Each phone/e-mail member also gets its sealed LINE-style hash (``audiences.hashing``), so that
 Admins can export the audience as LINE-style hashes.
 
-``parse_ids`` is the validation alone, for the admin's small-file preview and for tests: it
-spools the stored rows to a temporary file (and finds duplicates in memory: small inputs only).
+Every upload takes this one path whatever its size: the admin's check before the confirmation
+(``dry_run=True``), the import, the API and the benchmark.
 """
 
 import os
-import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -442,83 +441,3 @@ def _backfill_sealed(cursor, audience_id: int) -> None:
                    f"WHERE {MEMBER_TABLE}.audience_id = %s AND {MEMBER_TABLE}.sealed IS NULL "
                    f"AND {MEMBER_TABLE}.identifier = s.identifier AND s.sealed IS NOT NULL",
                    [audience_id])
-
-
-# --- Validation alone (small files) -----------------------------------------------------------
-
-
-@dataclass
-class ParsedIds:
-    """A validated input: ``count`` distinct IDs in their stored form, spooled on disk as
-    ``identifier TAB sealed-hex`` lines (sealed empty for user IDs and IFAs)."""
-
-    id_type: str
-    count: int
-    spool_path: str
-    _closed: bool = field(default=False, repr=False)
-
-    def rows(self) -> Iterable[tuple[str, str]]:
-        with open(self.spool_path, encoding="ascii") as spool:
-            for line in spool:
-                identifier, sealed = line[:-1].split("\t")
-                yield identifier, sealed
-
-    def lines(self) -> Iterable[str]:
-        for identifier, _sealed in self.rows():
-            yield identifier
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            try:
-                os.unlink(self.spool_path)
-            except FileNotFoundError:
-                pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def parse_ids(source, *, id_type: str, total_bytes: int = 0,
-              progress: ProgressCallback | None = None) -> ParsedIds:
-    """Validate and normalise every ID of ``source`` (a path, a binary file object or an
-    iterable of ID strings); return them spooled, or raise ``UploadRejected``. Encoding: UTF-8
-    with or without BOM; LF or CRLF; trailing blank lines ignored. Holds every stored ID in
-    memory to find duplicates: for small inputs (uploads go through ``load_ids``)."""
-    limit = MAX_IDS
-    tally = _Tally()
-    first_seen: dict[str, int] = {}
-    duplicates: list[tuple[int, int]] = []
-    duplicate_count = 0
-    fd, spool_path = tempfile.mkstemp(prefix="audience-", suffix=".ids")
-    try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as spool:
-            for result, _seen in _results(source, id_type, 0):
-                tally.add(result)
-                if tally.encoding_error is not None:
-                    break
-                if tally.count > limit:
-                    continue
-                for row in result["rows"].decode("ascii").splitlines():
-                    identifier, sealed, number = _staging_row(row)
-                    first = first_seen.setdefault(identifier, number)
-                    if first != number:
-                        duplicate_count += 1
-                        if len(duplicates) < MAX_REPORTED:
-                            duplicates.append((number, first))
-                        continue
-                    spool.write(f"{identifier}\t{sealed.hex() if sealed else ''}\n")
-        tally.check(limit)
-        tally.reject_if_bad(duplicates, duplicate_count)
-        if progress is not None:
-            progress(1.0)
-        return ParsedIds(id_type=id_type, count=tally.count, spool_path=spool_path)
-    except BaseException:
-        try:
-            os.unlink(spool_path)
-        except FileNotFoundError:
-            pass
-        raise

@@ -196,7 +196,6 @@ def test_an_admin_upload_with_the_queue_unreachable_says_so_and_the_sweep_import
     from lbm import outbox
     from lbm.models import OutboxMessage
 
-    settings.AUDIENCES_BACKGROUND_UPLOAD_BYTES = 10
     client.force_login(admin_user)
     OutboxMessage.objects.all().delete()  # the organization's own (its contact e-mail)
     broker.down()
