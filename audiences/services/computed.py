@@ -131,7 +131,8 @@ def audience_combine(*, actor, organization_id: int, name: str, operator: str,
 def _lookalike_members(audience: Audience):
     """The account's reachable users who are not in the source, most alike first: ranked by
     how many of the source's members came to the account by the same friend path, then by
-    user (stable). At most ``selectors.lookalike_target_size`` of them; one query in the database."""
+    user (stable). At most ``selectors.lookalike_target_size`` of them; one query in the
+    database."""
     from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
     from django.db.models.functions import Coalesce
 
