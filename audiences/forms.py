@@ -72,10 +72,9 @@ class AudienceUploadForm(forms.Form):
             if not cleaned.get("name", "").strip():
                 raise ValidationError({"name": gettext("An audience needs a name.")})
             from .exceptions import AudienceError
-            from .services import audience_check_name
 
-            try:  # the service's own rule, shown next to the field
-                cleaned["name"] = audience_check_name(
+            try:  # the rule the services apply, shown next to the field
+                cleaned["name"] = selectors.audience_check_name(
                     name=cleaned["name"], organization_id=cleaned["organization"].pk)
             except AudienceError as exc:
                 raise ValidationError({"name": exc.message}) from exc

@@ -1,7 +1,8 @@
 """Turning raw lines of an ID file into stored member rows — no database, no settings.
 
-This module runs in the worker processes of a large upload (``audiences.importers``, forked
-from a process that has Django loaded): the keys arrive as bytes, and problems leave as reason
+This module runs in the worker processes of a large upload (``audiences.importers``: forked
+from a process that has Django loaded, or spawned, importing only this module, when that process
+runs threads; ``importers.pool_context``): the keys arrive as bytes, and problems leave as reason
 codes that the caller translates. Of the project it uses only ``lbm.pii.clean_email``, so an
 address is normalised by the one rule everywhere.
 
@@ -264,3 +265,14 @@ def _slow_block(block: bytes, first_line: int, rower: Rower, out: dict) -> dict:
 def process_task(task: tuple) -> dict:
     """``process_block`` with its arguments in one tuple (for a process pool)."""
     return process_block(*task)
+
+
+def child_defaults() -> None:
+    """A hashing process's first step: the default signal handlers, not the parent's (a Celery
+    worker's handlers would keep a forked child from exiting on SIGTERM)."""
+    import signal
+
+    for name in ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGCHLD"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, signal.SIG_DFL)

@@ -25,14 +25,13 @@ transaction it:
 Each phone/e-mail member also gets its sealed LINE-style hash (``audiences.hashing``), so that
 Admins can export the audience as LINE-style hashes.
 
-``parse_ids`` is the validation alone, for the admin's small-file preview and for tests: it
-spools the stored rows to a temporary file (and finds duplicates in memory: small inputs only).
+Every upload takes this one path whatever its size: the admin's check before the confirmation
+(``dry_run=True``), the import, the API and the benchmark.
 """
 
 import os
-import tempfile
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,18 +206,14 @@ def _results(source, id_type: str, size: int) -> Iterator[tuple[dict, int]]:
         for *task, seen in tasks:
             yield hashing.process_block(*task), seen
         return
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # "fork": starts at once and needs no importable ``__main__`` (a Celery worker, a script).
-    # The workers run only ``audiences.hashing`` and never touch the inherited database
-    # connection (they leave through ``os._exit``); the parent's pages stay shared.
+    # The workers run only ``audiences.hashing`` (keys as bytes, no settings, no database).
     # Each child puts the signal handlers back to the defaults first (a forked child keeps the
     # Celery worker's, and then never exits on SIGTERM nor reports a SIGKILL cleanly); a child
     # that dies breaks the pool (BrokenProcessPool), which fails the upload (docs/reliability.md).
-    executor = ProcessPoolExecutor(max_workers=count,
-                                   mp_context=multiprocessing.get_context("fork"),
-                                   initializer=_child_defaults)
+    executor = ProcessPoolExecutor(max_workers=count, mp_context=pool_context(),
+                                   initializer=hashing.child_defaults)
     try:
         pending: deque = deque()
         for *task, seen in tasks:
@@ -248,13 +243,19 @@ def _may_fork_pool() -> bool:
     return not billiard.process.current_process().daemon
 
 
-def _child_defaults() -> None:
-    import signal
+def pool_context():
+    """How the hashing processes start (docs/reliability.md#imports-of-id-files). ``fork`` in a
+    process running one thread (a prefork or solo Celery worker, a script, a test): it starts at
+    once and the parent's pages stay shared; the children never touch the inherited database
+    connection (they leave through ``os._exit``). ``spawn`` when other threads run (a Celery
+    worker with ``--pool=threads``, a threaded web server): a child forked there inherits
+    whatever locks those threads held at that instant (logging, the import lock, a connection
+    pool's) and can wait on them for ever. A spawned child starts a fresh interpreter and imports
+    only ``audiences.hashing``."""
+    import multiprocessing
+    import threading
 
-    for name in ("SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGCHLD"):
-        number = getattr(signal, name, None)
-        if number is not None:
-            signal.signal(number, signal.SIG_DFL)
+    return multiprocessing.get_context("fork" if threading.active_count() == 1 else "spawn")
 
 
 @dataclass
@@ -440,83 +441,3 @@ def _backfill_sealed(cursor, audience_id: int) -> None:
                    f"WHERE {MEMBER_TABLE}.audience_id = %s AND {MEMBER_TABLE}.sealed IS NULL "
                    f"AND {MEMBER_TABLE}.identifier = s.identifier AND s.sealed IS NOT NULL",
                    [audience_id])
-
-
-# --- Validation alone (small files) -----------------------------------------------------------
-
-
-@dataclass
-class ParsedIds:
-    """A validated input: ``count`` distinct IDs in their stored form, spooled on disk as
-    ``identifier TAB sealed-hex`` lines (sealed empty for user IDs and IFAs)."""
-
-    id_type: str
-    count: int
-    spool_path: str
-    _closed: bool = field(default=False, repr=False)
-
-    def rows(self) -> Iterable[tuple[str, str]]:
-        with open(self.spool_path, encoding="ascii") as spool:
-            for line in spool:
-                identifier, sealed = line[:-1].split("\t")
-                yield identifier, sealed
-
-    def lines(self) -> Iterable[str]:
-        for identifier, _sealed in self.rows():
-            yield identifier
-
-    def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            try:
-                os.unlink(self.spool_path)
-            except FileNotFoundError:
-                pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def parse_ids(source, *, id_type: str, total_bytes: int = 0,
-              progress: ProgressCallback | None = None) -> ParsedIds:
-    """Validate and normalise every ID of ``source`` (a path, a binary file object or an
-    iterable of ID strings); return them spooled, or raise ``UploadRejected``. Encoding: UTF-8
-    with or without BOM; LF or CRLF; trailing blank lines ignored. Holds every stored ID in
-    memory to find duplicates: for small inputs (uploads go through ``load_ids``)."""
-    limit = MAX_IDS
-    tally = _Tally()
-    first_seen: dict[str, int] = {}
-    duplicates: list[tuple[int, int]] = []
-    duplicate_count = 0
-    fd, spool_path = tempfile.mkstemp(prefix="audience-", suffix=".ids")
-    try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as spool:
-            for result, _seen in _results(source, id_type, 0):
-                tally.add(result)
-                if tally.encoding_error is not None:
-                    break
-                if tally.count > limit:
-                    continue
-                for row in result["rows"].decode("ascii").splitlines():
-                    identifier, sealed, number = _staging_row(row)
-                    first = first_seen.setdefault(identifier, number)
-                    if first != number:
-                        duplicate_count += 1
-                        if len(duplicates) < MAX_REPORTED:
-                            duplicates.append((number, first))
-                        continue
-                    spool.write(f"{identifier}\t{sealed.hex() if sealed else ''}\n")
-        tally.check(limit)
-        tally.reject_if_bad(duplicates, duplicate_count)
-        if progress is not None:
-            progress(1.0)
-        return ParsedIds(id_type=id_type, count=tally.count, spool_path=spool_path)
-    except BaseException:
-        try:
-            os.unlink(spool_path)
-        except FileNotFoundError:
-            pass
-        raise

@@ -11,9 +11,10 @@ address (never the values). The notifications app reads ``notification_consent``
 ``sms_verified_at`` (docs/notifications.md, judging a push: conditions 3 and 4) from here.
 
 ``Friendship`` is a user's relation to one linked account: a friend (possibly hidden, which
-still receives messages), or blocking it in one of the four ways docs/notifications.md#user-states counts as a
-block. ``friend_path`` is how they became a friend. Audience sizes, the friends-only
-intersection and reachable counts are computed from these rows.
+still receives messages), or blocking it in one of the four ways
+docs/notifications.md#user-states counts as a block. ``friend_path`` is how they became a
+friend. Audience sizes, the friends-only intersection and reachable counts are computed from
+these rows.
 """
 
 from datetime import timedelta
@@ -98,7 +99,8 @@ class FriendPath(models.TextChoices):
 
 
 class Friendship(models.Model):
-    """A LINE user's relation to an account (docs/notifications.md#user-states for what counts as blocking)."""
+    """A LINE user's relation to an account (docs/notifications.md#user-states for what counts
+    as blocking)."""
 
     State = FriendshipState
     Path = FriendPath

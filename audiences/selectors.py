@@ -1,8 +1,8 @@
-"""Reads: reachable sizes, visible audiences, member exports, upload progress."""
+"""Reads: reachable sizes, where an audience may be used and shared, name checks, lookalike
+sources and sizes, visible audiences, member exports, upload progress and summaries."""
 
 import functools
 import logging
-import time
 from collections import namedtuple
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -13,9 +13,10 @@ from django.db.models import Count, QuerySet, Window
 from django.utils.translation import gettext as _
 
 from lbm import hotsql, permissions
-from lbm.models import AccountLink, Organization
+from lbm.models import Account, AccountLink, Organization
 from lbm.permissions import Action
 
+from .exceptions import AudienceError
 from .models import (
     MIN_REACHABLE_TO_SEND,
     MIN_SIZE_TO_SHARE_TO_OA,
@@ -55,6 +56,27 @@ def reachable_count(*, audience: Audience, account_id: int) -> int:
     ).count()
 
 
+def lookalike_source_available(audience: Audience) -> bool:
+    """The source is the LAP account's own audience or shared to it, ready, in the same
+    organization."""
+    source = audience.lookalike_source
+    if source is None or source.status != Audience.Status.READY:
+        return False
+    if source.organization_id is None or source.organization_id != audience.organization_id:
+        return False
+    return (source.source_account_id == audience.source_account_id
+            or AudienceShare.objects.filter(audience=source,
+                                            account_id=audience.source_account_id).exists())
+
+
+def lookalike_target_size(*, account_id: int, percent: int) -> int:
+    """``percent`` % of the account's reachable users (friends who have not blocked it),
+    rounded down."""
+    reachable = Friendship.objects.filter(account_id=account_id,
+                                          state__in=Friendship.REACHABLE).count()
+    return reachable * percent // 100
+
+
 def linked_account_ids(organization_id: int) -> list[int]:
     return list(AccountLink.objects.filter(organization_id=organization_id,
                                            status=AccountLink.Status.APPROVED)
@@ -75,6 +97,42 @@ def audience_usages(audience: Audience, account_kind: str, _seen=None) -> tuple[
         theirs = set(audience_usages(component, account_kind, seen))
         allowed = tuple(u for u in allowed if u in theirs)
     return allowed
+
+
+def share_problems(audience: Audience, account: Account) -> list[str]:
+    """Why ``audience`` may not be shared to ``account`` (empty when it may)."""
+    problems = []
+    if audience.via_cross_targeting:
+        problems.append(_("Audiences received through Cross Targeting cannot be shared again."))
+    if audience.from_data_provider:
+        problems.append(_("Audiences supplied by a data provider cannot be shared."))
+    if not audience_usages(audience, account.kind):
+        problems.append(_("%(type)s audiences cannot be used on %(kind)s accounts "
+                          "(%(account)s).")
+                        % {"type": audience.get_type_display(),
+                           "kind": account.get_kind_display(), "account": account.name}
+                        + " " + _usage_reason(audience, account))
+    if audience.status != Audience.Status.READY:
+        problems.append(_("Only a ready audience can be shared (this one is %(status)s).")
+                        % {"status": audience.get_status_display()})
+    if (account.kind == Account.Kind.OFFICIAL_ACCOUNT
+            and audience.size < MIN_SIZE_TO_SHARE_TO_OA):
+        problems.append(_("An audience needs at least %(min)d members to be shared to an "
+                          "Official Account (%(account)s); this one has %(size)d.")
+                        % {"min": MIN_SIZE_TO_SHARE_TO_OA, "account": account.name,
+                           "size": audience.size})
+    return problems
+
+
+def _usage_reason(audience: Audience, account: Account) -> str:
+    """Why seed 000's table leaves ``audience`` no use on ``account`` (docs/audiences.md)."""
+    if account.kind not in (Account.Kind.LAP, Account.Kind.OFFICIAL_ACCOUNT):
+        return _("Shared audiences are used only on LAP ad accounts and Official Accounts.")
+    if audience.type == Audience.Type.COMBINED:
+        return _("A combined audience may be used only where every audience it is built from "
+                 "may be used.")
+    return _("%(type)s audiences are for LAP ad accounts only.") % {
+        "type": audience.get_type_display()}
 
 
 def share_all_account_ids(organization_id: int) -> list[int]:
@@ -161,6 +219,26 @@ def unlink_consequence_lines(links) -> list[str]:
                            "%(other)s).") % {"audience": share.audience.name,
                                              "other": share.account.name})
     return lines
+
+
+def audience_check_name(*, name: str, organization_id: int | None, account_id: int | None = None,
+                        exclude_pk: int | None = None) -> str:
+    """Return the trimmed name, or raise if it is empty, too long or already used by the owner
+    (case-insensitively, as LINE compares audience names)."""
+    name = (name or "").strip()
+    if not name:
+        raise AudienceError(_("An audience needs a name."))
+    if len(name) > 120:
+        raise AudienceError(_("An audience name has at most 120 characters."))
+    owner = ({"source_account_id": account_id} if account_id else
+             {"organization_id": organization_id, "source_account__isnull": True})
+    taken = Audience.objects.filter(name__iexact=name, **owner)
+    if exclude_pk:
+        taken = taken.exclude(pk=exclude_pk)
+    if taken.exists():
+        raise AudienceError(_("An audience named “%(name)s” already exists (names are compared "
+                              "without regard to case).") % {"name": name})
+    return name
 
 
 def audiences_for(user, action: Action = Action.VIEW) -> QuerySet[Audience]:
@@ -273,24 +351,14 @@ def estimated_member_count() -> int | None:
 # --- Upload progress ---------------------------------------------------------------------------
 
 
-def _progress_key(upload_id: int) -> str:
+# The cache keys of an upload's progress and of when it last moved; written by
+# ``services.upload_progress_set`` (best effort: the row's status is in the database).
+def progress_key(upload_id: int) -> str:
     return f"audiences:upload-progress:{upload_id}"
 
 
-def _moved_key(upload_id: int) -> str:
+def moved_key(upload_id: int) -> str:
     return f"audiences:upload-moved:{upload_id}"
-
-
-def upload_progress_set(upload_id: int, percent: int) -> None:
-    """Best-effort: the cache unreachable must not stop an import (the row's status and final
-    progress are in the database). The moment the percentage last changed is kept too (a
-    stalled upload is one that has not moved for a while)."""
-    try:
-        key = _progress_key(upload_id)
-        if cache.get(key) != int(percent):
-            cache.set_many({key: int(percent), _moved_key(upload_id): time.time()}, 24 * 3600)
-    except Exception:  # noqa: BLE001 - any cache backend's connection error
-        logger.warning("upload %s: progress not written to the cache", upload_id, exc_info=True)
 
 
 def upload_summary(upload: AudienceUpload) -> dict:
@@ -324,17 +392,17 @@ def upload_status(upload: AudienceUpload, *, now=None) -> dict:
 
     from lbm import outbox
 
-    from .services import UPLOAD_STALE_AFTER, UPLOAD_STALL_AFTER
+    from .services.uploads import UPLOAD_STALE_AFTER, UPLOAD_STALL_AFTER
 
     now = now or timezone.now()
     percent = upload.progress
     moved_at = upload.created_at
     if not upload.is_finished:
         try:
-            cached = cache.get_many([_progress_key(upload.pk), _moved_key(upload.pk)])
-            percent = max(percent, cached.get(_progress_key(upload.pk), 0) or 0)
-            if cached.get(_moved_key(upload.pk)):
-                moved_at = max(moved_at, datetime.fromtimestamp(cached[_moved_key(upload.pk)],
+            cached = cache.get_many([progress_key(upload.pk), moved_key(upload.pk)])
+            percent = max(percent, cached.get(progress_key(upload.pk), 0) or 0)
+            if cached.get(moved_key(upload.pk)):
+                moved_at = max(moved_at, datetime.fromtimestamp(cached[moved_key(upload.pk)],
                                                                 tz=UTC))
         except Exception:  # noqa: BLE001 - the cache unreachable: the row's progress stands
             logger.warning("upload %s: progress not read from the cache", upload.pk)

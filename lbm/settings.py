@@ -236,11 +236,6 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "change"
 IMPORT_EXPORT_SKIP_ADMIN_LOG = False
 
-# Audience uploads larger than this are processed by a Celery task with a progress bar; smaller
-# ones go through django-import-export's preview and confirm.
-AUDIENCES_BACKGROUND_UPLOAD_BYTES = int(os.environ.get("AUDIENCES_BACKGROUND_UPLOAD_BYTES",
-                                                       str(64 * 1024)))
-
 # --- The LINE-compatible HTTP API (app ``api``) -----------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.ChannelTokenAuthentication"],

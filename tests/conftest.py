@@ -171,10 +171,11 @@ def _plain_settings(settings, tmp_path):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def start_worker(tmp_path, settings, *, name: str = "lbm-test", queues=None):
+def start_worker(tmp_path, settings, *, name: str = "lbm-test", queues=None, pool: str = ""):
     """Start a real ``celery worker`` process on the test database and the configured Redis
-    (as the README's ``make worker`` starts it: the default prefork pool) and wait until it
-    answers a ping. Returns the process, with ``mail_dir``, ``log_path`` and ``stop()``."""
+    (as the README's ``make worker`` starts it: the default prefork pool, unless ``pool`` names
+    another, e.g. ``"threads"``) and wait until it answers a ping. Returns the process, with
+    ``mail_dir``, ``log_path`` and ``stop()``."""
     from django.db import connection
 
     from lbm.celery import app
@@ -198,7 +199,7 @@ def start_worker(tmp_path, settings, *, name: str = "lbm-test", queues=None):
         [sys.executable, "-m", "celery", "-A", "lbm", "worker",
          "-Q", ",".join(queues or settings.TASK_QUEUES),
          "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-         "-n", hostname],
+         "-n", hostname, *([f"--pool={pool}"] if pool else [])],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
 

@@ -55,6 +55,42 @@ def test_worker_imports_200000_ids_into_postgresql(shared_media, celery_worker, 
     assert not os.path.exists(stored)  # the raw file is gone
 
 
+def test_a_threads_pool_worker_spawns_its_hashing_processes(shared_media, settings, tmp_path):
+    """``--pool=threads`` (the README: threads work too): the import runs in a thread of the
+    worker's one process, so its hashing processes are spawned, never forked from a process
+    with other threads running (docs/reliability.md#imports-of-id-files); the import finishes
+    whole."""
+    import subprocess
+
+    from tests.conftest import start_worker
+
+    org = factories.organization(state="approved")
+    admin = org.memberships.get(role="admin").user
+    path = tmp_path / "members.txt"
+    path.write_text("".join(f"09{i * 7 + 11:08d}\n" for i in range(200_000)))
+    worker = start_worker(tmp_path, settings, name="lbm-threads", pool="threads")
+    children = set()
+
+    def finished():
+        out = subprocess.run(["ps", "-ww", "-o", "args=", "--ppid", str(worker.pid)],
+                             capture_output=True, text=True).stdout
+        children.update(line for line in out.splitlines() if "multiprocessing" in line)
+        return AudienceUpload.objects.get(pk=upload.pk).is_finished
+
+    try:
+        with open(path, "rb") as handle:
+            upload = services.upload_start(actor=admin, organization_id=org.pk,
+                                           id_type="phone", name="執行緒",
+                                           file=File(handle, name="members.txt"))
+        _wait(finished, worker=worker)
+    finally:
+        worker.stop()
+    upload.refresh_from_db()
+    assert upload.status == "done", upload.error
+    assert Audience.objects.get(name="執行緒").size == 200_000
+    assert any("multiprocessing.spawn" in line for line in children), children
+
+
 def test_worker_rejects_a_bad_file_whole(shared_media, celery_worker, tmp_path):
     org = factories.organization(state="approved")
     admin = org.memberships.get(role="admin").user

@@ -63,10 +63,42 @@ def test_a_killed_hashing_process_fails_the_upload_whole(parallel, monkeypatch, 
     assert not AudienceMember.objects.exists()
 
 
+def test_in_a_threaded_process_the_hashing_processes_are_spawned(parallel, monkeypatch, settings,
+                                                               tmp_path):
+    """A Celery worker with ``--pool=threads`` runs the import in a thread: forking there can
+    leave a child waiting for ever on a lock another thread held, so the pool is spawned; the
+    rows are the same as hashed in-process (docs/reliability.md#imports-of-id-files)."""
+    import threading
+    from concurrent import futures
+
+    path = tmp_path / "ids.txt"
+    path.write_text("".join(f"{p}\n" for p in af.phones(300)) + "0912\n")
+    size = path.stat().st_size
+    real, methods = futures.ProcessPoolExecutor, []
+
+    def spy(*args, **kwargs):
+        methods.append(kwargs["mp_context"].get_start_method())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(futures, "ProcessPoolExecutor", spy)
+    found = {}
+    thread = threading.Thread(target=lambda: found.setdefault(
+        "pool", [r for r, _seen in importers._results(str(path), "phone", size)]))
+    thread.start()
+    thread.join(timeout=120)
+    assert not thread.is_alive()
+    assert methods == ["spawn"]
+    settings.AUDIENCES_UPLOAD_WORKERS = 1  # in-process, no pool
+    alone = [r for r, _seen in importers._results(str(path), "phone", size)]
+    assert methods == ["spawn"] and len(alone) > 2
+    assert found["pool"] == alone
+    assert alone[-1]["bad"]  # the malformed last line came back from a spawned process too
+
+
 def test_hashing_children_take_the_default_signal_handlers(monkeypatch):
     seen = {}
     monkeypatch.setattr(signal, "signal", lambda number, handler: seen.setdefault(number, handler))
-    importers._child_defaults()
+    hashing.child_defaults()
     assert seen[signal.SIGTERM] is signal.SIG_DFL
     assert seen[signal.SIGINT] is signal.SIG_DFL
 
@@ -164,7 +196,6 @@ def test_an_admin_upload_with_the_queue_unreachable_says_so_and_the_sweep_import
     from lbm import outbox
     from lbm.models import OutboxMessage
 
-    settings.AUDIENCES_BACKGROUND_UPLOAD_BYTES = 10
     client.force_login(admin_user)
     OutboxMessage.objects.all().delete()  # the organization's own (its contact e-mail)
     broker.down()

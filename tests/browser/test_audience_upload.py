@@ -14,8 +14,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def operator(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # Any file counts as large here: the background path with its progress bar is used.
-    settings.AUDIENCES_BACKGROUND_UPLOAD_BYTES = 10
     org = factories.organization(state="approved", name="熊大餐飲集團")
     return org, factories.member(org, "operator")
 

@@ -168,7 +168,6 @@ def test_a_refused_broker_during_an_admin_upload_and_a_push_then_the_sweep_publi
     from notifications.models import Notice
     from tests.notifications import factories as lon
 
-    settings.AUDIENCES_BACKGROUND_UPLOAD_BYTES = 10
     org = factories.organization(state="approved")
     admin = org.memberships.get(role="admin").user
     live = lon.live_setup()
