@@ -93,12 +93,20 @@ def second_approval_approve(*, approval_id: int, actor, note: str = "") -> Secon
         raise SecondApprovalRefused(_(
             "You proposed this, so you cannot approve it: two people are needed for this "
             "decision. Another LINE staff member must approve it."))
+    if approval.kind == Kind.CREDIT_NOTE:
+        from .corrections import _check_pending_note
+
+        _check_pending_note(approval)  # while it still counts nowhere
     approval.status, approval.decided_by = Status.APPROVED, actor
     approval.decided_at = timezone.now()
     approval.decision_reason = (note or "").strip()
     _record(approval, actor=actor, reason=note or _("Approved (second person)"))
     approval.save()
-    _take_effect(approval, actor=actor)
+    if approval.kind == Kind.GOVERNMENT_CONTRACT:
+        from .government import _contract_approved
+
+        _contract_approved(approval, actor=actor)
+    # A note counts and a batch's codes can be used (``_usable_code``) from now on.
     return approval
 
 
@@ -115,17 +123,6 @@ def second_approval_reject(*, approval_id: int, actor, reason: str) -> SecondApp
     _record(approval, actor=actor, reason=reason)
     approval.save()
     return approval
-
-
-def _take_effect(approval: SecondApproval, *, actor) -> None:
-    from .corrections import _note_approved
-    from .government import _contract_approved
-
-    if approval.kind == Kind.CREDIT_NOTE:
-        _note_approved(approval)
-    elif approval.kind == Kind.GOVERNMENT_CONTRACT:
-        _contract_approved(approval, actor=actor)
-    # A batch of promotion codes: its codes are usable from now on (``_usable_code``).
 
 
 def note_summary(*, kind_label, number: str, amount: Decimal, invoice_number: str) -> str:

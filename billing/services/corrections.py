@@ -99,8 +99,8 @@ def _check_note(invoice: Invoice, *, kind: str, amount: Decimal, einvoice_action
     return einvoice_action
 
 
-def _note_approved(approval: SecondApproval) -> None:
-    """At the second approval the note is checked again against the notes that took effect
+def _check_pending_note(approval: SecondApproval) -> None:
+    """Before the second approval the note is checked again against the notes that took effect
     meanwhile (two proposed credits may not refund more than the invoice bills)."""
     note = CreditNote.objects.select_related("invoice").get(approval=approval)
     invoice = Invoice.objects.select_for_update().get(pk=note.invoice_id)
