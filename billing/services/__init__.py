@@ -30,9 +30,9 @@ Where each workflow lives (docs/billing.md, "Where the code is"): ``subscription
 plan changes, ``record_save``), ``usage`` (quota and ledger), ``promotions``, ``government``
 (contracts, listed accounts, renewals, suspension), ``invoicing`` (``bill_month``),
 ``corrections`` (credit and debit notes, late usage), ``approvals`` (two people for
-high-value decisions: proposals and their second approval) and ``einvoices`` (number tracks, the buyer
-check). The names below are re-exported so ``from billing import services`` keeps working; a
-test that monkeypatches a name must patch the submodule that uses it (e.g.
+high-value decisions: proposals and their second approval) and ``einvoices`` (number tracks,
+the buyer check). The names below are re-exported so ``from billing import services`` keeps
+working; a test that monkeypatches a name must patch the submodule that uses it (e.g.
 ``services.invoicing.INVOICE_BATCH``).
 """
 

@@ -308,8 +308,8 @@ def _government_lines(period: date, *, sub_plan: Plan | None, invoiced, draft) -
     # Sub-account blocks: bought by hand, billed in the month of purchase for the whole years
     # left until the main term ends (a mid-term purchase pays the full block price).
     for block in GovernmentBlock.objects.filter(
-            in_effect("contract__"), kind=GovernmentBlock.Kind.SUB_ACCOUNTS, purchased_on__gte=period,
-            purchased_on__lt=following).exclude(
+            in_effect("contract__"), kind=GovernmentBlock.Kind.SUB_ACCOUNTS,
+            purchased_on__gte=period, purchased_on__lt=following).exclude(
             contract__customer_id__in=invoiced).select_related("contract"):
         count = pricing.blocks(block.accounts)
         years = pricing.contract_years(block.purchased_on, block.contract.ends_on)
@@ -333,7 +333,8 @@ def _civil_servant_blocks(period: date, *, plan: Plan, invoiced, draft) -> None:
     following = periods.next_period(period)
     ends = periods.period_end(period)
     contracts = {c.pk: c for c in GovernmentContract.objects.filter(
-        in_effect(), starts_on__lt=following, ends_on__gte=period).exclude(customer_id__in=invoiced)}
+        in_effect(), starts_on__lt=following, ends_on__gte=period).exclude(
+        customer_id__in=invoiced)}
     if not contracts:
         return
     verified = dict(GovernmentAccount.objects.filter(
