@@ -12,13 +12,15 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 
 from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
-from lbm.admin_helpers import ServiceFormAdminMixin
+from lbm.admin import OverdueFilter, due_badge
+from lbm.admin_helpers import ReviewPageMixin, ServiceFormAdminMixin
 from lbm.admin_search import ExactSearchMixin
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
@@ -43,8 +45,10 @@ from .models import (
     PlanChange,
     PriceTier,
     PromotionCode,
+    SecondApproval,
     Subscription,
     UsageRecord,
+    in_effect,
 )
 from .resources import InvoiceResource, PromotionCodeResource
 
@@ -83,6 +87,44 @@ class BillingAdmin(ServiceFormAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         services.record_save(obj=obj, actor=request.user, changed=form.changed_data)
+
+
+class ApprovalStateFilter(admin.SimpleListFilter):
+    """Proposals waiting for a second approval, rows in effect, rejected proposals
+    (docs/billing.md#two-person-approvals)."""
+
+    title = _("second approval")
+    parameter_name = "approval"
+
+    def lookups(self, request, model_admin):
+        return [("pending", _("Waiting for a second approval")), ("in_effect", _("In effect")),
+                ("rejected", _("Rejected"))]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "in_effect":
+            return queryset.filter(in_effect())
+        if value in ("pending", "rejected"):
+            return queryset.filter(approval__status=value)
+        return queryset
+
+
+@admin.display(description=_("second approval"))
+def approval_state(obj):
+    """"—" for a row that needed none, else the proposal's state, linked to its page."""
+    approval = obj.approval
+    if approval is None:
+        return "—"
+    url = reverse("admin:billing_secondapproval_change", args=[approval.pk])
+    return format_html('<a class="lbm-approval-{}" href="{}">{}</a>', approval.status, url,
+                       approval.get_status_display())
+
+
+def tell_if_waiting(modeladmin, request, obj) -> None:
+    if obj.approval_id is not None:
+        modeladmin.message_user(request, gettext(
+            "%(object)s waits for a second approval: it takes effect only when another LINE "
+            "staff member approves it.") % {"object": obj}, messages.WARNING)
 
 
 class ReadOnlyAdmin(BillingAdmin):
@@ -343,8 +385,9 @@ class PromotionCodeAdmin(ExportMixin, BillingAdmin, SimpleHistoryAdmin):
     export_form_class = LabelledExportForm  # columns with verbose names
     change_list_template = "admin/billing/promotioncode/change_list.html"
     list_display = ("code", "status", "face_value", "valid_from", "valid_until", "subscription",
-                    "deducted", "forfeited", "redeemed_at")
-    list_filter = ("status",)
+                    "deducted", "forfeited", "redeemed_at", approval_state)
+    list_filter = ("status", ApprovalStateFilter)
+    list_select_related = ("subscription__account", "subscription__plan", "approval")
     search_fields = ("=code",)
     fields = ("code", "valid_from", "valid_until")
 
@@ -368,14 +411,15 @@ class PromotionCodeAdmin(ExportMixin, BillingAdmin, SimpleHistoryAdmin):
         form = CodeBatchForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                codes = services.promotion_code_batch_create(actor=request.user,
-                                                             **form.cleaned_data)
+                codes = services.promotion_code_batch_propose(actor=request.user,
+                                                              **form.cleaned_data)
             except DomainError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, gettext("%(count)d promotion codes created; export "
-                                                   "them from the list.")
-                                  % {"count": len(codes)}, messages.SUCCESS)
+                self.message_user(request, gettext(
+                    "%(count)d promotion codes proposed. They can be used once another LINE "
+                    "staff member approves the batch (second approvals).")
+                    % {"count": len(codes)}, messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:billing_promotioncode_changelist"))
         context = {**self.admin_site.each_context(request), "form": form, "opts": self.opts,
                    "title": gettext("Create a batch of promotion codes")}
@@ -410,8 +454,9 @@ class TermCloseForm(forms.Form):
 @admin.register(GovernmentContract)
 class GovernmentContractAdmin(BillingAdmin, SimpleHistoryAdmin):
     list_display = ("customer", "plan", "main_account", "starts_on", "ends_on",
-                    "deletion_window")
-    list_select_related = ("customer", "plan", "main_account")
+                    "deletion_window", approval_state)
+    list_select_related = ("customer", "plan", "main_account", "approval")
+    list_filter = (ApprovalStateFilter,)
     raw_id_fields = ("customer", "main_account")
     inlines = [GovernmentBlockInline]
     actions = ["close_term"]
@@ -431,11 +476,12 @@ class GovernmentContractAdmin(BillingAdmin, SimpleHistoryAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        saved = services.government_contract_create(
+        saved = services.government_contract_propose(
             customer_id=obj.customer_id, plan_code=obj.plan.code,
             main_account_id=obj.main_account_id, starts_on=obj.starts_on, ends_on=obj.ends_on,
             actor=request.user)
-        obj.pk = saved.pk
+        obj.pk, obj.approval = saved.pk, saved.approval
+        tell_if_waiting(self, request, saved)
 
     admin_gates = {"deletion_windows": Gate("view")}
 
@@ -602,7 +648,12 @@ class CreditNoteInline(admin.TabularInline):
     model = CreditNote
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("number", "kind", "amount", "reason", "created_by", "created_at")
+    fields = readonly_fields = ("number", "kind", "amount", "reason", "created_by", "created_at",
+                                "second_approval")
+
+    @admin.display(description=_("second approval"))
+    def second_approval(self, obj):
+        return approval_state(obj)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -751,8 +802,9 @@ class CreditNoteForm(forms.ModelForm):
 class CreditNoteAdmin(BillingAdmin):
     form = CreditNoteForm
     list_display = ("number", "invoice", "kind", "einvoice_action", "amount", "created_by",
-                    "created_at")
-    list_filter = ("kind",)
+                    "created_at", approval_state)
+    list_filter = ("kind", ApprovalStateFilter)
+    list_select_related = ("invoice", "created_by", "approval")
     raw_id_fields = ("invoice",)
 
     def has_change_permission(self, request, obj=None):
@@ -763,7 +815,106 @@ class CreditNoteAdmin(BillingAdmin):
                                             amount=obj.amount, reason=obj.reason,
                                             einvoice_action=obj.einvoice_action,
                                             actor=request.user)
-        obj.pk = saved.pk
+        obj.pk, obj.number, obj.approval = saved.pk, saved.number, saved.approval
+        tell_if_waiting(self, request, saved)
+
+
+# --- Two people for high-value decisions (docs/billing.md#two-person-approvals) ---------------
+
+
+class DecisionFilter(admin.SimpleListFilter):
+    """What waits by default: the backlog's link lands on the proposals to decide."""
+
+    title = _("status")
+    parameter_name = "decision"
+
+    def lookups(self, request, model_admin):
+        return [*SecondApproval.Status.choices, ("all", _("All"))]
+
+    def queryset(self, request, queryset):
+        value = self.value() or SecondApproval.Status.PENDING
+        if value in SecondApproval.Status.values:
+            return queryset.filter(status=value)
+        return queryset
+
+    def choices(self, changelist):
+        current = self.value() or SecondApproval.Status.PENDING
+        for lookup, title in self.lookup_choices:
+            yield {"selected": current == lookup, "display": title,
+                   "query_string": changelist.get_query_string({self.parameter_name: lookup})}
+
+
+@admin.register(SecondApproval)
+class SecondApprovalAdmin(ReviewPageMixin, BillingAdmin, SimpleHistoryAdmin):
+    """The proposals of one staff member waiting for another's approval: approve and reject
+    buttons on each page (lbm.admin_helpers.ReviewPageMixin), the history shows who proposed
+    and who decided."""
+
+    list_display = ("summary", "kind", "amount", "status", "proposed_by", "proposed_at",
+                    "review_due", "decided_by", "decided_at")
+    list_filter = (DecisionFilter, "kind", OverdueFilter)
+    list_select_related = ("proposed_by", "decided_by")
+    ordering = ("review_due_on", "pk")  # the oldest proposal first
+    fields = readonly_fields = ("kind", "summary", "amount", "status", "proposed_by",
+                                "proposed_at", "review_due_on", "decided_by", "decided_at",
+                                "decision_reason", "proposed")
+    approve_label = _("Approve as the second person")
+    approve_question = _("Approve this proposal? It takes effect at once. A note is optional; "
+                         "the proposer sees it in the history.")
+    reject_question = _("Nothing of this proposal will take effect. The proposer sees the "
+                        "reason.")
+    approve_reason_label = _("Note (optional)")
+    reject_reason_label = _("Reason")
+
+    def has_add_permission(self, request):
+        return False  # proposed by the services of what they propose
+
+    def has_change_permission(self, request, obj=None):
+        return False  # decided by the buttons only
+
+    def has_review_permission(self, request, obj=None):
+        from .services.approvals import KIND_PERMISSIONS
+
+        if obj is not None:
+            return staff_can(request.user, KIND_PERMISSIONS[obj.kind])
+        return any(staff_can(request.user, perm) for perm in KIND_PERMISSIONS.values())
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        from django.contrib.admin.utils import unquote
+
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None or obj.status != SecondApproval.Status.PENDING or \
+                not self.has_review_permission(request, obj):
+            # Decided, or not for this user to decide: the page without the buttons.
+            return super(ReviewPageMixin, self).change_view(request, object_id, form_url,
+                                                            extra_context)
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def review_decide(self, request, obj, decision, reason):
+        if decision == "approve":
+            services.second_approval_approve(approval_id=obj.pk, actor=request.user,
+                                             note=reason)
+        else:
+            services.second_approval_reject(approval_id=obj.pk, actor=request.user,
+                                            reason=reason)
+
+    @admin.display(description=_("approval due"), ordering="review_due_on")
+    def review_due(self, obj):
+        return due_badge(obj)
+
+    @admin.display(description=_("what takes effect"))
+    def proposed(self, obj):
+        if obj.kind == SecondApproval.Kind.PROMOTION_BATCH:
+            url = reverse("admin:billing_promotioncode_changelist")
+            return format_html('<a href="{}?approval__id__exact={}">{}</a>', url, obj.pk,
+                               gettext("%(count)d promotion code(s)")
+                               % {"count": obj.promotion_codes.count()})
+        target = (obj.credit_notes.first() if obj.kind == SecondApproval.Kind.CREDIT_NOTE
+                  else obj.government_contracts.first())
+        if target is None:
+            return "—"
+        url = reverse(f"admin:billing_{target._meta.model_name}_change", args=[target.pk])
+        return format_html('<a href="{}">{}</a>', url, target)
 
 
 @admin.register(BillingRun)

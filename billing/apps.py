@@ -32,6 +32,9 @@ class BillingConfig(AppConfig):
             "billing.view_creditnote", "billing.add_creditnote",
             "billing.view_billingrun",
             "billing.view_einvoicetrack", "billing.add_einvoicetrack",
+            # Proposals of high-value decisions; deciding one needs the right to propose it
+            # (docs/billing.md#two-person-approvals).
+            "billing.view_secondapproval",
         ],
     }
 

@@ -10,14 +10,14 @@ import re
 from datetime import date, datetime
 
 from django.core.exceptions import ValidationError
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils.translation import gettext as _
 
 from lbm.validators import business_number_is_valid
 
 from . import periods
 from .exceptions import BillingError
-from .models import CreditNote, EInvoiceAction, EInvoiceTrack, Invoice
+from .models import CreditNote, EInvoiceAction, EInvoiceTrack, Invoice, SecondApproval
 
 PERSON_BUYER_ID = "0000000000"  # B2C invoices carry this buyer ID in the exchange format
 MOBILE_BARCODE_RE = re.compile(r"/[0-9A-Z.+\-]{7}")
@@ -156,9 +156,14 @@ def export_rows(*, bimonth: date, seller_id: str) -> list[dict]:
             "donate": "1" if inv.donation_code else "0", "donation_code": inv.donation_code,
             "sales_amount": str(sales), "tax_type": "1", "tax_rate": "0.05",
             "tax_amount": str(tax), "total_amount": str(inv.total), "reason": ""})
-    for note in (CreditNote.objects.exclude(einvoice_action="").select_related("invoice")
-                 .filter(created_at__gte=start_at, created_at__lt=end_at).order_by("number")):
-        day, hour = when(note.created_at)
+    # A note counts from when it took effect: its creation, or its second approval
+    # (docs/billing.md#two-person-approvals); one still waiting is not exported.
+    window = (Q(approval__isnull=True, created_at__gte=start_at, created_at__lt=end_at)
+              | Q(approval__status=SecondApproval.Status.APPROVED,
+                  approval__decided_at__gte=start_at, approval__decided_at__lt=end_at))
+    for note in (CreditNote.objects.exclude(einvoice_action="")
+                 .select_related("invoice", "approval").filter(window).order_by("number")):
+        day, hour = when(note.approval.decided_at if note.approval else note.created_at)
         sales, tax = _split_tax(note.amount)
         allowance = note.einvoice_action == EInvoiceAction.ALLOWANCE
         rows.append({

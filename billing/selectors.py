@@ -29,6 +29,7 @@ from .models import (
     PlanChange,
     PriceTier,
     UsageRecord,
+    in_effect,
 )
 
 DELETION_WINDOW_WORKING_DAYS = 7  # docs/billing.md#government-plans: 原合約結束前7個工作天內
@@ -160,8 +161,9 @@ def daily_usage(*, account_id: int, period: date) -> list[tuple[date, int]]:
 
 
 def invoice_balance(*, invoice: Invoice) -> "dict[str, object]":
-    """The invoice total with its credit and debit notes (one query)."""
-    notes = CreditNote.objects.filter(invoice=invoice).aggregate(
+    """The invoice total with its credit and debit notes in effect (one query): a note waiting
+    for its second approval is not counted (docs/billing.md#two-person-approvals)."""
+    notes = CreditNote.objects.filter(in_effect(), invoice=invoice).aggregate(
         credits=Sum("amount", filter=Q(kind=CreditNote.Kind.CREDIT)),
         debits=Sum("amount", filter=Q(kind=CreditNote.Kind.DEBIT)))
     credits, debits = notes["credits"] or 0, notes["debits"] or 0
@@ -284,8 +286,8 @@ def deletion_windows(*, today: date | None = None, contract_ids=None,
     whose window closed more than a month ago are left out unless ``include_closed``. Two
     queries whatever the number of contracts."""
     today = today or workdays.taipei_today()
-    contracts = GovernmentContract.objects.select_related("customer", "plan", "main_account",
-                                                          "renewal")
+    contracts = GovernmentContract.objects.filter(in_effect()).select_related(
+        "customer", "plan", "main_account", "renewal")
     if contract_ids is not None:
         contracts = contracts.filter(pk__in=list(contract_ids))
     elif not include_closed:

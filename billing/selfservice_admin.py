@@ -26,6 +26,7 @@ from .models import (
     PaymentMethodKind,
     Plan,
     Subscription,
+    in_effect,
 )
 
 
@@ -210,7 +211,7 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
             "administrators": AccountAdministrator.objects.filter(account_id=account_id)
             .select_related("user").order_by("granted_at", "pk"),
             "past": past, "invoices": invoices,
-            "notes": CreditNote.objects.filter(invoice__customer=customer),
+            "notes": CreditNote.objects.filter(in_effect(), invoice__customer=customer),
             "changes": subscription.changes.select_related("from_plan", "to_plan")
             .order_by("-period", "-pk"),
             "codes": subscription.promotion_codes.all(),
@@ -292,7 +293,7 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
             raise PermissionDenied
         with translation.override("zh-hant"):
             context = {"invoice": invoice, "lines": invoice.lines.select_related("account"),
-                       "notes": invoice.credit_notes.all(),
+                       "notes": invoice.credit_notes.filter(in_effect()),
                        "balance": selectors.invoice_balance(invoice=invoice),
                        "rule": str(pricing.ROUNDING_RULE)}
             response = TemplateResponse(request, "admin/billing/selfservice/print.html",

@@ -163,6 +163,9 @@ class ReviewPageMixin:
     admin_gates = {"decide": Gate("review", obj="object_id")}
     approve_label = _("Approve")
     approve_question = _("Approve this item? A note is optional; the applicant sees it.")
+    reject_question = _("The applicant will see this reason, edit and resubmit.")
+    approve_reason_label = _("Note for the applicant (optional)")
+    reject_reason_label = _("Reason for the applicant")
 
     def review_decide(self, request, obj, decision: str, reason: str):
         raise NotImplementedError
@@ -208,11 +211,9 @@ class ReviewPageMixin:
         response = confirm_with_reason(
             self, request, queryset, action="",
             title=self.approve_label if approving else gettext("Reject"),
-            question=self.approve_question if approving else gettext(
-                "The applicant will see this reason, edit and resubmit."),
+            question=self.approve_question if approving else self.reject_question,
             reason_required=not approving,
-            reason_label=gettext("Note for the applicant (optional)") if approving
-            else gettext("Reason for the applicant"),
+            reason_label=self.approve_reason_label if approving else self.reject_reason_label,
             call=lambda obj, reason: self.review_decide(request, obj, decision, reason),
             done_message=gettext("%(count)d item(s) approved.") if approving
             else gettext("%(count)d item(s) rejected."),

@@ -80,9 +80,12 @@ class LBMAdminSite(admin.AdminSite):
 
 
 def can_review(user) -> bool:
+    """Whether the dashboard shows ``user`` a review backlog: reviewers, and account managers
+    (the billing proposals waiting for a second approval)."""
     return (permissions.can(user, Action.REVIEW_ORGANIZATIONS)
             or permissions.can(user, Action.REVIEW_LINKS)
-            or permissions.can(user, Action.REVIEW_NOTIFICATIONS))
+            or permissions.can(user, Action.REVIEW_NOTIFICATIONS)
+            or permissions.staff_may(user, "billing.view_secondapproval"))
 
 
 

@@ -62,8 +62,10 @@ def review_backlog(user=None) -> Backlog:
     """The reviewers' backlog (docs/organizations.md#review-backlog): every queue with its
     pending and overdue counts and its earliest due date — organizations and account links
     (5 Taiwan working days after submission), LON applications (the onboarding's latest
-    expected finish) and LON template versions (5 working days after submission). With a
-    ``user``, only the queues that user reviews."""
+    expected finish), LON template versions (5 working days after submission) and the billing
+    proposals waiting for a second approval (5 working days after the proposal,
+    docs/billing.md#two-person-approvals). With a ``user``, only the queues that user
+    reviews."""
     from notifications import selectors as lon
 
     from . import permissions
@@ -97,6 +99,13 @@ def review_backlog(user=None) -> Backlog:
                             "admin:notifications_templateversionreview_changelist",
                             len(dues), sum(1 for due in dues if due < today),
                             min(dues, default=None), overdue_query=""))
+    if user is None or permissions.staff_may(user, "billing.view_secondapproval"):
+        from billing.models import SecondApproval
+
+        waiting = _due_counts(SecondApproval.objects.filter(
+            status=SecondApproval.Status.PENDING), today)
+        queues.append(Queue("second_approvals", gettext("Waiting for a second approval"),
+                            "admin:billing_secondapproval_changelist", *waiting))
     return Backlog(organizations_pending=orgs[0], organizations_overdue=orgs[1],
                    links_pending=links[0], links_overdue=links[1], queues=tuple(queues))
 

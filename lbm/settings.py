@@ -9,6 +9,7 @@ Production sets ``DEBUG=0`` and then must set ``SECRET_KEY``, ``PII_HASH_KEY`` a
 
 import os
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -329,3 +330,8 @@ LOGGING = {
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 # An unfinished upload, delivery or job whose state has not moved for this long counts as stalled.
 STALLED_AFTER = timedelta(minutes=int(os.environ.get("STALLED_AFTER_MINUTES", "15")))
+
+# --- Billing (docs/billing.md#two-person-approvals) ----------------------------------------------
+# A credit or debit note above this amount (TWD, tax included) takes effect only when a second
+# LINE staff member approves it; at or below it, at once.
+BILLING_TWO_PERSON_THRESHOLD = Decimal(os.environ.get("BILLING_TWO_PERSON_THRESHOLD", "10000"))

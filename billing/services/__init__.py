@@ -29,19 +29,21 @@ global billing permission, and records who and why in the history.
 Where each workflow lives (docs/billing.md, "Where the code is"): ``subscriptions`` (creation,
 plan changes, ``record_save``), ``usage`` (quota and ledger), ``promotions``, ``government``
 (contracts, listed accounts, renewals, suspension), ``invoicing`` (``bill_month``),
-``corrections`` (credit and debit notes, late usage) and ``einvoices`` (number tracks, the buyer
-check). The names below are re-exported so ``from billing import services`` keeps working; a
-test that monkeypatches a name must patch the submodule that uses it (e.g.
+``corrections`` (credit and debit notes, late usage), ``approvals`` (two people for
+high-value decisions: proposals and their second approval) and ``einvoices`` (number tracks,
+the buyer check). The names below are re-exported so ``from billing import services`` keeps
+working; a test that monkeypatches a name must patch the submodule that uses it (e.g.
 ``services.invoicing.INVOICE_BATCH``).
 """
 
+from .approvals import needs_second_approval, second_approval_approve, second_approval_reject
 from .corrections import credit_note_create, late_usage_bill
 from .einvoices import check_buyer, einvoice_track_create
 from .government import (
     government_account_mark_deleted,
     government_account_verify,
     government_block_add,
-    government_contract_create,
+    government_contract_propose,
     government_renewal_submit,
     government_term_close,
     subscription_suspend,
@@ -50,7 +52,7 @@ from .invoicing import BillingResult, Draft, bill_month
 from .promotions import (
     _promotion_code_register,
     _usable_code,
-    promotion_code_batch_create,
+    promotion_code_batch_propose,
     promotion_code_create,
     promotion_code_register,
 )
@@ -70,15 +72,18 @@ __all__ = [
     "government_account_mark_deleted",
     "government_account_verify",
     "government_block_add",
-    "government_contract_create",
+    "government_contract_propose",
     "government_renewal_submit",
     "government_term_close",
     "late_usage_bill",
-    "promotion_code_batch_create",
+    "needs_second_approval",
+    "promotion_code_batch_propose",
     "promotion_code_create",
     "promotion_code_register",
     "quota_check",
     "record_save",
+    "second_approval_approve",
+    "second_approval_reject",
     "subscription_change_plan",
     "subscription_create",
     "subscription_suspend",

@@ -20,8 +20,11 @@ from ..models import (
     CreditNote,
     EInvoiceAction,
     Invoice,
+    SecondApproval,
     UsageRecord,
+    in_effect,
 )
+from . import approvals
 from ._base import _require
 
 # --- Corrections ------------------------------------------------------------------------------
@@ -35,7 +38,12 @@ def credit_note_create(*, invoice_id: int, kind: str, amount: Decimal, reason: s
 
     A credit on an invoice with an e-invoice number is an allowance (折讓) or a void (作廢) of
     that e-invoice (``einvoice_action``; an allowance when not given). A void cancels the whole
-    e-invoice: only for the full total, with no earlier credit."""
+    e-invoice: only for the full total, with no earlier credit.
+
+    A note above ``BILLING_TWO_PERSON_THRESHOLD`` is a proposal (docs/billing.md#two-person-
+    approvals): it is written with its number but counts nowhere (balance, e-invoice export,
+    the customer's pages) until another staff member approves it, when the rules above are
+    checked again."""
     _require(actor, "add_creditnote")
     invoice = Invoice.objects.select_for_update().get(pk=invoice_id)
     reason = (reason or "").strip()
@@ -47,6 +55,26 @@ def credit_note_create(*, invoice_id: int, kind: str, amount: Decimal, reason: s
     if amount <= 0 or amount != amount.to_integral_value():
         raise BillingError(_("The amount must be a positive whole number of TWD."),
                            field="amount")
+    einvoice_action = _check_note(invoice, kind=kind, amount=amount,
+                                  einvoice_action=einvoice_action)
+    sequence = CreditNote.objects.filter(invoice=invoice).count() + 1
+    prefix = "CN" if kind == CreditNote.Kind.CREDIT else "DN"
+    number = f"{prefix}-{invoice.number[4:]}-{sequence:02d}"
+    approval = None
+    if approvals.needs_second_approval(amount):
+        approval = approvals.approval_propose(
+            kind=SecondApproval.Kind.CREDIT_NOTE, actor=actor, amount=amount, reason=reason,
+            summary=approvals.note_summary(kind_label=CreditNote.Kind(kind).label,
+                                           number=number, amount=amount,
+                                           invoice_number=invoice.number))
+    return CreditNote.objects.create(invoice=invoice, kind=kind, amount=amount, reason=reason,
+                                     created_by=actor, einvoice_action=einvoice_action,
+                                     number=number, approval=approval)
+
+
+def _check_note(invoice: Invoice, *, kind: str, amount: Decimal, einvoice_action: str) -> str:
+    """The rules of a note against the notes in effect on ``invoice``; returns the e-invoice
+    document it is."""
     figures = selectors.invoice_balance(invoice=invoice)
     balance = figures["balance"]
     if einvoice_action and (kind != CreditNote.Kind.CREDIT or not invoice.einvoice_number):
@@ -56,7 +84,7 @@ def credit_note_create(*, invoice_id: int, kind: str, amount: Decimal, reason: s
         einvoice_action = einvoice_action or EInvoiceAction.ALLOWANCE
         if einvoice_action not in EInvoiceAction.values:
             raise BillingError(_("An e-invoice is corrected by an allowance or a void."))
-        if CreditNote.objects.filter(invoice=invoice,
+        if CreditNote.objects.filter(in_effect(), invoice=invoice,
                                      einvoice_action=EInvoiceAction.VOID).exists():
             raise BillingError(_("This e-invoice is void; it cannot be corrected again."))
         if einvoice_action == EInvoiceAction.VOID and (amount != invoice.total
@@ -68,11 +96,16 @@ def credit_note_create(*, invoice_id: int, kind: str, amount: Decimal, reason: s
         raise BillingError(_("A credit of %(amount)s is more than the %(balance)s this invoice "
                              "still bills.") % {"amount": money(amount), "balance": money(balance)},
                            field="amount")
-    sequence = CreditNote.objects.filter(invoice=invoice).count() + 1
-    prefix = "CN" if kind == CreditNote.Kind.CREDIT else "DN"
-    return CreditNote.objects.create(invoice=invoice, kind=kind, amount=amount, reason=reason,
-                                     created_by=actor, einvoice_action=einvoice_action,
-                                     number=f"{prefix}-{invoice.number[4:]}-{sequence:02d}")
+    return einvoice_action
+
+
+def _check_pending_note(approval: SecondApproval) -> None:
+    """Before the second approval the note is checked again against the notes that took effect
+    meanwhile (two proposed credits may not refund more than the invoice bills)."""
+    note = CreditNote.objects.select_related("invoice").get(approval=approval)
+    invoice = Invoice.objects.select_for_update().get(pk=note.invoice_id)
+    _check_note(invoice, kind=note.kind, amount=note.amount,
+                einvoice_action=note.einvoice_action)
 
 
 # --- Usage recorded after its month was invoiced ----------------------------------------------

@@ -17,14 +17,17 @@ from ..exceptions import (
     BillingError,
 )
 from ..models import (
+    BillingCustomer,
     GovernmentAccount,
     GovernmentBlock,
     GovernmentContract,
     GovernmentRenewal,
     Plan,
     PlanChange,
+    SecondApproval,
     Subscription,
 )
+from . import approvals
 from ._base import _record, _require
 from .subscriptions import subscription_create
 
@@ -32,12 +35,14 @@ from .subscriptions import subscription_create
 
 
 @transaction.atomic
-def government_contract_create(*, customer_id: int, plan_code: str, main_account_id: int,
-                               starts_on: date, ends_on: date, actor,
-                               reason: str = "") -> GovernmentContract:
-    """A government main-plan contract; its main account goes onto the plan at its start.
-
-    The term is charged by whole years (one at least) in the month it starts."""
+def government_contract_propose(*, customer_id: int, plan_code: str, main_account_id: int,
+                                starts_on: date, ends_on: date, actor,
+                                reason: str = "") -> GovernmentContract:
+    """Propose a government main-plan contract (docs/billing.md#two-person-approvals). It is
+    written now but takes effect only when another staff member approves it
+    (``second_approval_approve``): then its main account goes onto the plan at its start, and
+    month-end billing charges the term by whole years (one at least) in the month it starts.
+    Until then no block, listed account, renewal or subscription may use it."""
     _require(actor, "add_governmentcontract")
     plan = Plan.objects.get(code=plan_code)
     if plan.code not in Plan.GOVERNMENT_MAIN_PLANS:
@@ -49,11 +54,26 @@ def government_contract_create(*, customer_id: int, plan_code: str, main_account
         raise BillingError(_("This plan is for contracts starting from %(start)s to %(end)s.")
                            % {"start": plan.sold_from, "end": plan.sold_until},
                            field="starts_on")
-    contract = GovernmentContract(customer_id=customer_id, plan=plan,
+    customer = BillingCustomer.objects.get(pk=customer_id)
+    approval = approvals.approval_propose(
+        kind=SecondApproval.Kind.GOVERNMENT_CONTRACT, actor=actor, reason=reason,
+        summary=f"{customer} {plan} {starts_on}–{ends_on}")
+    contract = GovernmentContract(customer=customer, plan=plan,
                                   main_account_id=main_account_id, starts_on=starts_on,
-                                  ends_on=ends_on)
+                                  ends_on=ends_on, approval=approval)
     _record(contract, actor=actor, reason=reason or _("Contract signed"))
     contract.save()
+    return contract
+
+
+def _contract_approved(approval: SecondApproval, *, actor) -> None:
+    """The contract takes effect: its main account goes onto the plan at the term's start."""
+    contract = GovernmentContract.objects.select_for_update().select_related("plan").get(
+        approval=approval)
+    plan = contract.plan
+    reason = approval.decision_reason or _("Government contract approved")
+    customer_id, main_account_id = contract.customer_id, contract.main_account_id
+    starts_on = contract.starts_on
     subscription = Subscription.objects.select_for_update().filter(
         account_id=main_account_id).first()
     if subscription is None:
@@ -66,7 +86,7 @@ def government_contract_create(*, customer_id: int, plan_code: str, main_account
         subscription.customer_id = customer_id
         subscription.chat_advanced, subscription.premium_id_since = False, None
         subscription.scheduled_plan = subscription.scheduled_from = None
-        _record(subscription, actor=actor, reason=reason or _("Government contract"))
+        _record(subscription, actor=actor, reason=reason)
         subscription.save()
         # A downgrade scheduled under the old plan never takes effect now.
         subscription.changes.filter(kind=PlanChange.Kind.DOWNGRADE,
@@ -75,7 +95,6 @@ def government_contract_create(*, customer_id: int, plan_code: str, main_account
                                   from_plan=previous, to_plan=plan,
                                   period=periods.period_of(starts_on), created_by=actor,
                                   reason=reason)
-    return contract
 
 
 @transaction.atomic
@@ -85,6 +104,7 @@ def government_block_add(*, contract_id: int, kind: str, accounts: int, purchase
     month of purchase, ending with the main term."""
     _require(actor, "add_governmentblock")
     contract = GovernmentContract.objects.select_for_update().get(pk=contract_id)
+    approvals.require_in_effect(contract)
     if kind not in GovernmentBlock.Kind.values:
         raise BillingError(_("Unknown kind of block."), field="kind")
     if kind == GovernmentBlock.Kind.CIVIL_SERVANTS:
@@ -155,6 +175,7 @@ def government_renewal_submit(*, contract_id: int, kept_account_ids: Iterable[in
     it. Raises ``BillingError``."""
     _require(actor, "add_governmentrenewal")
     contract = GovernmentContract.objects.select_for_update().get(pk=contract_id)
+    approvals.require_in_effect(contract)
     if submitted_on > contract.ends_on:
         raise BillingError(_("The renewal list must be submitted before the term ends "
                              "(%(end)s).") % {"end": contract.ends_on})
@@ -168,6 +189,7 @@ def government_renewal_submit(*, contract_id: int, kept_account_ids: Iterable[in
     next_contract = None
     if next_contract_id is not None:
         next_contract = GovernmentContract.objects.select_for_update().get(pk=next_contract_id)
+        approvals.require_in_effect(next_contract)
         if (next_contract.customer_id, next_contract.main_account_id) != (
                 contract.customer_id, contract.main_account_id) \
                 or next_contract.starts_on <= contract.ends_on:
@@ -233,6 +255,7 @@ def government_term_close(*, contract_id: int, actor, plan_code: str = Plan.Code
     ``BillingError`` before the term has ended."""
     _require(actor, "change_subscription")
     contract = GovernmentContract.objects.select_for_update().get(pk=contract_id)
+    approvals.require_in_effect(contract)
     today = today or workdays.taipei_today()
     if today <= contract.ends_on:
         raise BillingError(_("The agency may delete accounts until the term ends on %(end)s; "

@@ -33,6 +33,7 @@ from ..models import (
     PromotionCode,
     Subscription,
     UsageRecord,
+    in_effect,
 )
 from ..signals import before_billing
 from ._base import _require
@@ -290,10 +291,11 @@ def _add_on_lines(d: Draft, *, account_id: int, plan: Plan, period: date, chat_a
 
 def _government_lines(period: date, *, sub_plan: Plan | None, invoiced, draft) -> None:
     """Government plans of the contracts starting in ``period``, and the sub-account blocks
-    bought in it."""
+    bought in it; a contract waiting for its second approval is not billed
+    (docs/billing.md#two-person-approvals)."""
     following = periods.next_period(period)
     for contract in GovernmentContract.objects.filter(
-            starts_on__gte=period, starts_on__lt=following).exclude(
+            in_effect(), starts_on__gte=period, starts_on__lt=following).exclude(
             customer_id__in=invoiced).select_related("plan"):
         years = pricing.contract_years(contract.starts_on, contract.ends_on)
         draft(contract.customer_id).add(
@@ -306,8 +308,8 @@ def _government_lines(period: date, *, sub_plan: Plan | None, invoiced, draft) -
     # Sub-account blocks: bought by hand, billed in the month of purchase for the whole years
     # left until the main term ends (a mid-term purchase pays the full block price).
     for block in GovernmentBlock.objects.filter(
-            kind=GovernmentBlock.Kind.SUB_ACCOUNTS, purchased_on__gte=period,
-            purchased_on__lt=following).exclude(
+            in_effect("contract__"), kind=GovernmentBlock.Kind.SUB_ACCOUNTS,
+            purchased_on__gte=period, purchased_on__lt=following).exclude(
             contract__customer_id__in=invoiced).select_related("contract"):
         count = pricing.blocks(block.accounts)
         years = pricing.contract_years(block.purchased_on, block.contract.ends_on)
@@ -331,7 +333,8 @@ def _civil_servant_blocks(period: date, *, plan: Plan, invoiced, draft) -> None:
     following = periods.next_period(period)
     ends = periods.period_end(period)
     contracts = {c.pk: c for c in GovernmentContract.objects.filter(
-        starts_on__lt=following, ends_on__gte=period).exclude(customer_id__in=invoiced)}
+        in_effect(), starts_on__lt=following, ends_on__gte=period).exclude(
+        customer_id__in=invoiced)}
     if not contracts:
         return
     verified = dict(GovernmentAccount.objects.filter(

@@ -17,8 +17,10 @@ from ..exceptions import (
 from ..models import (
     BillingCustomer,
     PromotionCode,
+    SecondApproval,
     Subscription,
 )
+from . import approvals
 from ._base import _record, _require
 
 # --- Promotion codes --------------------------------------------------------------------------
@@ -48,9 +50,11 @@ def promotion_code_create(*, code: str, valid_from: date, valid_until: date, act
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: codes are typed by hand
 
 
-def promotion_code_batch_create(*, count: int, valid_from: date, valid_until: date, actor,
-                                prefix: str = "") -> list[PromotionCode]:
-    """Create ``count`` random one-use codes (face value 1,200) in one insert, with history."""
+def promotion_code_batch_propose(*, count: int, valid_from: date, valid_until: date, actor,
+                                 prefix: str = "") -> list[PromotionCode]:
+    """Propose ``count`` random one-use codes (face value 1,200), written in one insert with
+    history. They can be used only once another staff member approves the batch
+    (docs/billing.md#two-person-approvals)."""
     import secrets
 
     from simple_history.utils import bulk_create_with_history
@@ -65,11 +69,15 @@ def promotion_code_batch_create(*, count: int, valid_from: date, valid_until: da
     codes = set()
     while len(codes) < count:
         codes.add(prefix + "".join(secrets.choice(CODE_ALPHABET) for _i in range(12)))
-    objs = [PromotionCode(code=code, valid_from=valid_from, valid_until=valid_until)
-            for code in sorted(codes)]
     with transaction.atomic():
+        approval = approvals.approval_propose(
+            kind=SecondApproval.Kind.PROMOTION_BATCH, actor=actor,
+            summary=_("%(count)s codes %(prefix)s…, valid %(start)s to %(end)s")
+            % {"count": count, "prefix": prefix, "start": valid_from, "end": valid_until})
+        objs = [PromotionCode(code=code, valid_from=valid_from, valid_until=valid_until,
+                              approval=approval) for code in sorted(codes)]
         return bulk_create_with_history(objs, PromotionCode, default_user=actor,
-                                        default_change_reason=_("Created in a batch"))
+                                        default_change_reason=_("Proposed in a batch"))
 
 
 def _customer_problems(customer: BillingCustomer) -> list[str]:
@@ -88,6 +96,9 @@ def _usable_code(*, code: str, subscription: Subscription, on: date,
     obj = PromotionCode.objects.select_for_update().filter(code=code.strip().upper()).first()
     if obj is None:
         raise PromotionCodeRefused(_("This promotion code does not exist."),
+                                   field="promotion_code")
+    if obj.approval_id is not None and obj.approval.status != SecondApproval.Status.APPROVED:
+        raise PromotionCodeRefused(approvals.waiting_message(obj.approval),
                                    field="promotion_code")
     usable = {PromotionCode.Status.AVAILABLE}
     if registered_ok:

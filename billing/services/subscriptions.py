@@ -30,6 +30,7 @@ from ..models import (
     PriceTier,
     Subscription,
 )
+from . import approvals
 from ._base import _record, _require
 from .einvoices import check_buyer
 from .promotions import _promotion_code_redeem
@@ -67,7 +68,9 @@ def subscription_create(*, account_id: int, customer_id: int, plan_code: str, ac
         if contract_id is None:
             raise BillingError(_("A government plan needs its government contract."),
                                field="contract")
-        contract = GovernmentContract.objects.select_related("main_account").get(pk=contract_id)
+        contract = GovernmentContract.objects.select_related("main_account", "approval").get(
+            pk=contract_id)
+        approvals.require_in_effect(contract)
         if plan.code == Plan.Code.GOV_SUB and not account.name.startswith(
                 contract.main_account.name):
             raise BillingError(

@@ -38,3 +38,13 @@ def send(account_id: int, recipients: int, sent_at: datetime,
          kind: str = UsageRecord.Kind.BROADCAST, **kwargs) -> UsageRecord:
     return services.usage_record(account_id=account_id, kind=kind, recipients=recipients,
                                  sent_at=sent_at, **kwargs)
+
+
+def government_contract(*, actor, approver=None, **kwargs):
+    """A government contract proposed by ``actor`` and approved by a second account manager
+    (docs/billing.md#two-person-approvals): in effect, as the tests of billing need it."""
+    contract = services.government_contract_propose(actor=actor, **kwargs)
+    services.second_approval_approve(approval_id=contract.approval_id,
+                                     actor=approver or factories.account_manager())
+    contract.refresh_from_db()
+    return contract

@@ -9,7 +9,7 @@ from billing import services
 from billing.models import Invoice, PlanChange, PromotionCode
 from tests import factories
 
-from .factories import send, subscription, taipei
+from .factories import government_contract, send, subscription, taipei
 
 pytestmark = pytest.mark.django_db
 
@@ -192,7 +192,7 @@ def _gov_with_sub_accounts(manager):
 
     main = factories.AccountFactory(name="熊大市政府")
     cust = customer(name="熊大市政府", payment_method=BillingCustomer.PaymentMethod.TRANSFER)
-    contract = services.government_contract_create(
+    contract = government_contract(
         customer_id=cust.pk, plan_code="gov_a", main_account_id=main.pk,
         starts_on=date(2025, 7, 1), ends_on=date(2025, 12, 31), actor=manager)
     listed = []

@@ -123,6 +123,13 @@ def test_a_government_contract_is_added_from_its_page(client, manager):
     data.update(starts_on="2025-07-01", ends_on="2026-06-30")
     assert client.post(url, data).status_code == 302
     contract = GovernmentContract.objects.get(customer=buyer)
+    # Proposed: nothing takes effect until a second account manager approves it.
+    assert contract.approval.status == "pending"
+    assert not Subscription.objects.filter(account=main).exists()
+    client.force_login(factories.account_manager(username="second_manager"))
+    decide = reverse("admin:billing_secondapproval_decide", args=[contract.approval_id,
+                                                                   "approve"])
+    assert client.post(decide, {"confirm": "yes", "reason": ""}).status_code == 302
     assert Subscription.objects.get(account=main).contract == contract
 
 

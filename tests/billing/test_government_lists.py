@@ -20,7 +20,7 @@ from billing.models import (
 from lbm.workdays import add_working_days, is_working_day
 from tests import factories
 
-from .factories import customer, send, subscription, taipei
+from .factories import customer, government_contract, send, subscription, taipei
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def _contract(manager, starts_on=date(2025, 7, 1), ends_on=date(2026, 6, 30), cu
     main = main or factories.AccountFactory(name="熊大市政府")
     cust = cust or customer(name="熊大市政府",
                             payment_method=BillingCustomer.PaymentMethod.TRANSFER)
-    contract = services.government_contract_create(
+    contract = government_contract(
         customer_id=cust.pk, plan_code="gov_a", main_account_id=main.pk, starts_on=starts_on,
         ends_on=ends_on, actor=manager)
     return contract, main, cust

@@ -27,7 +27,7 @@ from billing.models import (
 from lbm.exceptions import NotAllowed
 from tests import factories
 
-from .factories import customer, send, subscription, taipei
+from .factories import customer, government_contract, send, subscription, taipei
 
 pytestmark = pytest.mark.django_db
 MARCH = date(2025, 3, 1)
@@ -185,7 +185,7 @@ def test_add_ons_chat_advanced_monthly_and_premium_id_yearly(manager):
 def _gov(manager):
     main = factories.AccountFactory(name="熊大市政府")
     cust = customer(name="熊大市政府", payment_method=BillingCustomer.PaymentMethod.TRANSFER)
-    contract = services.government_contract_create(
+    contract = government_contract(
         customer_id=cust.pk, plan_code="gov_a", main_account_id=main.pk,
         starts_on=date(2025, 7, 1), ends_on=date(2026, 6, 30), actor=manager)
     return contract, main, cust
@@ -208,9 +208,9 @@ def test_government_plan_a_yearly_fee_and_100000_per_send_over_18(manager):
 def test_government_contract_shorter_than_a_year_is_charged_a_full_year(manager):
     main = factories.AccountFactory(name="熊大市政府")
     cust = customer(name="熊大市政府")
-    services.government_contract_create(customer_id=cust.pk, plan_code="gov_b",
-                                        main_account_id=main.pk, starts_on=date(2025, 9, 1),
-                                        ends_on=date(2025, 12, 31), actor=manager)
+    government_contract(customer_id=cust.pk, plan_code="gov_b", main_account_id=main.pk,
+                        starts_on=date(2025, 9, 1),
+                        ends_on=date(2025, 12, 31), actor=manager)
     bill(date(2025, 9, 1))
     assert lines(cust.invoices.get()) == [("government_plan", D("500000"))]
 

@@ -11,7 +11,7 @@ from billing.models import BillingCustomer, PlanChange, PromotionCode, UsageReco
 from lbm.exceptions import NotAllowed
 from tests import factories
 
-from .factories import customer, send, subscription, taipei
+from .factories import customer, government_contract, send, subscription, taipei
 
 pytestmark = pytest.mark.django_db
 
@@ -248,7 +248,7 @@ def test_promotion_code_registration_needs_medium_or_high(manager):
 def _government(manager, plan="gov_a", starts_on=date(2025, 7, 1), ends_on=date(2026, 6, 30)):
     main = factories.AccountFactory(name="熊大市政府")
     cust = customer(name="熊大市政府", payment_method=BillingCustomer.PaymentMethod.TRANSFER)
-    contract = services.government_contract_create(
+    contract = government_contract(
         customer_id=cust.pk, plan_code=plan, main_account_id=main.pk, starts_on=starts_on,
         ends_on=ends_on, actor=manager)
     return contract, main, cust
@@ -321,9 +321,9 @@ def test_government_contract_moves_an_existing_oa_onto_the_plan(manager):
     services.subscription_change_plan(subscription_id=sub.pk, plan_code="light", actor=manager,
                                       at=taipei(2025, 6, 20, 10))
     cust = customer(name="熊大市政府")
-    services.government_contract_create(customer_id=cust.pk, plan_code="gov_b",
-                                        main_account_id=main.pk, starts_on=date(2025, 7, 1),
-                                        ends_on=date(2026, 6, 30), actor=manager)
+    government_contract(customer_id=cust.pk, plan_code="gov_b", main_account_id=main.pk,
+                        starts_on=date(2025, 7, 1),
+                        ends_on=date(2026, 6, 30), actor=manager)
     sub.refresh_from_db()
     assert (sub.plan.code, sub.customer_id, sub.scheduled_plan) == ("gov_b", cust.pk, None)
     assert selectors.plan_in_effect(account_id=main.pk, period=date(2025, 6, 1)).code == "high"
@@ -393,13 +393,13 @@ def test_sub_account_may_have_at_most_5000_target_friends(manager):
 
 
 def test_promotion_codes_are_created_in_batches_with_history(manager, reviewer):
-    codes = services.promotion_code_batch_create(count=50, prefix="tw", actor=manager,
-                                                 valid_from=date(2025, 1, 1),
-                                                 valid_until=date(2025, 6, 30))
+    codes = services.promotion_code_batch_propose(count=50, prefix="tw", actor=manager,
+                                                  valid_from=date(2025, 1, 1),
+                                                  valid_until=date(2025, 6, 30))
     assert PromotionCode.objects.count() == 50 == len({c.code for c in codes})
     assert all(c.code.startswith("TW") and c.face_value == 1200 for c in codes)
     assert PromotionCode.history.filter(history_user=manager).count() == 50
     with pytest.raises(NotAllowed):
-        services.promotion_code_batch_create(count=1, actor=reviewer,
-                                             valid_from=date(2025, 1, 1),
-                                             valid_until=date(2025, 6, 30))
+        services.promotion_code_batch_propose(count=1, actor=reviewer,
+                                              valid_from=date(2025, 1, 1),
+                                              valid_until=date(2025, 6, 30))

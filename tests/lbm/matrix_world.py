@@ -91,23 +91,27 @@ def build():
 
 def _billing(own, other, manager):
     today = timezone.localdate()
+    # The second person of two-person approvals (docs/billing.md#two-person-approvals).
+    second = factories.account_manager(username="staff_manager_second")
     for world in (own, other):
         billing_services.promotion_code_create(
             code=f"PROMO{world['account'].pk}", valid_from=today,
             valid_until=today + timedelta(days=90), actor=manager)
-    contract = billing_services.government_contract_create(
+    contract = billing_services.government_contract_propose(
         customer_id=own["subscription"].customer_id, plan_code="gov_a",
         main_account_id=factories.account_for(own["org"]).pk, starts_on=date(2025, 7, 1),
         ends_on=date(2026, 6, 30), actor=manager)
+    billing_services.second_approval_approve(approval_id=contract.approval_id, actor=second)
     billing_services.government_block_add(contract_id=contract.pk, kind="sub_accounts",
                                           accounts=2, purchased_on=date(2025, 7, 1),
                                           actor=manager)
     GovernmentAccount.objects.create(contract=contract, account=other["account"],
                                      kind="sub_accounts")
-    following = billing_services.government_contract_create(
+    following = billing_services.government_contract_propose(
         customer_id=own["subscription"].customer_id, plan_code="gov_a",
         main_account_id=contract.main_account_id, starts_on=date(2026, 7, 1),
         ends_on=date(2027, 6, 30), actor=manager)
+    billing_services.second_approval_approve(approval_id=following.approval_id, actor=second)
     billing_services.government_renewal_submit(contract_id=contract.pk, kept_account_ids=[],
                                               submitted_on=date(2026, 5, 1), actor=manager,
                                               next_contract_id=following.pk)
@@ -120,3 +124,6 @@ def _billing(own, other, manager):
     invoice = Invoice.objects.order_by("pk").first()
     billing_services.credit_note_create(invoice_id=invoice.pk, kind="credit", amount=1,
                                         reason="折讓", actor=manager, einvoice_action="allowance")
+    # Waiting for a second approval: a batch of promotion codes (the second manager proposed it).
+    billing_services.promotion_code_batch_propose(count=2, actor=second, valid_from=today,
+                                                  valid_until=today + timedelta(days=90))

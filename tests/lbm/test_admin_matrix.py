@@ -275,6 +275,8 @@ RULES = {
     "billing.creditnote": Rule(view="M", all="M", add="M"),
     "billing.billingrun": Rule(view="M", all="M"),
     "billing.einvoicetrack": Rule(view="M", all="M", add="M", act="M"),
+    # Proposals waiting for a second approval: decided through the decide URL only.
+    "billing.secondapproval": Rule(view="M", all="M"),
 }
 OTHER_LIBRARIES = Rule(view="")  # auth, axes, celery beat: superusers only
 STANDARD = ("changelist", "add", "change", "object", "delete", "history", "simple_history")
@@ -385,6 +387,10 @@ FROZEN_TEXT = {
     'autocomplete': (
         '--get=403:VDOARMX; --post=405:VDOARMX'
     ),
+    'billing_secondapproval_decide': (
+        'own-get=200:M,404:VDOARX; own-post=302:M,404:VDOARX; '
+        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    ),
     'billing_einvoicetrack_export': (
         '--get=200:M,403:VDOARX; --post=200:M,403:VDOARX'
     ),
@@ -458,6 +464,8 @@ FROZEN = {key: _frozen(text) for key, text in FROZEN_TEXT.items()}
 # Who may change rows through a non-standard URL on any organization's row (a review queue holds
 # every organization's items): the reviewers' approve and reject buttons.
 FROZEN_WRITERS = {key: "R" for key in FROZEN_TEXT if key.endswith("review_decide")}
+# The account managers' second approvals (docs/billing.md#two-person-approvals).
+FROZEN_WRITERS["billing_secondapproval_decide"] = "M"
 
 
 def may_write(rule, letter, label) -> bool:

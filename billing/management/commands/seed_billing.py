@@ -2,8 +2,10 @@
 through the services: customers with e-invoice details and a payment method, Official
 Accounts on Light, Medium and High, three past months of usage (熊大燒肉 on High well into the
 overage tiers), those months invoiced (so ``bill_month`` for last month has nothing left to do),
-a plan change in each direction, a credit note, promotion codes unused, registered and used, and
-a government contract on plan A with a sub-account block and a civil-servant account. Also the
+a plan change in each direction, a credit note, promotion codes unused, registered and used, a
+government contract on plan A (proposed by ``accountmanager``, approved by ``accountmanager2``)
+with a sub-account block and a civil-servant account, and a batch of promotion codes waiting for
+its second approval. Also the
 administrator ``oa_admin`` of 熊大餐廳 and 熊大外送 and the e-invoice number tracks. Running it
 again changes nothing."""
 
@@ -26,6 +28,7 @@ from billing.models import (
     Plan,
     PlanChange,
     PromotionCode,
+    SecondApproval,
     Subscription,
     UsageRecord,
 )
@@ -58,6 +61,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         User = get_user_model()
         manager = User.objects.get(username="accountmanager")
+        # The second person: approves what needs two (docs/billing.md#two-person-approvals).
+        self.second = User.objects.get(username="accountmanager2")
         oa_admin, created = User.objects.get_or_create(
             username="oa_admin", defaults={"first_name": "官方帳號管理員",
                                            "email": "oa.admin@bearfood.example"})
@@ -203,10 +208,12 @@ class Command(BaseCommand):
             if plan.sold_until and starts > plan.sold_until:
                 return None  # plan A is no longer sold: no new demo contract
             main = self._account(*GOVERNMENT[0][:2], business_number=GOV_NUMBER)
-            contract = services.government_contract_create(
+            contract = services.government_contract_propose(
                 customer_id=customer.pk, plan_code=plan.code, main_account_id=main.pk,
                 starts_on=starts, ends_on=starts.replace(year=starts.year + 1)
                 - timedelta(days=1), actor=manager, reason="年度 LINE 官方帳號採購案")
+            services.second_approval_approve(approval_id=contract.approval_id,
+                                             actor=self.second, note="已核對採購契約。")
         if not GovernmentBlock.objects.filter(contract=contract).exists():
             services.government_block_add(contract_id=contract.pk, kind="sub_accounts",
                                           accounts=10, purchased_on=contract.starts_on,
@@ -251,3 +258,7 @@ class Command(BaseCommand):
         if PromotionCode.objects.get(code="DEMOREGISTERED").status == "available":
             services.promotion_code_register(code="DEMOREGISTERED", subscription_id=bbq.pk,
                                              actor=manager)
+        # Waiting in the backlog for accountmanager2: a batch of codes for a campaign.
+        if not SecondApproval.objects.filter(kind=SecondApproval.Kind.PROMOTION_BATCH).exists():
+            services.promotion_code_batch_propose(count=20, prefix="SPRING", actor=manager,
+                                                  **valid)

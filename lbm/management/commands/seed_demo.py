@@ -19,6 +19,8 @@ DEMO_PASSWORD = "lbm-demo-2026!"
 USERS = [
     ("reviewer", "林審核", "reviewer@linecorp.example", permissions.REVIEWERS_GROUP),
     ("accountmanager", "陳業務", "am@linecorp.example", permissions.ACCOUNT_MANAGERS_GROUP),
+    # The second person of two-person approvals (docs/billing.md#two-person-approvals).
+    ("accountmanager2", "許覆核", "am2@linecorp.example", permissions.ACCOUNT_MANAGERS_GROUP),
     ("bear_admin", "王大明", "daming.wang@bearfood.example", None),
     ("bear_operator", "李小華", "xiaohua.li@bearfood.example", None),
     ("bear_data", "張資料", "data.chang@bearfood.example", None),
