@@ -4,12 +4,14 @@ import itertools
 
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 
 from lbm import permissions, services
 from lbm.models import Account, AccountLink, Membership, Organization, Provider
 from lbm.validators import business_number_is_valid
 
-_numbers = (f"{n:08d}" for n in itertools.count(10000000, 7) if business_number_is_valid(f"{n:08d}"))
+_numbers = (f"{n:08d}" for n in itertools.count(10000000, 7)
+            if business_number_is_valid(f"{n:08d}"))
 
 
 def next_business_number() -> str:
@@ -29,10 +31,33 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password(PASSWORD)
 
 
+def _group(name: str) -> Group:
+    """A staff group, as migrate leaves it (post_migrate runs ``ensure_staff_groups``, also after
+    a transactional test's flush): one look-up, not a refresh of both groups' permissions."""
+    group = Group.objects.filter(name=name).first()
+    return group if group is not None else permissions.ensure_staff_groups()[name]
+
+
 def _staff(group: str, **kwargs):
     user = UserFactory(is_staff=True, **kwargs)
-    user.groups.add(permissions.ensure_staff_groups()[group])
+    user.groups.add(_group(group))
     return user
+
+
+def _shared(username: str, group: str):
+    user = get_user_model().objects.filter(username=username).first()
+    return user or _staff(group, username=username)
+
+
+def shared_reviewer():
+    """The LINE reviewer who approves what the factories bring to a state (organizations,
+    links): one user per test, not a new one per row. Tests about reviewers make their own."""
+    return _shared("factory.reviewer", permissions.REVIEWERS_GROUP)
+
+
+def shared_account_manager():
+    """The LINE account manager who sets up what the factories need (subscriptions)."""
+    return _shared("factory.accountmanager", permissions.ACCOUNT_MANAGERS_GROUP)
 
 
 def reviewer(**kwargs):
@@ -56,7 +81,8 @@ def organization(*, admin=None, state="draft", verified=True, **fields) -> Organ
     if state in ("pending", "approved", "rejected"):
         services.organization_submit(organization_id=org.pk, actor=admin)
     if state in ("approved", "rejected"):
-        services.organization_review(organization_id=org.pk, decision=state, actor=reviewer(),
+        services.organization_review(organization_id=org.pk, decision=state,
+                                     actor=shared_reviewer(),
                                      reason="資料不符" if state == "rejected" else "")
     if state == "deleted":
         services.organization_delete(organization_id=org.pk, actor=admin)
@@ -109,4 +135,5 @@ def linked(org: Organization, account: Account | None = None) -> AccountLink:
     admin = Membership.objects.filter(organization=org, role="admin").first().user
     link = services.link_request(organization_id=org.pk, actor=admin,
                                  account_identifier=account.display_id)
-    return services.link_review(link_id=link.pk, decision="approved", actor=reviewer())
+    return services.link_review(link_id=link.pk, decision="approved",
+                                 actor=shared_reviewer())

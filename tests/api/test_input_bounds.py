@@ -42,12 +42,14 @@ def test_the_largest_allowed_page_answers_an_empty_page(api):
     assert response.json()["audienceGroups"] == []
 
 
-@pytest.mark.parametrize("path", ["/v2/bot/audienceGroup/{}", "/v2/bot/audienceGroup/shared/{}"])
-def test_an_audience_id_beyond_64_bits_is_lines_not_found(api, path):
+@pytest.mark.parametrize("path, delete", [("/v2/bot/audienceGroup/{}", 400),
+                                          ("/v2/bot/audienceGroup/shared/{}", 405)])
+def test_an_audience_id_beyond_64_bits_is_lines_not_found(api, path, delete):
     response = api.get(path.format(TOO_BIG))
     assert response.status_code == 400
     assert response.json()["details"][0]["message"] == "AUDIENCE_GROUP_NOT_FOUND"
-    assert api.delete(path.format(2**63)).status_code in (400, 405)
+    # LINE deletes an audience at the first path; the shared one is read-only (405).
+    assert api.delete(path.format(2**63)).status_code == delete
 
 
 def test_a_name_filter_with_a_nul_is_400(api):

@@ -17,6 +17,7 @@ from billing.models import (
     Invoice,
     PlanChange,
 )
+from lbm.exceptions import NotAllowed
 from lbm.workdays import add_working_days, is_working_day
 from tests import factories
 
@@ -137,7 +138,7 @@ def test_renewal_moves_kept_accounts_to_the_next_term_with_their_verification(ma
     _civil_servant(manager, contract, cust, 2, verified_at=taipei(2025, 8, 1, 10))
     following, _main, _cust = _contract(manager, starts_on=date(2026, 7, 1),
                                         ends_on=date(2027, 6, 30), cust=cust, main=main)
-    with pytest.raises(Exception):  # noqa: B017 - NotAllowed
+    with pytest.raises(NotAllowed, match="You do not have permission"):  # a reviewer
         services.government_renewal_submit(contract_id=contract.pk, actor=reviewer,
                                            submitted_on=date(2026, 6, 1), kept_account_ids=[])
     services.government_renewal_submit(

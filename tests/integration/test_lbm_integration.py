@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from lbm import services
-from lbm.exceptions import AccountAlreadyLinked, IneligibleLink
+from lbm.exceptions import AccountAlreadyLinked, DomainError, IneligibleLink
 from lbm.models import AccountLink, Organization
 from tests import factories
 
@@ -83,6 +83,6 @@ def test_two_simultaneous_link_requests_exactly_one_wins(monkeypatch):
 def test_business_number_stays_taken_after_deletion_on_postgresql():
     org = factories.organization(state="approved", business_number="22099131")
     services.organization_delete(organization_id=org.pk, actor=org.contact)
-    with pytest.raises(Exception, match="only one, ever"):
+    with pytest.raises(DomainError, match="only one, ever"):
         factories.organization(business_number="22099131")
     assert Organization.objects.filter(business_number="22099131").count() == 1

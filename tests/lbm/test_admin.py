@@ -93,7 +93,8 @@ def test_viewer_cannot_add_links_or_members(client, bear):
 
 def test_customers_do_not_see_staff_pages(client, bear):
     client_for(client, bear.contact)
-    for name in ("admin:lbm_organizationreview_changelist", "admin:lbm_accountlinkreview_changelist",
+    for name in ("admin:lbm_organizationreview_changelist",
+                 "admin:lbm_accountlinkreview_changelist",
                  "admin:lbm_provider_changelist", "admin:auth_user_changelist",
                  "admin:django_celery_beat_periodictask_changelist"):
         assert client.get(reverse(name)).status_code == 403, name

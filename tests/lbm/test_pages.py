@@ -5,6 +5,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from lbm import services
+from lbm.exceptions import IncompleteBusinessInfo
 from lbm.models import Account, AccountLink, Membership, Organization
 from lbm.validators import business_number_is_valid
 from tests import factories
@@ -99,6 +100,6 @@ def test_domain_errors_are_translated(settings):
 
     org = factories.organization(verified=False)
     with translation.override("zh-hant"):
-        with pytest.raises(Exception) as error:
+        with pytest.raises(IncompleteBusinessInfo, match="^此組織無法送審。") as error:
             services.organization_submit(organization_id=org.pk, actor=org.contact)
-    assert "認證" in str(error.value)
+    assert "聯絡人電子郵件地址尚未認證" in str(error.value)

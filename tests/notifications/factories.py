@@ -52,7 +52,7 @@ def application_live(account, *, admin, reviewer):
 
 
 def subscribe(account, manager=None):
-    manager = manager or factories.account_manager()
+    manager = manager or factories.shared_account_manager()
     customer = BillingCustomer.objects.create(
         name=f"客戶 {account.pk}", country="TW",
         payment_method=BillingCustomer.PaymentMethod.CREDIT_CARD,
@@ -93,7 +93,7 @@ def live_setup(*, webhook_url: str = ""):
     live, an approved template version, and its channel."""
     org = factories.organization(state="approved")
     admin = admin_of(org)
-    reviewer = factories.reviewer()
+    reviewer = factories.shared_reviewer()
     account = factories.account_for(org)
     factories.linked(org, account)
     subscribe(account)
