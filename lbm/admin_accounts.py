@@ -1,5 +1,5 @@
 """LINE's records of providers and accounts (account managers edit them) and the
-organizations' account links (docs/organizations.md#account-links).
+organizations' account links (docs/organizations.md#link-lifecycle).
 """
 
 from django import forms

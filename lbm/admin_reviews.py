@@ -19,8 +19,9 @@ DECISIONS = {"approve": "approved", "reject": "rejected"}
 
 
 class DueReviewQueueMixin(ReviewQueueMixin):
-    """A queue whose items have a review due date (docs/organizations.md#review): oldest first,
-    filtered by overdue, with the days waited and a link to the item's history."""
+    """A queue whose items have a review due date, oldest first, filtered by overdue, with the
+    days waited and a link to the item's history
+    (docs/organizations.md#review-pages-and-the-backlog)."""
 
     list_filter = (OverdueFilter,)
     ordering = ("submitted_at", "pk")  # oldest first

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import invitations, permissions, pii
+from . import invitations, permissions, pii, signals
 from .audit import record_change
 from .exceptions import (
     AccountAlreadyLinked,
@@ -257,7 +257,7 @@ def organization_delete(*, organization_id: int, actor, reason: str = "") -> Org
         _record(link, actor=actor, reason=_("Organization deleted"))
         link.save(update_fields=["status", "ended_at", "updated_at"])
         if link.status == AccountLink.Status.UNLINKED:
-            _after_link_ended(link.pk)
+            signals.link_ended.send(sender=AccountLink, link_id=link.pk)
     organization.status = Organization.Status.DELETED
     organization.deleted_at = now
     _record(organization, actor=actor,
@@ -674,30 +674,8 @@ def link_review(*, link_id: int, decision: str, actor, reason: str = "") -> Acco
     link.save(update_fields=["status", "reviewed_at", "reviewed_by", "review_reason",
                              "updated_at"])
     if decision == AccountLink.Status.APPROVED:
-        _after_link_approved(link.pk)
+        signals.link_approved.send(sender=AccountLink, link_id=link.pk)
     return link
-
-
-# Other apps register here what an approved link sets off (the audiences app brings the
-# account's audiences into the organization). Each hook gets the link's id inside the
-# transaction that changed the link, and queues its work through lbm.outbox (published after
-# commit, so nothing runs for a change that was rolled back, and nothing is lost if the broker
-# is down then).
-link_approved_hooks: list = []
-
-
-# And what an ended link (unlinked, cancelled, organization deleted) sets off.
-link_ended_hooks: list = []
-
-
-def _after_link_approved(link_id: int) -> None:
-    for hook in link_approved_hooks:
-        hook(link_id)
-
-
-def _after_link_ended(link_id: int) -> None:
-    for hook in link_ended_hooks:
-        hook(link_id)
 
 
 @transaction.atomic
@@ -717,5 +695,5 @@ def link_end(*, link_id: int, actor, reason: str = "") -> AccountLink:
     _record(link, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
     link.save(update_fields=["status", "ended_at", "updated_at"])
     if target == AccountLink.Status.UNLINKED:
-        _after_link_ended(link.pk)
+        signals.link_ended.send(sender=AccountLink, link_id=link.pk)
     return link
