@@ -9,7 +9,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 
-from . import permissions, services
+from . import permissions, selectors, services
 from .admin_helpers import ScopedAdminMixin, confirm_with_reason, due_badge
 from .admin_search import ExactSearchMixin
 from .exceptions import DomainError
@@ -97,7 +97,7 @@ class LinkRequestForm(forms.ModelForm):
             account = services.find_account(identifier)
         except DomainError as exc:
             raise ValidationError({"account_identifier": exc.message}) from exc
-        failed = [r.explanation for r in services.link_eligibility(organization, account)
+        failed = [r.explanation for r in selectors.link_eligibility(organization, account)
                   if not r.passed]
         if failed:
             raise ValidationError([gettext("This account cannot be linked.")] + failed)

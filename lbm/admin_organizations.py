@@ -81,7 +81,7 @@ class OrganizationAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
     @admin.display(description=_("contact e-mail verified"), boolean=True)
     def contact_verified(self, obj):
-        return services.contact_email_is_verified(obj)
+        return selectors.contact_email_is_verified(obj)
 
     @admin.display(description=_("reason from the LINE reviewer"))
     def rejection_reason(self, obj):

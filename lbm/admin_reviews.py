@@ -61,7 +61,7 @@ class OrganizationReviewAdmin(DueReviewQueueMixin, admin.ModelAdmin):
 
     @admin.display(description=_("contact e-mail verified"), boolean=True)
     def contact_verified(self, obj):
-        return services.contact_email_is_verified(obj)
+        return selectors.contact_email_is_verified(obj)
 
     def review_decide(self, request, obj, decision, reason):
         services.organization_review(organization_id=obj.pk, decision=DECISIONS[decision],
@@ -90,7 +90,7 @@ class AccountLinkReviewAdmin(DueReviewQueueMixin, admin.ModelAdmin):
         return obj.account.get_kind_display()
 
     def _rules(self, obj):
-        return services.link_eligibility(obj.organization, obj.account,
+        return selectors.link_eligibility(obj.organization, obj.account,
                                          include_existing_links=False)
 
     @admin.display(description=_("eligibility"))
