@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import invitations, permissions, pii, signals
+from . import invitations, permissions, pii, reviews, signals
 from .audit import record_change
 from .exceptions import (
     AccountAlreadyLinked,
@@ -169,26 +169,16 @@ def organization_review(*, organization_id: int, decision: str, actor,
     """A LINE reviewer approves or rejects a pending organization; rejection needs a reason."""
     permissions.require(actor, Action.REVIEW_ORGANIZATIONS)
     organization = Organization.objects.select_for_update().get(pk=organization_id)
-    if decision not in (Organization.Status.APPROVED, Organization.Status.REJECTED):
-        raise DomainError(_("A review decision is either approve or reject."))
-    reason = (reason or "").strip()
+    reason = reviews.review_reason(decision, reason)
     if organization.status == decision and organization.reviewed_at:
         return organization  # a repeated click: already decided so
     _transition(organization, decision)
-    if decision == Organization.Status.REJECTED and not reason:
-        raise DomainError(_("A rejection needs a written reason for the applicant."))
+    reviews.require_reason(decision, reason)
     if decision == Organization.Status.APPROVED:
         problems = submission_problems(organization)
         if problems:
             raise DomainError(_("This organization cannot be approved."), details=problems)
-    organization.status = decision
-    organization.reviewed_at = timezone.now()
-    organization.reviewed_by = actor
-    organization.review_reason = reason
-    verb = _("Approved") if decision == Organization.Status.APPROVED else _("Rejected")
-    _record(organization, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
-    organization.save(update_fields=["status", "reviewed_at", "reviewed_by", "review_reason",
-                                     "updated_at"])
+    reviews.review_record(organization, decision=decision, reason=reason, actor=actor)
     return organization
 
 
@@ -540,27 +530,17 @@ def link_review(*, link_id: int, decision: str, actor, reason: str = "") -> Acco
     permissions.require(actor, Action.REVIEW_LINKS)
     link = AccountLink.objects.select_for_update(of=("self",)).select_related(
         "organization", "account__provider").get(pk=link_id)
-    if decision not in (AccountLink.Status.APPROVED, AccountLink.Status.REJECTED):
-        raise DomainError(_("A review decision is either approve or reject."))
-    reason = (reason or "").strip()
+    reason = reviews.review_reason(decision, reason)
     if link.status == decision:
         return link
     _transition(link, decision)
-    if decision == AccountLink.Status.REJECTED and not reason:
-        raise DomainError(_("A rejection needs a written reason for the applicant."))
+    reviews.require_reason(decision, reason)
     if decision == AccountLink.Status.APPROVED:
         if link.organization.status != Organization.Status.APPROVED:
             raise DomainError(_("Approve the organization before its account links."))
         _raise_if_ineligible(link_eligibility(link.organization, link.account,
                                               include_existing_links=False))
-    link.status = decision
-    link.reviewed_at = timezone.now()
-    link.reviewed_by = actor
-    link.review_reason = reason
-    verb = _("Approved") if decision == AccountLink.Status.APPROVED else _("Rejected")
-    _record(link, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
-    link.save(update_fields=["status", "reviewed_at", "reviewed_by", "review_reason",
-                             "updated_at"])
+    reviews.review_record(link, decision=decision, reason=reason, actor=actor)
     if decision == AccountLink.Status.APPROVED:
         signals.link_approved.send(sender=AccountLink, link_id=link.pk)
     return link
