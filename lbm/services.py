@@ -281,8 +281,8 @@ def organization_verify_contact(*, token: str) -> Organization:
         return organization
     organization.contact_email_verified_hash = payload["email"]
     organization.contact_email_verified_at = timezone.now()
-    _record(organization, actor=contact,
-            reason=_("Contact e-mail verified (%(email)s)") % {"email": pii.mask_email(contact.email)})
+    _record(organization, actor=contact, reason=_("Contact e-mail verified (%(email)s)")
+            % {"email": pii.mask_email(contact.email)})
     organization.save(update_fields=["contact_email_verified_hash", "contact_email_verified_at",
                                      "updated_at"])
     return organization
@@ -520,8 +520,9 @@ def link_request(*, organization_id: int, actor, account_identifier: str) -> Acc
             link.save()
             return link
     except IntegrityError as exc:
-        raise AccountAlreadyLinked(_("The account is already linked (or waiting to be linked) to "
-                                     "an organization; an account can belong to only one.")) from exc
+        raise AccountAlreadyLinked(_(
+            "The account is already linked (or waiting to be linked) to an organization; an "
+            "account can belong to only one.")) from exc
 
 
 @transaction.atomic
