@@ -33,6 +33,7 @@ from .selectors import (  # reads, kept importable from here for the callers
     BUSINESS_INFO_FIELDS,
     RuleResult,
     business_info_missing,  # noqa: F401
+    contact_email_is_verified,  # noqa: F401
     link_eligibility,
     submission_problems,
 )
