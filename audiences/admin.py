@@ -19,7 +19,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from lbm import permissions
-from lbm.admin import ScopedAdminMixin, _confirm_with_reason, _run_service
+from lbm.admin_helpers import ScopedAdminMixin, confirm_with_reason, run_service
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.paginators import LargeTablePaginator
@@ -364,9 +364,9 @@ class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     @admin.action(description=_("Refresh size, status and reachable counts"),
                   permissions=["create"])
     def refresh(self, request, queryset):
-        _run_service(self, request, queryset,
-                     lambda a: services.audience_refresh(audience_id=a.pk),
-                     gettext("%(count)d audience(s) refreshed."))
+        run_service(self, request, queryset,
+                    lambda a: services.audience_refresh(audience_id=a.pk),
+                    gettext("%(count)d audience(s) refreshed."))
 
     @admin.action(description=_("Unshare from chosen accounts"), permissions=["share"])
     def unshare(self, request, queryset):
@@ -396,7 +396,7 @@ class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, SimpleHistoryAdmin):
 
     @admin.action(description=_("Delete with members and shares"), permissions=["create"])
     def delete_audiences(self, request, queryset):
-        return _confirm_with_reason(
+        return confirm_with_reason(
             self, request, queryset, action="delete_audiences",
             title=gettext("Delete audiences"),
             question=gettext("Delete these audiences? Their members and their shares to linked "
@@ -652,9 +652,9 @@ class LineTagAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
     @admin.action(description=_("Share to every linked account"), permissions=["share"])
     def share_everywhere(self, request, queryset):
-        _run_service(self, request, queryset,
-                     lambda tag: services.line_tag_share(actor=request.user, tag_id=tag.pk),
-                     gettext("%(count)d LINE Tag(s) shared."))
+        run_service(self, request, queryset,
+                    lambda tag: services.line_tag_share(actor=request.user, tag_id=tag.pk),
+                    gettext("%(count)d LINE Tag(s) shared."))
 
     @admin.action(description=_("Issue a new access token (shown once)"),
                   permissions=["create"])

@@ -14,8 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from lbm import permissions
-from lbm.admin import ScopedAdminMixin
-from lbm.admin_helpers import run_service
+from lbm.admin_helpers import ScopedAdminMixin, run_service
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin
 from lbm.models import Account, AccountLink

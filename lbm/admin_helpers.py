@@ -1,5 +1,8 @@
-"""What every app's admin shares: running a service per selected row, the confirmation page
-with a reason, and showing a service's refusal on the form that was filled in.
+"""What every app's admin shares (public: other apps import these names): rows and rights
+through ``lbm.permissions`` (``ScopedAdminMixin``, ``StaffOnlyMixin``), running a service per
+selected row (``run_service``), the confirmation page with a reason (``confirm_with_reason``),
+the reviewers' queues (``ReviewQueueMixin``), and showing a service's refusal on the form that
+was filled in.
 
 A form does not repeat the rules a service checks (docs/organizations.md#forms-and-services):
 the admin calls the service when the form is saved, and when the service refuses, the same
@@ -11,13 +14,17 @@ attempt is kept: Django's change form runs in one transaction, which the refusal
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from . import permissions
 from .exceptions import DomainError
-from .permissions import Gate
+from .permissions import Action, Gate
+from .workdays import taipei_today
 
 Refusal = DomainError | ValidationError
 
@@ -171,8 +178,6 @@ class ReviewPageMixin:
         raise NotImplementedError
 
     def _review_url(self, name: str, *args) -> str:
-        from django.urls import reverse
-
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=args)
 
     def get_urls(self):
@@ -193,7 +198,6 @@ class ReviewPageMixin:
 
     def decide_view(self, request, object_id, decision):
         from django.core.exceptions import PermissionDenied
-        from django.http import Http404
 
         if decision not in ("approve", "reject"):
             raise Http404
@@ -223,3 +227,161 @@ class ReviewPageMixin:
         if self.get_queryset(request).filter(pk=object_id).exists():
             return HttpResponseRedirect(change_url)  # refused (the message says why)
         return HttpResponseRedirect(self._review_url("changelist"))
+
+
+class ScopedAdminMixin(ServiceFormAdminMixin):
+    """Rows and rights through ``lbm.permissions``; unknown or foreign objects are a 404."""
+
+    organization_path = "organization"
+
+    def get_queryset(self, request):
+        return permissions.visible(request.user, super().get_queryset(request),
+                                   organization_path=self.organization_path)
+
+    def has_module_permission(self, request):
+        return self.has_view_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        user = request.user
+        if obj is None:
+            return (permissions.sees_everything(user, self.model)
+                    or permissions.can(user, Action.VIEW))
+        return self.get_queryset(request).filter(pk=obj.pk).exists()
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        # Django redirects with a message; a customer probing another organization's ids must
+        # learn nothing, so this is a plain 404.
+        raise Http404
+
+    def _require_visible(self, request, object_id) -> None:
+        """404 before any permission check, so a 403 never confirms that an id exists."""
+        try:
+            exists = self.get_queryset(request).filter(pk=object_id).exists()
+        except (ValueError, ValidationError):
+            exists = False
+        if not exists:
+            raise Http404
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._require_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._require_visible(request, object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id is not None:
+            self._require_visible(request, object_id)
+        # A service's refusal re-shows the form with the input and the error by its field.
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # deletions go through services, one at a time
+        return actions
+
+
+class StaffOnlyMixin:
+    """Pages for account managers: visible to staff with the model's view permission."""
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        return qs if permissions.sees_everything(request.user, self.model) else qs.none()
+
+    def has_module_permission(self, request):
+        return permissions.sees_everything(request.user, self.model)
+
+    def has_view_permission(self, request, obj=None):
+        return permissions.sees_everything(request.user, self.model)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReviewQueueMixin(ReviewPageMixin):
+    """A LINE reviewers' queue: read-only, for holders of ``review_action`` only (a 404 for an
+    item outside it), with approve and reject (reason required) as list actions and as buttons on
+    each item's page (``ReviewPageMixin``). A subclass sets ``review_action``, ``get_queryset``
+    (the queue, oldest first) and ``review_decide(request, obj, decision, reason)``; one with
+    other actions (an application's stages) lists them in ``actions``."""
+
+    review_action = Action.REVIEW_ORGANIZATIONS
+    list_per_page = 50
+    actions = ["approve", "reject"]
+
+    def has_module_permission(self, request):
+        return permissions.can(request.user, self.review_action)
+
+    def has_view_permission(self, request, obj=None):
+        return permissions.can(request.user, self.review_action)
+
+    def has_review_permission(self, request):
+        return permissions.can(request.user, self.review_action)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
+        raise Http404
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.action(description=_("Approve"), permissions=["review"])
+    def approve(self, request, queryset):
+        run_service(self, request, queryset,
+                    lambda obj: self.review_decide(request, obj, "approve", ""),
+                    gettext("%(count)d item(s) approved."))
+
+    @admin.action(description=_("Reject (with a reason)"), permissions=["review"])
+    def reject(self, request, queryset):
+        return confirm_with_reason(
+            self, request, queryset, action="reject",
+            title=gettext("Reject"),
+            question=gettext("The applicant will see this reason, edit and resubmit."),
+            reason_required=True,
+            call=lambda obj, reason: self.review_decide(request, obj, "reject", reason),
+            done_message=gettext("%(count)d item(s) rejected."),
+        )
+
+
+# --- Review deadlines (organizations and links) -----------------------------------------------
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    title = _("review deadline")
+    parameter_name = "overdue"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Overdue")), ("no", _("On time"))]
+
+    def queryset(self, request, queryset):
+        today = taipei_today()
+        if self.value() == "yes":
+            return queryset.filter(review_due_on__lt=today)
+        if self.value() == "no":
+            return queryset.filter(review_due_on__gte=today)
+        return queryset
+
+
+def due_badge(obj):
+    """``obj.review_due_on``, marked when a pending item is past it."""
+    if not obj.review_due_on:
+        return "—"
+    if obj.status == "pending" and obj.review_due_on < taipei_today():
+        return format_html('<span class="lbm-overdue" style="color:#ba2121;font-weight:bold">'
+                           "⚠ {} ({})</span>", obj.review_due_on, gettext("overdue"))
+    return str(obj.review_due_on)
+

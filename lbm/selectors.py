@@ -1,12 +1,18 @@
-"""Reads for the review queue and the admin index."""
+"""Reads: the review queues and the admin index, what keeps an organization from review
+(``submission_problems``), and the link rules (``link_eligibility``)."""
 
 from dataclasses import dataclass
 from datetime import date
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils.translation import gettext
+from django.utils.translation import gettext as _
 
-from .models import AccountLink, Organization
+from . import pii
+from .exceptions import DomainError
+from .models import Account, AccountLink, Membership, Organization
+from .validators import validate_business_number
 from .workdays import review_due_date, taipei_today
 
 
@@ -124,13 +130,9 @@ class Step:
 def organization_next_steps(organization: Organization) -> dict:
     """For a draft or rejected organization: the steps to review, each done or not, the
     reviewer's reason after a rejection, and whether it may be submitted now."""
-    from django.utils.translation import gettext as _
-
-    from . import services
-
-    missing = services.business_info_missing(organization)
-    verified = services.contact_email_is_verified(organization)
-    problems = services.submission_problems(organization)
+    missing = business_info_missing(organization)
+    verified = contact_email_is_verified(organization)
+    problems = submission_problems(organization)
     steps = [
         Step("business", _("Fill in the business information (商用資訊) below and save."),
              not missing, _("Still empty: %(fields)s.") % {"fields": "、".join(missing)}
@@ -162,3 +164,131 @@ def deleted_organizations_of(user) -> QuerySet[Organization]:
         return Organization.objects.none()
     return Organization.objects.filter(status=Organization.Status.DELETED,
                                        memberships__user=user).order_by("-deleted_at")
+
+
+# --- Submitting an organization ---------------------------------------------------------------
+
+
+BUSINESS_INFO_FIELDS = ("company_name", "business_number", "address", "phone", "industry",
+                        "contact")
+
+
+def check_contact(organization: Organization, user) -> None:
+    """Raises ``DomainError`` (on the ``contact`` field) unless ``user`` may be the contact."""
+    membership = Membership.objects.filter(organization=organization, user=user).first()
+    if membership is None or membership.role != Membership.Role.ADMIN:
+        raise DomainError(_("The contact person must be an Admin of the organization."),
+                          field="contact")
+    if not membership.is_company_member:
+        raise DomainError(_("The contact person must be a member of the company itself, not of "
+                            "an agency or partner."), field="contact")
+    if not user.email:
+        raise DomainError(_("The contact person has no e-mail address."), field="contact")
+
+
+def contact_email_is_verified(organization: Organization) -> bool:
+    """True when the current contact's current address is the one that was verified."""
+    contact = organization.contact
+    if contact is None or not contact.email or not organization.contact_email_verified_hash:
+        return False
+    return organization.contact_email_verified_hash == pii.email_keyed_hash(contact.email)
+
+
+def business_info_missing(organization: Organization) -> list[str]:
+    """Names of the business information fields that are still empty."""
+    return [str(Organization._meta.get_field(f).verbose_name)
+            for f in BUSINESS_INFO_FIELDS if not getattr(organization, f if f != "contact"
+                                                          else "contact_id")]
+
+
+def submission_problems(organization: Organization) -> list[str]:
+    """Everything that keeps the organization from being submitted (or approved), in words."""
+    problems = []
+    missing = business_info_missing(organization)
+    if missing:
+        problems.append(_("Business information is incomplete: %(fields)s.")
+                        % {"fields": ", ".join(missing)})
+    if organization.entity_type != Organization.EntityType.COMPANY:
+        problems.append(_("Agencies and resellers may not create an organization for "
+                          "themselves."))
+    if organization.business_number:
+        try:
+            validate_business_number(organization.business_number)
+        except ValidationError as exc:
+            problems.extend(exc.messages)
+    if organization.contact_id:
+        try:
+            check_contact(organization, organization.contact)
+        except DomainError as exc:
+            problems.append(exc.message)
+        else:
+            if not contact_email_is_verified(organization):
+                problems.append(_("The contact e-mail address has not been verified; use the "
+                                  "link sent to it (or send a new one)."))
+    return problems
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    passed: bool
+    explanation: str
+
+
+def _provider_shows_company(provider_name: str, organization: Organization) -> bool:
+    names = {organization.name.strip(), (organization.company_name or "").strip()}
+    names.discard("")
+    for suffix in ("股份有限公司", "有限公司"):
+        names |= {n.removesuffix(suffix) for n in list(names) if n.endswith(suffix)}
+    return any(name and name in provider_name for name in names)
+
+
+def link_eligibility(organization: Organization, account: Account, *,
+                     include_existing_links: bool = True) -> list[RuleResult]:
+    """Each rule of docs/organizations.md#link-eligibility, judged for this pair, explained.
+
+    ``include_existing_links=False`` leaves out the "not linked elsewhere" rule (and its query),
+    which a pending link under review would otherwise fail against itself."""
+    results = [RuleResult(
+        "verified", account.is_verified,
+        _("The account is verified (blue badge or higher).") if account.is_verified else
+        _("The account is not verified: only accounts with a blue or green badge (or a verified "
+          "ad account) can be linked."),
+    )]
+    same_number = bool(organization.business_number) and (
+        account.business_number == organization.business_number)
+    results.append(RuleResult(
+        "business_number", same_number,
+        _("The account and the organization have the same business number.") if same_number else
+        # Never the other side's number or provider: the account may be another company's.
+        _("The account's business number differs from the organization's."),
+    ))
+    provider = account.provider
+    if provider is not None:
+        same_company = provider.business_number == organization.business_number
+        results.append(RuleResult(
+            "provider_company", same_company,
+            _("The provider belongs to the same company.") if same_company else
+            _("The account's provider belongs to another company."),
+        ))
+        shows_name = _provider_shows_company(provider.name, organization)
+        results.append(RuleResult(
+            "provider_name", shows_name,
+            _("The provider name shows the company name.") if shows_name else
+            _("The account's provider name does not show the company name 「%(company)s」 (it "
+              "should read 「%(company)s：…」).") % {"company": organization.name},
+        ))
+    if not include_existing_links:
+        return results
+    active = AccountLink.objects.filter(account=account, status__in=AccountLink.ACTIVE)
+    other = active.exclude(organization=organization).exists()
+    mine = active.filter(organization=organization).exists()
+    free = not (other or mine)
+    results.append(RuleResult(
+        "not_linked", free,
+        _("The account is not linked to any organization.") if free else
+        (_("The account is already linked to this organization or waiting for review.") if mine
+         else _("The account is already linked (or waiting to be linked) to another "
+                "organization; an account can belong to only one.")),
+    ))
+    return results

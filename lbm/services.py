@@ -5,7 +5,6 @@ retried task), checks permissions through ``lbm.permissions``, records who and w
 history, and sends side effects only once the transaction commits.
 """
 
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.core import signing
@@ -17,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import invitations, permissions, pii
+from . import invitations, permissions, pii, reviews, signals
 from .audit import record_change
 from .exceptions import (
     AccountAlreadyLinked,
@@ -30,12 +29,19 @@ from .exceptions import (
 )
 from .models import Account, AccountLink, Membership, MembershipInvitation, Organization
 from .permissions import Action
-from .validators import validate_business_number
+from .selectors import (  # reads, kept importable from here for the callers
+    BUSINESS_INFO_FIELDS,
+    RuleResult,
+    business_info_missing,  # noqa: F401
+    contact_email_is_verified,  # noqa: F401
+    link_eligibility,
+    submission_problems,
+)
+from .selectors import check_contact as _check_contact
 from .workdays import review_due_date, taipei_date
 
 VERIFICATION_SALT = "lbm.organization.contact-verification"
-BUSINESS_INFO_FIELDS = ("company_name", "business_number", "address", "phone", "industry",
-                        "contact")
+
 
 
 _record = record_change  # lbm.audit: who and why for the history row
@@ -127,58 +133,7 @@ def organization_update(*, organization: Organization, actor, changed: list[str]
     return organization
 
 
-def _check_contact(organization: Organization, user) -> None:
-    membership = Membership.objects.filter(organization=organization, user=user).first()
-    if membership is None or membership.role != Membership.Role.ADMIN:
-        raise DomainError(_("The contact person must be an Admin of the organization."),
-                          field="contact")
-    if not membership.is_company_member:
-        raise DomainError(_("The contact person must be a member of the company itself, not of "
-                            "an agency or partner."), field="contact")
-    if not user.email:
-        raise DomainError(_("The contact person has no e-mail address."), field="contact")
 
-
-def contact_email_is_verified(organization: Organization) -> bool:
-    """True when the current contact's current address is the one that was verified."""
-    contact = organization.contact
-    if contact is None or not contact.email or not organization.contact_email_verified_hash:
-        return False
-    return organization.contact_email_verified_hash == pii.email_keyed_hash(contact.email)
-
-
-def business_info_missing(organization: Organization) -> list[str]:
-    """Names of the business information fields that are still empty."""
-    return [str(Organization._meta.get_field(f).verbose_name)
-            for f in BUSINESS_INFO_FIELDS if not getattr(organization, f if f != "contact"
-                                                          else "contact_id")]
-
-
-def submission_problems(organization: Organization) -> list[str]:
-    """Everything that keeps the organization from being submitted (or approved), in words."""
-    problems = []
-    missing = business_info_missing(organization)
-    if missing:
-        problems.append(_("Business information is incomplete: %(fields)s.")
-                        % {"fields": ", ".join(missing)})
-    if organization.entity_type != Organization.EntityType.COMPANY:
-        problems.append(_("Agencies and resellers may not create an organization for "
-                          "themselves."))
-    if organization.business_number:
-        try:
-            validate_business_number(organization.business_number)
-        except ValidationError as exc:
-            problems.extend(exc.messages)
-    if organization.contact_id:
-        try:
-            _check_contact(organization, organization.contact)
-        except DomainError as exc:
-            problems.append(exc.message)
-        else:
-            if not contact_email_is_verified(organization):
-                problems.append(_("The contact e-mail address has not been verified; use the "
-                                  "link sent to it (or send a new one)."))
-    return problems
 
 
 @transaction.atomic
@@ -215,26 +170,16 @@ def organization_review(*, organization_id: int, decision: str, actor,
     """A LINE reviewer approves or rejects a pending organization; rejection needs a reason."""
     permissions.require(actor, Action.REVIEW_ORGANIZATIONS)
     organization = Organization.objects.select_for_update().get(pk=organization_id)
-    if decision not in (Organization.Status.APPROVED, Organization.Status.REJECTED):
-        raise DomainError(_("A review decision is either approve or reject."))
-    reason = (reason or "").strip()
+    reason = reviews.review_reason(decision, reason)
     if organization.status == decision and organization.reviewed_at:
         return organization  # a repeated click: already decided so
     _transition(organization, decision)
-    if decision == Organization.Status.REJECTED and not reason:
-        raise DomainError(_("A rejection needs a written reason for the applicant."))
+    reviews.require_reason(decision, reason)
     if decision == Organization.Status.APPROVED:
         problems = submission_problems(organization)
         if problems:
             raise DomainError(_("This organization cannot be approved."), details=problems)
-    organization.status = decision
-    organization.reviewed_at = timezone.now()
-    organization.reviewed_by = actor
-    organization.review_reason = reason
-    verb = _("Approved") if decision == Organization.Status.APPROVED else _("Rejected")
-    _record(organization, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
-    organization.save(update_fields=["status", "reviewed_at", "reviewed_by", "review_reason",
-                                     "updated_at"])
+    reviews.review_record(organization, decision=decision, reason=reason, actor=actor)
     return organization
 
 
@@ -257,7 +202,7 @@ def organization_delete(*, organization_id: int, actor, reason: str = "") -> Org
         _record(link, actor=actor, reason=_("Organization deleted"))
         link.save(update_fields=["status", "ended_at", "updated_at"])
         if link.status == AccountLink.Status.UNLINKED:
-            _after_link_ended(link.pk)
+            signals.link_ended.send(sender=AccountLink, link_id=link.pk)
     organization.status = Organization.Status.DELETED
     organization.deleted_at = now
     _record(organization, actor=actor,
@@ -337,8 +282,8 @@ def organization_verify_contact(*, token: str) -> Organization:
         return organization
     organization.contact_email_verified_hash = payload["email"]
     organization.contact_email_verified_at = timezone.now()
-    _record(organization, actor=contact,
-            reason=_("Contact e-mail verified (%(email)s)") % {"email": pii.mask_email(contact.email)})
+    _record(organization, actor=contact, reason=_("Contact e-mail verified (%(email)s)")
+            % {"email": pii.mask_email(contact.email)})
     organization.save(update_fields=["contact_email_verified_hash", "contact_email_verified_at",
                                      "updated_at"])
     return organization
@@ -541,13 +486,6 @@ def membership_remove(*, membership_id: int, actor) -> None:
 # --- Account links ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RuleResult:
-    rule: str
-    passed: bool
-    explanation: str
-
-
 def find_account(identifier: str) -> Account:
     """The account with this basic ID, premium ID or ad account ID."""
     value = (identifier or "").strip()
@@ -559,65 +497,6 @@ def find_account(identifier: str) -> Account:
     if account is None:
         raise DomainError(_("No account has the ID “%(id)s”.") % {"id": identifier})
     return account
-
-
-def _provider_shows_company(provider_name: str, organization: Organization) -> bool:
-    names = {organization.name.strip(), (organization.company_name or "").strip()}
-    names.discard("")
-    for suffix in ("股份有限公司", "有限公司"):
-        names |= {n.removesuffix(suffix) for n in list(names) if n.endswith(suffix)}
-    return any(name and name in provider_name for name in names)
-
-
-def link_eligibility(organization: Organization, account: Account, *,
-                     include_existing_links: bool = True) -> list[RuleResult]:
-    """Each rule of docs/organizations.md#link-eligibility, judged for this pair, explained.
-
-    ``include_existing_links=False`` leaves out the "not linked elsewhere" rule (and its query),
-    which a pending link under review would otherwise fail against itself."""
-    results = [RuleResult(
-        "verified", account.is_verified,
-        _("The account is verified (blue badge or higher).") if account.is_verified else
-        _("The account is not verified: only accounts with a blue or green badge (or a verified "
-          "ad account) can be linked."),
-    )]
-    same_number = bool(organization.business_number) and (
-        account.business_number == organization.business_number)
-    results.append(RuleResult(
-        "business_number", same_number,
-        _("The account and the organization have the same business number.") if same_number else
-        # Never the other side's number or provider: the account may be another company's.
-        _("The account's business number differs from the organization's."),
-    ))
-    provider = account.provider
-    if provider is not None:
-        same_company = provider.business_number == organization.business_number
-        results.append(RuleResult(
-            "provider_company", same_company,
-            _("The provider belongs to the same company.") if same_company else
-            _("The account's provider belongs to another company."),
-        ))
-        shows_name = _provider_shows_company(provider.name, organization)
-        results.append(RuleResult(
-            "provider_name", shows_name,
-            _("The provider name shows the company name.") if shows_name else
-            _("The account's provider name does not show the company name 「%(company)s」 (it "
-              "should read 「%(company)s：…」).") % {"company": organization.name},
-        ))
-    if not include_existing_links:
-        return results
-    active = AccountLink.objects.filter(account=account, status__in=AccountLink.ACTIVE)
-    other = active.exclude(organization=organization).exists()
-    mine = active.filter(organization=organization).exists()
-    free = not (other or mine)
-    results.append(RuleResult(
-        "not_linked", free,
-        _("The account is not linked to any organization.") if free else
-        (_("The account is already linked to this organization or waiting for review.") if mine
-         else _("The account is already linked (or waiting to be linked) to another "
-                "organization; an account can belong to only one.")),
-    ))
-    return results
 
 
 def _raise_if_ineligible(results: list[RuleResult], *, ignore: set[str] = frozenset()) -> None:
@@ -642,8 +521,9 @@ def link_request(*, organization_id: int, actor, account_identifier: str) -> Acc
             link.save()
             return link
     except IntegrityError as exc:
-        raise AccountAlreadyLinked(_("The account is already linked (or waiting to be linked) to "
-                                     "an organization; an account can belong to only one.")) from exc
+        raise AccountAlreadyLinked(_(
+            "The account is already linked (or waiting to be linked) to an organization; an "
+            "account can belong to only one.")) from exc
 
 
 @transaction.atomic
@@ -652,52 +532,20 @@ def link_review(*, link_id: int, decision: str, actor, reason: str = "") -> Acco
     permissions.require(actor, Action.REVIEW_LINKS)
     link = AccountLink.objects.select_for_update(of=("self",)).select_related(
         "organization", "account__provider").get(pk=link_id)
-    if decision not in (AccountLink.Status.APPROVED, AccountLink.Status.REJECTED):
-        raise DomainError(_("A review decision is either approve or reject."))
-    reason = (reason or "").strip()
+    reason = reviews.review_reason(decision, reason)
     if link.status == decision:
         return link
     _transition(link, decision)
-    if decision == AccountLink.Status.REJECTED and not reason:
-        raise DomainError(_("A rejection needs a written reason for the applicant."))
+    reviews.require_reason(decision, reason)
     if decision == AccountLink.Status.APPROVED:
         if link.organization.status != Organization.Status.APPROVED:
             raise DomainError(_("Approve the organization before its account links."))
         _raise_if_ineligible(link_eligibility(link.organization, link.account,
                                               include_existing_links=False))
-    link.status = decision
-    link.reviewed_at = timezone.now()
-    link.reviewed_by = actor
-    link.review_reason = reason
-    verb = _("Approved") if decision == AccountLink.Status.APPROVED else _("Rejected")
-    _record(link, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
-    link.save(update_fields=["status", "reviewed_at", "reviewed_by", "review_reason",
-                             "updated_at"])
+    reviews.review_record(link, decision=decision, reason=reason, actor=actor)
     if decision == AccountLink.Status.APPROVED:
-        _after_link_approved(link.pk)
+        signals.link_approved.send(sender=AccountLink, link_id=link.pk)
     return link
-
-
-# Other apps register here what an approved link sets off (the audiences app brings the
-# account's audiences into the organization). Each hook gets the link's id inside the
-# transaction that changed the link, and queues its work through lbm.outbox (published after
-# commit, so nothing runs for a change that was rolled back, and nothing is lost if the broker
-# is down then).
-link_approved_hooks: list = []
-
-
-# And what an ended link (unlinked, cancelled, organization deleted) sets off.
-link_ended_hooks: list = []
-
-
-def _after_link_approved(link_id: int) -> None:
-    for hook in link_approved_hooks:
-        hook(link_id)
-
-
-def _after_link_ended(link_id: int) -> None:
-    for hook in link_ended_hooks:
-        hook(link_id)
 
 
 @transaction.atomic
@@ -717,5 +565,5 @@ def link_end(*, link_id: int, actor, reason: str = "") -> AccountLink:
     _record(link, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
     link.save(update_fields=["status", "ended_at", "updated_at"])
     if target == AccountLink.Status.UNLINKED:
-        _after_link_ended(link.pk)
+        signals.link_ended.send(sender=AccountLink, link_id=link.pk)
     return link

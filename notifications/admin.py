@@ -10,7 +10,7 @@ import csv
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.html import escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -19,8 +19,12 @@ from django.utils.translation import gettext_lazy as _
 
 from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
-from lbm.admin import ScopedAdminMixin, _confirm_with_reason, _run_service
-from lbm.admin_helpers import ReviewPageMixin
+from lbm.admin_helpers import (
+    ReviewQueueMixin,
+    ScopedAdminMixin,
+    confirm_with_reason,
+    run_service,
+)
 from lbm.admin_search import ExactSearchMixin
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
@@ -176,14 +180,14 @@ class ApplicationAdmin(AccountScopedAdmin):
 
     @admin.action(description=_("Submit for review"), permissions=["manage"])
     def submit(self, request, queryset):
-        _run_service(self, request, queryset,
-                     lambda a: services.application_submit(actor=request.user,
+        run_service(self, request, queryset,
+                    lambda a: services.application_submit(actor=request.user,
                                                            application_id=a.pk),
-                     gettext("%(count)d application(s) submitted for review."))
+                    gettext("%(count)d application(s) submitted for review."))
 
     @admin.action(description=_("Suspend (with a reason)"), permissions=["review"])
     def suspend(self, request, queryset):
-        return _confirm_with_reason(
+        return confirm_with_reason(
             self, request, queryset, action="suspend", title=gettext("Suspend"),
             question=gettext("The company can no longer send notification messages."),
             reason_required=True,
@@ -193,7 +197,7 @@ class ApplicationAdmin(AccountScopedAdmin):
 
     @admin.action(description=_("Reinstate (with a reason)"), permissions=["review"])
     def reinstate(self, request, queryset):
-        return _confirm_with_reason(
+        return confirm_with_reason(
             self, request, queryset, action="reinstate", title=gettext("Reinstate"),
             question=gettext("The company can send notification messages again."),
             reason_required=True,
@@ -202,37 +206,10 @@ class ApplicationAdmin(AccountScopedAdmin):
             done_message=gettext("%(count)d application(s) reinstated."))
 
 
-class ReviewerQueueMixin(ReviewPageMixin):
-    """A read-only, oldest-first queue for LINE reviewers, with approve and reject buttons on
-    each item's page (lbm.admin_helpers.ReviewPageMixin)."""
+class ReviewerQueueMixin(ReviewQueueMixin):
+    """A notification reviewers' queue (``lbm.admin_helpers.ReviewQueueMixin``)."""
 
-    list_per_page = 50
-
-    def has_module_permission(self, request):
-        return permissions.can(request.user, Action.REVIEW_NOTIFICATIONS)
-
-    def has_view_permission(self, request, obj=None):
-        return permissions.can(request.user, Action.REVIEW_NOTIFICATIONS)
-
-    def has_review_permission(self, request):
-        return permissions.can(request.user, Action.REVIEW_NOTIFICATIONS)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
-        raise Http404
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
+    review_action = Action.REVIEW_NOTIFICATIONS
 
 
 @admin.register(ApplicationReview)
@@ -258,7 +235,7 @@ class ApplicationReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
                                         reason=reason)
 
     def get_queryset(self, request):
-        if not permissions.can(request.user, Action.REVIEW_NOTIFICATIONS):
+        if not permissions.can(request.user, self.review_action):
             return Application.objects.none()
         return selectors.review_queue_applications()
 
@@ -279,14 +256,14 @@ class ApplicationReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Move to the next stage"), permissions=["review"])
     def advance(self, request, queryset):
-        _run_service(self, request, queryset,
-                     lambda a: services.application_advance(actor=request.user,
+        run_service(self, request, queryset,
+                    lambda a: services.application_advance(actor=request.user,
                                                             application_id=a.pk),
-                     gettext("%(count)d application(s) moved to their next stage."))
+                    gettext("%(count)d application(s) moved to their next stage."))
 
     @admin.action(description=_("Reject (with a reason)"), permissions=["review"])
     def reject(self, request, queryset):
-        return _confirm_with_reason(
+        return confirm_with_reason(
             self, request, queryset, action="reject", title=gettext("Reject"),
             question=gettext("The applicant will see this reason, edit and resubmit."),
             reason_required=True,
@@ -438,8 +415,8 @@ class TemplateAdmin(AccountScopedAdmin):
             latest = template.versions.order_by("-number").first()
             services.template_submit(actor=request.user, version_id=latest.pk)
 
-        _run_service(self, request, queryset, submit,
-                     gettext("%(count)d template version(s) submitted for review."))
+        run_service(self, request, queryset, submit,
+                    gettext("%(count)d template version(s) submitted for review."))
 
 
 @admin.register(TemplateVersionReview)
@@ -450,14 +427,13 @@ class TemplateReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
                        "promotional_points", "exempt", "exempt_check", "content_flagged",
                        "preview", "submitted_at")
     fields = readonly_fields
-    actions = ["approve", "reject"]
 
     def review_decide(self, request, obj, decision, reason):
         services.template_review(actor=request.user, version_id=obj.pk, reason=reason,
                                  decision="approved" if decision == "approve" else "rejected")
 
     def get_queryset(self, request):
-        if not permissions.can(request.user, Action.REVIEW_NOTIFICATIONS):
+        if not permissions.can(request.user, self.review_action):
             return TemplateVersion.objects.none()
         return selectors.review_queue_templates()
 
@@ -498,23 +474,6 @@ class TemplateReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
                            rendered["body"], format_html_join(
                                "", "<div>{}: {}</div>",
                                ((f["label"], f["value"]) for f in rendered["fields"])))
-
-    @admin.action(description=_("Approve"), permissions=["review"])
-    def approve(self, request, queryset):
-        _run_service(self, request, queryset,
-                     lambda v: services.template_review(actor=request.user, version_id=v.pk,
-                                                        decision="approved"),
-                     gettext("%(count)d item(s) approved."))
-
-    @admin.action(description=_("Reject (with a reason)"), permissions=["review"])
-    def reject(self, request, queryset):
-        return _confirm_with_reason(
-            self, request, queryset, action="reject", title=gettext("Reject"),
-            question=gettext("The applicant will see this reason, edit and resubmit."),
-            reason_required=True,
-            call=lambda v, reason: services.template_review(
-                actor=request.user, version_id=v.pk, decision="rejected", reason=reason),
-            done_message=gettext("%(count)d item(s) rejected."))
 
 
 # --- Delivery records (read-only) -------------------------------------------------------------

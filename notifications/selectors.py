@@ -1,11 +1,16 @@
-"""Reads of the notifications app: review queues, daily counts, delivery statistics."""
+"""Reads of the notifications app: review queues, daily counts, delivery statistics, and
+whether an ordinary push may reach a user (``push_check``)."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
+from lbm.models import Account
+
+from .exceptions import NotAFriend
 from .models import SETTLE_WINDOW, Application, Notice, TemplateVersion
 
 # LINE started counting notification messages on this day (messaging-api.yml).
@@ -79,3 +84,24 @@ def delivery_statistics(*, account_id: int, day: date, now: datetime | None = No
     if delivered < PRIVACY_THRESHOLD:
         return {"status": "unavailable_for_privacy"}
     return {"status": "ready", "success": delivered}
+
+
+# --- Ordinary pushes (docs/notifications.md#ordinary-pushes) ----------------------------------
+
+
+def push_check(*, account: Account, user_id: str) -> None:
+    """Before an ordinary (non-LON) message to one user: only friends who have not blocked the
+    account may receive it (docs/notifications.md#ordinary-pushes). Raises ``NotAFriend``."""
+    from audiences.models import Friendship
+
+    state = (Friendship.objects.filter(account_id=account.pk, line_user__user_id=user_id)
+             .values_list("state", flat=True).first())
+    if state in Friendship.REACHABLE:
+        return
+    if state in Friendship.BLOCKING:
+        raise NotAFriend(_("The user %(user)s blocks this Official Account; only friends may "
+                           "receive messages other than notification messages.")
+                         % {"user": user_id})
+    raise NotAFriend(_("The user %(user)s is not a friend of this Official Account; messages "
+                       "other than notification messages may be sent only to friends.")
+                     % {"user": user_id})

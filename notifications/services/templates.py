@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from lbm import permissions
+from lbm import permissions, reviews
 from lbm.exceptions import InvalidTransition
 from lbm.models import Account
 from lbm.permissions import Action
@@ -110,15 +110,12 @@ def template_review(*, actor, version_id: int, decision: str, reason: str = ""
     permissions.require(actor, Action.REVIEW_NOTIFICATIONS)
     version = _lock(TemplateVersion.objects).get(pk=version_id)
     status = TemplateVersion.Status
-    if decision not in (status.APPROVED, status.REJECTED):
-        raise TemplateRefused(_("A review decision is either approve or reject."))
-    reason = (reason or "").strip()
+    reason = reviews.review_reason(decision, reason, error=TemplateRefused)
     if version.status == decision:
         return version
     if version.status != status.PENDING:
         raise InvalidTransition(version.get_status_display(), str(status(decision).label))
-    if decision == status.REJECTED and not reason:
-        raise TemplateRefused(_("A rejection needs a written reason for the applicant."))
+    reviews.require_reason(decision, reason, error=TemplateRefused)
     if decision == status.APPROVED:
         content = rendering.Content.of(version)
         problems = rendering.content_problems(content)
@@ -135,11 +132,6 @@ def template_review(*, actor, version_id: int, decision: str, reason: str = ""
             _record(old, actor=actor, reason=_("Superseded by version %(number)d")
                     % {"number": version.number})
             old.save(update_fields=["status"])
-    version.status = decision
-    version.reviewed_at = timezone.now()
-    version.reviewed_by = actor
-    version.review_reason = reason
-    verb = _("Approved") if decision == status.APPROVED else _("Rejected")
-    _record(version, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
-    version.save(update_fields=["status", "reviewed_at", "reviewed_by", "review_reason"])
+    reviews.review_record(version, decision=decision, reason=reason, actor=actor,
+                          update_fields=())  # a version has no updated_at
     return version

@@ -8,7 +8,7 @@ from django.core import mail, signing
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from lbm import pii, services
+from lbm import pii, services, signals
 from lbm.exceptions import (
     AccountAlreadyLinked,
     DomainError,
@@ -460,7 +460,7 @@ def test_link_approval_needs_an_approved_organization():
         services.link_review(link_id=link.pk, decision="approved", actor=factories.reviewer())
 
 
-def test_link_rejection_needs_a_reason_and_approval_runs_hooks(
+def test_link_rejection_needs_a_reason_and_approval_sends_the_signal(
         django_capture_on_commit_callbacks):
     org = factories.organization(state="approved")
     reviewer = factories.reviewer()
@@ -469,16 +469,66 @@ def test_link_rejection_needs_a_reason_and_approval_runs_hooks(
     with pytest.raises(DomainError, match="written reason"):
         services.link_review(link_id=link.pk, decision="rejected", actor=reviewer)
     seen = []
-    services.link_approved_hooks.append(seen.append)
+
+    def receiver(sender, link_id, **kwargs):
+        # Inside the link's transaction: the approval is already visible to the receiver.
+        seen.append((sender, link_id, AccountLink.objects.get(pk=link_id).status,
+                     transaction.get_connection().in_atomic_block))
+
+    signals.link_approved.connect(receiver, dispatch_uid="test.link_approved")
     try:
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             services.link_review(link_id=link.pk, decision="approved", actor=reviewer)
-        # The hooks run inside the transaction; what they queue (the audiences app's sync) is an
-        # outbox row, published only once the transaction commits.
-        assert seen == [link.pk]
+        assert seen == [(AccountLink, link.pk, AccountLink.Status.APPROVED, True)]
+        # What the audiences app's receiver queues (the sync) is an outbox row, published only
+        # once the transaction commits.
         assert OutboxMessage.objects.get(task="audiences.sync_account").kwargs == {
             "link_id": link.pk}
         assert not OutboxMessage.objects.filter(published_at__isnull=False).exists()
         assert callbacks
     finally:
-        services.link_approved_hooks.remove(seen.append)
+        signals.link_approved.disconnect(dispatch_uid="test.link_approved")
+
+
+def test_a_rolled_back_link_change_leaves_no_outbox_row():
+    org = factories.organization(state="approved")
+    link = factories.linked(org)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.link_end(link_id=link.pk, actor=org.contact)
+        assert OutboxMessage.objects.filter(task="audiences.detach_account").exists()
+        raise RuntimeError("the caller's transaction fails after the unlink")
+    link.refresh_from_db()
+    assert link.status == AccountLink.Status.APPROVED
+    assert not OutboxMessage.objects.filter(task="audiences.detach_account").exists()
+
+
+def test_a_failing_receiver_rolls_the_approval_back():
+    org = factories.organization(state="approved")
+    link = services.link_request(organization_id=org.pk, actor=org.contact,
+                                 account_identifier=factories.account_for(org).display_id)
+
+    def refuse(sender, link_id, **kwargs):
+        raise RuntimeError("receiver failed")
+
+    signals.link_approved.connect(refuse, dispatch_uid="test.refuse")
+    try:
+        with pytest.raises(RuntimeError, match="receiver failed"):
+            services.link_review(link_id=link.pk, decision="approved",
+                                 actor=factories.reviewer())
+    finally:
+        signals.link_approved.disconnect(dispatch_uid="test.refuse")
+    link.refresh_from_db()
+    assert link.status == AccountLink.Status.PENDING
+    assert not OutboxMessage.objects.filter(task="audiences.sync_account").exists()
+
+
+def test_unlinking_and_deleting_the_organization_queue_the_detach_but_cancelling_does_not():
+    org = factories.organization(state="approved")
+    approved = factories.linked(org)
+    pending = services.link_request(organization_id=org.pk, actor=org.contact,
+                                    account_identifier=factories.account_for(org).display_id)
+    services.link_end(link_id=pending.pk, actor=org.contact)
+    assert not OutboxMessage.objects.filter(task="audiences.detach_account").exists()
+    services.organization_delete(organization_id=org.pk, actor=org.contact)
+    assert [m.kwargs for m in OutboxMessage.objects.filter(task="audiences.detach_account")] == [
+        {"link_id": approved.pk}]
