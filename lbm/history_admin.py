@@ -190,7 +190,19 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
 
     def render_history_view(self, request, template, context, **kwargs):
         """A version's fields shown as text: no widget, so no choice list (a provider select
-        would list every company's providers)."""
+        would list every company's providers). In the list, an agency member's rows name the
+        agency too (docs/organizations.md#agencies)."""
+        page = context.get("page_obj")
+        obj = context.get("object")
+        if page is not None and obj is not None:
+            from .permissions import _organization_of
+
+            organization = _organization_of(obj)
+            for record in page:
+                if organization is not None:
+                    label = actor_label(record, organization.pk)
+                    if label:
+                        record.lbm_actor = label
         adminform = context.get("adminform")
         if adminform is not None:
             # Every field read-only: rendered as the version's value, never as a widget.
@@ -218,3 +230,15 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
             return super().history_view(request, object_id, extra_context)
         except PermissionDenied:
             raise Http404 from None
+
+
+def actor_label(record, organization_id) -> str:
+    """"<member> of <agency>" for a history row written by a member of an agency working on the
+    organization ``organization_id`` at the time; empty otherwise (lbm.agency.agency_of)."""
+    from .agency import agency_of
+
+    user = getattr(record, "history_user", None)
+    found = agency_of(user, organization_id, getattr(record, "history_date", None))
+    if found is None:
+        return ""
+    return gettext("%(member)s of %(agency)s") % {"member": user, "agency": found.name}
