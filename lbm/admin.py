@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export.admin import ImportExportModelAdmin
 
 from . import channels, invitations, permissions, selectors, services
+from .admin_agency import MemberRightsMixin  # agency access and the member rights page
 from .admin_helpers import (
     ReasonForm,  # noqa: F401  (imported from here by older code)
     ReviewPageMixin,
@@ -501,7 +502,7 @@ class MembershipInvitationAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class MembershipAdmin(MemberRightsMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ("user", "user_email", "organization", "role", "is_company_member",
                     "created_at")
     list_filter = ("role", "is_company_member")

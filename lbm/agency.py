@@ -220,3 +220,32 @@ def agency_of(user, organization_id: int, when=None) -> "Organization | None":
         found = found.filter(starts_at__lte=when, ends_at__gt=when)
     access = found.select_related("agency").order_by("-starts_at").first()
     return access.agency if access else None
+
+
+def access_actions(access: AgencyAccess, limit: int = 100) -> list:
+    """What the access' members did on the client's objects (their history rows on models that
+    belong to an organization), newest first: the client's Admin reads it on the access' page."""
+    from django.apps import apps
+
+    users = [a.membership.user_id for a in access.assignments.select_related("membership")]
+    if not users:
+        return []
+    until = access.ended_at or access.ends_at
+    rows = []
+    for model in apps.get_models():
+        manager = getattr(model, "history", None)
+        if manager is None or not hasattr(manager, "model"):
+            continue
+        try:
+            field = model._meta.get_field("organization")
+        except Exception:  # noqa: BLE001 - a model without an organization
+            continue
+        if not getattr(field, "is_relation", False) or field.related_model is not Organization:
+            continue
+        found = manager.model.objects.filter(
+            organization_id=access.client_id, history_user_id__in=users,
+            history_date__gte=access.starts_at, history_date__lte=until,
+        ).select_related("history_user").order_by("-history_date")[:limit]
+        rows.extend((model, row) for row in found)
+    rows.sort(key=lambda pair: pair[1].history_date, reverse=True)
+    return rows[:limit]
