@@ -103,7 +103,7 @@ class AgencyAccessAdmin(ReadOnlyHistoryAdmin):
     list_select_related = ("agency", "client")
     readonly_fields = ("client", "agency", "role", "account_list", "member_list", "status",
                        "starts_at", "ends_at", "granted_by", "accepted_by", "accepted_at",
-                       "ended_by", "ended_at", "reason", "actions")
+                       "ended_by", "ended_at", "reason", "agency_actions")
     fields = readonly_fields
 
     def get_queryset(self, request):
@@ -145,7 +145,7 @@ class AgencyAccessAdmin(ReadOnlyHistoryAdmin):
         return "、".join(str(a.membership.user) for a in obj.assignments.all()) or "—"
 
     @admin.display(description=_("their actions"))
-    def actions(self, obj):
+    def agency_actions(self, obj):
         rows = agency.access_actions(obj)
         if not rows:
             return gettext("No actions yet.")

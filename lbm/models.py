@@ -552,6 +552,24 @@ class AgencyAccessStatus(models.TextChoices):
     EXPIRED = "expired", _("Expired")
 
 
+class AgencyAccessAccount(models.Model):
+    """One linked account of the client that an agency access is limited to."""
+
+    access = models.ForeignKey("AgencyAccess", verbose_name=_("agency access"),
+                               on_delete=models.CASCADE)
+    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE,
+                                related_name="+")
+
+    class Meta:
+        verbose_name = _("account of an agency access")
+        verbose_name_plural = _("accounts of agency access")
+        constraints = [models.UniqueConstraint(fields=["access", "account"],
+                                               name="agencyaccessaccount_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.account} ({self.access})"
+
+
 class AgencyAccess(models.Model):
     """A client organization's grant to an agency's organization: a role no higher than Operator,
     for a fixed period, optionally on chosen linked accounts only. Changed only through
@@ -570,6 +588,7 @@ class AgencyAccess(models.Model):
                             default=AgencyRole.VIEWER)
     accounts = models.ManyToManyField(
         Account, verbose_name=_("limited to accounts"), blank=True, related_name="+",
+        through=AgencyAccessAccount,
         help_text=_("Empty: every account linked to the client. Otherwise only these."))
     status = models.CharField(_("status"), max_length=16, choices=AgencyAccessStatus.choices,
                               default=AgencyAccessStatus.PENDING, db_index=True)

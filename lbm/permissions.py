@@ -347,7 +347,7 @@ def _account_ids(user, action: Action, statuses=None):
     """A subquery of the ids of the accounts linked to organizations where ``user`` may do
     ``action``: every account of their own organizations, and of a client only those its agency
     access is limited to (or all of them when it is not limited)."""
-    from .models import AccountLink, AgencyAccess, Membership
+    from .models import AccountLink, AgencyAccessAccount, Membership
 
     statuses = statuses or [AccountLink.Status.APPROVED]
     members = Membership.objects.filter(
@@ -355,8 +355,8 @@ def _account_ids(user, action: Action, statuses=None):
     ).values("organization_id")
     access = _agency_access_for(user, action)
     unlimited = access.filter(accounts__isnull=True).values("client_id")
-    chosen = AgencyAccess.accounts.through.objects.filter(
-        agencyaccess__in=access.values("pk")).values("account_id")
+    chosen = AgencyAccessAccount.objects.filter(
+        access__in=access.values("pk")).values("account_id")
     return AccountLink.objects.filter(
         models.Q(organization_id__in=members) | models.Q(organization_id__in=unlimited)
         | (models.Q(organization_id__in=access.values("client_id"))
