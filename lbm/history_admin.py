@@ -198,11 +198,13 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
             from .permissions import _organization_of
 
             organization = _organization_of(obj)
+            periods = agency_periods(organization.pk) if organization is not None else {}
             for record in page:
-                if organization is not None:
-                    label = actor_label(record, organization.pk)
-                    if label:
-                        record.lbm_actor = label
+                for starts, ends, name in periods.get(record.history_user_id, ()):
+                    if starts <= record.history_date < ends:
+                        record.lbm_actor = gettext("%(member)s of %(agency)s") % {
+                            "member": record.history_user, "agency": name}
+                        break
         adminform = context.get("adminform")
         if adminform is not None:
             # Every field read-only: rendered as the version's value, never as a widget.
@@ -242,3 +244,20 @@ def actor_label(record, organization_id) -> str:
     if found is None:
         return ""
     return gettext("%(member)s of %(agency)s") % {"member": user, "agency": found.name}
+
+
+def agency_periods(organization_id) -> dict:
+    """{user id: [(from, until, agency name)]} of the agency members who worked on the
+    organization (one query for a whole history page)."""
+    from .models import AgencyAccess, AgencyAssignment
+
+    periods: dict = {}
+    for assignment in AgencyAssignment.objects.filter(
+            access__client_id=organization_id).exclude(
+            access__status=AgencyAccess.Status.PENDING).select_related(
+            "access__agency", "membership"):
+        access = assignment.access
+        until = min(access.ends_at, access.ended_at) if access.ended_at else access.ends_at
+        periods.setdefault(assignment.membership.user_id, []).append(
+            (access.starts_at, until, access.agency.name))
+    return periods

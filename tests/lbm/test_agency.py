@@ -231,3 +231,22 @@ def test_removed_from_the_agency_loses_the_client(world):
     membership = Membership.objects.get(organization=world["agency"], user=world["worker"])
     services.membership_remove(membership_id=membership.pk, actor=world["agency_admin"])
     assert not permissions.can(_fresh(world["worker"]), Action.VIEW, world["client"])
+
+
+def test_history_page_and_the_access_page_show_the_agency_and_its_actions(world, client):
+    access = factories.agency_access(world["client"], world["agency"], members=[world["worker"]])
+    audience = audience_services.audience_create_from_ids(
+        actor=world["worker"], name="代理商名單", id_type="phone", ids=af.phones(1),
+        organization_id=world["client"].pk)
+    client.force_login(world["client_admin"])
+    history = client.get(f"/admin/audiences/audience/{audience.pk}/history/")
+    assert history.status_code == 200
+    assert "lbm-agency-actor" in history.content.decode()
+    assert "莎莉數位行銷" in history.content.decode()
+    listing = client.get("/admin/lbm/agencyaccess/").content.decode()
+    assert "莎莉數位行銷" in listing and str(world["worker"]) in listing
+    page = client.get(f"/admin/lbm/agencyaccess/{access.pk}/change/").content.decode()
+    assert "lbm-agency-actions" in page and "代理商名單" in page
+    # Another client's Admin sees nothing of it.
+    client.force_login(world["other_client"].contact)
+    assert client.get(f"/admin/lbm/agencyaccess/{access.pk}/change/").status_code == 404
