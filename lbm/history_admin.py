@@ -203,7 +203,7 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
                 for starts, ends, name in periods.get(record.history_user_id, ()):
                     if starts <= record.history_date < ends:
                         record.lbm_actor = gettext("%(member)s of %(agency)s") % {
-                            "member": record.history_user, "agency": name}
+                            "member": record.history_user.get_username(), "agency": name}
                         break
         adminform = context.get("adminform")
         if adminform is not None:
@@ -243,7 +243,8 @@ def actor_label(record, organization_id) -> str:
     found = agency_of(user, organization_id, getattr(record, "history_date", None))
     if found is None:
         return ""
-    return gettext("%(member)s of %(agency)s") % {"member": user, "agency": found.name}
+    return gettext("%(member)s of %(agency)s") % {"member": user.get_username(),
+                                                  "agency": found.name}
 
 
 def agency_periods(organization_id) -> dict:

@@ -151,17 +151,15 @@ def explain(user, action: Action, obj=None) -> Decision:
     if organization is None or organization.pk is None:
         return Decision(False, _("This belongs to no organization."))
     role = _role_in(user, organization)
-    if role and action in ROLE_ACTIONS.get(role, frozenset()):
-        return Decision(True, _("The role “%(role)s” grants this.")
+    if role:  # the organization's own member: their role decides, never an agency's access
+        if action in ROLE_ACTIONS.get(role, frozenset()):
+            return Decision(True, _("The role “%(role)s” grants this.")
+                            % {"role": _role_label(role)})
+        return Decision(False, _("The role “%(role)s” does not grant this.")
                         % {"role": _role_label(role)})
     grants = _agency_grants(user, organization)
     if grants:
-        decision = _agency_decision(grants, action, obj)
-        if decision.allowed or not role:
-            return decision
-    if role:
-        return Decision(False, _("The role “%(role)s” does not grant this.")
-                        % {"role": _role_label(role)})
+        return _agency_decision(grants, action, obj)
     return Decision(False, _("Not a member of this organization, and no agency access to it."))
 
 
@@ -292,8 +290,9 @@ def actions_on(user, organization) -> frozenset[Action]:
 
     Read from the membership's role at check time, never from a stored copy, so a change to
     ``ROLE_ACTIONS`` reaches every existing member at once (docs/permissions.md)."""
-    actions = ROLE_ACTIONS.get(_role_in(user, organization), frozenset())
-    for grant in _agency_grants(user, organization):
+    role = _role_in(user, organization)
+    actions = ROLE_ACTIONS.get(role, frozenset())
+    for grant in (() if role else _agency_grants(user, organization)):
         actions = actions | (ROLE_ACTIONS.get(grant.role, frozenset()) - AGENCY_NEVER)
     return actions
 
@@ -305,13 +304,16 @@ def _role_actions_anywhere(user, action: Action) -> bool:
 
     cache = user.__dict__.get("_lbm_actions_anywhere")
     if cache is None:
-        roles = set(Membership.objects.filter(
+        # One query: the member roles and (flagged) the agency roles.
+        rows = Membership.objects.filter(
             user=user, organization__status__in=_live_statuses(),
-        ).values_list("role", flat=True).distinct())
-        agency_roles = set(active_agency_access(user).values_list("role", flat=True))
+        ).order_by().annotate(by_agency=models.Value(False)).values_list(
+            "role", "by_agency").union(
+            active_agency_access(user).order_by().annotate(by_agency=models.Value(True))
+            .values_list("role", "by_agency"))
         cache = user.__dict__["_lbm_actions_anywhere"] = frozenset().union(
-            *(ROLE_ACTIONS.get(role, frozenset()) for role in roles),
-            *(ROLE_ACTIONS.get(role, frozenset()) - AGENCY_NEVER for role in agency_roles))
+            *(ROLE_ACTIONS.get(role, frozenset()) - (AGENCY_NEVER if agency else frozenset())
+              for role, agency in rows))
     return action in cache
 
 
