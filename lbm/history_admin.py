@@ -190,7 +190,21 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
 
     def render_history_view(self, request, template, context, **kwargs):
         """A version's fields shown as text: no widget, so no choice list (a provider select
-        would list every company's providers)."""
+        would list every company's providers). In the list, an agency member's rows name the
+        agency too (docs/organizations.md#agencies)."""
+        page = context.get("page_obj")
+        obj = context.get("object")
+        if page is not None and obj is not None:
+            from .permissions import _organization_of
+
+            organization = _organization_of(obj)
+            periods = agency_periods(organization.pk) if organization is not None else {}
+            for record in page:
+                for starts, ends, name in periods.get(record.history_user_id, ()):
+                    if starts <= record.history_date < ends:
+                        record.lbm_actor = gettext("%(member)s of %(agency)s") % {
+                            "member": record.history_user.get_username(), "agency": name}
+                        break
         adminform = context.get("adminform")
         if adminform is not None:
             # Every field read-only: rendered as the version's value, never as a widget.
@@ -218,3 +232,33 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
             return super().history_view(request, object_id, extra_context)
         except PermissionDenied:
             raise Http404 from None
+
+
+def actor_label(record, organization_id) -> str:
+    """"<member> of <agency>" for a history row written by a member of an agency working on the
+    organization ``organization_id`` at the time; empty otherwise (lbm.agency.agency_of)."""
+    from .agency import agency_of
+
+    user = getattr(record, "history_user", None)
+    found = agency_of(user, organization_id, getattr(record, "history_date", None))
+    if found is None:
+        return ""
+    return gettext("%(member)s of %(agency)s") % {"member": user.get_username(),
+                                                  "agency": found.name}
+
+
+def agency_periods(organization_id) -> dict:
+    """{user id: [(from, until, agency name)]} of the agency members who worked on the
+    organization (one query for a whole history page)."""
+    from .models import AgencyAccess, AgencyAssignment
+
+    periods: dict = {}
+    for assignment in AgencyAssignment.objects.filter(
+            access__client_id=organization_id).exclude(
+            access__status=AgencyAccess.Status.PENDING).select_related(
+            "access__agency", "membership"):
+        access = assignment.access
+        until = min(access.ends_at, access.ended_at) if access.ended_at else access.ends_at
+        periods.setdefault(assignment.membership.user_id, []).append(
+            (access.starts_at, until, access.agency.name))
+    return periods

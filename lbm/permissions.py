@@ -99,29 +99,164 @@ def _global_perm(action: Action) -> str:
     return f"lbm.{action.value}"
 
 
+@dataclass(frozen=True)
+class Decision:
+    """``explain``'s answer: whether the action is allowed, and why, in the reader's language."""
+
+    allowed: bool
+    reason: str
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def _role_label(role: str) -> str:
+    from .models import MemberRole
+
+    return str(MemberRole(role).label) if role in MemberRole.values else role
+
+
 def can(user, action: Action, obj=None) -> bool:
     """Whether ``user`` may do ``action`` on ``obj`` (an organization or one of its objects).
 
     With ``obj=None`` the question is "anywhere at all?", which the admin asks to decide whether
     to show a page or a button. Staff act through global permissions; customers through object
     permissions on the organization. Nothing but viewing is allowed on a deleted organization.
+    The answer is ``explain``'s, so the explanation page can never disagree with a check.
     """
+    return explain(user, action, obj).allowed
+
+
+def explain(user, action: Action, obj=None) -> Decision:
+    """``can``'s answer with its reason: the role, the agency access and its limits, the
+    organization's state or the staff permission that decided (docs/permissions.md)."""
     if user is None or not user.is_authenticated or not user.is_active:
-        return False
+        return Decision(False, _("Not signed in, or the user is inactive."))
     organization = _organization_of(obj)
     if organization is not None and organization.is_deleted and action not in DELETED_ORG_ACTIONS:
-        return False
+        return Decision(False, _("The organization is deleted: nothing but viewing is "
+                                 "possible."))
     if user.is_superuser:
-        return True
-    if user.is_staff and user.has_perm(_global_perm(action)):
-        return True
+        return Decision(True, _("Superuser: holds every right."))
+    perm = _global_perm(action)
+    if user.is_staff and user.has_perm(perm):
+        return Decision(True, _("LINE staff permission “%(perm)s”.") % {"perm": perm})
     if action in STAFF_ACTIONS or action not in ORGANIZATION_ACTIONS:
-        return False
+        return Decision(False, _("Only LINE staff with the permission “%(perm)s” may do "
+                                 "this.") % {"perm": perm})
     if obj is None:
-        return _role_actions_anywhere(user, action)
+        if _role_actions_anywhere(user, action):
+            return Decision(True, _("A role in at least one organization grants this."))
+        return Decision(False, _("No role in any organization grants this."))
     if organization is None or organization.pk is None:
-        return False
-    return action in actions_on(user, organization)
+        return Decision(False, _("This belongs to no organization."))
+    role = _role_in(user, organization)
+    if role:  # the organization's own member: their role decides, never an agency's access
+        if action in ROLE_ACTIONS.get(role, frozenset()):
+            return Decision(True, _("The role “%(role)s” grants this.")
+                            % {"role": _role_label(role)})
+        return Decision(False, _("The role “%(role)s” does not grant this.")
+                        % {"role": _role_label(role)})
+    grants = _agency_grants(user, organization)
+    if grants:
+        return _agency_decision(grants, action, obj)
+    return Decision(False, _("Not a member of this organization, and no agency access to it."))
+
+
+# What agency access never grants, whatever its role (docs/organizations.md#agencies): the
+# organization itself, its members, its links and exports of personal data stay the client's.
+AGENCY_NEVER = frozenset({Action.CHANGE, Action.DELETE, Action.MANAGE_MEMBERS,
+                          Action.MANAGE_LINKS, Action.EXPORT_AUDIENCES, Action.EXPORT_NOTICES})
+
+
+@dataclass(frozen=True)
+class AgencyGrant:
+    """One active agency access of the user to an organization, as read at check time."""
+
+    agency: str
+    role: str
+    accounts: "frozenset[int] | None"  # None: every linked account of the client
+
+
+def _account_of(obj):
+    """The linked account an object belongs to, if any (itself, ``account``, ``source_account``,
+    or its audience's source account)."""
+    from .models import Account
+
+    if isinstance(obj, Account):
+        return obj
+    for name in ("account", "source_account"):
+        value = getattr(obj, name, None) if hasattr(type(obj), name) else None
+        if isinstance(value, Account):
+            return value
+    audience = getattr(obj, "audience", None) if hasattr(type(obj), "audience") else None
+    if audience is not None and audience is not obj:
+        return _account_of(audience)
+    return None
+
+
+def _agency_decision(grants, action: Action, obj) -> Decision:
+    names = "、".join(sorted({g.agency for g in grants}))
+    if action in AGENCY_NEVER:
+        return Decision(False, _("Agency access (%(agency)s) never grants this.")
+                        % {"agency": names})
+    holding = [g for g in grants if action in ROLE_ACTIONS.get(g.role, frozenset())]
+    if not holding:
+        roles = "、".join(sorted({_role_label(g.role) for g in grants}))
+        return Decision(False, _("The agency access role “%(role)s” (%(agency)s) does not "
+                                 "grant this.") % {"role": roles, "agency": names})
+    account = _account_of(obj)
+    if account is not None and account.pk is not None:
+        holding = [g for g in holding if g.accounts is None or account.pk in g.accounts]
+        if not holding:
+            return Decision(False, _("The account “%(account)s” is not among the accounts of "
+                                     "the agency access (%(agency)s).")
+                            % {"account": account.name, "agency": names})
+    grant = holding[0]
+    return Decision(True, _("Agency access of %(agency)s as “%(role)s”.")
+                    % {"agency": grant.agency, "role": _role_label(grant.role)})
+
+
+def active_agency_access(user, now=None):
+    """The agency access through which ``user`` works now: active, within its period, the user
+    assigned as a member of the agency, both organizations live. Read at every check, so an end
+    or an expiry takes every right away at once."""
+    from django.db.models import F
+    from django.utils import timezone
+
+    from .models import AgencyAccess
+
+    now = now or timezone.now()
+    live = _live_statuses()
+    return AgencyAccess.objects.filter(
+        status=AgencyAccess.Status.ACTIVE, starts_at__lte=now, ends_at__gt=now,
+        assignments__membership__user=user,
+        assignments__membership__organization_id=F("agency_id"),
+        agency__status__in=live, client__status__in=live,
+    )
+
+
+def _agency_grants(user, organization) -> list[AgencyGrant]:
+    cache = user.__dict__.setdefault("_lbm_agency", {})
+    if organization.pk not in cache:
+        grants = []
+        for access in (active_agency_access(user).filter(client_id=organization.pk)
+                       .select_related("agency").prefetch_related("accounts")):
+            ids = frozenset(a.pk for a in access.accounts.all())
+            grants.append(AgencyGrant(agency=access.agency.name, role=access.role,
+                                      accounts=ids or None))
+        cache[organization.pk] = grants
+    return cache[organization.pk]
+
+
+def _role_in(user, organization) -> "str | None":
+    from .models import Membership
+
+    cache = user.__dict__.setdefault("_lbm_org_roles", {})
+    if organization.pk not in cache:
+        cache[organization.pk] = (Membership.objects.filter(
+            user=user, organization_id=organization.pk).values_list("role", flat=True).first())
+    return cache[organization.pk]
 
 
 def require(user, action: Action, obj=None) -> None:
@@ -150,32 +285,35 @@ def roles_with(action: Action) -> list[str]:
 
 
 def actions_on(user, organization) -> frozenset[Action]:
-    """The organization actions the user's role there grants (one query, cached per request).
+    """The organization actions the user's role there, or their agency access to it, grants
+    (cached per request; account limits of agency access are judged per object by ``explain``).
 
     Read from the membership's role at check time, never from a stored copy, so a change to
     ``ROLE_ACTIONS`` reaches every existing member at once (docs/permissions.md)."""
-    from .models import Membership
-
-    cache = user.__dict__.setdefault("_lbm_org_actions", {})
-    if organization.pk not in cache:
-        role = (Membership.objects.filter(user=user, organization_id=organization.pk)
-                .values_list("role", flat=True).first())
-        cache[organization.pk] = ROLE_ACTIONS.get(role, frozenset())
-    return cache[organization.pk]
+    role = _role_in(user, organization)
+    actions = ROLE_ACTIONS.get(role, frozenset())
+    for grant in (() if role else _agency_grants(user, organization)):
+        actions = actions | (ROLE_ACTIONS.get(grant.role, frozenset()) - AGENCY_NEVER)
+    return actions
 
 
 def _role_actions_anywhere(user, action: Action) -> bool:
-    """Whether the user's role in any live organization grants ``action`` (one query per user,
-    then cached on the user object for the request)."""
+    """Whether the user's role in any live organization, or an active agency access, grants
+    ``action`` (one query per user, then cached on the user object for the request)."""
     from .models import Membership
 
     cache = user.__dict__.get("_lbm_actions_anywhere")
     if cache is None:
-        roles = Membership.objects.filter(
+        # One query: the member roles and (flagged) the agency roles.
+        rows = Membership.objects.filter(
             user=user, organization__status__in=_live_statuses(),
-        ).values_list("role", flat=True).distinct()
+        ).order_by().annotate(by_agency=models.Value(False)).values_list(
+            "role", "by_agency").union(
+            active_agency_access(user).order_by().annotate(by_agency=models.Value(True))
+            .values_list("role", "by_agency"))
         cache = user.__dict__["_lbm_actions_anywhere"] = frozenset().union(
-            *(ROLE_ACTIONS.get(role, frozenset()) for role in roles))
+            *(ROLE_ACTIONS.get(role, frozenset()) - (AGENCY_NEVER if agency else frozenset())
+              for role, agency in rows))
     return action in cache
 
 
@@ -185,14 +323,71 @@ def _live_statuses() -> list[str]:
     return [s for s in Organization.Status.values if s != Organization.Status.DELETED]
 
 
-def organization_ids(user, action: Action = Action.VIEW):
-    """A subquery of the ids of the live organizations where ``user``'s role grants ``action``."""
-    from .models import Membership
+def _agency_access_for(user, action: Action):
+    """The user's active agency access whose role grants ``action`` (a queryset)."""
+    from .models import AgencyAccess
 
-    return Membership.objects.filter(
-        user=user, role__in=roles_with(action),
-        organization__status__in=_live_statuses(),
+    if action in AGENCY_NEVER:
+        return AgencyAccess.objects.none()
+    return active_agency_access(user).filter(role__in=roles_with(action))
+
+
+def organization_ids(user, action: Action = Action.VIEW):
+    """A subquery of the ids of the live organizations where ``user``'s role, or their agency
+    access, grants ``action``."""
+    from .models import Membership, Organization
+
+    members = Membership.objects.filter(user=user, role__in=roles_with(action)
+                                        ).values("organization_id")
+    agency = _agency_access_for(user, action).values("client_id")
+    return Organization.objects.filter(
+        models.Q(pk__in=members) | models.Q(pk__in=agency),
+        status__in=_live_statuses()).values("pk")
+
+
+def _account_ids(user, action: Action, statuses=None):
+    """A subquery of the ids of the accounts linked to organizations where ``user`` may do
+    ``action``: every account of their own organizations, and of a client only those its agency
+    access is limited to (or all of them when it is not limited)."""
+    from .models import AccountLink, AgencyAccessAccount, Membership
+
+    statuses = statuses or [AccountLink.Status.APPROVED]
+    members = Membership.objects.filter(
+        user=user, role__in=roles_with(action), organization__status__in=_live_statuses()
     ).values("organization_id")
+    access = _agency_access_for(user, action)
+    unlimited = access.filter(accounts__isnull=True).values("client_id")
+    chosen = AgencyAccessAccount.objects.filter(
+        access__in=access.values("pk")).values("account_id")
+    return AccountLink.objects.filter(
+        models.Q(organization_id__in=members) | models.Q(organization_id__in=unlimited)
+        | (models.Q(organization_id__in=access.values("client_id"))
+           & models.Q(account_id__in=chosen)),
+        status__in=statuses).values("account_id")
+
+
+def _account_path_for(model, organization_path: str) -> "str | None":
+    """The lookup from ``model`` to the linked account its rows belong to, next to its
+    organization (``account`` or ``source_account``), if it has one."""
+    from .models import Account
+
+    *prefix, _last = organization_path.split("__")
+    target = model
+    for name in prefix:
+        try:
+            target = target._meta.get_field(name).related_model
+        except Exception:  # noqa: BLE001 - an unusual path: no account limit applies
+            return None
+        if target is None:
+            return None
+    for name in ("account", "source_account"):
+        try:
+            field = target._meta.get_field(name)
+        except Exception:  # noqa: BLE001 - no such field
+            continue
+        if getattr(field, "related_model", None) is Account and not field.many_to_many:
+            return "__".join([*prefix, name])
+    return None
 
 
 def sees_everything(user, model) -> bool:
@@ -228,29 +423,40 @@ def visible(user, queryset: models.QuerySet, action: Action = Action.VIEW,
         return queryset.none()
     ids = organization_ids(user, action)
     if account_path is not None:
-        from .models import AccountLink
-
-        linked = AccountLink.objects.filter(
-            status=AccountLink.Status.APPROVED, organization_id__in=ids).values("account_id")
-        return queryset.filter(**{f"{account_path}__in": linked})
+        return queryset.filter(**{f"{account_path}__in": _account_ids(user, action)})
     if issubclass(model, Organization):
         return queryset.filter(pk__in=ids)
     if issubclass(model, Account):
         from .models import AccountLink
 
-        linked = AccountLink.objects.filter(
-            status__in=AccountLink.ACTIVE, organization_id__in=ids
-        ).values("account_id")
-        return queryset.filter(pk__in=linked)
+        return queryset.filter(pk__in=_account_ids(user, action, list(AccountLink.ACTIVE)))
     path = organization_path or "organization"
-    return queryset.filter(**{f"{path}__in": ids})
+    narrowed = queryset.filter(**{f"{path}__in": ids})
+    linked = _account_path_for(model, path)
+    if linked is None:
+        return narrowed
+    # Rows of a client's accounts that the user's agency access leaves out are invisible.
+    from .models import Membership
+
+    members = Membership.objects.filter(user=user, role__in=roles_with(action)
+                                        ).values("organization_id")
+    return narrowed.filter(
+        models.Q(**{f"{path}__in": members}) | models.Q(**{f"{linked}__isnull": True})
+        | models.Q(**{f"{linked}__in": _account_ids(user, action,
+                                                     ["pending", "approved"])}))
 
 
 def grant_role(membership) -> None:
     """The member's rights follow their role from now on: rights are read from the role at
     check time (``actions_on``), so this only forgets what this request had cached."""
-    membership.user.__dict__.pop("_lbm_org_actions", None)
-    membership.user.__dict__.pop("_lbm_actions_anywhere", None)
+    forget_rights(membership.user)
+
+
+def forget_rights(user) -> None:
+    """Forget the rights cached on ``user`` for this request (after a role or an agency access
+    changed)."""
+    for key in ("_lbm_org_roles", "_lbm_agency", "_lbm_actions_anywhere"):
+        user.__dict__.pop(key, None)
 
 
 def revoke_role(membership) -> None:

@@ -512,6 +512,10 @@ def link_request(*, organization_id: int, actor, account_identifier: str) -> Acc
         with transaction.atomic():
             organization = Organization.objects.get(pk=organization_id)
             permissions.require(actor, Action.MANAGE_LINKS, organization)
+            if organization.is_agency:
+                raise IneligibleLink(_("An agency's organization cannot own linked accounts: "
+                                       "the client links them to its own organization."),
+                                     field="account_identifier")
             account = find_account(account_identifier)
             _raise_if_ineligible(link_eligibility(organization, account))
             now = timezone.now()

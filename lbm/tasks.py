@@ -26,3 +26,12 @@ def publish_outbox() -> int:
     from .outbox import sweep
 
     return sweep()
+
+
+@shared_task(name="lbm.expire_agency_access", acks_late=True)
+def expire_agency_access() -> int:
+    """Beat, every 10 minutes: record the expiry of agency access past its end
+    (docs/organizations.md#agencies); its rights already stopped at the end time."""
+    from .agency import expire_due
+
+    return expire_due()

@@ -137,3 +137,24 @@ def linked(org: Organization, account: Account | None = None) -> AccountLink:
                                  account_identifier=account.display_id)
     return services.link_review(link_id=link.pk, decision="approved",
                                  actor=shared_reviewer())
+
+
+def agency_access(client: Organization, agency: Organization, *, role="operator", accounts=(),
+                  members=(), days=30):
+    """Agency access granted by ``client``'s Admin and accepted by ``agency``'s Admin with
+    ``members`` (users of the agency) assigned (lbm.agency)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from lbm import agency as agency_services
+
+    client_admin = Membership.objects.filter(organization=client, role="admin").first().user
+    agency_admin = Membership.objects.filter(organization=agency, role="admin").first().user
+    access = agency_services.access_grant(
+        client_id=client.pk, agency_id=agency.pk, actor=client_admin, role=role,
+        ends_at=timezone.now() + timedelta(days=days), account_ids=[a.pk for a in accounts])
+    membership_ids = list(Membership.objects.filter(organization=agency, user__in=members)
+                          .values_list("pk", flat=True))
+    return agency_services.access_accept(access_id=access.pk, actor=agency_admin,
+                                         membership_ids=membership_ids)

@@ -79,6 +79,10 @@ def build():
                                            "test_recording": lon.upload("t.mp4", b"v")})
     lon_services.application_submit(actor=own["users"]["admin"], application_id=application.pk)
     factories.organization(state="pending", name="待審組織")
+    # An agency with (viewer) access to both organizations (docs/organizations.md#agencies).
+    firm = factories.organization(state="approved", name="矩陣代理商", kind="agency")
+    for world in (own, other):
+        factories.agency_access(world["org"], firm, role="viewer")
     # The Official Account administrator of the first organization's account.
     oa_admin = factories.UserFactory(username="oa_admin")
     selfservice.administrator_grant(account_id=own["account"].pk, user=oa_admin, actor=manager)

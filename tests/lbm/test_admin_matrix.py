@@ -72,7 +72,7 @@ def _owner(obj):
     """The organization a row belongs to, for picking own and foreign rows (None: global)."""
     from lbm.models import Account, Organization
 
-    for path in ("organization", "account", "template.account", "subscription.account",
+    for path in ("organization", "client", "account", "template.account", "subscription.account",
                  "channel.account", "notice.account", "contract.main_account",
                  "invoice.customer", "customer", "audience.organization"):
         target = obj
@@ -236,6 +236,8 @@ RULES = {
     "lbm.channel": Rule(view="M", all="M", change="M", act="M"),
     "lbm.channelaccesstoken": Rule(view="M", all="M", change="M", act="M"),
     "lbm.membershipinvitation": Rule(view="A", add="A", act="A"),
+    # Agency access: the client's (and the agency's) Admins; read-only, changed by lbm.agency.
+    "lbm.agencyaccess": Rule(view="A"),
     "lbm.outboxmessage": Rule(view=""),  # superusers only (docs/reliability.md#the-outbox)
     "lbm.accountlink": Rule(view=CUSTOMERS + "RM", all="RM", add="A", act="A"),
     "lbm.organizationreview": Rule(view="R", all="R", act="R"),
@@ -346,6 +348,11 @@ FROZEN_TEXT = {
     ),
     'lbm_membershipinvitation_accept': (
         '--get=400:VDOARMX; --post=400:VDOARMX'  # the matrix's token is not an invitation
+    ),
+    'lbm_membership_rights': (  # the organization's Admins and LINE staff who see members
+        'own-get=200:ARM,403:VDO,404:X; own-post=200:ARM,403:VDO,404:X; '
+        'other-get=200:RM,404:VDOAX; other-post=200:RM,404:VDOAX; '
+        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
     ),
     'lbm_organization_next_step': (
         'own-get=403:VDOARM,404:X; own-post=403:VDOARM,404:X; '
