@@ -11,6 +11,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import invitations, permissions, services
+from .admin_agency import MemberRightsMixin  # agency access and the member rights page
 from .admin_helpers import ScopedAdminMixin, run_service
 from .exceptions import DomainError
 from .history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
@@ -169,7 +170,7 @@ class MembershipInvitationAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
+class MembershipAdmin(MemberRightsMixin, ScopedAdminMixin, SimpleHistoryAdmin):
     list_display = ("user", "user_email", "organization", "role", "is_company_member",
                     "created_at")
     list_filter = ("role", "is_company_member")

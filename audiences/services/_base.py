@@ -41,6 +41,11 @@ def _owner(*, actor, organization_id: int | None, account_id: int | None,
         if organization is None:
             raise AudienceError(_("Choose the organization the audience belongs to."))
         permissions.require(actor, action, organization)
+        if account is not None:  # an agency limited to other accounts may not (lbm.agency)
+            permissions.require(actor, action, account)
+    if organization is not None and organization.is_agency:
+        raise AudienceError(_("An agency's organization cannot own audiences: create them in "
+                              "the client's organization."), field="organization")
     if organization is not None and organization.status != Organization.Status.APPROVED:
         raise AudienceError(_("Audiences can be created only in an approved organization."))
     if account is not None and organization is not None and not AccountLink.objects.filter(
