@@ -250,3 +250,140 @@ def test_history_page_and_the_access_page_show_the_agency_and_its_actions(world,
     # Another client's Admin sees nothing of it.
     client.force_login(world["other_client"].contact)
     assert client.get(f"/admin/lbm/agencyaccess/{access.pk}/change/").status_code == 404
+
+
+# --- The admin pages (lbm.admin_agency): thin forms over lbm.agency ----------------------------
+
+def _signed_in(user):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(user)
+    return browser
+
+
+def _grant_data(world, **extra):
+    day = (timezone.localdate() + timedelta(days=90)).isoformat()
+    return {"client": world["client"].pk, "agency": world["agency"].pk, "role": "operator",
+            "ends_on": day, "accounts": [world["shop"].pk], "reason": "年度代操", **extra}
+
+
+def test_client_admin_grants_on_the_grant_page(world):
+    browser = _signed_in(world["client_admin"])
+    assert browser.get("/admin/lbm/agencyaccess/grant/").status_code == 200
+    response = browser.post("/admin/lbm/agencyaccess/grant/", _grant_data(world))
+    access = AgencyAccess.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/admin/lbm/agencyaccess/{access.pk}/change/"
+    assert (access.client, access.agency, access.role) == (
+        world["client"], world["agency"], "operator")
+    assert access.status == AgencyAccess.Status.PENDING
+    assert list(access.accounts.all()) == [world["shop"]]
+    assert access.granted_by == world["client_admin"]
+    assert access.history.filter(history_change_reason="年度代操").exists()
+
+
+def test_grant_by_business_number(world):
+    data = _grant_data(world, agency="", agency_business_number=world["agency"].business_number)
+    response = _signed_in(world["client_admin"]).post("/admin/lbm/agencyaccess/grant/", data)
+    assert response.status_code == 302
+    assert AgencyAccess.objects.get().agency == world["agency"]
+
+
+def test_operator_of_the_client_cannot_open_the_grant_page(world):
+    operator = factories.member(world["client"], "operator")
+    browser = _signed_in(operator)
+    assert browser.get("/admin/lbm/agencyaccess/grant/").status_code in (403, 404)
+    assert browser.post("/admin/lbm/agencyaccess/grant/",
+                        _grant_data(world)).status_code in (403, 404)
+    assert not AgencyAccess.objects.exists()
+
+
+def test_role_above_operator_and_a_long_period_are_refused_on_their_fields(world):
+    browser = _signed_in(world["client_admin"])
+    response = browser.post("/admin/lbm/agencyaccess/grant/", _grant_data(world, role="admin"))
+    assert response.status_code == 200 and "role" in response.context["form"].errors
+    far = (timezone.localdate() + timedelta(days=400)).isoformat()
+    response = browser.post("/admin/lbm/agencyaccess/grant/", _grant_data(world, ends_on=far))
+    assert response.status_code == 200
+    assert response.context["form"].errors["ends_on"] == [
+        "Agency access lasts at most one year; renew it to go on."]
+    assert not AgencyAccess.objects.exists()
+
+
+def test_agency_admin_accepts_assigning_a_member_and_either_side_ends_it(world):
+    access = agency.access_grant(client_id=world["client"].pk, agency_id=world["agency"].pk,
+                                 actor=world["client_admin"], role="operator",
+                                 ends_at=timezone.now() + timedelta(days=30))
+    membership = Membership.objects.get(user=world["worker"], organization=world["agency"])
+    # The client's Admin cannot accept for the agency.
+    response = _signed_in(world["client_admin"]).post(
+        f"/admin/lbm/agencyaccess/{access.pk}/accept/", {"members": [membership.pk]})
+    assert response.status_code == 403
+    agency_admin = _signed_in(world["agency_admin"])
+    page = agency_admin.get(f"/admin/lbm/agencyaccess/{access.pk}/change/")
+    assert f"/admin/lbm/agencyaccess/{access.pk}/accept/" in page.content.decode()
+    response = agency_admin.post(f"/admin/lbm/agencyaccess/{access.pk}/accept/",
+                                 {"members": [membership.pk], "reason": "接案"})
+    assert response.status_code == 302
+    access.refresh_from_db()
+    assert access.status == AgencyAccess.Status.ACTIVE
+    assert access.accepted_by == world["agency_admin"]
+    assert permissions.can(_fresh(world["worker"]), Action.CREATE_AUDIENCES, world["client"])
+
+    # The client's Admin ends it: the member's rights are gone at once.
+    response = _signed_in(world["client_admin"]).post(
+        f"/admin/lbm/agencyaccess/{access.pk}/end/", {"reason": "合約結束"})
+    assert response.status_code == 302
+    access.refresh_from_db()
+    assert access.status == AgencyAccess.Status.ENDED and access.reason == "合約結束"
+    assert not permissions.can(_fresh(world["worker"]), Action.VIEW, world["client"])
+    worker_page = f"/admin/lbm/organization/{world['client'].pk}/change/"
+    response = _signed_in(world["worker"]).get(worker_page)
+    assert response.status_code == 404
+
+
+def test_agency_admin_ends_and_assigns_on_the_members_page(world):
+    access = factories.agency_access(world["client"], world["agency"], members=[])
+    membership = Membership.objects.get(user=world["worker"], organization=world["agency"])
+    agency_admin = _signed_in(world["agency_admin"])
+    response = agency_admin.post(f"/admin/lbm/agencyaccess/{access.pk}/members/",
+                                 {"assign": [membership.pk]})
+    assert response.status_code == 302
+    assert permissions.can(_fresh(world["worker"]), Action.VIEW, world["client"])
+    assignment = access.assignments.get()
+    agency_admin.post(f"/admin/lbm/agencyaccess/{access.pk}/members/",
+                      {"unassign": [assignment.pk]})
+    assert not permissions.can(_fresh(world["worker"]), Action.VIEW, world["client"])
+    assert agency_admin.get(f"/admin/lbm/agencyaccess/{access.pk}/renew/").status_code == 403
+    response = agency_admin.post(f"/admin/lbm/agencyaccess/{access.pk}/end/", {"reason": "x"})
+    assert response.status_code == 302
+    access.refresh_from_db()
+    assert access.status == AgencyAccess.Status.ENDED
+
+
+def test_client_admin_renews_but_not_beyond_a_year(world):
+    access = factories.agency_access(world["client"], world["agency"], members=[world["worker"]])
+    browser = _signed_in(world["client_admin"])
+    far = (timezone.localdate() + timedelta(days=400)).isoformat()
+    response = browser.post(f"/admin/lbm/agencyaccess/{access.pk}/renew/", {"ends_on": far})
+    assert response.status_code == 200 and "ends_on" in response.context["form"].errors
+    before = access.ends_at
+    access.refresh_from_db()
+    assert access.ends_at == before
+    near = (timezone.localdate() + timedelta(days=200)).isoformat()
+    response = browser.post(f"/admin/lbm/agencyaccess/{access.pk}/renew/",
+                            {"ends_on": near, "reason": "續約"})
+    assert response.status_code == 302
+    access.refresh_from_db()
+    assert timezone.localtime(access.ends_at).date().isoformat() == near
+
+
+def test_another_client_admin_sees_nothing_of_the_access(world):
+    access = factories.agency_access(world["client"], world["agency"], members=[world["worker"]])
+    stranger = _signed_in(world["other_client"].contact)
+    for step in ("accept", "members", "end", "renew"):
+        assert stranger.post(f"/admin/lbm/agencyaccess/{access.pk}/{step}/",
+                             {"reason": "x"}).status_code == 404
+    access.refresh_from_db()
+    assert access.status == AgencyAccess.Status.ACTIVE
