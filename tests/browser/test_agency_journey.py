@@ -1,11 +1,15 @@
 """An agency's member at work (docs/organizations.md#agencies): the client's Admin grants the
-agency Operator access to one of its two accounts and the agency's Admin assigns the member
-(through lbm.agency: the admin has no grant form yet); the member uploads an audience in the
-client's organization, sees the one account only, and the other account's page is a 404."""
+agency Operator access to one of its two accounts on the grant page (zh-Hant), the agency's Admin
+accepts on the access page assigning the member; the member uploads an audience in the client's
+organization, sees the one account only, and the other account's page is a 404."""
+
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from audiences.models import Audience, AudienceUpload
+from lbm.models import AgencyAccess, Membership
 from tests import factories
 from tests.audiences import factories as af
 from tests.browser.conftest import sign_in
@@ -22,13 +26,42 @@ def world(settings):
     worker = factories.member(firm, "viewer", username="agency_worker")
     shop = factories.linked(client).account
     cafe = factories.linked(client).account
-    access = factories.agency_access(client, firm, role="operator", accounts=[shop],
-                                     members=[worker])
-    return {"client": client, "worker": worker, "shop": shop, "cafe": cafe, "access": access}
+    return {"client": client, "firm": firm, "worker": worker, "shop": shop, "cafe": cafe}
+
+
+def _grant_and_accept(new_page, world):
+    admin = new_page("zh-hant")
+    sign_in(admin, world["client"].contact.username, factories.PASSWORD)
+    admin.goto("/admin/lbm/agencyaccess/")
+    admin.click("#lbm-agency-grant")
+    admin.select_option("#id_client", str(world["client"].pk))
+    admin.select_option("#id_agency", str(world["firm"].pk))
+    admin.select_option("#id_role", "operator")
+    admin.fill("#id_ends_on", (timezone.localdate() + timedelta(days=90)).isoformat())
+    admin.check(f"input[name=accounts][value='{world['shop'].pk}']")
+    admin.fill("#id_reason", "年度代操")
+    admin.click("#lbm-agency-submit")
+    admin.wait_for_url("**/agencyaccess/*/change/")
+    assert "代理商的管理員接受後生效" in admin.locator(".messagelist").inner_text()
+    access = AgencyAccess.objects.get()
+    assert access.status == "pending" and list(access.accounts.all()) == [world["shop"]]
+
+    firm_admin = new_page("zh-hant")
+    sign_in(firm_admin, world["firm"].contact.username, factories.PASSWORD)
+    firm_admin.goto(f"/admin/lbm/agencyaccess/{access.pk}/change/")
+    firm_admin.click("#lbm-agency-accept")
+    membership = Membership.objects.get(user=world["worker"], organization=world["firm"])
+    firm_admin.check(f"input[name=members][value='{membership.pk}']")
+    firm_admin.click("#lbm-agency-submit")
+    firm_admin.wait_for_url(f"**/agencyaccess/{access.pk}/change/")
+    assert "已接受授權" in firm_admin.locator(".messagelist").inner_text()
+    access.refresh_from_db()
+    assert access.status == "active" and access.assignments.get().membership == membership
 
 
 def test_agency_member_uploads_for_the_client_and_sees_only_the_granted_account(
         new_page, world, tmp_path):
+    _grant_and_accept(new_page, world)
     path = tmp_path / "members.csv"
     path.write_bytes("".join(f"{p}\r\n" for p in af.phones(50)).encode())
     page = new_page()
