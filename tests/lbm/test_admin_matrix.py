@@ -236,7 +236,8 @@ RULES = {
     "lbm.channel": Rule(view="M", all="M", change="M", act="M"),
     "lbm.channelaccesstoken": Rule(view="M", all="M", change="M", act="M"),
     "lbm.membershipinvitation": Rule(view="A", add="A", act="A"),
-    # Agency access: the client's (and the agency's) Admins; read-only, changed by lbm.agency.
+    # Agency access: the client's (and the agency's) Admins; no add or change form: the grant,
+    # accept, members, renew and end pages (FROZEN_TEXT) call lbm.agency.
     "lbm.agencyaccess": Rule(view="A"),
     "lbm.outboxmessage": Rule(view=""),  # superusers only (docs/reliability.md#the-outbox)
     "lbm.accountlink": Rule(view=CUSTOMERS + "RM", all="RM", add="A", act="A"),
@@ -348,6 +349,31 @@ FROZEN_TEXT = {
     ),
     'lbm_membershipinvitation_accept': (
         '--get=400:VDOARMX; --post=400:VDOARMX'  # the matrix's token is not an invitation
+    ),
+    # Agency access pages (docs/organizations.md#agencies): the client's Admin grants, renews and
+    # ends; accepting and assigning are the agency's Admin's (not a role of the matrix world).
+    'lbm_agencyaccess_accept': (
+        'own-get=403:A,404:VDORMX; own-post=403:A,404:VDORMX; '
+        'other-get=404:VDOARMX; other-post=404:VDOARMX; '
+        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    ),
+    'lbm_agencyaccess_end': (
+        'own-get=200:A,404:VDORMX; own-post=302:A,404:VDORMX; '
+        'other-get=404:VDOARMX; other-post=404:VDOARMX; '
+        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    ),
+    'lbm_agencyaccess_grant': (
+        '--get=200:A,403:VDORMX; --post=200:A,403:VDORMX'
+    ),
+    'lbm_agencyaccess_members': (
+        'own-get=403:A,404:VDORMX; own-post=403:A,404:VDORMX; '
+        'other-get=404:VDOARMX; other-post=404:VDOARMX; '
+        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    ),
+    'lbm_agencyaccess_renew': (
+        'own-get=200:A,404:VDORMX; own-post=200:A,404:VDORMX; '
+        'other-get=404:VDOARMX; other-post=404:VDOARMX; '
+        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
     ),
     'lbm_membership_rights': (  # the organization's Admins and LINE staff who see members
         'own-get=200:ARM,403:VDO,404:X; own-post=200:ARM,403:VDO,404:X; '
@@ -473,6 +499,8 @@ FROZEN = {key: _frozen(text) for key, text in FROZEN_TEXT.items()}
 FROZEN_WRITERS = {key: "R" for key in FROZEN_TEXT if key.endswith("review_decide")}
 # The account managers' second approvals (docs/billing.md#two-person-approvals).
 FROZEN_WRITERS["billing_secondapproval_decide"] = "M"
+# The client's Admin ends an agency access (docs/organizations.md#agencies).
+FROZEN_WRITERS["lbm_agencyaccess_end"] = "A"
 
 
 def may_write(rule, letter, label) -> bool:
