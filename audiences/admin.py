@@ -19,7 +19,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from lbm import permissions
-from lbm.admin_helpers import ScopedAdminMixin, confirm_with_reason, run_service
+from lbm.admin_helpers import (
+    ReadOnlyAdminMixin,
+    ScopedAdminMixin,
+    confirm_with_reason,
+    run_service,
+)
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.paginators import LargeTablePaginator
@@ -127,7 +132,8 @@ class SourceFilter(admin.SimpleListFilter):
 
 
 @admin.register(Audience)
-class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, SimpleHistoryAdmin):
+class AudienceAdmin(ReadOnlyAdminMixin, AudienceInsightMixin, ScopedAdminMixin,
+                    SimpleHistoryAdmin):
     # Insight and overlap are for those who may share audiences (Admins and Operators).
     # The upload page itself tells a person who may not upload why (403 with the reason).
     admin_gates = {"import": Gate("view"),
@@ -171,15 +177,6 @@ class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, SimpleHistoryAdmin):
                   .values("audience").annotate(n=Count("pk")).values("n"))
         return super().get_queryset(request).annotate(
             share_count=Coalesce(Subquery(shares), 0))
-
-    def has_add_permission(self, request):
-        return False  # audiences are created by upload, combination or LINE Tag
-
-    def has_change_permission(self, request, obj=None):
-        return False  # changes go through the actions below
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_share_permission(self, request):
         return _can(request, Action.SHARE_AUDIENCES)
@@ -417,7 +414,7 @@ class AudienceAdmin(AudienceInsightMixin, ScopedAdminMixin, SimpleHistoryAdmin):
 
 
 @admin.register(AudienceUpload)
-class AudienceUploadAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class AudienceUploadAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("original_name", "organization", "target", "id_type", "status", "progress",
                     "id_count", "created_by", "created_at")
     list_filter = ("status", "id_type")
@@ -430,15 +427,6 @@ class AudienceUploadAdmin(ScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description=_("audience"))
     def target(self, obj):
         return obj.audience or obj.name
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     admin_gates = {"progress": Gate("view", obj="upload_id"),
                    "status": Gate("view", obj="upload_id"),
@@ -538,7 +526,7 @@ class AudienceChoiceFilter(admin.SimpleListFilter):
 
 
 @admin.register(AudienceMember)
-class AudienceMemberAdmin(ScopedAdminMixin, admin.ModelAdmin):
+class AudienceMemberAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     organization_path = "audience__organization"
     list_display = ("identifier", "audience")
     list_select_related = ("audience",)
@@ -566,15 +554,6 @@ class AudienceMemberAdmin(ScopedAdminMixin, admin.ModelAdmin):
         return queryset.filter(
             identifier__in=candidates,
             audience__in=selectors.audiences_for(request.user).order_by().values("pk")), False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 # --- LINE Tags --------------------------------------------------------------------------------
@@ -718,7 +697,7 @@ class FriendshipInline(admin.TabularInline):
 
 
 @admin.register(LineUser)
-class LineUserAdmin(admin.ModelAdmin):
+class LineUserAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("user_id", "notification_consent", "sms_verified_at", "created_at")
     search_fields = ("=user_id",)
     list_filter = ("notification_consent",)
@@ -733,15 +712,6 @@ class LineUserAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return permissions.sees_everything(request.user, LineUser)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

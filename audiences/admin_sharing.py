@@ -14,7 +14,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from lbm import permissions
-from lbm.admin_helpers import ScopedAdminMixin, run_service
+from lbm.admin_helpers import ReadOnlyAdminMixin, ScopedAdminMixin, run_service
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin
 from lbm.models import Account, AccountLink
@@ -215,7 +215,7 @@ def make_lookalike(modeladmin, request, queryset):
 
 
 @admin.register(LinkSharing)
-class LinkSharingAdmin(ScopedAdminMixin, ReadOnlyHistoryAdmin):
+class LinkSharingAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, ReadOnlyHistoryAdmin):
     """One row per linked account: share all (every organization resource, now and when
     created) or share selected (chosen one by one)."""
 
@@ -254,15 +254,6 @@ class LinkSharingAdmin(ScopedAdminMixin, ReadOnlyHistoryAdmin):
         return (super().get_queryset(request)
                 .filter(link__status=AccountLink.Status.APPROVED)
                 .annotate(shared_count=Coalesce(Subquery(shared), 0)))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_share_permission(self, request):
         return permissions.can(request.user, Action.SHARE_AUDIENCES)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import agency, permissions
-from .admin_helpers import show_refusal
+from .admin_helpers import ReadOnlyAdminMixin, show_refusal
 from .exceptions import DomainError
 from .history_admin import ReadOnlyHistoryAdmin
 from .models import Account, AccountLink, AgencyAccess, AgencyAssignment, Membership, Organization
@@ -100,7 +100,7 @@ class MemberRightsMixin:
 
 
 @admin.register(AgencyAccess)
-class AgencyAccessAdmin(ReadOnlyHistoryAdmin):
+class AgencyAccessAdmin(ReadOnlyAdminMixin, ReadOnlyHistoryAdmin):
     """Every agency with access to the client: who, what role, which accounts, until when, and
     what they did. Read-only here; changes go through lbm.agency."""
 
@@ -166,20 +166,11 @@ class AgencyAccessAdmin(ReadOnlyHistoryAdmin):
         return (permissions.sees_everything(request.user, AgencyAccess)
                 or permissions.can(request.user, Action.MANAGE_MEMBERS))
 
-    def has_add_permission(self, request):
-        return False  # granting is the grant page (grant_view), through lbm.agency
-
     def changelist_view(self, request, extra_context=None):
         extra_context = dict(extra_context or {})
         if self.has_grant_permission(request):
             extra_context["grant_url"] = reverse("admin:lbm_agencyaccess_grant")
         return super().changelist_view(request, extra_context)
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description=_("limited to accounts"))
     def account_list(self, obj):

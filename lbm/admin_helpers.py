@@ -302,7 +302,21 @@ class StaffOnlyMixin:
         return False
 
 
-class ReviewQueueMixin(ReviewPageMixin):
+class ReadOnlyAdminMixin:
+    """Pages that show and never edit: no add, change or delete page for anyone (changes, where
+    there are any, go through the page's own buttons and their services)."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReviewQueueMixin(ReadOnlyAdminMixin, ReviewPageMixin):
     """A LINE reviewers' queue: read-only, for holders of ``review_action`` only (a 404 for an
     item outside it), with approve and reject (reason required) as list actions and as buttons on
     each item's page (``ReviewPageMixin``). A subclass sets ``review_action``, ``get_queryset``
@@ -321,15 +335,6 @@ class ReviewQueueMixin(ReviewPageMixin):
 
     def has_review_permission(self, request):
         return permissions.can(request.user, self.review_action)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
         raise Http404

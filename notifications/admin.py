@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
 from lbm.admin_helpers import (
+    ReadOnlyAdminMixin,
     ReviewQueueMixin,
     ScopedAdminMixin,
     confirm_with_reason,
@@ -479,19 +480,8 @@ class TemplateReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
 # --- Delivery records (read-only) -------------------------------------------------------------
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Notice)
-class NoticeAdmin(ExactSearchMixin, ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
+class NoticeAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("pk", "account", "template_version", "state", "reason", "user_flow",
                     "delivery_tag", "accepted_at", "line_day", "settled_at", "charged_at")
     list_filter = ("state", "reason", "line_day")
@@ -532,7 +522,7 @@ class NoticeAdmin(ExactSearchMixin, ReadOnlyMixin, ScopedAdminMixin, admin.Model
 
 
 @admin.register(FailedNoticeExport)
-class FailedNoticeExportAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class FailedNoticeExportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("exported_at", "exported_by", "account_ids", "notice_count")
 
     def get_queryset(self, request):
@@ -564,7 +554,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyMixin, ScopedAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
     list_display = ("webhook_event_id", "account", "notice", "state", "attempts", "created_at",
                     "finished_at")
     list_filter = ("state",)
