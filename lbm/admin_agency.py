@@ -3,7 +3,6 @@
 and rights from lbm.permissions, changes through lbm.agency."""
 
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
@@ -20,6 +19,7 @@ from .exceptions import DomainError
 from .history_admin import ReadOnlyHistoryAdmin
 from .models import Account, AccountLink, AgencyAccess, AgencyAssignment, Membership, Organization
 from .permissions import Action, Gate
+from .workdays import TAIPEI
 
 # Actions in the order the explanation page lists them: the organization's, then LINE staff's.
 ACTION_LABELS = {
@@ -276,16 +276,11 @@ class AgencyAccessAdmin(ReadOnlyAdminMixin, ReadOnlyHistoryAdmin):
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
 
-            def change():
-                for membership in data["assign"]:
-                    agency.member_assign(access_id=access.pk, membership_id=membership.pk,
-                                         actor=request.user)
-                for assignment in data["unassign"]:
-                    agency.member_unassign(assignment_id=assignment.pk, actor=request.user)
-                return access
-
-            response = self._run(request, form, change, gettext("Members changed."),
-                                 field_map={"membership": "assign"})
+            response = self._run(request, form, lambda: agency.members_change(
+                access_id=access.pk, actor=request.user,
+                assign_ids=[m.pk for m in data["assign"]],
+                unassign_ids=[a.pk for a in data["unassign"]]),
+                gettext("Members changed."), field_map={"membership": "assign"})
             if response is not None:
                 return response
         return self._page(request, form, gettext("Members working on %(client)s")
@@ -315,9 +310,6 @@ class AgencyAccessAdmin(ReadOnlyAdminMixin, ReadOnlyHistoryAdmin):
             if response is not None:
                 return response
         return self._page(request, form, gettext("Renew"), access, gettext("Renew"))
-
-
-TAIPEI = ZoneInfo("Asia/Taipei")
 
 
 def end_of_day(day):

@@ -10,6 +10,7 @@ Every change goes through here, recorded with who and why (django-simple-history
 
 from datetime import timedelta
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -151,9 +152,29 @@ def member_unassign(*, assignment_id: int, actor) -> None:
     assignment = AgencyAssignment.objects.select_related(
         "access__agency", "membership__user").get(pk=assignment_id)
     _require_admin(actor, assignment.access.agency)
+    _unassign(assignment, actor)
+
+
+def _unassign(assignment: AgencyAssignment, actor) -> None:
     record_change(assignment, actor=actor, reason=_("No longer works on the client"))
     assignment.delete()
     permissions.forget_rights(assignment.membership.user)
+
+
+@transaction.atomic
+def members_change(*, access_id: int, actor, assign_ids=(), unassign_ids=()) -> AgencyAccess:
+    """The agency's Admin assigns and unassigns members in one go: all of it or, on any
+    refusal, none of it."""
+    access = AgencyAccess.objects.select_for_update().select_related("agency").get(pk=access_id)
+    _require_admin(actor, access.agency)
+    if access.status not in AgencyAccess.OPEN:
+        raise AgencyError(_("This access has ended."), field="status")
+    for membership_id in assign_ids:
+        _assign(access, membership_id, actor)
+    for assignment in (AgencyAssignment.objects.filter(access=access, pk__in=list(unassign_ids))
+                       .select_related("membership__user")):
+        _unassign(assignment, actor)
+    return access
 
 
 @transaction.atomic
@@ -238,7 +259,7 @@ def access_actions(access: AgencyAccess, limit: int = 100) -> list:
             continue
         try:
             field = model._meta.get_field("organization")
-        except Exception:  # noqa: BLE001 - a model without an organization
+        except FieldDoesNotExist:
             continue
         if not getattr(field, "is_relation", False) or field.related_model is not Organization:
             continue

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from django.contrib.auth.models import Group, Permission
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404
 from django.utils.translation import gettext as _
@@ -376,14 +376,14 @@ def _account_path_for(model, organization_path: str) -> "str | None":
     for name in prefix:
         try:
             target = target._meta.get_field(name).related_model
-        except Exception:  # noqa: BLE001 - an unusual path: no account limit applies
+        except FieldDoesNotExist:  # an unusual path: no account limit applies
             return None
         if target is None:
             return None
     for name in ("account", "source_account"):
         try:
             field = target._meta.get_field(name)
-        except Exception:  # noqa: BLE001 - no such field
+        except FieldDoesNotExist:
             continue
         if getattr(field, "related_model", None) is Account and not field.many_to_many:
             return "__".join([*prefix, name])

@@ -362,6 +362,23 @@ def test_agency_admin_ends_and_assigns_on_the_members_page(world):
     assert access.status == AgencyAccess.Status.ENDED
 
 
+def test_members_page_changes_all_or_nothing(world):
+    """One refused member (not of the agency) leaves every other change of that save undone."""
+    access = factories.agency_access(world["client"], world["agency"], members=[world["worker"]])
+    assignment = access.assignments.get()
+    newcomer = factories.member(world["agency"], "viewer")
+    newcomer_membership = Membership.objects.get(user=newcomer, organization=world["agency"])
+    outsider = Membership.objects.get(user=world["client_admin"], organization=world["client"])
+    with pytest.raises(agency.AgencyError, match="Only members of the agency"):
+        agency.members_change(access_id=access.pk, actor=world["agency_admin"],
+                              assign_ids=[newcomer_membership.pk, outsider.pk],
+                              unassign_ids=[assignment.pk])
+    assert list(access.assignments.values_list("membership__user", flat=True)) == [
+        world["worker"].pk]
+    assert not permissions.can(_fresh(newcomer), Action.VIEW, world["client"])
+    assert permissions.can(_fresh(world["worker"]), Action.VIEW, world["client"])
+
+
 def test_client_admin_renews_but_not_beyond_a_year(world):
     access = factories.agency_access(world["client"], world["agency"], members=[world["worker"]])
     browser = _signed_in(world["client_admin"])
