@@ -10,10 +10,12 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from lbm.exceptions import DomainError, NotAllowed
 
-AUTH_REQUIRED = ("Authorization header required. Must follow the scheme, "
-                 "'Authorization: Bearer <ACCESS TOKEN>'")
-AUTH_FAILED = ("Authentication failed. Confirm that the access token in the authorization "
-               "header is valid.")
+AUTH_REQUIRED = (
+    "Authorization header required. Must follow the scheme, 'Authorization: Bearer <ACCESS TOKEN>'"
+)
+AUTH_FAILED = (
+    "Authentication failed. Confirm that the access token in the authorization header is valid."
+)
 RATE_LIMITED = "The API rate limit has been exceeded. Try again later."
 BAD_REQUEST = "The request could not be understood."
 TOO_LARGE = "The request body is too large."
@@ -24,9 +26,14 @@ class LineAPIError(exceptions.APIException):
 
     status_code = status.HTTP_400_BAD_REQUEST
 
-    def __init__(self, message: str, *, status_code: int = 400,
-                 details: list[tuple[str, str | None]] | None = None,
-                 headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 400,
+        details: list[tuple[str, str | None]] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         self.status_code = status_code
         self.message = message
         self.details = details or []
@@ -37,9 +44,7 @@ class LineAPIError(exceptions.APIException):
 def body(message: str, details: list[tuple[str, str | None]] | None = None) -> dict:
     data: dict = {"message": message}
     if details:
-        data["details"] = [
-            {"message": m, **({"property": p} if p else {})} for m, p in details
-        ]
+        data["details"] = [{"message": m, **({"property": p} if p else {})} for m, p in details]
     return data
 
 
@@ -48,8 +53,9 @@ def _flatten(errors, prefix: str = "") -> list[tuple[str, str | None]]:
     out: list[tuple[str, str | None]] = []
     if isinstance(errors, dict):
         for key, value in errors.items():
-            name = prefix if key == "non_field_errors" else (
-                f"{prefix}.{key}" if prefix else str(key))
+            name = (
+                prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else str(key))
+            )
             out.extend(_flatten(value, name))
     elif isinstance(errors, list):
         for index, value in enumerate(errors):
@@ -65,8 +71,9 @@ def _flatten(errors, prefix: str = "") -> list[tuple[str, str | None]]:
 def line_exception_handler(exc, context):
     """DRF exception handler that answers every error in LINE's shape."""
     if isinstance(exc, LineAPIError):
-        return Response(body(exc.message, exc.details), status=exc.status_code,
-                        headers=exc.headers or None)
+        return Response(
+            body(exc.message, exc.details), status=exc.status_code, headers=exc.headers or None
+        )
     if isinstance(exc, NotAllowed):
         return Response(body(exc.message), status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, DomainError):
@@ -74,14 +81,22 @@ def line_exception_handler(exc, context):
         return Response(body(exc.message, details), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, exceptions.ValidationError):
         details = _flatten(exc.detail)
-        return Response(body(f"The request body has {len(details)} error(s)", details),
-                        status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            body(f"The request body has {len(details)} error(s)", details),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, exceptions.NotAuthenticated):
-        return Response(body(AUTH_REQUIRED), status=status.HTTP_401_UNAUTHORIZED,
-                        headers={"WWW-Authenticate": 'Bearer realm="LINE"'})
+        return Response(
+            body(AUTH_REQUIRED),
+            status=status.HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": 'Bearer realm="LINE"'},
+        )
     if isinstance(exc, exceptions.AuthenticationFailed):
-        return Response(body(AUTH_FAILED), status=status.HTTP_401_UNAUTHORIZED,
-                        headers={"WWW-Authenticate": 'Bearer realm="LINE"'})
+        return Response(
+            body(AUTH_FAILED),
+            status=status.HTTP_401_UNAUTHORIZED,
+            headers={"WWW-Authenticate": 'Bearer realm="LINE"'},
+        )
     if isinstance(exc, exceptions.Throttled):
         return Response(body(RATE_LIMITED), status=status.HTTP_429_TOO_MANY_REQUESTS)
     if isinstance(exc, (Http404, exceptions.NotFound)):
@@ -118,9 +133,16 @@ def _unavailable_errors() -> tuple[type[BaseException], ...]:
     import redis.exceptions
     from django.db import InterfaceError, OperationalError
 
-    return (OperationalError, InterfaceError, psycopg.OperationalError,
-            psycopg.InterfaceError, redis.exceptions.ConnectionError,
-            redis.exceptions.TimeoutError, kombu.exceptions.OperationalError, ConnectionError)
+    return (
+        OperationalError,
+        InterfaceError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        kombu.exceptions.OperationalError,
+        ConnectionError,
+    )
 
 
 def _unexpected(exc) -> Response:
@@ -130,8 +152,11 @@ def _unexpected(exc) -> Response:
 
     logging.getLogger("api").error("API request failed", exc_info=exc)
     if isinstance(exc, _unavailable_errors()):
-        return Response(body(UNAVAILABLE), status=status.HTTP_503_SERVICE_UNAVAILABLE,
-                        headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return Response(
+            body(UNAVAILABLE),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     return Response(body(INTERNAL), status=status.HTTP_500_INTERNAL_SERVER_ERROR)
 
 
@@ -141,9 +166,18 @@ def _unexpected(exc) -> Response:
 # LINE's body of the same status; an uncaught exception, remembered through Django's
 # ``got_request_exception`` signal, decides between 500 and 503 (a dependency out of reach).
 
-_STATUS_MESSAGES = {400: BAD_REQUEST, 401: AUTH_FAILED, 403: "Forbidden", 404: "Not found",
-                    405: "Method Not Allowed", 413: TOO_LARGE, 415: "Unsupported Media Type",
-                    429: RATE_LIMITED, 500: INTERNAL, 503: UNAVAILABLE}
+_STATUS_MESSAGES = {
+    400: BAD_REQUEST,
+    401: AUTH_FAILED,
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method Not Allowed",
+    413: TOO_LARGE,
+    415: "Unsupported Media Type",
+    429: RATE_LIMITED,
+    500: INTERNAL,
+    503: UNAVAILABLE,
+}
 
 
 def remember_exception(sender, request=None, **kwargs) -> None:
@@ -161,8 +195,7 @@ def line_response_for(status_code: int, exc: BaseException | None = None) -> Jso
         status_code = 503
     if status_code == 503:
         headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    message = _STATUS_MESSAGES.get(status_code) or (INTERNAL if status_code >= 500 else
-                                                    BAD_REQUEST)
+    message = _STATUS_MESSAGES.get(status_code) or (INTERNAL if status_code >= 500 else BAD_REQUEST)
     return JsonResponse(body(message), status=status_code, headers=headers)
 
 

@@ -17,8 +17,9 @@ class LineErrorMiddleware:
 
         from . import errors
 
-        got_request_exception.connect(errors.remember_exception,
-                                      dispatch_uid="api.errors.remember_exception")
+        got_request_exception.connect(
+            errors.remember_exception, dispatch_uid="api.errors.remember_exception"
+        )
         self.errors = errors
         self.get_response = get_response
 

@@ -49,8 +49,14 @@ def parse_bool(value, *, name: str, default: bool | None = None) -> bool | None:
     raise _one_error(f"Invalid boolean value: {shown}", name)
 
 
-def parse_int(value, *, name: str, default: int | None = None, minimum: int | None = None,
-              maximum: int | None = None) -> int | None:
+def parse_int(
+    value,
+    *,
+    name: str,
+    default: int | None = None,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int | None:
     if value is None or value == "":
         return default
     text = str(value).strip()

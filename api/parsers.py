@@ -35,25 +35,29 @@ def _content_length(parser_context) -> int | None:
 def check_value(value, depth: int = 0, where: str = "") -> None:
     """Raise a 400 when ``value`` nests too deep or holds text the database cannot keep."""
     if depth > MAX_DEPTH:
-        raise LineAPIError("The request body has 1 error(s)",
-                           details=[("nested too deeply", where or None)])
+        raise LineAPIError(
+            "The request body has 1 error(s)", details=[("nested too deeply", where or None)]
+        )
     if isinstance(value, str):
         if not text_is_storable(value):
-            raise LineAPIError("The request body has 1 error(s)",
-                               details=[("Invalid characters", where or None)])
+            raise LineAPIError(
+                "The request body has 1 error(s)", details=[("Invalid characters", where or None)]
+            )
     elif isinstance(value, dict):
         for key, item in value.items():
             name = f"{where}.{key}" if where else str(key)
             if not text_is_storable(key):
-                raise LineAPIError("The request body has 1 error(s)",
-                                   details=[("Invalid characters", None)])
+                raise LineAPIError(
+                    "The request body has 1 error(s)", details=[("Invalid characters", None)]
+                )
             check_value(item, depth + 1, name)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             check_value(item, depth + 1, f"{where}[{index}]")
     elif isinstance(value, float) and not math.isfinite(value):  # 1e999 parses as infinity
-        raise LineAPIError("The request body has 1 error(s)",
-                           details=[("Invalid number", where or None)])
+        raise LineAPIError(
+            "The request body has 1 error(s)", details=[("Invalid number", where or None)]
+        )
 
 
 class LineJSONParser(parsers.JSONParser):

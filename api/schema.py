@@ -6,6 +6,9 @@ class ChannelTokenScheme(OpenApiAuthenticationExtension):
     name = "Bearer"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer",
-                "description": "Channel access token (issued in the admin or with "
-                               "`manage.py create_channel_token`)."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Channel access token (issued in the admin or with "
+            "`manage.py create_channel_token`).",
+        }

@@ -78,9 +78,13 @@ class StatisticsSerializer(serializers.Serializer):
 LIST_PARAMETERS = [
     OpenApiParameter("page", OpenApiTypes.INT, required=True),
     OpenApiParameter("description", OpenApiTypes.STR),
-    OpenApiParameter("status", OpenApiTypes.STR,
-                     enum=["IN_PROGRESS", "READY", "FAILED", "EXPIRED"]),
+    OpenApiParameter(
+        "status", OpenApiTypes.STR, enum=["IN_PROGRESS", "READY", "FAILED", "EXPIRED"]
+    ),
     OpenApiParameter("size", OpenApiTypes.INT),
-    OpenApiParameter("createRoute", OpenApiTypes.STR,
-                     enum=["OA_MANAGER", "MESSAGING_API", "POINT_AD", "AD_MANAGER"]),
+    OpenApiParameter(
+        "createRoute",
+        OpenApiTypes.STR,
+        enum=["OA_MANAGER", "MESSAGING_API", "POINT_AD", "AD_MANAGER"],
+    ),
 ]

@@ -10,17 +10,30 @@ class BotInfoView(LineAPIView):
 
     throttle_scope = "default"
 
-    @extend_schema(operation_id="getBotInfo", responses=inline_serializer(
-        "BotInfoResponse", {"userId": serializers.CharField(), "basicId": serializers.CharField(),
-                            "premiumId": serializers.CharField(required=False),
-                            "displayName": serializers.CharField(),
-                            "chatMode": serializers.CharField(),
-                            "markAsReadMode": serializers.CharField()}))
+    @extend_schema(
+        operation_id="getBotInfo",
+        responses=inline_serializer(
+            "BotInfoResponse",
+            {
+                "userId": serializers.CharField(),
+                "basicId": serializers.CharField(),
+                "premiumId": serializers.CharField(required=False),
+                "displayName": serializers.CharField(),
+                "chatMode": serializers.CharField(),
+                "markAsReadMode": serializers.CharField(),
+            },
+        ),
+    )
     def get(self, request):
         channel = request.auth
         account = channel.account
-        data = {"userId": channel.bot_user_id, "basicId": account.basic_id,
-                "displayName": account.name, "chatMode": "bot", "markAsReadMode": "auto"}
+        data = {
+            "userId": channel.bot_user_id,
+            "basicId": account.basic_id,
+            "displayName": account.name,
+            "chatMode": "bot",
+            "markAsReadMode": "auto",
+        }
         if account.premium_id:
             data["premiumId"] = account.premium_id
         return Response(data)

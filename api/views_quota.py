@@ -12,9 +12,16 @@ from .base import LineAPIView
 class QuotaView(LineAPIView):
     throttle_scope = "default"
 
-    @extend_schema(operation_id="getMessageQuota", responses=inline_serializer(
-        "MessageQuotaResponse", {"type": serializers.ChoiceField(["none", "limited"]),
-                                 "value": serializers.IntegerField(required=False)}))
+    @extend_schema(
+        operation_id="getMessageQuota",
+        responses=inline_serializer(
+            "MessageQuotaResponse",
+            {
+                "type": serializers.ChoiceField(["none", "limited"]),
+                "value": serializers.IntegerField(required=False),
+            },
+        ),
+    )
     def get(self, request):
         return Response(selectors.message_quota(account_id=request.auth.account_id))
 
@@ -22,7 +29,11 @@ class QuotaView(LineAPIView):
 class QuotaConsumptionView(LineAPIView):
     throttle_scope = "default"
 
-    @extend_schema(operation_id="getMessageQuotaConsumption", responses=inline_serializer(
-        "QuotaConsumptionResponse", {"totalUsage": serializers.IntegerField()}))
+    @extend_schema(
+        operation_id="getMessageQuotaConsumption",
+        responses=inline_serializer(
+            "QuotaConsumptionResponse", {"totalUsage": serializers.IntegerField()}
+        ),
+    )
     def get(self, request):
         return Response(selectors.message_consumption(account_id=request.auth.account_id))

@@ -30,8 +30,9 @@ class OverlapForm(forms.Form):
     def __init__(self, *args, audiences=None, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("first", "second"):
-            self.fields[name].queryset = audiences if audiences is not None else \
-                Audience.objects.none()
+            self.fields[name].queryset = (
+                audiences if audiences is not None else Audience.objects.none()
+            )
 
     def clean(self):
         cleaned = super().clean()
@@ -40,8 +41,9 @@ class OverlapForm(forms.Form):
             if first.pk == second.pk:
                 raise forms.ValidationError(gettext("Choose two different audiences."))
             if first.organization_id != second.organization_id:
-                raise forms.ValidationError(gettext("Both audiences must belong to the same "
-                                                    "organization."))
+                raise forms.ValidationError(
+                    gettext("Both audiences must belong to the same organization.")
+                )
         return cleaned
 
 
@@ -56,24 +58,36 @@ class AudienceInsightMixin:
 
     def get_urls(self):
         urls = [
-            path("<int:object_id>/insight/", self.admin_site.admin_view(self.insight_view),
-                 name="audiences_audience_insight"),
-            path("overlap/", self.admin_site.admin_view(self.overlap_view),
-                 name="audiences_audience_overlap"),
+            path(
+                "<int:object_id>/insight/",
+                self.admin_site.admin_view(self.insight_view),
+                name="audiences_audience_insight",
+            ),
+            path(
+                "overlap/",
+                self.admin_site.admin_view(self.overlap_view),
+                name="audiences_audience_overlap",
+            ),
         ]
         return urls + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {**(extra_context or {}), "can_see_insight": permissions.can(
-            request.user, Action.SHARE_AUDIENCES)}
+        extra_context = {
+            **(extra_context or {}),
+            "can_see_insight": permissions.can(request.user, Action.SHARE_AUDIENCES),
+        }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _insight_audiences(self, request):
         return selectors.audiences_for(request.user, Action.SHARE_AUDIENCES)
 
     def insight_view(self, request, object_id):
-        audience = (self._insight_audiences(request).select_related("organization")
-                    .filter(pk=object_id).first())
+        audience = (
+            self._insight_audiences(request)
+            .select_related("organization")
+            .filter(pk=object_id)
+            .first()
+        )
         if audience is None:
             if self.get_queryset(request).filter(pk=object_id).exists():
                 raise PermissionDenied  # visible, but insight is for Admins and Operators
@@ -86,8 +100,7 @@ class AudienceInsightMixin:
             row["usage_labels"] = [str(labels[u]) for u in row["usages"]]
         chart = {
             "sizes": {
-                "labels": [timezone.localtime(h["at"]).strftime("%Y-%m-%d %H:%M")
-                           for h in history],
+                "labels": [timezone.localtime(h["at"]).strftime("%Y-%m-%d %H:%M") for h in history],
                 "values": [h["size"] for h in history],
                 "label": gettext("Size"),
             },
@@ -96,38 +109,61 @@ class AudienceInsightMixin:
                 "values": [row["reachable"] for row in reachable],
                 "label": gettext("Reachable (friends who have not blocked the account)"),
                 "thresholds": [
-                    {"value": MIN_REACHABLE_TO_SEND,
-                     "label": gettext("50: needed to send a message")},
-                    {"value": MIN_SIZE_TO_SHARE_TO_OA,
-                     "label": gettext("100: needed to share to an Official Account")}],
+                    {
+                        "value": MIN_REACHABLE_TO_SEND,
+                        "label": gettext("50: needed to send a message"),
+                    },
+                    {
+                        "value": MIN_SIZE_TO_SHARE_TO_OA,
+                        "label": gettext("100: needed to share to an Official Account"),
+                    },
+                ],
             },
             "under50": gettext("under 50"),
         }
-        return TemplateResponse(request, "admin/audiences/insight.html", {
-            **self.admin_site.each_context(request),
-            "title": gettext("Insight: %(name)s") % {"name": audience.name},
-            "audience": audience, "size_shown": _shown(selectors.insight_number(audience.size)),
-            "history": [{"at": h["at"], "shown": _shown(h["size"])} for h in history],
-            "reachable": reachable, "chart": chart, "opts": self.model._meta,
-            "overlap_url": reverse("admin:audiences_audience_overlap") + f"?first={audience.pk}",
-        })
+        return TemplateResponse(
+            request,
+            "admin/audiences/insight.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": gettext("Insight: %(name)s") % {"name": audience.name},
+                "audience": audience,
+                "size_shown": _shown(selectors.insight_number(audience.size)),
+                "history": [{"at": h["at"], "shown": _shown(h["size"])} for h in history],
+                "reachable": reachable,
+                "chart": chart,
+                "opts": self.model._meta,
+                "overlap_url": reverse("admin:audiences_audience_overlap")
+                + f"?first={audience.pk}",
+            },
+        )
 
     def overlap_view(self, request):
         if not permissions.can(request.user, Action.SHARE_AUDIENCES):
             raise PermissionDenied
         audiences = self._insight_audiences(request).order_by("name")
         data = request.GET if "second" in request.GET else None
-        form = OverlapForm(data, audiences=audiences,
-                           initial={"first": request.GET.get("first")})
+        form = OverlapForm(data, audiences=audiences, initial={"first": request.GET.get("first")})
         result = None
         if form.is_bound and form.is_valid():
             first, second = form.cleaned_data["first"], form.cleaned_data["second"]
             counts = selectors.audience_overlap(request.user, first, second)
-            result = {"first": first, "second": second,
-                      **{key: _shown(value) for key, value in counts.items()}}
-        return TemplateResponse(request, "admin/audiences/overlap.html", {
-            **self.admin_site.each_context(request), "title": gettext("Overlap of two audiences"),
-            "form": form, "result": result, "opts": self.model._meta})
+            result = {
+                "first": first,
+                "second": second,
+                **{key: _shown(value) for key, value in counts.items()},
+            }
+        return TemplateResponse(
+            request,
+            "admin/audiences/overlap.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": gettext("Overlap of two audiences"),
+                "form": form,
+                "result": result,
+                "opts": self.model._meta,
+            },
+        )
 
     @admin.action(description=_("Overlap of two audiences"), permissions=["share"])
     def overlap(self, request, queryset):
@@ -135,5 +171,6 @@ class AudienceInsightMixin:
             self.message_user(request, gettext("Choose two audiences."), messages.ERROR)
             return None
         first, second = queryset.order_by("pk")
-        return HttpResponseRedirect(reverse("admin:audiences_audience_overlap")
-                                    + f"?first={first.pk}&second={second.pk}")
+        return HttpResponseRedirect(
+            reverse("admin:audiences_audience_overlap") + f"?first={first.pk}&second={second.pk}"
+        )

@@ -99,8 +99,10 @@ def _pads(key: bytes):
     if len(key) > 64:
         key = hashlib.sha256(key).digest()
     key = key.ljust(64, b"\0")
-    return (hashlib.sha256(key.translate(hmac.trans_36)),
-            hashlib.sha256(key.translate(hmac.trans_5C)))
+    return (
+        hashlib.sha256(key.translate(hmac.trans_36)),
+        hashlib.sha256(key.translate(hmac.trans_5C)),
+    )
 
 
 def open_sealed(identifier: str, sealed: bytes, *, pii_key: bytes, k_seal: bytes) -> str | None:
@@ -160,8 +162,9 @@ def normalise(rower: Rower, value: str) -> tuple[str, str] | str:
     return rower.hashed(hashlib.sha256(email.encode("utf-8")).digest())
 
 
-def process_block(block: bytes, first_line: int, id_type: str, pii_key: bytes,
-                  k_seal: bytes | None) -> dict:
+def process_block(
+    block: bytes, first_line: int, id_type: str, pii_key: bytes, k_seal: bytes | None
+) -> dict:
     """Validate and normalise one block of whole lines starting at line ``first_line``.
 
     Returns ``rows`` (PostgreSQL COPY text: ``identifier TAB sealed TAB line``), ``count``
@@ -174,8 +177,15 @@ def process_block(block: bytes, first_line: int, id_type: str, pii_key: bytes,
     if block and not block.endswith(b"\n"):
         block += b"\n"
     rower = Rower(id_type, pii_key, k_seal)
-    out = {"rows": b"", "count": 0, "problems": [], "bad": 0, "encoding_error": None,
-           "head_blank": (first_line, 0), "tail_blank": (first_line, 0)}
+    out = {
+        "rows": b"",
+        "count": 0,
+        "problems": [],
+        "bad": 0,
+        "encoding_error": None,
+        "head_blank": (first_line, 0),
+        "tail_blank": (first_line, 0),
+    }
     if id_type == "phone" and _TW_MOBILE_BLOCK.fullmatch(block):
         out["rows"], out["count"] = _fast_phones(block, first_line, rower)
         return out
@@ -249,8 +259,9 @@ def _slow_block(block: bytes, first_line: int, rower: Rower, out: dict) -> dict:
                 problems.append((line_no, result))
             continue
         identifier, sealed = result
-        parts.append(f"{identifier}\t{chr(92) * 2 + 'x' + sealed if sealed else chr(92) + 'N'}"
-                     f"\t{line_no}\n")
+        parts.append(
+            f"{identifier}\t{chr(92) * 2 + 'x' + sealed if sealed else chr(92) + 'N'}\t{line_no}\n"
+        )
     if blank_count:
         if seen_id:
             out["tail_blank"] = (blank_start, blank_count)

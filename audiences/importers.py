@@ -72,12 +72,14 @@ class UploadRejected(DomainError):
     """The file was refused whole; ``problems`` lists (line number, reason) of the first
     offending lines and ``bad_count`` how many there are in all."""
 
-    def __init__(self, message: str, *, problems: list[tuple[int, str]] | None = None,
-                 bad_count: int = 0):
+    def __init__(
+        self, message: str, *, problems: list[tuple[int, str]] | None = None, bad_count: int = 0
+    ):
         self.problems = list(problems or [])
         self.bad_count = bad_count
-        details = [_("Line %(line)d: %(reason)s") % {"line": n, "reason": r}
-                   for n, r in self.problems]
+        details = [
+            _("Line %(line)d: %(reason)s") % {"line": n, "reason": r} for n, r in self.problems
+        ]
         super().__init__(message, details=details)
 
 
@@ -134,8 +136,9 @@ def open_sealed(identifier: str, sealed: bytes | memoryview | None) -> str | Non
     if not sealed:
         return None
     pii_key = settings.PII_HASH_KEY.encode("utf-8")
-    return hashing.open_sealed(identifier, bytes(sealed), pii_key=pii_key,
-                               k_seal=hashing.seal_key(pii_key))
+    return hashing.open_sealed(
+        identifier, bytes(sealed), pii_key=pii_key, k_seal=hashing.seal_key(pii_key)
+    )
 
 
 # --- Reading blocks ---------------------------------------------------------------------------
@@ -199,8 +202,9 @@ def _file_blocks(handle) -> Iterator[tuple[bytes, int, int]]:
 def _results(source, id_type: str, size: int) -> Iterator[tuple[dict, int]]:
     """Each block's result, in file order, with the bytes read so far."""
     pii_key, k_seal = _keys(id_type)
-    tasks = ((block, first, id_type, pii_key, k_seal, seen)
-             for block, first, seen in _blocks(source))
+    tasks = (
+        (block, first, id_type, pii_key, k_seal, seen) for block, first, seen in _blocks(source)
+    )
     count = workers()
     if count < 2 or size < PARALLEL_MIN_BYTES or not _may_fork_pool():
         for *task, seen in tasks:
@@ -212,8 +216,9 @@ def _results(source, id_type: str, size: int) -> Iterator[tuple[dict, int]]:
     # Each child puts the signal handlers back to the defaults first (a forked child keeps the
     # Celery worker's, and then never exits on SIGTERM nor reports a SIGKILL cleanly); a child
     # that dies breaks the pool (BrokenProcessPool), which fails the upload (docs/reliability.md).
-    executor = ProcessPoolExecutor(max_workers=count, mp_context=pool_context(),
-                                   initializer=hashing.child_defaults)
+    executor = ProcessPoolExecutor(
+        max_workers=count, mp_context=pool_context(), initializer=hashing.child_defaults
+    )
     try:
         pending: deque = deque()
         for *task, seen in tasks:
@@ -272,8 +277,9 @@ class _Tally:
         start, number = self.blank
         if number:
             self.bad += number
-            self.problems.extend((n, _reason(hashing.EMPTY))
-                                 for n in range(start, start + min(number, MAX_REPORTED)))
+            self.problems.extend(
+                (n, _reason(hashing.EMPTY)) for n in range(start, start + min(number, MAX_REPORTED))
+            )
         self.blank = (0, 0)
 
     def add(self, result: dict) -> None:
@@ -295,29 +301,41 @@ class _Tally:
         """Raise for the faults that need no duplicate search."""
         if self.encoding_error is not None:
             raise UploadRejected(
-                _("The file is not UTF-8 text (line %(line)d); save it as UTF-8 and upload it "
-                  "again.") % {"line": self.encoding_error},
-                problems=[(self.encoding_error, _("not UTF-8"))], bad_count=1)
+                _(
+                    "The file is not UTF-8 text (line %(line)d); save it as UTF-8 and upload it "
+                    "again."
+                )
+                % {"line": self.encoding_error},
+                problems=[(self.encoding_error, _("not UTF-8"))],
+                bad_count=1,
+            )
         if self.count > limit:
             raise UploadRejected(
                 _("The file has %(count)s IDs; a file may hold at most %(max)s.")
                 % {"count": f"{self.count:,}", "max": f"{limit:,}"},
-                bad_count=self.count - limit)
+                bad_count=self.count - limit,
+            )
         if self.count == 0:
             raise UploadRejected(_("The file contains no IDs."))
 
     def reject_if_bad(self, duplicates: list[tuple[int, int]], duplicate_count: int) -> None:
         problems = self.problems + [
-            (line, _("duplicate of line %(line)d") % {"line": first})
-            for line, first in duplicates]
+            (line, _("duplicate of line %(line)d") % {"line": first}) for line, first in duplicates
+        ]
         bad = self.bad + duplicate_count
         if bad:
             raise UploadRejected(
-                ngettext("The file was rejected: %(count)s line is malformed or duplicated; "
-                         "nothing was stored.",
-                         "The file was rejected: %(count)s lines are malformed or duplicated; "
-                         "nothing was stored.", bad) % {"count": f"{bad:,}"},
-                problems=sorted(problems)[:MAX_REPORTED], bad_count=bad)
+                ngettext(
+                    "The file was rejected: %(count)s line is malformed or duplicated; "
+                    "nothing was stored.",
+                    "The file was rejected: %(count)s lines are malformed or duplicated; "
+                    "nothing was stored.",
+                    bad,
+                )
+                % {"count": f"{bad:,}"},
+                problems=sorted(problems)[:MAX_REPORTED],
+                bad_count=bad,
+            )
 
 
 # --- The upload path --------------------------------------------------------------------------
@@ -329,9 +347,16 @@ class Loaded:
     added: int  # members added (an addition skips the ones the audience has)
 
 
-def load_ids(source, *, id_type: str, audience_id: int | None, new_audience: bool,
-             total_bytes: int = 0, progress: ProgressCallback | None = None,
-             dry_run: bool = False) -> Loaded:
+def load_ids(
+    source,
+    *,
+    id_type: str,
+    audience_id: int | None,
+    new_audience: bool,
+    total_bytes: int = 0,
+    progress: ProgressCallback | None = None,
+    dry_run: bool = False,
+) -> Loaded:
     """Validate every ID of ``source`` and add them to ``audience_id`` in the caller's
     transaction (which must be open); raise ``UploadRejected`` if the file is refused (the
     caller's transaction then rolls back). See the module docstring.
@@ -347,19 +372,25 @@ def load_ids(source, *, id_type: str, audience_id: int | None, new_audience: boo
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {STAGING_TABLE}")
         if postgresql:
-            cursor.execute(f'CREATE TEMP TABLE {STAGING_TABLE} (identifier varchar(64) '
-                           'COLLATE "C", sealed bytea, line integer) ON COMMIT DROP')
-            with cursor.cursor.copy(f"COPY {STAGING_TABLE} (identifier, sealed, line) "
-                                    "FROM STDIN") as copy:
+            cursor.execute(
+                f"CREATE TEMP TABLE {STAGING_TABLE} (identifier varchar(64) "
+                'COLLATE "C", sealed bytea, line integer) ON COMMIT DROP'
+            )
+            with cursor.cursor.copy(
+                f"COPY {STAGING_TABLE} (identifier, sealed, line) FROM STDIN"
+            ) as copy:
                 _feed(source, id_type, size, tally, limit, copy.write, progress)
         else:
-            cursor.execute(f"CREATE TEMP TABLE {STAGING_TABLE} (identifier varchar(64), "
-                           "sealed blob, line integer)")
+            cursor.execute(
+                f"CREATE TEMP TABLE {STAGING_TABLE} (identifier varchar(64), "
+                "sealed blob, line integer)"
+            )
 
             def write(rows: bytes) -> None:
                 cursor.executemany(
                     f"INSERT INTO {STAGING_TABLE} (identifier, sealed, line) VALUES (%s, %s, %s)",
-                    [_staging_row(line) for line in rows.decode("ascii").splitlines()])
+                    [_staging_row(line) for line in rows.decode("ascii").splitlines()],
+                )
 
             _feed(source, id_type, size, tally, limit, write, progress)
         tally.check(limit)
@@ -369,9 +400,11 @@ def load_ids(source, *, id_type: str, audience_id: int | None, new_audience: boo
         if dry_run:
             existing = 0
             if not new_audience:
-                cursor.execute(f"SELECT COUNT(*) FROM {STAGING_TABLE} s JOIN {MEMBER_TABLE} m "
-                               "ON m.identifier = s.identifier AND m.audience_id = %s",
-                               [audience_id])
+                cursor.execute(
+                    f"SELECT COUNT(*) FROM {STAGING_TABLE} s JOIN {MEMBER_TABLE} m "
+                    "ON m.identifier = s.identifier AND m.audience_id = %s",
+                    [audience_id],
+                )
                 existing = cursor.fetchone()[0]
             cursor.execute(f"DROP TABLE {STAGING_TABLE}")
             if progress is not None:
@@ -382,9 +415,10 @@ def load_ids(source, *, id_type: str, audience_id: int | None, new_audience: boo
         if postgresql:
             cursor.execute("SET LOCAL work_mem = '256MB'")
         conflict = "" if new_audience else " ON CONFLICT DO NOTHING"
-        insert = (f"INSERT INTO {MEMBER_TABLE} (audience_id, identifier, sealed) "
-                  f"SELECT %s, identifier, sealed FROM {STAGING_TABLE} ORDER BY identifier"
-                  + conflict)
+        insert = (
+            f"INSERT INTO {MEMBER_TABLE} (audience_id, identifier, sealed) "
+            f"SELECT %s, identifier, sealed FROM {STAGING_TABLE} ORDER BY identifier" + conflict
+        )
         try:
             with transaction.atomic():  # a savepoint: a duplicate only costs this statement
                 cursor.execute(insert, [audience_id])
@@ -424,20 +458,26 @@ def _duplicates(cursor) -> tuple[list[tuple[int, int]], int]:
     total = cursor.fetchone()[0]
     if not total:
         return [], 0
-    cursor.execute(f"SELECT line, first FROM (SELECT line, MIN(line) OVER (PARTITION BY "
-                   f"identifier) AS first FROM {STAGING_TABLE}) d WHERE line <> first "
-                   f"ORDER BY line LIMIT {MAX_REPORTED}")
+    cursor.execute(
+        f"SELECT line, first FROM (SELECT line, MIN(line) OVER (PARTITION BY "
+        f"identifier) AS first FROM {STAGING_TABLE}) d WHERE line <> first "
+        f"ORDER BY line LIMIT {MAX_REPORTED}"
+    )
     return [tuple(row) for row in cursor.fetchall()], total
 
 
 def _backfill_sealed(cursor, audience_id: int) -> None:
     """Members stored before sealed copies existed get theirs when the same IDs are uploaded
     again as an addition (the only way: a keyed hash cannot be reversed)."""
-    cursor.execute(f"SELECT 1 FROM {MEMBER_TABLE} WHERE audience_id = %s AND sealed IS NULL "
-                   "LIMIT 1", [audience_id])
+    cursor.execute(
+        f"SELECT 1 FROM {MEMBER_TABLE} WHERE audience_id = %s AND sealed IS NULL LIMIT 1",
+        [audience_id],
+    )
     if cursor.fetchone() is None:
         return
-    cursor.execute(f"UPDATE {MEMBER_TABLE} SET sealed = s.sealed FROM {STAGING_TABLE} s "
-                   f"WHERE {MEMBER_TABLE}.audience_id = %s AND {MEMBER_TABLE}.sealed IS NULL "
-                   f"AND {MEMBER_TABLE}.identifier = s.identifier AND s.sealed IS NOT NULL",
-                   [audience_id])
+    cursor.execute(
+        f"UPDATE {MEMBER_TABLE} SET sealed = s.sealed FROM {STAGING_TABLE} s "
+        f"WHERE {MEMBER_TABLE}.audience_id = %s AND {MEMBER_TABLE}.sealed IS NULL "
+        f"AND {MEMBER_TABLE}.identifier = s.identifier AND s.sealed IS NOT NULL",
+        [audience_id],
+    )

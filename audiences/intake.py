@@ -64,8 +64,13 @@ def _event(i: int, raw, now: datetime) -> tuple[Parsed | None, list[tuple[str, s
     if kind == "CustomEvent":
         name = raw.get("name")
         if not isinstance(name, str) or not _CUSTOM_NAME.match(name) or name in STANDARD_EVENTS:
-            errors.append((f"{where}.name", "a custom event needs a name of 1-64 letters, "
-                                            "digits, _ or - (not PageView or Conversion)"))
+            errors.append(
+                (
+                    f"{where}.name",
+                    "a custom event needs a name of 1-64 letters, "
+                    "digits, _ or - (not PageView or Conversion)",
+                )
+            )
     elif kind not in STANDARD_EVENTS:
         errors.append((f"{where}.type", "must be PageView, Conversion or CustomEvent"))
     url = raw.get("url")
@@ -91,23 +96,29 @@ def _event(i: int, raw, now: datetime) -> tuple[Parsed | None, list[tuple[str, s
     user = raw.get("user")
     who = None
     if not isinstance(user, dict) or len(user) != 1:
-        errors.append((f"{where}.user", "must hold exactly one of lineUserId, phoneHash, "
-                                        "emailHash"))
+        errors.append(
+            (f"{where}.user", "must hold exactly one of lineUserId, phoneHash, emailHash")
+        )
     else:
-        (key, value), = user.items()
+        ((key, value),) = user.items()
         if key == "lineUserId" and isinstance(value, str) and _USER_ID.match(value):
             who = ("user_id", value)
-        elif key in ("phoneHash", "emailHash") and isinstance(value, str) \
-                and pii.is_sha256_hex(value):
+        elif (
+            key in ("phoneHash", "emailHash")
+            and isinstance(value, str)
+            and pii.is_sha256_hex(value)
+        ):
             who = ("phone_hash" if key == "phoneHash" else "email_hash", pii.keyed_hash(value))
         elif key == "lineUserId":
             errors.append((f"{where}.user.lineUserId", "must be U followed by 32 hex digits"))
         elif key in ("phoneHash", "emailHash"):
-            errors.append((f"{where}.user.{key}", "must be a lower-case hex SHA-256 of the "
-                                                  "normalised value"))
+            errors.append(
+                (f"{where}.user.{key}", "must be a lower-case hex SHA-256 of the normalised value")
+            )
         else:
-            errors.append((f"{where}.user", "must hold exactly one of lineUserId, phoneHash, "
-                                            "emailHash"))
+            errors.append(
+                (f"{where}.user", "must hold exactly one of lineUserId, phoneHash, emailHash")
+            )
     if errors:
         return None, errors
     if name == "PageView":
@@ -249,22 +260,40 @@ def store(tag: LineTag, events: list[Parsed]) -> int:
     latest = max(e.occurred_at for e in events)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_STORE_SQL, [
-                [e.who[0] for e in events], [e.who[1] for e in events],
-                [e.event for e in events], [e.url for e in events],
-                [e.occurred_at for e in events], tag.pk, timezone.now(), latest, tag.pk,
-                latest - LAST_EVENT_STEP])
+            cursor.execute(
+                _STORE_SQL,
+                [
+                    [e.who[0] for e in events],
+                    [e.who[1] for e in events],
+                    [e.event for e in events],
+                    [e.url for e in events],
+                    [e.occurred_at for e in events],
+                    tag.pk,
+                    timezone.now(),
+                    latest,
+                    tag.pk,
+                    latest - LAST_EVENT_STEP,
+                ],
+            )
             return cursor.fetchone()[0]
     users = _match_users(events)
-    rows = [TagEvent(tag_id=tag.pk, line_user_id=users.get(e.who), event=e.event, url=e.url,
-                     occurred_at=e.occurred_at) for e in events]
+    rows = [
+        TagEvent(
+            tag_id=tag.pk,
+            line_user_id=users.get(e.who),
+            event=e.event,
+            url=e.url,
+            occurred_at=e.occurred_at,
+        )
+        for e in events
+    ]
     with transaction.atomic():
         TagEvent.objects.bulk_create(rows)
         # "Last event" moves in steps of LAST_EVENT_STEP: a busy tag's row is not written (and
         # locked) by every request.
-        LineTag.objects.filter(Q(last_event_at__lt=latest - LAST_EVENT_STEP)
-                               | Q(last_event_at__isnull=True),
-                               pk=tag.pk).update(last_event_at=latest)
+        LineTag.objects.filter(
+            Q(last_event_at__lt=latest - LAST_EVENT_STEP) | Q(last_event_at__isnull=True), pk=tag.pk
+        ).update(last_event_at=latest)
     return len(rows)
 
 
@@ -282,15 +311,19 @@ def _intake(request, *, with_token: bool) -> JsonResponse:
         if with_token:
             header = request.headers.get("Authorization", "")
             token = header[7:] if header.startswith("Bearer ") else ""
-            if tag is None or not tag.token_hash or not token or not hmac.compare_digest(
-                    tag.token_hash, token_hash(token)):
-                raise BadRequest("The access token is not valid for this LINE Tag.",
-                                 status=401)
+            if (
+                tag is None
+                or not tag.token_hash
+                or not token
+                or not hmac.compare_digest(tag.token_hash, token_hash(token))
+            ):
+                raise BadRequest("The access token is not valid for this LINE Tag.", status=401)
         elif tag is None:
             raise BadRequest("Unknown tag ID.", [("tagId", "no LINE Tag has this ID")])
         if _rate_limited(tag, len(events)):
-            raise BadRequest("Too many events for this LINE Tag; try again in a second.",
-                             status=429)
+            raise BadRequest(
+                "Too many events for this LINE Tag; try again in a second.", status=429
+            )
     except BadRequest as exc:
         return _error(exc)
     return JsonResponse({"accepted": store(tag, events)}, status=202)

@@ -22,7 +22,7 @@ SAMPLES = 3
 def _head_lines(head: bytes | str, limit: int = HEAD_LINES) -> list[str]:
     if isinstance(head, bytes):
         if head.startswith(hashing.BOM):
-            head = head[len(hashing.BOM):]
+            head = head[len(hashing.BOM) :]
         head = head.decode("utf-8", errors="replace")
     head = head.lstrip("\ufeff")
     lines = [line.strip() for line in head.splitlines()]

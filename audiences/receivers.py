@@ -12,8 +12,7 @@ def share_new_resource(sender, instance, **kwargs) -> None:
     services.resource_share_to_share_all_accounts(instance)
 
 
-def snapshot_size(sender, instance, created=False, update_fields=None, raw=False,
-                  **kwargs) -> None:
+def snapshot_size(sender, instance, created=False, update_fields=None, raw=False, **kwargs) -> None:
     """Every save that may change an audience's size records it when it changed."""
     if raw or (update_fields is not None and "size" not in update_fields):
         return
@@ -49,18 +48,21 @@ def connect() -> None:
     from .models import Audience, LineTag
     from .signals import resource_created
 
-    link_approved.connect(enqueue_account_sync, sender=AccountLink,
-                          dispatch_uid="audiences.sync_linked_account")
-    link_ended.connect(enqueue_account_detach, sender=AccountLink,
-                       dispatch_uid="audiences.detach_unlinked_account")
+    link_approved.connect(
+        enqueue_account_sync, sender=AccountLink, dispatch_uid="audiences.sync_linked_account"
+    )
+    link_ended.connect(
+        enqueue_account_detach, sender=AccountLink, dispatch_uid="audiences.detach_unlinked_account"
+    )
 
-    resource_created.connect(share_new_resource, sender=Audience,
-                             dispatch_uid="audiences.share_new_audience")
-    resource_created.connect(share_new_resource, sender=LineTag,
-                             dispatch_uid="audiences.share_new_line_tag")
+    resource_created.connect(
+        share_new_resource, sender=Audience, dispatch_uid="audiences.share_new_audience"
+    )
+    resource_created.connect(
+        share_new_resource, sender=LineTag, dispatch_uid="audiences.share_new_line_tag"
+    )
     post_save.connect(snapshot_size, sender=Audience, dispatch_uid="audiences.snapshot_size")
     from . import intake
 
     post_save.connect(intake.tags_changed, sender=LineTag, dispatch_uid="audiences.tags_saved")
-    post_delete.connect(intake.tags_changed, sender=LineTag,
-                        dispatch_uid="audiences.tags_deleted")
+    post_delete.connect(intake.tags_changed, sender=LineTag, dispatch_uid="audiences.tags_deleted")

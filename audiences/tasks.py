@@ -4,8 +4,9 @@ message to be delivered again, and the services start over safely)."""
 from celery import shared_task
 from django.db import OperationalError
 
-TASK_OPTIONS = dict(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True,
-                    max_retries=5)
+TASK_OPTIONS = dict(
+    acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5
+)
 
 
 @shared_task(name="audiences.import_upload", **TASK_OPTIONS)

@@ -40,17 +40,29 @@ SERVER = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:543
 DATABASE = "lbm_bench_admin_f"
 SMALL_DATABASE = "lbm_bench_admin_f_small"
 TARGET_MS, TARGET_QUERIES, TARGET_LOAD_MS = 300, 25, 1000
-FULL = dict(organizations=10_000, accounts=100_000, audiences=5_000, members=20_000_000,
-            notices=5_000_000, usage=3_000_000, invoices=300_000, pending=10_000,
-            history=1_000_000)
+FULL = dict(
+    organizations=10_000,
+    accounts=100_000,
+    audiences=5_000,
+    members=20_000_000,
+    notices=5_000_000,
+    usage=3_000_000,
+    invoices=300_000,
+    pending=10_000,
+    history=1_000_000,
+)
 BIG_SHARE = 10  # every 10th row belongs to the big organization
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument("--compare-scale", type=float, default=0.01,
-                        help="query counts are compared with this scale (0 to skip)")
+    parser.add_argument(
+        "--compare-scale",
+        type=float,
+        default=0.01,
+        help="query counts are compared with this scale (0 to skip)",
+    )
     parser.add_argument("--refill", action="store_true")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--no-load", action="store_true")
@@ -66,8 +78,9 @@ def setup_django(database: str, create: bool = False) -> None:
 
     if create:
         with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                [database]).fetchone():
+            if not conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", [database]
+            ).fetchone():
                 conn.execute(f'CREATE DATABASE "{database}"')
     os.environ["DATABASE_URL"] = f"{SERVER}/{database}"
     os.environ["REDIS_URL"] = ""
@@ -93,10 +106,12 @@ def clone(cur, model, template_pk, n, overrides, pk="id") -> tuple[int, int]:
     cur.execute(f'SELECT coalesce(max("{pk}"), 0) FROM "{table}"')
     before = cur.fetchone()[0]
     exprs = [overrides.get(c, f't."{c}"') for c in cols]
-    cur.execute(f'INSERT INTO "{table}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
-                f'SELECT {", ".join(exprs)} FROM "{table}" t '
-                f'CROSS JOIN generate_series(1, {int(n)}) g WHERE t."{pk}" = {int(template_pk)} '
-                f'ORDER BY g')
+    cur.execute(
+        f'INSERT INTO "{table}" ({", ".join(chr(34) + c + chr(34) for c in cols)}) '
+        f'SELECT {", ".join(exprs)} FROM "{table}" t '
+        f'CROSS JOIN generate_series(1, {int(n)}) g WHERE t."{pk}" = {int(template_pk)} '
+        f"ORDER BY g"
+    )
     cur.execute(f'SELECT min("{pk}"), max("{pk}") FROM "{table}" WHERE "{pk}" > %s', [before])
     return cur.fetchone()
 
@@ -117,36 +132,66 @@ def templates():
     from tests.billing import factories as bill
     from tests.notifications import factories as lon
 
-    with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-                           CELERY_TASK_ALWAYS_EAGER=True):
+    with override_settings(
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend", CELERY_TASK_ALWAYS_EAGER=True
+    ):
         setup = lon.live_setup()
         org, admin, account = setup["org"], setup["admin"], setup["account"]
         pending_org = factories.organization(state="pending")
-        get_user_model().objects.create_superuser("bench-super", "super@bench.example",
-                                                  factories.PASSWORD)
+        get_user_model().objects.create_superuser(
+            "bench-super", "super@bench.example", factories.PASSWORD
+        )
         audience = aud.upload_audience(org, admin, aud.phones(3))
         now = timezone.now()
         notice = Notice.objects.create(
-            account=account, template_version=setup["version"],
-            request_id="00000000-0000-0000-0000-000000000001", phone_hash="0" * 64,
-            state="delivered", reason="", user_flow=UserFlow.values[0], accepted_at=now,
-            line_day=now.date(), deadline_at=now + timedelta(days=1), delivered_at=now,
-            settled_at=now)
+            account=account,
+            template_version=setup["version"],
+            request_id="00000000-0000-0000-0000-000000000001",
+            phone_hash="0" * 64,
+            state="delivered",
+            reason="",
+            user_flow=UserFlow.values[0],
+            accepted_at=now,
+            line_day=now.date(),
+            deadline_at=now + timedelta(days=1),
+            delivered_at=now,
+            settled_at=now,
+        )
         manager = factories.account_manager()
         usage = bill.send(account.pk, 10, now)
         subscription = account.subscription
         invoice = Invoice.objects.create(
-            customer_id=subscription.customer_id, period=now.date().replace(day=1, year=2000),
-            number="BENCH-0", issued_at=now, untaxed=1000, tax=50, tax_included=0,
-            rounding=0, total=1050)
-        line = InvoiceLine.objects.create(invoice=invoice, account=account, kind="monthly_fee",
-                                          description="月費", amount=1000)
+            customer_id=subscription.customer_id,
+            period=now.date().replace(day=1, year=2000),
+            number="BENCH-0",
+            issued_at=now,
+            untaxed=1000,
+            tax=50,
+            tax_included=0,
+            rounding=0,
+            total=1050,
+        )
+        line = InvoiceLine.objects.create(
+            invoice=invoice, account=account, kind="monthly_fee", description="月費", amount=1000
+        )
         link = AccountLink.objects.get(account=account)
     hist = account.history.order_by("history_id").first()
-    return dict(org=org, pending_org=pending_org, admin=admin, account=account, link=link,
-                audience=audience, notice=notice, usage=usage, subscription=subscription,
-                invoice=invoice, line=line, history=hist, manager=manager,
-                usage_kind=UsageRecord)
+    return dict(
+        org=org,
+        pending_org=pending_org,
+        admin=admin,
+        account=account,
+        link=link,
+        audience=audience,
+        notice=notice,
+        usage=usage,
+        subscription=subscription,
+        invoice=invoice,
+        line=line,
+        history=hist,
+        manager=manager,
+        usage_kind=UsageRecord,
+    )
 
 
 def fill(scale: float) -> float:
@@ -162,81 +207,178 @@ def fill(scale: float) -> float:
     t = templates()
     big = t["org"].pk
     with transaction.atomic(), connection.cursor() as cur:
+
         def step(label, *args, **kwargs):
             s = time.perf_counter()
             r = clone(cur, *args, **kwargs)
-            print(f"  {label:<26} {args[2]:>12,} rows {time.perf_counter() - s:7.1f} s",
-                  flush=True)
+            print(f"  {label:<26} {args[2]:>12,} rows {time.perf_counter() - s:7.1f} s", flush=True)
             return r
 
         half = n["pending"] // 2
-        o0, _ = step("organizations", Organization, t["org"].pk, n["organizations"] - half, {
-            "name": "'公司 ' || g", "business_number": "NULL", "contact_id": "NULL"})
-        step("organizations pending", Organization, t["pending_org"].pk, half, {
-            "name": "'待審公司 ' || g", "business_number": "NULL", "contact_id": "NULL",
-            "submitted_at": "t.submitted_at - g * interval '1 minute'"})
+        o0, _ = step(
+            "organizations",
+            Organization,
+            t["org"].pk,
+            n["organizations"] - half,
+            {"name": "'公司 ' || g", "business_number": "NULL", "contact_id": "NULL"},
+        )
+        step(
+            "organizations pending",
+            Organization,
+            t["pending_org"].pk,
+            half,
+            {
+                "name": "'待審公司 ' || g",
+                "business_number": "NULL",
+                "contact_id": "NULL",
+                "submitted_at": "t.submitted_at - g * interval '1 minute'",
+            },
+        )
         n_orgs = n["organizations"] - half
         owner = f"(CASE WHEN g % {BIG_SHARE} = 0 THEN {big} ELSE {o0} + g % {n_orgs} END)"
-        a0, _ = step("accounts", Account, t["account"].pk, n["accounts"], {
-            "name": "'官方帳號 ' || g", "basic_id": "'@' || lpad(g::text, 8, '0')",
-            "premium_id": "NULL", "external_id": "NULL", "provider_id": "NULL"})
+        a0, _ = step(
+            "accounts",
+            Account,
+            t["account"].pk,
+            n["accounts"],
+            {
+                "name": "'官方帳號 ' || g",
+                "basic_id": "'@' || lpad(g::text, 8, '0')",
+                "premium_id": "NULL",
+                "external_id": "NULL",
+                "provider_id": "NULL",
+            },
+        )
         n_acc = n["accounts"]
-        step("account links", AccountLink, t["link"].pk, n_acc, {
-            "account_id": f"{a0} + g - 1", "organization_id": owner,
-            "status": f"CASE WHEN g <= {half} THEN 'pending' ELSE t.status END",
-            "submitted_at": "t.submitted_at - g * interval '1 second'"})
+        step(
+            "account links",
+            AccountLink,
+            t["link"].pk,
+            n_acc,
+            {
+                "account_id": f"{a0} + g - 1",
+                "organization_id": owner,
+                "status": f"CASE WHEN g <= {half} THEN 'pending' ELSE t.status END",
+                "submitted_at": "t.submitted_at - g * interval '1 second'",
+            },
+        )
         # A quarter as many billing customers as accounts; a subscription per account.
         n_cust = max(1, n_acc // 4)
-        c0, _ = step("billing customers", BillingCustomer, t["subscription"].customer_id,
-                     n_cust, {"name": "'客戶 ' || g"})
-        step("subscriptions", Subscription, t["subscription"].pk, n_acc, {
-            "account_id": f"{a0} + g - 1", "customer_id": f"{c0} + g % {n_cust}"})
+        c0, _ = step(
+            "billing customers",
+            BillingCustomer,
+            t["subscription"].customer_id,
+            n_cust,
+            {"name": "'客戶 ' || g"},
+        )
+        step(
+            "subscriptions",
+            Subscription,
+            t["subscription"].pk,
+            n_acc,
+            {"account_id": f"{a0} + g - 1", "customer_id": f"{c0} + g % {n_cust}"},
+        )
         acc = f"({a0} + g % {n_acc})"
-        aud0, _ = step("audiences", Audience, t["audience"].pk, n["audiences"], {
-            "name": "'受眾 ' || g", "organization_id": owner, "external_id": "NULL",
-            "size": str(n["members"] // n["audiences"])})
+        aud0, _ = step(
+            "audiences",
+            Audience,
+            t["audience"].pk,
+            n["audiences"],
+            {
+                "name": "'受眾 ' || g",
+                "organization_id": owner,
+                "external_id": "NULL",
+                "size": str(n["members"] // n["audiences"]),
+            },
+        )
         per = n["members"] // n["audiences"]
         s = time.perf_counter()
-        cur.execute(f'INSERT INTO "{AudienceMember._meta.db_table}" (audience_id, identifier) '
-                    f'SELECT a, md5(a::text || \':\' || i) '
-                    f'FROM generate_series({aud0}, {aud0 + n["audiences"] - 1}) a '
-                    f'CROSS JOIN generate_series(1, {per}) i')
-        print(f"  {'audience members':<26} {per * n['audiences']:>12,} rows "
-              f"{time.perf_counter() - s:7.1f} s", flush=True)
+        cur.execute(
+            f'INSERT INTO "{AudienceMember._meta.db_table}" (audience_id, identifier) '
+            f"SELECT a, md5(a::text || ':' || i) "
+            f"FROM generate_series({aud0}, {aud0 + n['audiences'] - 1}) a "
+            f"CROSS JOIN generate_series(1, {per}) i"
+        )
+        print(
+            f"  {'audience members':<26} {per * n['audiences']:>12,} rows "
+            f"{time.perf_counter() - s:7.1f} s",
+            flush=True,
+        )
         day = "(g % 365)"
-        step("notices", Notice, t["notice"].pk, n["notices"], {
-            "account_id": acc, "request_id": "md5('n' || g)::uuid",
-            "phone_hash": "md5('p' || g) || md5('q' || g)",
-            "accepted_at": f"t.accepted_at - {day} * interval '1 day'"
-                           " - (g % 86400) * interval '1 second'",
-            "line_day": f"t.line_day - {day}",
-            "deadline_at": f"t.deadline_at - {day} * interval '1 day'",
-            "delivered_at": f"t.delivered_at - {day} * interval '1 day'",
-            "settled_at": f"t.settled_at - {day} * interval '1 day'"})
-        step("usage rows", UsageRecord, t["usage"].pk, n["usage"], {
-            "account_id": acc, "dedupe_key": "NULL",
-            "sent_at": f"t.sent_at - {day} * interval '1 day'",
-            "line_day": f"t.line_day - {day}",
-            "period": f"date_trunc('month', t.line_day - {day})::date",
-            "recipients": "1 + g % 5000"})
+        step(
+            "notices",
+            Notice,
+            t["notice"].pk,
+            n["notices"],
+            {
+                "account_id": acc,
+                "request_id": "md5('n' || g)::uuid",
+                "phone_hash": "md5('p' || g) || md5('q' || g)",
+                "accepted_at": f"t.accepted_at - {day} * interval '1 day'"
+                " - (g % 86400) * interval '1 second'",
+                "line_day": f"t.line_day - {day}",
+                "deadline_at": f"t.deadline_at - {day} * interval '1 day'",
+                "delivered_at": f"t.delivered_at - {day} * interval '1 day'",
+                "settled_at": f"t.settled_at - {day} * interval '1 day'",
+            },
+        )
+        step(
+            "usage rows",
+            UsageRecord,
+            t["usage"].pk,
+            n["usage"],
+            {
+                "account_id": acc,
+                "dedupe_key": "NULL",
+                "sent_at": f"t.sent_at - {day} * interval '1 day'",
+                "line_day": f"t.line_day - {day}",
+                "period": f"date_trunc('month', t.line_day - {day})::date",
+                "recipients": "1 + g % 5000",
+            },
+        )
         months = max(1, n["invoices"] // n_cust)
-        i0, _ = step("invoices", Invoice, t["invoice"].pk, n["invoices"], {
-            "customer_id": f"{c0} + (g - 1) % {n_cust}",
-            "period": f"(date '2025-01-01' + ((g - 1) / {n_cust} % {months + 1})"
-                      " * interval '1 month')::date",
-            "number": "'AB' || lpad(g::text, 8, '0')"})
-        step("invoice lines", InvoiceLine, t["line"].pk, 2 * n["invoices"], {
-            "invoice_id": f"{i0} + (g - 1) / 2", "account_id": acc})
+        i0, _ = step(
+            "invoices",
+            Invoice,
+            t["invoice"].pk,
+            n["invoices"],
+            {
+                "customer_id": f"{c0} + (g - 1) % {n_cust}",
+                "period": f"(date '2025-01-01' + ((g - 1) / {n_cust} % {months + 1})"
+                " * interval '1 month')::date",
+                "number": "'AB' || lpad(g::text, 8, '0')",
+            },
+        )
+        step(
+            "invoice lines",
+            InvoiceLine,
+            t["line"].pk,
+            2 * n["invoices"],
+            {"invoice_id": f"{i0} + (g - 1) / 2", "account_id": acc},
+        )
         hist_model = type(t["history"])
-        step("history rows", hist_model, t["history"].pk, n["history"], {
-            "id": acc, "name": "'官方帳號 ' || g", "basic_id": "NULL",
-            "history_date": "t.history_date - (g % 525600) * interval '1 minute'"},
-             pk="history_id")
-        cur.execute("CREATE TABLE IF NOT EXISTS bench_admin_scale (scale float, fill_s float, "
-                    "big_org int, admin_id int)")
+        step(
+            "history rows",
+            hist_model,
+            t["history"].pk,
+            n["history"],
+            {
+                "id": acc,
+                "name": "'官方帳號 ' || g",
+                "basic_id": "NULL",
+                "history_date": "t.history_date - (g % 525600) * interval '1 minute'",
+            },
+            pk="history_id",
+        )
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS bench_admin_scale (scale float, fill_s float, "
+            "big_org int, admin_id int)"
+        )
         cur.execute("DELETE FROM bench_admin_scale")
-        cur.execute("INSERT INTO bench_admin_scale VALUES (%s, %s, %s, %s)",
-                    [scale, time.perf_counter() - started, big, t["admin"].pk])
+        cur.execute(
+            "INSERT INTO bench_admin_scale VALUES (%s, %s, %s, %s)",
+            [scale, time.perf_counter() - started, big, t["admin"].pk],
+        )
     s = time.perf_counter()
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
@@ -251,8 +393,7 @@ def ensure_filled(database: str, scale: float, refill: bool) -> None:
     import psycopg
 
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                              [database]).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
     if exists and not refill:
         with psycopg.connect(f"{SERVER}/{database}") as conn:
             try:
@@ -266,8 +407,20 @@ def ensure_filled(database: str, scale: float, refill: bool) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{database}"')
     print(f"{database}: filling at scale {scale}", flush=True)
-    code = subprocess.call([sys.executable, __file__, "--child", "measure", "--database",
-                            database, "--scale", str(scale), "--out", "FILL"])
+    code = subprocess.call(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            "measure",
+            "--database",
+            database,
+            "--scale",
+            str(scale),
+            "--out",
+            "FILL",
+        ]
+    )
     if code:
         sys.exit(code)
 
@@ -283,8 +436,9 @@ def _pages(client, user_label):
     from django.urls import NoReverseMatch, reverse
 
     pages = []
-    for model, model_admin in sorted(admin.site._registry.items(),
-                                     key=lambda kv: kv[0]._meta.label):
+    for model, model_admin in sorted(
+        admin.site._registry.items(), key=lambda kv: kv[0]._meta.label
+    ):
         info = (model._meta.app_label, model._meta.model_name)
         try:
             url = reverse("admin:{}_{}_changelist".format(*info))
@@ -326,8 +480,10 @@ def measure(database: str, runs: int, until: str | None) -> dict:
     with connection.cursor() as cur:
         cur.execute("SELECT big_org, admin_id FROM bench_admin_scale")
         big_org, admin_id = cur.fetchone()
-    users = {"staff": get_user_model().objects.get(username="bench-super"),
-             "customer": get_user_model().objects.get(pk=admin_id)}
+    users = {
+        "staff": get_user_model().objects.get(username="bench-super"),
+        "customer": get_user_model().objects.get(pk=admin_id),
+    }
     results = {}
     for label, user in users.items():
         client = Client()
@@ -345,8 +501,9 @@ def measure(database: str, runs: int, until: str | None) -> dict:
                     times.append(ms)
             times.sort()
             p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
-            results[f"{label}: {name}"] = dict(url=url, p50=statistics.median(times), p95=p95,
-                                               queries=queries, status=status)
+            results[f"{label}: {name}"] = dict(
+                url=url, p50=statistics.median(times), p95=p95, queries=queries, status=status
+            )
             if until and Path(until).exists():
                 return results
     return results
@@ -368,14 +525,26 @@ def report(title, results, small=None, limit_ms=TARGET_MS):
             flags.append(f"GROWS ({small[key]['queries']} at small scale)")
         bad += bool(flags)
         print(f"{key:<62} {r['p50']:8.0f} {r['p95']:8.0f} {r['queries']:8d}  {' '.join(flags)}")
-    print(f"{len(results)} pages, {bad} flagged (targets: p95 <= {limit_ms} ms, "
-          f"<= {TARGET_QUERIES} queries, query count not growing with rows)")
+    print(
+        f"{len(results)} pages, {bad} flagged (targets: p95 <= {limit_ms} ms, "
+        f"<= {TARGET_QUERIES} queries, query count not growing with rows)"
+    )
 
 
 def run_child(database, runs, until=None):
     out = Path(f"/tmp/admin_scale_{database}_{os.getpid()}.json")
-    args = [sys.executable, __file__, "--child", "measure", "--database", database,
-            "--runs", str(runs), "--out", str(out)]
+    args = [
+        sys.executable,
+        __file__,
+        "--child",
+        "measure",
+        "--database",
+        database,
+        "--runs",
+        str(runs),
+        "--out",
+        str(out),
+    ]
     if until:
         args += ["--until", until]
     subprocess.check_call(args)
@@ -406,13 +575,19 @@ def child_bill(database: str) -> None:
 
     period = date(2025, 12, 1)
     with connection.cursor() as cur:  # a previous run's invoices for the period, set aside
-        cur.execute("DELETE FROM billing_invoiceline WHERE invoice_id IN "
-                    "(SELECT id FROM billing_invoice WHERE period = %s)", [period])
+        cur.execute(
+            "DELETE FROM billing_invoiceline WHERE invoice_id IN "
+            "(SELECT id FROM billing_invoice WHERE period = %s)",
+            [period],
+        )
         cur.execute("DELETE FROM billing_invoice WHERE period = %s", [period])
     s = time.perf_counter()
     result = services.bill_month(period=period, triggered_by="admin_scale bench")
-    print(f"  bill_month 2025-12: {result.invoices_created:,} invoices, "
-          f"{time.perf_counter() - s:.1f} s", flush=True)
+    print(
+        f"  bill_month 2025-12: {result.invoices_created:,} invoices, "
+        f"{time.perf_counter() - s:.1f} s",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -440,15 +615,26 @@ def main() -> None:
         small = run_child(SMALL_DATABASE, 2)
     ensure_filled(args.database, args.scale, args.refill)
     results = run_child(args.database, args.runs)
-    report(f"Admin pages at scale {args.scale} ({args.runs} runs, first discarded)", results,
-           small)
+    report(f"Admin pages at scale {args.scale} ({args.runs} runs, first discarded)", results, small)
     if args.no_load:
         return
     print("\nStarting a 1.5 M upload and bill_month in background processes", flush=True)
     done = f"/tmp/admin_scale_done_{os.getpid()}"
-    procs = [subprocess.Popen([sys.executable, __file__, "--child", kind, "--database",
-                               args.database, "--scale", str(args.scale)])
-             for kind in ("upload", "bill")]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                kind,
+                "--database",
+                args.database,
+                "--scale",
+                str(args.scale),
+            ]
+        )
+        for kind in ("upload", "bill")
+    ]
     time.sleep(2)
     s = time.perf_counter()
     loaded = run_child(args.database, 3)
@@ -456,8 +642,11 @@ def main() -> None:
         p.wait()
     print(f"  pages measured in {time.perf_counter() - s:.0f} s while the jobs ran")
     Path(done).unlink(missing_ok=True)
-    report("Admin pages during upload + bill_month (3 runs, first discarded)", loaded,
-           limit_ms=TARGET_LOAD_MS)
+    report(
+        "Admin pages during upload + bill_month (3 runs, first discarded)",
+        loaded,
+        limit_ms=TARGET_LOAD_MS,
+    )
 
 
 if __name__ == "__main__":

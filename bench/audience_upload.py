@@ -33,8 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = ROOT / "var" / "bench"
-PG_URL = os.environ.get("BENCH_DATABASE_URL",
-                        "postgres://postgres@127.0.0.1:5432/lbm_bench_aud")
+PG_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/lbm_bench_aud")
 TARGET_SECONDS = 15
 TARGET_MB = 250
 
@@ -50,7 +49,7 @@ def generate(rows: int) -> Path:
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w") as handle:
         for start in range(0, rows, 100_000):
-            handle.write("".join(f"09{n:08d}\n" for n in numbers[start:start + 100_000]))
+            handle.write("".join(f"09{n:08d}\n" for n in numbers[start : start + 100_000]))
     tmp.rename(path)
     return path
 
@@ -78,12 +77,21 @@ def _org_and_admin():
     org = Organization.objects.filter(business_number="53212539").first()
     if org is None:
         user, _ = get_user_model().objects.get_or_create(
-            username="bench", defaults={"email": "bench@bench.example"})
+            username="bench", defaults={"email": "bench@bench.example"}
+        )
         with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
-            org = lbm_services.organization_create(actor=user, organization=Organization(
-                name="Bench", company_name="Bench 股份有限公司", business_number="53212539",
-                address="台北市", phone="02-2720-0000", industry="retail",
-                share_mode="share_selected"))
+            org = lbm_services.organization_create(
+                actor=user,
+                organization=Organization(
+                    name="Bench",
+                    company_name="Bench 股份有限公司",
+                    business_number="53212539",
+                    address="台北市",
+                    phone="02-2720-0000",
+                    industry="retail",
+                    share_mode="share_selected",
+                ),
+            )
         Organization.objects.filter(pk=org.pk).update(status="approved")
         org.refresh_from_db()
     admin = Membership.objects.filter(organization=org, role="admin").first().user
@@ -102,8 +110,8 @@ def child_project(database_url: str, path: str) -> dict:
     Audience.objects.filter(organization=org).delete()
     started = time.perf_counter()
     audience = services.audience_create_from_ids(
-        actor=admin, organization_id=org.pk, name=f"bench {time.time()}", id_type="phone",
-        ids=path)
+        actor=admin, organization_id=org.pk, name=f"bench {time.time()}", id_type="phone", ids=path
+    )
     seconds = time.perf_counter() - started
     assert audience.size == int(audience.members.count())
     size = audience.size
@@ -122,15 +130,21 @@ def child_stock(database_url: str, path: str, rows: int, bulk: bool) -> dict:
     org, admin = _org_and_admin()
     Audience.objects.filter(organization=org).delete()
     now = timezone.now()
-    audience = Audience.objects.create(organization=org, name=f"stock {time.time()}",
-                                       type="upload_phone", id_type="phone",
-                                       created_at=now, expires_at=now)
+    audience = Audience.objects.create(
+        organization=org,
+        name=f"stock {time.time()}",
+        type="upload_phone",
+        id_type="phone",
+        created_at=now,
+        expires_at=now,
+    )
 
     meta = {"model": AudienceMember, "fields": ("id", "audience", "identifier")}
     if bulk:
         meta.update(use_bulk=True, batch_size=5000)
-    Resource = type("StockMemberResource", (resources.ModelResource,),
-                    {"Meta": type("Meta", (), meta)})
+    Resource = type(
+        "StockMemberResource", (resources.ModelResource,), {"Meta": type("Meta", (), meta)}
+    )
     with open(path) as handle:
         lines = [next(handle).strip() for _ in range(rows)]
     started = time.perf_counter()
@@ -152,9 +166,11 @@ def run(kind: str, *args) -> dict:
     """Run one contender in a fresh process; return its result with its peak memory."""
     out = tempfile.NamedTemporaryFile(delete=False, suffix=".json")
     out.close()
-    code = (f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); "
-            f"sys.path.insert(0, {str(ROOT / 'bench')!r}); import audience_upload as b; "
-            f"r = b.child_{kind}(*{args!r}); open({out.name!r}, 'w').write(json.dumps(r))")
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(ROOT)!r}); "
+        f"sys.path.insert(0, {str(ROOT / 'bench')!r}); import audience_upload as b; "
+        f"r = b.child_{kind}(*{args!r}); open({out.name!r}, 'w').write(json.dumps(r))"
+    )
     started = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
     tree_peak = [0]
@@ -200,8 +216,7 @@ def _tree_rss_kb(root: int) -> int:
         # PSS: pages the forked workers share with the parent are counted once, split.
         try:
             with open(f"/proc/{pid}/smaps_rollup") as handle:
-                rss[pid] = next(int(line.split()[1]) for line in handle
-                                if line.startswith("Pss:"))
+                rss[pid] = next(int(line.split()[1]) for line in handle if line.startswith("Pss:"))
         except (OSError, StopIteration):
             pass
     return sum(rss.values())
@@ -236,52 +251,68 @@ def ensure_database() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_500_000)
-    parser.add_argument("--stock-rows", type=int, default=20_000,
-                        help="rows for the stock import-export contenders (extrapolated)")
+    parser.add_argument(
+        "--stock-rows",
+        type=int,
+        default=20_000,
+        help="rows for the stock import-export contenders (extrapolated)",
+    )
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-stock", action="store_true")
     options = parser.parse_args()
     ensure_database()
     path = str(generate(options.rows))
-    print(f"file: {path} ({options.rows:,} unique numbers, "
-          f"{os.path.getsize(path) / 1e6:.1f} MB)", flush=True)
+    print(
+        f"file: {path} ({options.rows:,} unique numbers, {os.path.getsize(path) / 1e6:.1f} MB)",
+        flush=True,
+    )
     results = {}
     results["project, PostgreSQL"] = run("project", PG_URL, path)
     print_row("project, PostgreSQL", results["project, PostgreSQL"], options.rows)
     if not options.skip_sqlite:
         sqlite_dir = tempfile.mkdtemp(prefix="bench-sqlite-")
-        results["project, SQLite"] = run("project", f"sqlite:///{sqlite_dir}/bench.sqlite3",
-                                         path)
+        results["project, SQLite"] = run("project", f"sqlite:///{sqlite_dir}/bench.sqlite3", path)
         print_row("project, SQLite", results["project, SQLite"], options.rows)
     if not options.skip_stock:
-        for label, bulk in [("stock import-export, default", False),
-                            ("stock import-export, use_bulk=True batch_size=5000", True)]:
+        for label, bulk in [
+            ("stock import-export, default", False),
+            ("stock import-export, use_bulk=True batch_size=5000", True),
+        ]:
             result = run("stock", PG_URL, path, options.stock_rows, bulk)
             result["extrapolated_seconds"] = result["seconds"] * options.rows / result["rows"]
             results[label] = result
             print_row(label, result, options.rows)
     project = results["project, PostgreSQL"]
     print()
-    print(f"Targets for the project path on PostgreSQL: ≤ {TARGET_SECONDS} s and "
-          f"≤ {TARGET_MB} MB — measured {project['seconds']:.1f} s, "
-          f"{project['peak_mb']:.0f} MB.")
+    print(
+        f"Targets for the project path on PostgreSQL: ≤ {TARGET_SECONDS} s and "
+        f"≤ {TARGET_MB} MB — measured {project['seconds']:.1f} s, "
+        f"{project['peak_mb']:.0f} MB."
+    )
     for label, result in results.items():
         if label.startswith("stock"):
-            print(f"{label}: {result['extrapolated_seconds'] / project['seconds']:.1f}× slower "
-                  f"(extrapolated from {result['rows']:,} rows), peak memory on the sample "
-                  f"{result['peak_mb']:.0f} MB")
+            print(
+                f"{label}: {result['extrapolated_seconds'] / project['seconds']:.1f}× slower "
+                f"(extrapolated from {result['rows']:,} rows), peak memory on the sample "
+                f"{result['peak_mb']:.0f} MB"
+            )
 
 
 def print_row(label: str, result: dict, rows: int) -> None:
     if "extrapolated_seconds" in result:
-        print(f"{label:<55} {result['seconds']:8.1f} s for {result['rows']:,} rows → "
-              f"EXTRAPOLATED {result['extrapolated_seconds']:8.1f} s for {rows:,}; "
-              f"peak {result['peak_mb']:6.0f} MB (sample)", flush=True)
+        print(
+            f"{label:<55} {result['seconds']:8.1f} s for {result['rows']:,} rows → "
+            f"EXTRAPOLATED {result['extrapolated_seconds']:8.1f} s for {rows:,}; "
+            f"peak {result['peak_mb']:6.0f} MB (sample)",
+            flush=True,
+        )
     else:
-        print(f"{label:<55} {result['seconds']:8.1f} s for {result['rows']:,} rows; "
-              f"peak {result['peak_mb']:6.0f} MB (whole process tree; largest process "
-              f"{result['largest_process_mb']:.0f} MB); process {result['process_seconds']:.1f} s",
-              flush=True)
+        print(
+            f"{label:<55} {result['seconds']:8.1f} s for {result['rows']:,} rows; "
+            f"peak {result['peak_mb']:6.0f} MB (whole process tree; largest process "
+            f"{result['largest_process_mb']:.0f} MB); process {result['process_seconds']:.1f} s",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

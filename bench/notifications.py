@@ -63,22 +63,42 @@ def build_directory(account, count: int):
             continue
         consent = "unanswered" if kind == 13 else "off" if kind == 14 else "on"
         verified = None if kind in (15, 16) else now - timedelta(days=30 + i % 120)
-        users.append(LineUser(user_id=f"U{PREFIX + i:032x}",
-                              phone_hash=pii.keyed_hash(pii.sha256_hex(phone(i))),
-                              notification_consent=consent, sms_verified_at=verified))
+        users.append(
+            LineUser(
+                user_id=f"U{PREFIX + i:032x}",
+                phone_hash=pii.keyed_hash(pii.sha256_hex(phone(i))),
+                notification_consent=consent,
+                sms_verified_at=verified,
+            )
+        )
     LineUser.objects.bulk_create(users, batch_size=10_000)
-    ids = dict(LineUser.objects.filter(user_id__startswith="U" + "0" * 23 + "1b").values_list(
-        "user_id", "pk"))
+    ids = dict(
+        LineUser.objects.filter(user_id__startswith="U" + "0" * 23 + "1b").values_list(
+            "user_id", "pk"
+        )
+    )
     for i in range(count):
         kind = i % 20
         uid = f"U{PREFIX + i:032x}"
         if uid not in ids:
             continue
-        state = {0: "friend", 1: "friend", 2: "hidden", 3: "blocked",
-                 4: "blocked_chat_deleted", 5: "hidden_unlisted"}.get(kind % 10)
+        state = {
+            0: "friend",
+            1: "friend",
+            2: "hidden",
+            3: "blocked",
+            4: "blocked_chat_deleted",
+            5: "hidden_unlisted",
+        }.get(kind % 10)
         if state:
-            friendships.append(Friendship(line_user_id=ids[uid], account=account, state=state,
-                                          since=now - timedelta(days=200)))
+            friendships.append(
+                Friendship(
+                    line_user_id=ids[uid],
+                    account=account,
+                    state=state,
+                    since=now - timedelta(days=200),
+                )
+            )
     Friendship.objects.bulk_create(friendships, batch_size=10_000)
 
 
@@ -122,8 +142,13 @@ def main() -> None:
     items = []
     for i in range(args.notices):
         number = phone(i)
-        to = (number if i % 4 == 0 else "0" + number[4:] if i % 4 in (1, 2)
-              else pii.sha256_hex(number))
+        to = (
+            number
+            if i % 4 == 0
+            else "0" + number[4:]
+            if i % 4 in (1, 2)
+            else pii.sha256_hex(number)
+        )
         item = {"to": to, "values": {"name": f"客戶{i}", "order_no": f"A{i:07d}"}}
         if i % 3 == 0:
             item["delivery_tag"] = f"bench-order-{i:010d}"
@@ -144,19 +169,27 @@ def main() -> None:
         prof.enable()
     with connection.execute_wrapper(count):
         started = time.perf_counter()
-        result = services.notice_send_batch(account_id=account.pk,
-                                            template_version_id=version.pk, items=items)
+        result = services.notice_send_batch(
+            account_id=account.pk, template_version_id=version.pk, items=items
+        )
         elapsed = time.perf_counter() - started
     if prof:
         prof.disable()
         pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
-    print(f"notices: {result.accepted:,}  delivered: {result.delivered:,}  "
-          f"pending: {result.pending:,}  failed at once: {result.failed:,}")
-    print(f"wall time: {elapsed:.2f} s  queries: {queries} (+1 COPY, which execute wrappers "
-          "do not see)  "
-          f"({'OK' if elapsed <= 30 else 'OVER'} the 30 s target)")
-    charged = sum(UsageRecord.objects.filter(account=account, kind="notification")
-                  .values_list("recipients", flat=True))
+    print(
+        f"notices: {result.accepted:,}  delivered: {result.delivered:,}  "
+        f"pending: {result.pending:,}  failed at once: {result.failed:,}"
+    )
+    print(
+        f"wall time: {elapsed:.2f} s  queries: {queries} (+1 COPY, which execute wrappers "
+        "do not see)  "
+        f"({'OK' if elapsed <= 30 else 'OVER'} the 30 s target)"
+    )
+    charged = sum(
+        UsageRecord.objects.filter(account=account, kind="notification").values_list(
+            "recipients", flat=True
+        )
+    )
     print(f"charged notices: {charged:,}")
 
 

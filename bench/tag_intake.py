@@ -35,11 +35,16 @@ BATCH = 10
 
 api_load.DB_NAME = DB_NAME
 api_load.PORT = PORT
-api_load.ENV.update({"DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-                     "REDIS_URL": "redis://127.0.0.1:6379/13", "TAG_RATE_LIMIT": "1000000"})
+api_load.ENV.update(
+    {
+        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
+        "REDIS_URL": "redis://127.0.0.1:6379/13",
+        "TAG_RATE_LIMIT": "1000000",
+    }
+)
 ENV = api_load.ENV
 
-SETUP = r'''
+SETUP = r"""
 import json
 from audiences import services
 from audiences.models import LineUser
@@ -50,9 +55,9 @@ admin = Membership.objects.get(organization=org, role="admin").user
 tag = services.line_tag_create(actor=admin, organization_id=org.pk, name="bench")
 LineUser.objects.bulk_create(LineUser(user_id="U%032x" % i) for i in range(10000))
 print(json.dumps({"tag": tag.tag_id, "tag_pk": tag.pk, "org": org.pk, "admin": admin.pk}))
-'''
+"""
 
-RULE = r'''
+RULE = r"""
 import json, time
 from django.db import connection
 from audiences import services
@@ -86,11 +91,10 @@ services.audience_rebuild(audience_id=audience.pk)
 again = time.perf_counter() - t
 print(json.dumps({"fill": fill, "baseline": baseline, "matching": matching, "first": first,
                   "again": again, "size": Audience.objects.get(pk=audience.pk).size}))
-'''
+"""
 
 
-def _client(tag: str, start: float, seconds: int, rate: int, n: int, senders: int,
-            out) -> None:
+def _client(tag: str, start: float, seconds: int, rate: int, n: int, senders: int, out) -> None:
     """One sending process: its share of the schedule (every ``senders``-th request, at the
     time it is due), on one kept-alive connection per thread. Latency is taken from when each
     request was due, so a server that falls behind shows in it (coordinated omission counted).
@@ -101,10 +105,23 @@ def _client(tag: str, start: float, seconds: int, rate: int, n: int, senders: in
     count = int(seconds / interval)
     mine = list(range(n, count, senders))
     now = int(time.time())
-    bodies = {i: json.dumps({"tagId": tag, "events": [
-        {"type": "PageView", "url": f"https://shop.example.com/items/{k}", "timestamp": now,
-         "user": {"lineUserId": "U%032x" % ((i * BATCH + k) % 10000)}}
-        for k in range(BATCH)]}) for i in mine}
+    bodies = {
+        i: json.dumps(
+            {
+                "tagId": tag,
+                "events": [
+                    {
+                        "type": "PageView",
+                        "url": f"https://shop.example.com/items/{k}",
+                        "timestamp": now,
+                        "user": {"lineUserId": "U%032x" % ((i * BATCH + k) % 10000)},
+                    }
+                    for k in range(BATCH)
+                ],
+            }
+        )
+        for i in mine
+    }
     latencies, errors = [], 0
     threads = 4
     lock = threading.Lock()
@@ -142,8 +159,10 @@ def intake(tag: str, seconds: int, rate: int, senders: int = 2) -> dict:
     context = multiprocessing.get_context("fork")
     out = context.Queue()
     start = time.time() + 1.0
-    procs = [context.Process(target=_client, args=(tag, start, seconds, rate, n, senders, out))
-             for n in range(senders)]
+    procs = [
+        context.Process(target=_client, args=(tag, start, seconds, rate, n, senders, out))
+        for n in range(senders)
+    ]
     for p in procs:
         p.start()
     results = [out.get() for _ in procs]
@@ -153,9 +172,13 @@ def intake(tag: str, seconds: int, rate: int, senders: int = 2) -> dict:
     errors = sum(r[1] for r in results)
     elapsed = max(r[2] for r in results) - start
     accepted = (len(latencies) - errors) * BATCH
-    return {"eps": accepted / elapsed, "p50": statistics.median(latencies),
-            "p99": latencies[int(len(latencies) * 0.99) - 1], "errors": errors,
-            "requests": len(latencies)}
+    return {
+        "eps": accepted / elapsed,
+        "p50": statistics.median(latencies),
+        "p99": latencies[int(len(latencies) * 0.99) - 1],
+        "errors": errors,
+        "requests": len(latencies),
+    }
 
 
 def main() -> None:
@@ -169,8 +192,14 @@ def main() -> None:
     args = parser.parse_args()
     api_load.reset_database()
     api_load.sh(api_load.PY, "manage.py", "migrate", "-v0")
-    out = subprocess.run([api_load.PY, "manage.py", "shell", "-c", SETUP], check=True, env=ENV,
-                         cwd=api_load.ROOT, capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [api_load.PY, "manage.py", "shell", "-c", SETUP],
+        check=True,
+        env=ENV,
+        cwd=api_load.ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout
     setup_line = out.strip().splitlines()[-1]
     setup = json.loads(setup_line)
     if not args.skip_intake:
@@ -182,21 +211,31 @@ def main() -> None:
             os.killpg(gunicorn.pid, signal.SIGTERM)
             gunicorn.wait(timeout=30)
         ok = result["eps"] >= TARGET_EPS * 0.98 and result["p99"] <= TARGET_P99_MS
-        print(f"intake paced at {args.rate} events/s ({BATCH} per request), gunicorn "
-              f"{args.workers} workers: {result['eps']:.0f} events/s, p50 "
-              f"{result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, {result['errors']} errors "
-              f"of {result['requests']} requests — target ≥ {TARGET_EPS}/s, p99 ≤ "
-              f"{TARGET_P99_MS:.0f} ms: {'MET' if ok else 'NOT MET'}")
+        print(
+            f"intake paced at {args.rate} events/s ({BATCH} per request), gunicorn "
+            f"{args.workers} workers: {result['eps']:.0f} events/s, p50 "
+            f"{result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, {result['errors']} errors "
+            f"of {result['requests']} requests — target ≥ {TARGET_EPS}/s, p99 ≤ "
+            f"{TARGET_P99_MS:.0f} ms: {'MET' if ok else 'NOT MET'}"
+        )
     if not args.skip_rule:
         code = RULE % {"setup": setup_line, "events": args.events}
-        out = subprocess.run([api_load.PY, "manage.py", "shell", "-c", code], check=True,
-                             env=ENV, cwd=api_load.ROOT, capture_output=True, text=True).stdout
+        out = subprocess.run(
+            [api_load.PY, "manage.py", "shell", "-c", code],
+            check=True,
+            env=ENV,
+            cwd=api_load.ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout
         r = json.loads(out.strip().splitlines()[-1])
-        print(f"rule over {args.events:,} events (filled in {r['fill']:.1f} s): first build "
-              f"{r['first']:.2f} s, rebuild {r['again']:.2f} s, {r['size']:,} members; "
-              f"baseline COUNT of the {r['matching']:,} window events {r['baseline']:.2f} s "
-              f"— target ≤ {TARGET_RULE_S:.0f} s: "
-              f"{'MET' if max(r['first'], r['again']) <= TARGET_RULE_S else 'NOT MET'}")
+        print(
+            f"rule over {args.events:,} events (filled in {r['fill']:.1f} s): first build "
+            f"{r['first']:.2f} s, rebuild {r['again']:.2f} s, {r['size']:,} members; "
+            f"baseline COUNT of the {r['matching']:,} window events {r['baseline']:.2f} s "
+            f"— target ≤ {TARGET_RULE_S:.0f} s: "
+            f"{'MET' if max(r['first'], r['again']) <= TARGET_RULE_S else 'NOT MET'}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,13 +48,16 @@ ENV = {
     **os.environ,
     "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
     "REDIS_URL": "redis://127.0.0.1:6379/8",
-    "DEBUG": "1", "LOG_LEVEL": "WARNING", "LOG_REQUESTS": "0",
+    "DEBUG": "1",
+    "LOG_LEVEL": "WARNING",
+    "LOG_REQUESTS": "0",
     "PII_HASH_KEY": "bench-only-pii-hash-key",
     "MEDIA_ROOT": str(ROOT / "var" / "bench" / "webhook-media"),
-    "API_RATE_PNP": "1000000/s", "API_RATE_DEFAULT": "1000000/s",
+    "API_RATE_PNP": "1000000/s",
+    "API_RATE_DEFAULT": "1000000/s",
 }
 
-SETUP = r'''
+SETUP = r"""
 import hashlib, json
 from lbm import channels
 from tests import factories
@@ -66,9 +69,9 @@ hashes = [hashlib.sha256(lon.line_user()[1].encode()).hexdigest() for _ in range
 org = factories.organization(state="approved")
 print(json.dumps({"token": token, "hashes": hashes, "org": org.pk,
                   "admin": org.memberships.get(role="admin").user_id}))
-'''
+"""
 
-UPLOAD = r'''
+UPLOAD = r"""
 from django.contrib.auth import get_user_model
 from django.core.files import File
 from audiences import services
@@ -77,13 +80,13 @@ with open(%r, "rb") as handle:
                                    id_type="phone", file=File(handle, name="bench.txt"),
                                    name=%r)
 print(upload.pk)
-'''
+"""
 
-UPLOAD_STATE = r'''
+UPLOAD_STATE = r"""
 from audiences.models import AudienceUpload
 u = AudienceUpload.objects.get(pk=%d)
 print(u.status, (u.finished_at - u.created_at).total_seconds() if u.finished_at else -1)
-'''
+"""
 
 
 class Receiver:
@@ -113,16 +116,25 @@ ONE_QUEUE_ENV = {**ENV, "DJANGO_SETTINGS_MODULE": "bench.one_queue_settings"}
 
 
 def shell(code: str, env: dict = ENV) -> str:
-    return subprocess.run([PY, "manage.py", "shell", "-c", code], check=True, env=env, cwd=ROOT,
-                          capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    return (
+        subprocess.run(
+            [PY, "manage.py", "shell", "-c", code],
+            check=True,
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
 
 
 def reset() -> None:
     import psycopg
     import redis
 
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres",
-                         autocommit=True) as conn:
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {DB_NAME}")
     redis.Redis.from_url(ENV["REDIS_URL"]).flushdb()
@@ -131,13 +143,35 @@ def reset() -> None:
 
 def start(args: list[str], nice: bool = False, env: dict = ENV) -> subprocess.Popen:
     prefix = ["nice", "-n", "10"] if nice else []
-    return subprocess.Popen(prefix + args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        prefix + args,
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def worker(name: str, queues: str, nice: bool = False, env: dict = ENV) -> subprocess.Popen:
-    return start([PY, "-m", "celery", "-A", "lbm", "worker", "-Q", queues, "--concurrency=2",
-                  "--loglevel=WARNING", "-n", f"{name}@%h"], nice=nice, env=env)
+    return start(
+        [
+            PY,
+            "-m",
+            "celery",
+            "-A",
+            "lbm",
+            "worker",
+            "-Q",
+            queues,
+            "--concurrency=2",
+            "--loglevel=WARNING",
+            "-n",
+            f"{name}@%h",
+        ],
+        nice=nice,
+        env=env,
+    )
 
 
 def stop(procs: list[subprocess.Popen]) -> None:
@@ -151,24 +185,60 @@ def stop(procs: list[subprocess.Popen]) -> None:
 
 
 def push(token: str, to: str, tag: str) -> float:
-    body = json.dumps({"to": to, "messages": [{"type": "text", "text":
-                       "到貨通知\n王小明 您好，您的訂單 A123456 已送達門市。"}]}).encode()
+    body = json.dumps(
+        {
+            "to": to,
+            "messages": [
+                {"type": "text", "text": "到貨通知\n王小明 您好，您的訂單 A123456 已送達門市。"}
+            ],
+        }
+    ).encode()
     request = urllib.request.Request(
-        f"http://127.0.0.1:{PORT}/bot/pnp/push", data=body, method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
-                 "X-Line-Delivery-Tag": tag})
+        f"http://127.0.0.1:{PORT}/bot/pnp/push",
+        data=body,
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json",
+            "X-Line-Delivery-Tag": tag,
+        },
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200
     return time.monotonic()
 
 
-def run_layout(label: str, workers: list[tuple[str, str, bool]], data: dict, path: Path,
-               receiver: Receiver, rate: float, seconds: float, env: dict = ENV) -> dict:
+def run_layout(
+    label: str,
+    workers: list[tuple[str, str, bool]],
+    data: dict,
+    path: Path,
+    receiver: Receiver,
+    rate: float,
+    seconds: float,
+    env: dict = ENV,
+) -> dict:
     slug = label.replace(" ", "-").replace(",", "")
-    procs = [start([PY, "-m", "gunicorn", "-c", "python:lbm.gunicorn_conf", "-w", "2",
-                    "-b", f"127.0.0.1:{PORT}", "lbm.wsgi"], env=env)]
-    procs += [worker(f"{slug}-{n}", queues, nice, env)
-              for n, (_name, queues, nice) in enumerate(workers)]
+    procs = [
+        start(
+            [
+                PY,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:lbm.gunicorn_conf",
+                "-w",
+                "2",
+                "-b",
+                f"127.0.0.1:{PORT}",
+                "lbm.wsgi",
+            ],
+            env=env,
+        )
+    ]
+    procs += [
+        worker(f"{slug}-{n}", queues, nice, env) for n, (_name, queues, nice) in enumerate(workers)
+    ]
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -179,9 +249,16 @@ def run_layout(label: str, workers: list[tuple[str, str, bool]], data: dict, pat
                 time.sleep(0.3)
         time.sleep(5)  # the workers are up and waiting
         # Two customers' imports at once: with one shared queue they hold both processes.
-        upload_ids = [int(shell(UPLOAD % (str(path), data["admin"], data["org"],
-                                          f"bench {label} {n} {time.time()}"), env))
-                      for n in range(2)]
+        upload_ids = [
+            int(
+                shell(
+                    UPLOAD
+                    % (str(path), data["admin"], data["org"], f"bench {label} {n} {time.time()}"),
+                    env,
+                )
+            )
+            for n in range(2)
+        ]
         time.sleep(1.0)  # the imports have started
         accepted: dict[str, float] = {}
         count = int(rate * seconds)
@@ -201,13 +278,18 @@ def run_layout(label: str, workers: list[tuple[str, str, bool]], data: dict, pat
             states = [shell(UPLOAD_STATE % pk).split() for pk in upload_ids]
     finally:
         stop(procs)
-    latencies = sorted(receiver.arrived[t] - accepted[t] for t in accepted
-                       if t in receiver.arrived)
+    latencies = sorted(receiver.arrived[t] - accepted[t] for t in accepted if t in receiver.arrived)
     missing = len(accepted) - len(latencies)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
-    return {"label": label, "pushes": len(accepted), "missing": missing,
-            "p50": statistics.median(latencies), "p99": q[98], "max": latencies[-1],
-            "import": ", ".join(f"{s} in {float(t):.1f} s" for s, t in states)}
+    return {
+        "label": label,
+        "pushes": len(accepted),
+        "missing": missing,
+        "p50": statistics.median(latencies),
+        "p99": q[98],
+        "max": latencies[-1],
+        "import": ", ".join(f"{s} in {float(t):.1f} s" for s, t in states),
+    }
 
 
 def main() -> None:
@@ -226,26 +308,53 @@ def main() -> None:
     pushes = int(args.rate * args.seconds)
     data = json.loads(shell(SETUP % (PORT + 1, min(pushes, 400))))
     results = [
-        run_layout("one queue", [("all", "default", False)], data, path, receiver, args.rate,
-                   args.seconds, ONE_QUEUE_ENV),
-        run_layout("named, 1 worker", [("all", QUEUES, False)], data, path, receiver,
-                   args.rate, args.seconds),
-        run_layout("named queues", [("webhooks", "webhooks", False),
-                                    ("heavy", "default,imports,billing", True)],
-                   data, path, receiver, args.rate, args.seconds),
+        run_layout(
+            "one queue",
+            [("all", "default", False)],
+            data,
+            path,
+            receiver,
+            args.rate,
+            args.seconds,
+            ONE_QUEUE_ENV,
+        ),
+        run_layout(
+            "named, 1 worker",
+            [("all", QUEUES, False)],
+            data,
+            path,
+            receiver,
+            args.rate,
+            args.seconds,
+        ),
+        run_layout(
+            "named queues",
+            [("webhooks", "webhooks", False), ("heavy", "default,imports,billing", True)],
+            data,
+            path,
+            receiver,
+            args.rate,
+            args.seconds,
+        ),
     ]
-    print(f"\nwebhook latency (accept → POST) while importing 2 × {args.rows:,} IDs, "
-          f"{args.rate:g} pushes/s for {args.seconds:g} s")
+    print(
+        f"\nwebhook latency (accept → POST) while importing 2 × {args.rows:,} IDs, "
+        f"{args.rate:g} pushes/s for {args.seconds:g} s"
+    )
     print(f"{'layout':<16} {'pushes':>7} {'p50 s':>7} {'p99 s':>7} {'max s':>7}  import")
     for r in results:
-        print(f"{r['label']:<16} {r['pushes']:>7} {r['p50']:>7.2f} {r['p99']:>7.2f} "
-              f"{r['max']:>7.2f}  {r['import']}"
-              + (f"  ({r['missing']} webhooks never arrived)" if r["missing"] else ""))
+        print(
+            f"{r['label']:<16} {r['pushes']:>7} {r['p50']:>7.2f} {r['p99']:>7.2f} "
+            f"{r['max']:>7.2f}  {r['import']}"
+            + (f"  ({r['missing']} webhooks never arrived)" if r["missing"] else "")
+        )
     after = results[-1]
     ok = after["p99"] <= TARGET_P99_S and not after["missing"]
-    print(f"named queues p99 {after['p99']:.2f} s vs target ≤ {TARGET_P99_S:g} s: "
-          f"{'met' if ok else 'NOT met'}; one queue p99 {results[0]['p99']:.2f} s, "
-          f"named queues with one worker p99 {results[1]['p99']:.2f} s")
+    print(
+        f"named queues p99 {after['p99']:.2f} s vs target ≤ {TARGET_P99_S:g} s: "
+        f"{'met' if ok else 'NOT met'}; one queue p99 {results[0]['p99']:.2f} s, "
+        f"named queues with one worker p99 {results[1]['p99']:.2f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -97,8 +97,11 @@ class ApprovalStateFilter(admin.SimpleListFilter):
     parameter_name = "approval"
 
     def lookups(self, request, model_admin):
-        return [("pending", _("Waiting for a second approval")), ("in_effect", _("In effect")),
-                ("rejected", _("Rejected"))]
+        return [
+            ("pending", _("Waiting for a second approval")),
+            ("in_effect", _("In effect")),
+            ("rejected", _("Rejected")),
+        ]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -111,20 +114,30 @@ class ApprovalStateFilter(admin.SimpleListFilter):
 
 @admin.display(description=_("second approval"))
 def approval_state(obj):
-    """"—" for a row that needed none, else the proposal's state, linked to its page."""
+    """ "—" for a row that needed none, else the proposal's state, linked to its page."""
     approval = obj.approval
     if approval is None:
         return "—"
     url = reverse("admin:billing_secondapproval_change", args=[approval.pk])
-    return format_html('<a class="lbm-approval-{}" href="{}">{}</a>', approval.status, url,
-                       approval.get_status_display())
+    return format_html(
+        '<a class="lbm-approval-{}" href="{}">{}</a>',
+        approval.status,
+        url,
+        approval.get_status_display(),
+    )
 
 
 def tell_if_waiting(modeladmin, request, obj) -> None:
     if obj.approval_id is not None:
-        modeladmin.message_user(request, gettext(
-            "%(object)s waits for a second approval: it takes effect only when another LINE "
-            "staff member approves it.") % {"object": obj}, messages.WARNING)
+        modeladmin.message_user(
+            request,
+            gettext(
+                "%(object)s waits for a second approval: it takes effect only when another LINE "
+                "staff member approves it."
+            )
+            % {"object": obj},
+            messages.WARNING,
+        )
 
 
 class ReadOnlyAdmin(BillingAdmin):
@@ -140,8 +153,18 @@ class ReadOnlyAdmin(BillingAdmin):
 
 @admin.register(Plan)
 class PlanAdmin(BillingAdmin, SimpleHistoryAdmin):
-    list_display = ("code", "monthly_fee", "yearly_fee", "free_messages", "counting", "overage",
-                    "overage_unit_price", "tax_included", "sold_from", "sold_until")
+    list_display = (
+        "code",
+        "monthly_fee",
+        "yearly_fee",
+        "free_messages",
+        "counting",
+        "overage",
+        "overage_unit_price",
+        "tax_included",
+        "sold_from",
+        "sold_until",
+    )
     readonly_fields = ("code",)
 
     def has_add_permission(self, request):
@@ -168,15 +191,23 @@ class BillingCustomerForm(forms.ModelForm):
 
     class Meta:
         model = BillingCustomer
-        fields = ["name", "organization", "business_number", "country", "payment_method",
-                  "invoice_title", "invoice_carrier", "donation_code", "invoice_email"]
+        fields = [
+            "name",
+            "organization",
+            "business_number",
+            "country",
+            "payment_method",
+            "invoice_title",
+            "invoice_carrier",
+            "donation_code",
+            "invoice_email",
+        ]
 
 
 @admin.register(BillingCustomer)
 class BillingCustomerAdmin(ExactSearchMixin, BillingAdmin, SimpleHistoryAdmin):
     form = BillingCustomerForm
-    list_display = ("name", "business_number", "organization", "payment_method",
-                    "has_invoice_info")
+    list_display = ("name", "business_number", "organization", "payment_method", "has_invoice_info")
     list_filter = ("payment_method",)
     search_fields = ("name", "=business_number")
     paginator = EstimatedCountPaginator
@@ -193,8 +224,9 @@ class BillingCustomerAdmin(ExactSearchMixin, BillingAdmin, SimpleHistoryAdmin):
 
 
 class PlanChoiceForm(forms.Form):
-    plan_code = forms.ChoiceField(label=_("new plan"),
-                                  choices=[(c.value, c.label) for c in Plan.OFFICIAL_ACCOUNT_PLANS])
+    plan_code = forms.ChoiceField(
+        label=_("new plan"), choices=[(c.value, c.label) for c in Plan.OFFICIAL_ACCOUNT_PLANS]
+    )
     reason = forms.CharField(label=_("reason"), required=False)
 
 
@@ -203,20 +235,32 @@ class SubscriptionAddForm(forms.ModelForm):
 
     class Meta:
         model = Subscription
-        fields = ["account", "customer", "contract", "started_on", "chat_advanced",
-                  "premium_id_since", "monthly_limit", "target_friends"]
+        fields = [
+            "account",
+            "customer",
+            "contract",
+            "started_on",
+            "chat_advanced",
+            "premium_id_since",
+            "monthly_limit",
+            "target_friends",
+        ]
 
 
 class SubscriptionChangeForm(forms.ModelForm):
     new_plan = forms.ChoiceField(
-        label=_("change plan to"), required=False,
+        label=_("change plan to"),
+        required=False,
         choices=[("", "—")] + [(c.value, c.label) for c in Plan.OFFICIAL_ACCOUNT_PLANS],
-        help_text=_("Upgrades take effect at once in this month; downgrades on the 1st of next "
-                    "month."))
+        help_text=_(
+            "Upgrades take effect at once in this month; downgrades on the 1st of next month."
+        ),
+    )
     promotion_code = forms.CharField(
-        label=_("promotion code"), required=False,
-        help_text=_("With an upgrade: deducted from it. Alone: registered for the next "
-                    "renewal."))
+        label=_("promotion code"),
+        required=False,
+        help_text=_("With an upgrade: deducted from it. Alone: registered for the next renewal."),
+    )
     reason = forms.CharField(label=_("reason"), required=False)
 
     class Meta:
@@ -226,12 +270,23 @@ class SubscriptionChangeForm(forms.ModelForm):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(ExactSearchMixin, BillingAdmin, SimpleHistoryAdmin):
-    list_display = ("account", "customer", "plan", "scheduled_plan", "scheduled_from",
-                    "started_on", "suspended_at")
+    list_display = (
+        "account",
+        "customer",
+        "plan",
+        "scheduled_plan",
+        "scheduled_from",
+        "started_on",
+        "suspended_at",
+    )
     list_filter = ("plan",)
     list_select_related = ("account", "customer", "plan", "scheduled_plan")
-    search_fields = ("account__name", "=account__basic_id", "=account__premium_id",
-                     "customer__name")
+    search_fields = (
+        "account__name",
+        "=account__basic_id",
+        "=account__premium_id",
+        "customer__name",
+    )
     ordering = ("account__kind", "account__name")  # the account index (account_kind_name)
     paginator = EstimatedCountPaginator
     show_full_result_count = False
@@ -244,9 +299,15 @@ class SubscriptionAdmin(ExactSearchMixin, BillingAdmin, SimpleHistoryAdmin):
     def change_plan(self, request, queryset):
         """Choose a plan, see each account's charge and quota effect, then confirm."""
         form = PlanChoiceForm(request.POST if "plan_code" in request.POST else None)
-        context = {**self.admin_site.each_context(request), "form": form,
-                   "objects": queryset, "title": gettext("Change plan"), "opts": self.opts,
-                   "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME, "previews": []}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "objects": queryset,
+            "title": gettext("Change plan"),
+            "opts": self.opts,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "previews": [],
+        }
         if form.is_bound and form.is_valid():
             code, reason = form.cleaned_data["plan_code"], form.cleaned_data["reason"]
             if request.POST.get("confirm"):
@@ -254,21 +315,29 @@ class SubscriptionAdmin(ExactSearchMixin, BillingAdmin, SimpleHistoryAdmin):
                 for subscription in queryset:
                     try:
                         services.subscription_change_plan(
-                            subscription_id=subscription.pk, plan_code=code,
-                            actor=request.user, reason=reason)
+                            subscription_id=subscription.pk,
+                            plan_code=code,
+                            actor=request.user,
+                            reason=reason,
+                        )
                     except DomainError as exc:
-                        self.message_user(request, f"{subscription.account}: {exc}",
-                                          messages.ERROR)
+                        self.message_user(request, f"{subscription.account}: {exc}", messages.ERROR)
                     else:
                         done += 1
                 if done:
-                    self.message_user(request, gettext("Plan changed for %(count)d account(s).")
-                                      % {"count": done}, messages.SUCCESS)
+                    self.message_user(
+                        request,
+                        gettext("Plan changed for %(count)d account(s).") % {"count": done},
+                        messages.SUCCESS,
+                    )
                 return None
-            context["previews"] = [selectors.plan_change_preview(subscription=s, plan_code=code)
-                                   for s in queryset.select_related("account")]
-        return TemplateResponse(request, "admin/billing/subscription/confirm_plan_change.html",
-                                context)
+            context["previews"] = [
+                selectors.plan_change_preview(subscription=s, plan_code=code)
+                for s in queryset.select_related("account")
+            ]
+        return TemplateResponse(
+            request, "admin/billing/subscription/confirm_plan_change.html", context
+        )
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         kwargs["form"] = SubscriptionChangeForm if obj is not None else SubscriptionAddForm
@@ -276,44 +345,96 @@ class SubscriptionAdmin(ExactSearchMixin, BillingAdmin, SimpleHistoryAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [(None, {"fields": ["account", "customer", "plan_code", "contract",
-                                       "started_on", "target_friends", "chat_advanced",
-                                       "premium_id_since", "monthly_limit"]})]
-        return [(None, {"fields": ["account", "customer", "contract", "plan", "scheduled_plan",
-                                   "scheduled_from", "started_on", "suspended_at"]}),
-                (_("Change"), {"fields": ["new_plan", "promotion_code", "reason"]}),
-                (_("Add-ons and limit"), {"fields": ["chat_advanced", "premium_id_since",
-                                                     "monthly_limit"]})]
+            return [
+                (
+                    None,
+                    {
+                        "fields": [
+                            "account",
+                            "customer",
+                            "plan_code",
+                            "contract",
+                            "started_on",
+                            "target_friends",
+                            "chat_advanced",
+                            "premium_id_since",
+                            "monthly_limit",
+                        ]
+                    },
+                )
+            ]
+        return [
+            (
+                None,
+                {
+                    "fields": [
+                        "account",
+                        "customer",
+                        "contract",
+                        "plan",
+                        "scheduled_plan",
+                        "scheduled_from",
+                        "started_on",
+                        "suspended_at",
+                    ]
+                },
+            ),
+            (_("Change"), {"fields": ["new_plan", "promotion_code", "reason"]}),
+            (
+                _("Add-ons and limit"),
+                {"fields": ["chat_advanced", "premium_id_since", "monthly_limit"]},
+            ),
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ()
-        return ("account", "customer", "contract", "plan", "scheduled_plan", "scheduled_from",
-                "started_on", "suspended_at")
+        return (
+            "account",
+            "customer",
+            "contract",
+            "plan",
+            "scheduled_plan",
+            "scheduled_from",
+            "started_on",
+            "suspended_at",
+        )
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if not change:
             saved = services.subscription_create(
-                account_id=obj.account_id, customer_id=obj.customer_id,
-                plan_code=data["plan_code"], actor=request.user, started_on=obj.started_on,
-                contract_id=obj.contract_id, chat_advanced=obj.chat_advanced,
-                premium_id_since=obj.premium_id_since, target_friends=obj.target_friends)
+                account_id=obj.account_id,
+                customer_id=obj.customer_id,
+                plan_code=data["plan_code"],
+                actor=request.user,
+                started_on=obj.started_on,
+                contract_id=obj.contract_id,
+                chat_advanced=obj.chat_advanced,
+                premium_id_since=obj.premium_id_since,
+                target_friends=obj.target_friends,
+            )
             if obj.monthly_limit is not None:  # a setting, saved as the change form does
                 saved.monthly_limit = obj.monthly_limit
                 services.record_save(obj=saved, actor=request.user, changed=["monthly_limit"])
             obj.pk, obj.plan = saved.pk, saved.plan
             return
         settings_changed = [f for f in form.changed_data if f in form.Meta.fields]
-        services.record_save(obj=obj, actor=request.user, changed=settings_changed,
-                             reason=data.get("reason", ""))
+        services.record_save(
+            obj=obj, actor=request.user, changed=settings_changed, reason=data.get("reason", "")
+        )
         if data.get("new_plan"):
             services.subscription_change_plan(
-                subscription_id=obj.pk, plan_code=data["new_plan"], actor=request.user,
-                promotion_code=data.get("promotion_code", ""), reason=data.get("reason", ""))
+                subscription_id=obj.pk,
+                plan_code=data["new_plan"],
+                actor=request.user,
+                promotion_code=data.get("promotion_code", ""),
+                reason=data.get("reason", ""),
+            )
         elif data.get("promotion_code"):
-            services.promotion_code_register(code=data["promotion_code"], subscription_id=obj.pk,
-                                             actor=request.user)
+            services.promotion_code_register(
+                code=data["promotion_code"], subscription_id=obj.pk, actor=request.user
+            )
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
@@ -340,25 +461,44 @@ def usage_context(account_id: int, month: str | None) -> dict:
         "labels": [day.isoformat() for day, _count in daily],
         "daily": [count for _day, count in daily],
         "cumulative": cumulative,
-        "quota": plan.free_messages if plan and plan.counting == Plan.Counting.RECIPIENTS
-        else None,
+        "quota": plan.free_messages if plan and plan.counting == Plan.Counting.RECIPIENTS else None,
         "labelDaily": gettext("Messages per day (Japan time)"),
         "labelCumulative": gettext("Messages this month"),
         "labelQuota": gettext("Free quota"),
     }
-    return {"usage_chart": chart, "usage_period": periods.period_label(period),
-            "usage_previous": periods.period_label(periods.previous_period(period)),
-            "usage_next": periods.period_label(periods.next_period(period)),
-            "usage_plan": plan, "usage_month": usage}
+    return {
+        "usage_chart": chart,
+        "usage_period": periods.period_label(period),
+        "usage_previous": periods.period_label(periods.previous_period(period)),
+        "usage_next": periods.period_label(periods.next_period(period)),
+        "usage_plan": plan,
+        "usage_month": usage,
+    }
 
 
 @admin.register(PlanChange)
 class PlanChangeAdmin(ReadOnlyAdmin):
-    list_display = ("subscription", "kind", "from_plan", "to_plan", "period", "charge",
-                    "deducted", "promotion_code", "created_by", "created_at", "reason")
+    list_display = (
+        "subscription",
+        "kind",
+        "from_plan",
+        "to_plan",
+        "period",
+        "charge",
+        "deducted",
+        "promotion_code",
+        "created_by",
+        "created_at",
+        "reason",
+    )
     list_filter = ("kind", "period")
-    list_select_related = ("subscription__account", "from_plan", "to_plan", "promotion_code",
-                           "created_by")
+    list_select_related = (
+        "subscription__account",
+        "from_plan",
+        "to_plan",
+        "promotion_code",
+        "created_by",
+    )
 
 
 @admin.register(UsageRecord)
@@ -384,8 +524,18 @@ class PromotionCodeAdmin(ExportMixin, BillingAdmin, SimpleHistoryAdmin):
     resource_classes = [PromotionCodeResource]
     export_form_class = LabelledExportForm  # columns with verbose names
     change_list_template = "admin/billing/promotioncode/change_list.html"
-    list_display = ("code", "status", "face_value", "valid_from", "valid_until", "subscription",
-                    "deducted", "forfeited", "redeemed_at", approval_state)
+    list_display = (
+        "code",
+        "status",
+        "face_value",
+        "valid_from",
+        "valid_until",
+        "subscription",
+        "deducted",
+        "forfeited",
+        "redeemed_at",
+        approval_state,
+    )
     list_filter = ("status", ApprovalStateFilter)
     list_select_related = ("subscription__account", "subscription__plan", "approval")
     search_fields = ("=code",)
@@ -395,15 +545,24 @@ class PromotionCodeAdmin(ExportMixin, BillingAdmin, SimpleHistoryAdmin):
         return False  # used through a subscription's plan change or renewal registration
 
     def save_model(self, request, obj, form, change):
-        saved = services.promotion_code_create(code=obj.code, valid_from=obj.valid_from,
-                                               valid_until=obj.valid_until, actor=request.user)
+        saved = services.promotion_code_create(
+            code=obj.code,
+            valid_from=obj.valid_from,
+            valid_until=obj.valid_until,
+            actor=request.user,
+        )
         obj.pk = saved.pk
 
     admin_gates = {"batch": Gate("add")}
 
     def get_urls(self):
-        return [path("batch/", self.admin_site.admin_view(self.batch_view),
-                     name="billing_promotioncode_batch")] + super().get_urls()
+        return [
+            path(
+                "batch/",
+                self.admin_site.admin_view(self.batch_view),
+                name="billing_promotioncode_batch",
+            )
+        ] + super().get_urls()
 
     def batch_view(self, request):
         if not self.has_add_permission(request):
@@ -411,18 +570,28 @@ class PromotionCodeAdmin(ExportMixin, BillingAdmin, SimpleHistoryAdmin):
         form = CodeBatchForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                codes = services.promotion_code_batch_propose(actor=request.user,
-                                                              **form.cleaned_data)
+                codes = services.promotion_code_batch_propose(
+                    actor=request.user, **form.cleaned_data
+                )
             except DomainError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, gettext(
-                    "%(count)d promotion codes proposed. They can be used once another LINE "
-                    "staff member approves the batch (second approvals).")
-                    % {"count": len(codes)}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    gettext(
+                        "%(count)d promotion codes proposed. They can be used once another LINE "
+                        "staff member approves the batch (second approvals)."
+                    )
+                    % {"count": len(codes)},
+                    messages.SUCCESS,
+                )
                 return HttpResponseRedirect(reverse("admin:billing_promotioncode_changelist"))
-        context = {**self.admin_site.each_context(request), "form": form, "opts": self.opts,
-                   "title": gettext("Create a batch of promotion codes")}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "opts": self.opts,
+            "title": gettext("Create a batch of promotion codes"),
+        }
         return TemplateResponse(request, "admin/billing/form_page.html", context)
 
 
@@ -445,16 +614,25 @@ class GovernmentBlockInline(admin.TabularInline):
 
 class TermCloseForm(forms.Form):
     plan_code = forms.ChoiceField(
-        label=_("bill the remaining accounts on"), initial=Plan.Code.LIGHT,
-        choices=[(c.value, c.label) for c in Plan.OFFICIAL_ACCOUNT_PLANS])
+        label=_("bill the remaining accounts on"),
+        initial=Plan.Code.LIGHT,
+        choices=[(c.value, c.label) for c in Plan.OFFICIAL_ACCOUNT_PLANS],
+    )
     suspend = forms.BooleanField(label=_("suspend them too"), required=False)
     reason = forms.CharField(label=_("reason"), required=False)
 
 
 @admin.register(GovernmentContract)
 class GovernmentContractAdmin(BillingAdmin, SimpleHistoryAdmin):
-    list_display = ("customer", "plan", "main_account", "starts_on", "ends_on",
-                    "deletion_window", approval_state)
+    list_display = (
+        "customer",
+        "plan",
+        "main_account",
+        "starts_on",
+        "ends_on",
+        "deletion_window",
+        approval_state,
+    )
     list_select_related = ("customer", "plan", "main_account", "approval")
     list_filter = (ApprovalStateFilter,)
     raw_id_fields = ("customer", "main_account")
@@ -477,21 +655,32 @@ class GovernmentContractAdmin(BillingAdmin, SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         saved = services.government_contract_propose(
-            customer_id=obj.customer_id, plan_code=obj.plan.code,
-            main_account_id=obj.main_account_id, starts_on=obj.starts_on, ends_on=obj.ends_on,
-            actor=request.user)
+            customer_id=obj.customer_id,
+            plan_code=obj.plan.code,
+            main_account_id=obj.main_account_id,
+            starts_on=obj.starts_on,
+            ends_on=obj.ends_on,
+            actor=request.user,
+        )
         obj.pk, obj.approval = saved.pk, saved.approval
         tell_if_waiting(self, request, saved)
 
     admin_gates = {"deletion_windows": Gate("view")}
 
     def get_urls(self):
-        return [path("deletion-windows/", self.admin_site.admin_view(self.deletion_windows_view),
-                     name="billing_governmentcontract_deletion_windows")] + super().get_urls()
+        return [
+            path(
+                "deletion-windows/",
+                self.admin_site.admin_view(self.deletion_windows_view),
+                name="billing_governmentcontract_deletion_windows",
+            )
+        ] + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = dict(extra_context or {}, deletion_windows_url=reverse(
-            "admin:billing_governmentcontract_deletion_windows"))
+        extra_context = dict(
+            extra_context or {},
+            deletion_windows_url=reverse("admin:billing_governmentcontract_deletion_windows"),
+        )
         return super().changelist_view(request, extra_context)
 
     def deletion_windows_view(self, request):
@@ -499,32 +688,51 @@ class GovernmentContractAdmin(BillingAdmin, SimpleHistoryAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         windows = selectors.deletion_windows(include_closed="all" in request.GET)
-        context = {**self.admin_site.each_context(request), "opts": self.opts,
-                   "windows": windows, "title": gettext("Deletion windows of government terms")}
-        return TemplateResponse(request, "admin/billing/governmentcontract/deletion_windows.html",
-                                context)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "windows": windows,
+            "title": gettext("Deletion windows of government terms"),
+        }
+        return TemplateResponse(
+            request, "admin/billing/governmentcontract/deletion_windows.html", context
+        )
 
-    @admin.action(description=_("Close the term: bill accounts not renewed and not deleted on "
-                                "a normal plan…"), permissions=["close"])
+    @admin.action(
+        description=_(
+            "Close the term: bill accounts not renewed and not deleted on a normal plan…"
+        ),
+        permissions=["close"],
+    )
     def close_term(self, request, queryset):
         form = TermCloseForm(request.POST if "plan_code" in request.POST else None)
         if form.is_bound and form.is_valid():
             for contract in queryset:
                 try:
                     moved = services.government_term_close(
-                        contract_id=contract.pk, actor=request.user, **form.cleaned_data)
+                        contract_id=contract.pk, actor=request.user, **form.cleaned_data
+                    )
                 except DomainError as exc:
                     self.message_user(request, f"{contract}: {exc}", messages.ERROR)
                 else:
-                    self.message_user(request, gettext(
-                        "%(contract)s: %(count)d account(s) moved to a normal plan.")
-                        % {"contract": contract, "count": len(moved)}, messages.SUCCESS)
+                    self.message_user(
+                        request,
+                        gettext("%(contract)s: %(count)d account(s) moved to a normal plan.")
+                        % {"contract": contract, "count": len(moved)},
+                        messages.SUCCESS,
+                    )
             return None
-        context = {**self.admin_site.each_context(request), "form": form, "objects": queryset,
-                   "opts": self.opts, "title": gettext("Close government terms"),
-                   "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME}
-        return TemplateResponse(request, "admin/billing/governmentcontract/close_term.html",
-                                context)
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "objects": queryset,
+            "opts": self.opts,
+            "title": gettext("Close government terms"),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/billing/governmentcontract/close_term.html", context
+        )
 
     def has_close_permission(self, request):
         return staff_can(request.user, "change_subscription")
@@ -534,8 +742,14 @@ class GovernmentContractAdmin(BillingAdmin, SimpleHistoryAdmin):
 class GovernmentAccountAdmin(BillingAdmin, SimpleHistoryAdmin):
     """The accounts listed on each term; changed only through the actions (who, when, why)."""
 
-    list_display = ("account", "contract", "kind", "first_verified_at", "kept_on_renewal",
-                    "deleted_on")
+    list_display = (
+        "account",
+        "contract",
+        "kind",
+        "first_verified_at",
+        "kept_on_renewal",
+        "deleted_on",
+    )
     list_filter = ("kind", "kept_on_renewal")
     list_select_related = ("account", "contract__customer", "contract__plan")
     search_fields = ("account__name", "=account__basic_id", "contract__customer__name")
@@ -551,8 +765,9 @@ class GovernmentAccountAdmin(BillingAdmin, SimpleHistoryAdmin):
     def mark_verified(self, request, queryset):
         now = timezone.now()
         for listed in queryset:
-            services.government_account_verify(listed_account_id=listed.pk, verified_at=now,
-                                               actor=request.user)
+            services.government_account_verify(
+                listed_account_id=listed.pk, verified_at=now, actor=request.user
+            )
         self.message_user(request, gettext("Verification recorded."), messages.SUCCESS)
 
     @admin.action(description=_("Record deleted by the agency (today)"), permissions=["change"])
@@ -562,28 +777,35 @@ class GovernmentAccountAdmin(BillingAdmin, SimpleHistoryAdmin):
         for listed in queryset:
             try:
                 services.government_account_mark_deleted(
-                    listed_account_id=listed.pk, deleted_on=taipei_today(), actor=request.user)
+                    listed_account_id=listed.pk, deleted_on=taipei_today(), actor=request.user
+                )
             except DomainError as exc:
                 self.message_user(request, f"{listed.account}: {exc}", messages.ERROR)
 
-    @admin.action(description=_("Suspend these accounts (they still count)"),
-                  permissions=["change"])
+    @admin.action(
+        description=_("Suspend these accounts (they still count)"), permissions=["change"]
+    )
     def suspend(self, request, queryset):
         reason = gettext("Suspended from the government list")
         for listed in queryset.select_related("account__subscription"):
             subscription = getattr(listed.account, "subscription", None)
             if subscription is not None:
-                services.subscription_suspend(subscription_id=subscription.pk,
-                                              actor=request.user, reason=reason)
+                services.subscription_suspend(
+                    subscription_id=subscription.pk, actor=request.user, reason=reason
+                )
         self.message_user(request, gettext("Accounts suspended."), messages.SUCCESS)
 
 
 class RenewalForm(forms.ModelForm):
     kept = forms.ModelMultipleChoiceField(
-        label=_("accounts kept"), required=False,
+        label=_("accounts kept"),
+        required=False,
         queryset=GovernmentAccount.objects.select_related("account", "contract"),
-        help_text=_("Listed accounts of this term that the agency renews; the others must be "
-                    "deleted within the last 7 working days of the term."))
+        help_text=_(
+            "Listed accounts of this term that the agency renews; the others must be "
+            "deleted within the last 7 working days of the term."
+        ),
+    )
     reason = forms.CharField(label=_("reason"), required=False)
 
     class Meta:
@@ -595,8 +817,12 @@ class RenewalForm(forms.ModelForm):
 class GovernmentRenewalAdmin(BillingAdmin, SimpleHistoryAdmin):
     form = RenewalForm
     list_display = ("contract", "submitted_on", "next_contract")
-    list_select_related = ("contract__customer", "contract__plan", "next_contract__plan",
-                           "next_contract__customer")
+    list_select_related = (
+        "contract__customer",
+        "contract__plan",
+        "next_contract__plan",
+        "next_contract__customer",
+    )
     raw_id_fields = ("contract", "next_contract")
 
     def has_change_permission(self, request, obj=None):
@@ -605,10 +831,13 @@ class GovernmentRenewalAdmin(BillingAdmin, SimpleHistoryAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         saved = services.government_renewal_submit(
-            contract_id=obj.contract_id, submitted_on=obj.submitted_on,
+            contract_id=obj.contract_id,
+            submitted_on=obj.submitted_on,
             kept_account_ids=[row.account_id for row in data["kept"]],
-            next_contract_id=obj.next_contract_id, actor=request.user,
-            reason=data.get("reason", ""))
+            next_contract_id=obj.next_contract_id,
+            actor=request.user,
+            reason=data.get("reason", ""),
+        )
         obj.pk = saved.pk
 
 
@@ -621,9 +850,13 @@ class GovernmentBlockAdmin(BillingAdmin, SimpleHistoryAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        saved = services.government_block_add(contract_id=obj.contract_id, kind=obj.kind,
-                                              accounts=obj.accounts,
-                                              purchased_on=obj.purchased_on, actor=request.user)
+        saved = services.government_block_add(
+            contract_id=obj.contract_id,
+            kind=obj.kind,
+            accounts=obj.accounts,
+            purchased_on=obj.purchased_on,
+            actor=request.user,
+        )
         obj.pk = saved.pk
 
 
@@ -634,8 +867,14 @@ class InvoiceLineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("account", "kind", "description", "quantity", "amount",
-                                "tax_included")
+    fields = readonly_fields = (
+        "account",
+        "kind",
+        "description",
+        "quantity",
+        "amount",
+        "tax_included",
+    )
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -648,8 +887,15 @@ class CreditNoteInline(admin.TabularInline):
     model = CreditNote
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("number", "kind", "amount", "reason", "created_by", "created_at",
-                                "second_approval")
+    fields = readonly_fields = (
+        "number",
+        "kind",
+        "amount",
+        "reason",
+        "created_by",
+        "created_at",
+        "second_approval",
+    )
 
     @admin.display(description=_("second approval"))
     def second_approval(self, obj):
@@ -678,13 +924,13 @@ class PaymentStateFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         from .models import InvoicePayment
+
         return InvoicePayment.Status.choices
 
     def queryset(self, request, queryset):
         value = self.value()
         if value == "unpaid":
-            return queryset.filter(Q(payment__isnull=True)
-                                   | Q(payment__status="unpaid"))
+            return queryset.filter(Q(payment__isnull=True) | Q(payment__status="unpaid"))
         if value in ("paid", "failed"):
             return queryset.filter(payment__status=value)
         return queryset
@@ -694,8 +940,15 @@ class PaymentStateFilter(admin.SimpleListFilter):
 class InvoiceAdmin(ExactSearchMixin, ExportMixin, ReadOnlyAdmin):
     resource_classes = [InvoiceResource]
     export_form_class = LabelledExportForm  # columns with verbose names
-    list_display = ("number", "einvoice_number", "customer", "period", "total", "issued_at",
-                    "payment_state")
+    list_display = (
+        "number",
+        "einvoice_number",
+        "customer",
+        "period",
+        "total",
+        "issued_at",
+        "payment_state",
+    )
     list_filter = ("period", PaymentStateFilter)
     actions = ["mark_paid", "mark_failed"]
 
@@ -706,15 +959,20 @@ class InvoiceAdmin(ExactSearchMixin, ExportMixin, ReadOnlyAdmin):
 
     def _mark(self, request, queryset, status):
         from . import selfservice
+
         for invoice in queryset:
             try:
-                selfservice.invoice_payment_set(invoice_id=invoice.pk, status=status,
-                                                actor=request.user)
+                selfservice.invoice_payment_set(
+                    invoice_id=invoice.pk, status=status, actor=request.user
+                )
             except DomainError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return
-        self.message_user(request, gettext("%(count)s invoice(s) updated.")
-                          % {"count": queryset.count()}, messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("%(count)s invoice(s) updated.") % {"count": queryset.count()},
+            messages.SUCCESS,
+        )
 
     @admin.action(description=_("Mark paid (payment received)"))
     def mark_paid(self, request, queryset):
@@ -730,15 +988,31 @@ class InvoiceAdmin(ExactSearchMixin, ExportMixin, ReadOnlyAdmin):
             actions.pop("mark_paid", None)
             actions.pop("mark_failed", None)
         return actions
+
     search_fields = ("=number", "customer__name")
     list_select_related = ("customer", "payment")
     paginator = EstimatedCountPaginator  # 300,000 invoices a year
     show_full_result_count = False
     inlines = [InvoiceLineInline, CreditNoteInline]
-    fields = readonly_fields = ("number", "einvoice_number", "customer", "period", "issued_at",
-                                "buyer_id", "buyer_name", "carrier", "donation_code",
-                                "untaxed", "tax", "tax_included", "rounding", "total",
-                                "rounding_rule", "balance", "run")
+    fields = readonly_fields = (
+        "number",
+        "einvoice_number",
+        "customer",
+        "period",
+        "issued_at",
+        "buyer_id",
+        "buyer_name",
+        "carrier",
+        "donation_code",
+        "untaxed",
+        "tax",
+        "tax_included",
+        "rounding",
+        "total",
+        "rounding_rule",
+        "balance",
+        "run",
+    )
     change_list_template = "admin/billing/invoice/change_list.html"
 
     def has_export_permission(self, request):
@@ -760,35 +1034,49 @@ class InvoiceAdmin(ExactSearchMixin, ExportMixin, ReadOnlyAdmin):
     admin_gates = {"run": Gate("billing.run_billing")}
 
     def get_urls(self):
-        return [path("run/", self.admin_site.admin_view(self.run_view),
-                     name="billing_invoice_run")] + super().get_urls()
+        return [
+            path("run/", self.admin_site.admin_view(self.run_view), name="billing_invoice_run")
+        ] + super().get_urls()
 
     def changelist_view(self, request, extra_context=None):
-        extra_context = dict(extra_context or {},
-                             can_run_billing=staff_can(request.user, "run_billing"))
+        extra_context = dict(
+            extra_context or {}, can_run_billing=staff_can(request.user, "run_billing")
+        )
         return super().changelist_view(request, extra_context)
 
     def run_view(self, request):
         """Run month-end billing for a month now (the same idempotent service as the task)."""
         if not staff_can(request.user, "run_billing"):
             raise PermissionDenied
-        form = RunBillingForm(request.POST or None, initial={
-            "period": periods.period_label(periods.last_closed_period())})
+        form = RunBillingForm(
+            request.POST or None,
+            initial={"period": periods.period_label(periods.last_closed_period())},
+        )
         if request.method == "POST" and form.is_valid():
             try:
-                result = services.bill_month(period=form.cleaned_data["period"],
-                                             actor=request.user)
+                result = services.bill_month(period=form.cleaned_data["period"], actor=request.user)
             except DomainError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
             else:
-                self.message_user(request, gettext(
-                    "%(period)s: %(created)s invoice(s) issued, %(existing)s already issued.")
-                    % {"period": periods.period_label(result.period),
-                       "created": result.invoices_created,
-                       "existing": result.invoices_existing}, messages.SUCCESS)
+                self.message_user(
+                    request,
+                    gettext(
+                        "%(period)s: %(created)s invoice(s) issued, %(existing)s already issued."
+                    )
+                    % {
+                        "period": periods.period_label(result.period),
+                        "created": result.invoices_created,
+                        "existing": result.invoices_existing,
+                    },
+                    messages.SUCCESS,
+                )
                 return HttpResponseRedirect(reverse("admin:billing_invoice_changelist"))
-        context = {**self.admin_site.each_context(request), "form": form,
-                   "title": gettext("Run month-end billing"), "opts": self.opts}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": gettext("Run month-end billing"),
+            "opts": self.opts,
+        }
         return TemplateResponse(request, "admin/billing/invoice/run.html", context)
 
 
@@ -801,8 +1089,16 @@ class CreditNoteForm(forms.ModelForm):
 @admin.register(CreditNote)
 class CreditNoteAdmin(BillingAdmin):
     form = CreditNoteForm
-    list_display = ("number", "invoice", "kind", "einvoice_action", "amount", "created_by",
-                    "created_at", approval_state)
+    list_display = (
+        "number",
+        "invoice",
+        "kind",
+        "einvoice_action",
+        "amount",
+        "created_by",
+        "created_at",
+        approval_state,
+    )
     list_filter = ("kind", ApprovalStateFilter)
     list_select_related = ("invoice", "created_by", "approval")
     raw_id_fields = ("invoice",)
@@ -811,10 +1107,14 @@ class CreditNoteAdmin(BillingAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        saved = services.credit_note_create(invoice_id=obj.invoice_id, kind=obj.kind,
-                                            amount=obj.amount, reason=obj.reason,
-                                            einvoice_action=obj.einvoice_action,
-                                            actor=request.user)
+        saved = services.credit_note_create(
+            invoice_id=obj.invoice_id,
+            kind=obj.kind,
+            amount=obj.amount,
+            reason=obj.reason,
+            einvoice_action=obj.einvoice_action,
+            actor=request.user,
+        )
         obj.pk, obj.number, obj.approval = saved.pk, saved.number, saved.approval
         tell_if_waiting(self, request, saved)
 
@@ -840,8 +1140,11 @@ class DecisionFilter(admin.SimpleListFilter):
     def choices(self, changelist):
         current = self.value() or SecondApproval.Status.PENDING
         for lookup, title in self.lookup_choices:
-            yield {"selected": current == lookup, "display": title,
-                   "query_string": changelist.get_query_string({self.parameter_name: lookup})}
+            yield {
+                "selected": current == lookup,
+                "display": title,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+            }
 
 
 @admin.register(SecondApproval)
@@ -850,19 +1153,39 @@ class SecondApprovalAdmin(ReviewPageMixin, BillingAdmin, SimpleHistoryAdmin):
     buttons on each page (lbm.admin_helpers.ReviewPageMixin), the history shows who proposed
     and who decided."""
 
-    list_display = ("summary", "kind", "amount", "status", "proposed_by", "proposed_at",
-                    "review_due", "decided_by", "decided_at")
+    list_display = (
+        "summary",
+        "kind",
+        "amount",
+        "status",
+        "proposed_by",
+        "proposed_at",
+        "review_due",
+        "decided_by",
+        "decided_at",
+    )
     list_filter = (DecisionFilter, "kind", OverdueFilter)
     list_select_related = ("proposed_by", "decided_by")
     ordering = ("review_due_on", "pk")  # the oldest proposal first
-    fields = readonly_fields = ("kind", "summary", "amount", "status", "proposed_by",
-                                "proposed_at", "review_due_on", "decided_by", "decided_at",
-                                "decision_reason", "proposed")
+    fields = readonly_fields = (
+        "kind",
+        "summary",
+        "amount",
+        "status",
+        "proposed_by",
+        "proposed_at",
+        "review_due_on",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+        "proposed",
+    )
     approve_label = _("Approve as the second person")
-    approve_question = _("Approve this proposal? It takes effect at once. A note is optional; "
-                         "the proposer sees it in the history.")
-    reject_question = _("Nothing of this proposal will take effect. The proposer sees the "
-                        "reason.")
+    approve_question = _(
+        "Approve this proposal? It takes effect at once. A note is optional; "
+        "the proposer sees it in the history."
+    )
+    reject_question = _("Nothing of this proposal will take effect. The proposer sees the reason.")
     approve_reason_label = _("Note (optional)")
     reject_reason_label = _("Reason")
 
@@ -883,20 +1206,22 @@ class SecondApprovalAdmin(ReviewPageMixin, BillingAdmin, SimpleHistoryAdmin):
         from django.contrib.admin.utils import unquote
 
         obj = self.get_object(request, unquote(object_id))
-        if obj is None or obj.status != SecondApproval.Status.PENDING or \
-                not self.has_review_permission(request, obj):
+        if (
+            obj is None
+            or obj.status != SecondApproval.Status.PENDING
+            or not self.has_review_permission(request, obj)
+        ):
             # Decided, or not for this user to decide: the page without the buttons.
-            return super(ReviewPageMixin, self).change_view(request, object_id, form_url,
-                                                            extra_context)
+            return super(ReviewPageMixin, self).change_view(
+                request, object_id, form_url, extra_context
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def review_decide(self, request, obj, decision, reason):
         if decision == "approve":
-            services.second_approval_approve(approval_id=obj.pk, actor=request.user,
-                                             note=reason)
+            services.second_approval_approve(approval_id=obj.pk, actor=request.user, note=reason)
         else:
-            services.second_approval_reject(approval_id=obj.pk, actor=request.user,
-                                            reason=reason)
+            services.second_approval_reject(approval_id=obj.pk, actor=request.user, reason=reason)
 
     @admin.display(description=_("approval due"), ordering="review_due_on")
     def review_due(self, obj):
@@ -906,11 +1231,17 @@ class SecondApprovalAdmin(ReviewPageMixin, BillingAdmin, SimpleHistoryAdmin):
     def proposed(self, obj):
         if obj.kind == SecondApproval.Kind.PROMOTION_BATCH:
             url = reverse("admin:billing_promotioncode_changelist")
-            return format_html('<a href="{}?approval__id__exact={}">{}</a>', url, obj.pk,
-                               gettext("%(count)d promotion code(s)")
-                               % {"count": obj.promotion_codes.count()})
-        target = (obj.credit_notes.first() if obj.kind == SecondApproval.Kind.CREDIT_NOTE
-                  else obj.government_contracts.first())
+            return format_html(
+                '<a href="{}?approval__id__exact={}">{}</a>',
+                url,
+                obj.pk,
+                gettext("%(count)d promotion code(s)") % {"count": obj.promotion_codes.count()},
+            )
+        target = (
+            obj.credit_notes.first()
+            if obj.kind == SecondApproval.Kind.CREDIT_NOTE
+            else obj.government_contracts.first()
+        )
         if target is None:
             return "—"
         url = reverse(f"admin:billing_{target._meta.model_name}_change", args=[target.pk])
@@ -919,8 +1250,15 @@ class SecondApprovalAdmin(ReviewPageMixin, BillingAdmin, SimpleHistoryAdmin):
 
 @admin.register(BillingRun)
 class BillingRunAdmin(ReadOnlyAdmin):
-    list_display = ("period", "status", "started_at", "finished_at", "invoices_created",
-                    "invoices_existing", "triggered_by")
+    list_display = (
+        "period",
+        "status",
+        "started_at",
+        "finished_at",
+        "invoices_created",
+        "invoices_existing",
+        "triggered_by",
+    )
     list_filter = ("status", "period")
 
 
@@ -931,8 +1269,7 @@ class EInvoiceTrackForm(forms.ModelForm):
 
 
 class EInvoiceExportForm(forms.Form):
-    period = forms.CharField(label=_("two-month period (YYYY-MM, its first month)"),
-                             max_length=7)
+    period = forms.CharField(label=_("two-month period (YYYY-MM, its first month)"), max_length=7)
     seller_id = forms.CharField(label=_("seller business number"), max_length=8)
 
     def clean_period(self):
@@ -947,8 +1284,15 @@ class EInvoiceTrackAdmin(BillingAdmin, SimpleHistoryAdmin):
     """Number tracks (字軌) entered per two-month period; used in order by month-end billing."""
 
     form = EInvoiceTrackForm
-    list_display = ("period", "prefix", "first_number", "last_number", "next_number",
-                    "remaining", "created_by")
+    list_display = (
+        "period",
+        "prefix",
+        "first_number",
+        "last_number",
+        "next_number",
+        "remaining",
+        "created_by",
+    )
     list_filter = ("period",)
 
     def has_change_permission(self, request, obj=None):
@@ -960,15 +1304,24 @@ class EInvoiceTrackAdmin(BillingAdmin, SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         saved = services.einvoice_track_create(
-            period=obj.period, prefix=obj.prefix, first_number=obj.first_number,
-            last_number=obj.last_number, actor=request.user)
+            period=obj.period,
+            prefix=obj.prefix,
+            first_number=obj.first_number,
+            last_number=obj.last_number,
+            actor=request.user,
+        )
         obj.pk = saved.pk
 
     admin_gates = {"export": Gate("billing.run_billing")}  # not import-export's
 
     def get_urls(self):
-        return [path("export/", self.admin_site.admin_view(self.export_view),
-                     name="billing_einvoicetrack_export")] + super().get_urls()
+        return [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_view),
+                name="billing_einvoicetrack_export",
+            )
+        ] + super().get_urls()
 
     def export_view(self, request):
         """A CSV of a two-month period's e-invoices, allowances and voids (one row each)."""
@@ -979,15 +1332,19 @@ class EInvoiceTrackAdmin(BillingAdmin, SimpleHistoryAdmin):
         form = EInvoiceExportForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             bimonth = form.cleaned_data["period"]
-            response = HttpResponse(einvoice.export_csv(
-                bimonth=bimonth, seller_id=form.cleaned_data["seller_id"]),
-                content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = (
-                f'attachment; filename="einvoices-{bimonth:%Y%m}.csv"')
+            response = HttpResponse(
+                einvoice.export_csv(bimonth=bimonth, seller_id=form.cleaned_data["seller_id"]),
+                content_type="text/csv; charset=utf-8",
+            )
+            response["Content-Disposition"] = f'attachment; filename="einvoices-{bimonth:%Y%m}.csv"'
             return response
-        context = {**self.admin_site.each_context(request), "form": form,
-                   "title": gettext("Export e-invoices of a two-month period"),
-                   "opts": self.opts}
+        context = {
+            **self.admin_site.each_context(request),
+            "form": form,
+            "title": gettext("Export e-invoices of a two-month period"),
+            "opts": self.opts,
+        }
         return TemplateResponse(request, "admin/billing/einvoicetrack/export.html", context)
+
 
 from . import selfservice_admin  # noqa: E402, F401  (administrators' pages, same admin site)

@@ -12,8 +12,12 @@ class BillingError(DomainError):
 
 class ImmutableDocument(BillingError):
     def __init__(self):
-        super().__init__(_("An issued invoice or note cannot be changed or deleted; issue a "
-                           "credit or debit note instead."))
+        super().__init__(
+            _(
+                "An issued invoice or note cannot be changed or deleted; issue a "
+                "credit or debit note instead."
+            )
+        )
 
 
 class QuotaExceeded(BillingError):
@@ -22,10 +26,17 @@ class QuotaExceeded(BillingError):
     def __init__(self, *, quota: int, used: int, requested: int):
         self.quota, self.used, self.requested = quota, used, requested
         super().__init__(
-            _("This send of %(requested)s messages exceeds the monthly limit of %(quota)s "
-              "messages: %(used)s have been used this month, so %(left)s are left.")
-            % {"requested": count(requested), "quota": count(quota), "used": count(used),
-               "left": count(max(quota - used, 0))})
+            _(
+                "This send of %(requested)s messages exceeds the monthly limit of %(quota)s "
+                "messages: %(used)s have been used this month, so %(left)s are left."
+            )
+            % {
+                "requested": count(requested),
+                "quota": count(quota),
+                "used": count(used),
+                "left": count(max(quota - used, 0)),
+            }
+        )
 
 
 class PlanChangeRefused(BillingError):

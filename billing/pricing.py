@@ -61,8 +61,14 @@ def graduated_charge(messages: int, tiers: Sequence[Tier]) -> Decimal:
     return total
 
 
-def overage_charge(*, messages: int, free: int, rule: str, tiers: Sequence[Tier] = (),
-                   unit_price: Decimal | None = None) -> Decimal:
+def overage_charge(
+    *,
+    messages: int,
+    free: int,
+    rule: str,
+    tiers: Sequence[Tier] = (),
+    unit_price: Decimal | None = None,
+) -> Decimal:
     """The charge for messages beyond a plan's free quota.
 
     ``rule`` is a ``Plan.Overage`` value: ``none`` (extra messages cannot be sent: nothing to
@@ -84,8 +90,11 @@ def upgrade_charge(*, from_fee: Decimal, to_fee: Decimal) -> Decimal:
 # Promotion codes (docs/billing.md#promotion-codes): the cases a code may pay for, by plan
 # codes. ``None`` as the first element is a renewal of the plan named second.
 PROMOTION_CASES = {
-    ("light", "medium"), ("light", "high"), ("medium", "high"),
-    (None, "medium"), (None, "high"),
+    ("light", "medium"),
+    ("light", "high"),
+    ("medium", "high"),
+    (None, "medium"),
+    (None, "high"),
 }
 
 
@@ -95,8 +104,13 @@ class Deduction:
     forfeited: Decimal
 
 
-def promotion_deduction(*, from_plan: str | None, to_plan: str, charge: Decimal,
-                        face_value: Decimal = PROMOTION_FACE_VALUE) -> Deduction | None:
+def promotion_deduction(
+    *,
+    from_plan: str | None,
+    to_plan: str,
+    charge: Decimal,
+    face_value: Decimal = PROMOTION_FACE_VALUE,
+) -> Deduction | None:
     """What a promotion code deducts from ``charge`` for an upgrade ``from_plan → to_plan`` (or a
     renewal, ``from_plan=None``), and what of its face value is forfeited.
 
@@ -157,5 +171,6 @@ def invoice_totals(lines: Iterable[tuple[Decimal, bool]]) -> Totals:
     tax = untaxed * TAX_RATE
     exact = untaxed + tax + included
     total = round_twd(exact)
-    return Totals(untaxed=untaxed, tax=tax, tax_included=included, total=total,
-                  rounding=total - exact)
+    return Totals(
+        untaxed=untaxed, tax=tax, tax_included=included, total=total, rounding=total - exact
+    )

@@ -38,14 +38,18 @@ DELETION_WINDOW_WORKING_DAYS = 7  # docs/billing.md#government-plans: 原合約�
 def tier_tables(*, period: date) -> dict[int, tuple[pricing.Tier, ...]]:
     """Each plan's graduated table in effect on ``period`` (the latest ``effective_from`` not
     after it), by plan id. Two queries."""
-    latest = (PriceTier.objects.filter(effective_from__lte=period).values("plan_id")
-              .annotate(latest=Max("effective_from")))
+    latest = (
+        PriceTier.objects.filter(effective_from__lte=period)
+        .values("plan_id")
+        .annotate(latest=Max("effective_from"))
+    )
     wanted = Q(pk__in=[])
     for row in latest:
         wanted |= Q(plan_id=row["plan_id"], effective_from=row["latest"])
     rows = defaultdict(list)
     for plan_id, first, price in PriceTier.objects.filter(wanted).values_list(
-            "plan_id", "first_message", "unit_price"):
+        "plan_id", "first_message", "unit_price"
+    ):
         rows[plan_id].append((first, price))
     return {plan_id: pricing.tiers_from_rows(r) for plan_id, r in rows.items()}
 
@@ -55,14 +59,18 @@ def add_on_prices(*, period: date) -> dict[str, Decimal]:
     it), by add-on code. Raises ``BillingError`` when an add-on has no price yet: billing must
     not silently give it away. One query."""
     prices = {}
-    for code, price in (AddOnPrice.objects.filter(effective_from__lte=period)
-                        .order_by("code", "effective_from").values_list("code", "price")):
+    for code, price in (
+        AddOnPrice.objects.filter(effective_from__lte=period)
+        .order_by("code", "effective_from")
+        .values_list("code", "price")
+    ):
         prices[code] = price  # ascending dates: the last row per code wins
     missing = set(AddOnPrice.Code.values) - set(prices)
     if missing:
-        raise BillingError(gettext("No price of %(add_ons)s is in effect on %(period)s.")
-                           % {"add_ons": ", ".join(sorted(missing)),
-                              "period": periods.period_label(period)})
+        raise BillingError(
+            gettext("No price of %(add_ons)s is in effect on %(period)s.")
+            % {"add_ons": ", ".join(sorted(missing)), "period": periods.period_label(period)}
+        )
     return prices
 
 
@@ -70,8 +78,12 @@ def plan_in_effect(*, account_id: int, period: date) -> Plan | None:
     """The plan that governs ``period``'s quota for the account: the last change of its plan
     ledger counting from that month or before (upgrades at once, downgrades from their month).
     ``None`` when the account has no subscription then."""
-    change = (PlanChange.objects.filter(subscription__account_id=account_id, period__lte=period)
-              .select_related("to_plan").order_by("-period", "-pk").first())
+    change = (
+        PlanChange.objects.filter(subscription__account_id=account_id, period__lte=period)
+        .select_related("to_plan")
+        .order_by("-period", "-pk")
+        .first()
+    )
     return change.to_plan if change else None
 
 
@@ -82,8 +94,9 @@ class MonthUsage:
     notifications: int  # delivered LON notices
 
 
-def month_usage(*, account_id: int, period: date,
-                recorded_until: datetime | None = None) -> MonthUsage:
+def month_usage(
+    *, account_id: int, period: date, recorded_until: datetime | None = None
+) -> MonthUsage:
     """The account's usage in a LINE month (one aggregate query on the stored Japan month);
     with ``recorded_until``, only the rows recorded by then (late-usage notes)."""
     rows = UsageRecord.objects.filter(account_id=account_id, period=period)
@@ -127,14 +140,17 @@ def quota(*, account_id: int, at: datetime | None = None) -> Quota:
     if plan is None:
         return Quota(plan=None, limit=0, used=0)
     limit = plan.free_messages if plan.overage == Plan.Overage.NONE else None
-    own_limit, suspended_at = (Subscription.objects.filter(account_id=account_id)
-                               .values_list("monthly_limit", "suspended_at").first()
-                               or (None, None))
+    own_limit, suspended_at = Subscription.objects.filter(account_id=account_id).values_list(
+        "monthly_limit", "suspended_at"
+    ).first() or (None, None)
     if own_limit is not None:
         limit = own_limit if limit is None else min(limit, own_limit)
-    return Quota(plan=plan, limit=limit,
-                 used=counted(plan, month_usage(account_id=account_id, period=period)),
-                 suspended=suspended_at is not None)
+    return Quota(
+        plan=plan,
+        limit=limit,
+        used=counted(plan, month_usage(account_id=account_id, period=period)),
+        suspended=suspended_at is not None,
+    )
 
 
 def message_quota(*, account_id: int, at: datetime | None = None) -> dict:
@@ -153,10 +169,14 @@ def message_consumption(*, account_id: int, at: datetime | None = None) -> dict:
 
 def daily_usage(*, account_id: int, period: date) -> list[tuple[date, int]]:
     """Messages counted on each Japan day of ``period`` (zeros included), for the chart."""
-    rows = dict(UsageRecord.objects.filter(account_id=account_id, period=period,
-                                           kind__in=UsageRecord.QUOTA_KINDS)
-                .values("line_day").annotate(total=Sum("recipients"))
-                .values_list("line_day", "total"))
+    rows = dict(
+        UsageRecord.objects.filter(
+            account_id=account_id, period=period, kind__in=UsageRecord.QUOTA_KINDS
+        )
+        .values("line_day")
+        .annotate(total=Sum("recipients"))
+        .values_list("line_day", "total")
+    )
     return [(day, rows.get(day, 0)) for day in periods.period_days(period)]
 
 
@@ -165,10 +185,15 @@ def invoice_balance(*, invoice: Invoice) -> "dict[str, object]":
     for its second approval is not counted (docs/billing.md#two-person-approvals)."""
     notes = CreditNote.objects.filter(in_effect(), invoice=invoice).aggregate(
         credits=Sum("amount", filter=Q(kind=CreditNote.Kind.CREDIT)),
-        debits=Sum("amount", filter=Q(kind=CreditNote.Kind.DEBIT)))
+        debits=Sum("amount", filter=Q(kind=CreditNote.Kind.DEBIT)),
+    )
     credits, debits = notes["credits"] or 0, notes["debits"] or 0
-    return {"total": invoice.total, "credits": credits, "debits": debits,
-            "balance": invoice.total - credits + debits}
+    return {
+        "total": invoice.total,
+        "credits": credits,
+        "debits": debits,
+        "balance": invoice.total - credits + debits,
+    }
 
 
 def invoices_for_export(*, period: date) -> list[dict]:
@@ -177,19 +202,38 @@ def invoices_for_export(*, period: date) -> list[dict]:
     from .models import InvoiceLine
 
     lines = defaultdict(list)
-    for line in (InvoiceLine.objects.filter(invoice__period=period)
-                 .select_related("account").order_by("invoice_id", "pk")):
-        lines[line.invoice_id].append({
-            "account": line.account.display_id if line.account else None, "kind": line.kind,
-            "description": line.description, "quantity": line.quantity,
-            "amount": str(line.amount), "tax_included": line.tax_included})
-    return [{"number": invoice.number, "customer": invoice.customer.name,
-             "period": periods.period_label(invoice.period), "untaxed": str(invoice.untaxed),
-             "tax": str(invoice.tax), "tax_included": str(invoice.tax_included),
-             "rounding": str(invoice.rounding), "total": str(invoice.total),
-             "rounding_rule": str(pricing.ROUNDING_RULE), "lines": lines[invoice.pk]}
-            for invoice in Invoice.objects.filter(period=period).select_related("customer")
-            .order_by("number")]
+    for line in (
+        InvoiceLine.objects.filter(invoice__period=period)
+        .select_related("account")
+        .order_by("invoice_id", "pk")
+    ):
+        lines[line.invoice_id].append(
+            {
+                "account": line.account.display_id if line.account else None,
+                "kind": line.kind,
+                "description": line.description,
+                "quantity": line.quantity,
+                "amount": str(line.amount),
+                "tax_included": line.tax_included,
+            }
+        )
+    return [
+        {
+            "number": invoice.number,
+            "customer": invoice.customer.name,
+            "period": periods.period_label(invoice.period),
+            "untaxed": str(invoice.untaxed),
+            "tax": str(invoice.tax),
+            "tax_included": str(invoice.tax_included),
+            "rounding": str(invoice.rounding),
+            "total": str(invoice.total),
+            "rounding_rule": str(pricing.ROUNDING_RULE),
+            "lines": lines[invoice.pk],
+        }
+        for invoice in Invoice.objects.filter(period=period)
+        .select_related("customer")
+        .order_by("number")
+    ]
 
 
 @dataclass(frozen=True)
@@ -202,8 +246,9 @@ class PlanChangePreview:
     quota: int | None  # free messages this month after the change
 
 
-def plan_change_preview(*, subscription, plan_code: str,
-                        at: datetime | None = None) -> PlanChangePreview:
+def plan_change_preview(
+    *, subscription, plan_code: str, at: datetime | None = None
+) -> PlanChangePreview:
     """What ``services.subscription_change_plan`` would do, without doing it (for the admin's
     confirmation page)."""
     from django.utils.translation import gettext as _
@@ -212,22 +257,38 @@ def plan_change_preview(*, subscription, plan_code: str,
     current = plan_in_effect(account_id=subscription.account_id, period=period)
     target = Plan.objects.get(code=plan_code)
     if current is None or current.is_government or target.is_government:
-        return PlanChangePreview(subscription, current, target,
-                                 _("Refused: a government plan cannot change during its term.")
-                                 if current else _("Refused: not started."), None, None)
+        return PlanChangePreview(
+            subscription,
+            current,
+            target,
+            _("Refused: a government plan cannot change during its term.")
+            if current
+            else _("Refused: not started."),
+            None,
+            None,
+        )
     if target.pk == current.pk:
-        return PlanChangePreview(subscription, current, target, _("No change."), None,
-                                 current.free_messages)
+        return PlanChangePreview(
+            subscription, current, target, _("No change."), None, current.free_messages
+        )
     if target.rank > current.rank:
         return PlanChangePreview(
-            subscription, current, target, _("Upgrade now, in %(month)s")
-            % {"month": periods.period_label(period)},
+            subscription,
+            current,
+            target,
+            _("Upgrade now, in %(month)s") % {"month": periods.period_label(period)},
             pricing.upgrade_charge(from_fee=current.monthly_fee, to_fee=target.monthly_fee),
-            target.free_messages)
+            target.free_messages,
+        )
     return PlanChangePreview(
-        subscription, current, target, _("Downgrade from %(month)s")
-        % {"month": periods.period_label(periods.next_period(period))}, 0,
-        current.free_messages)
+        subscription,
+        current,
+        target,
+        _("Downgrade from %(month)s")
+        % {"month": periods.period_label(periods.next_period(period))},
+        0,
+        current.free_messages,
+    )
 
 
 # --- Government lists: ever-verified counts and the deletion window ----------------------------
@@ -236,9 +297,11 @@ def plan_change_preview(*, subscription, plan_code: str,
 def civil_servants_verified(*, contract_id: int, before: datetime | None = None) -> int:
     """Civil-servant accounts of a contract term that ever completed verification (before
     ``before``, default: ever). Suspension does not remove them (docs/billing.md#government-plans)."""
-    rows = GovernmentAccount.objects.filter(contract_id=contract_id,
-                                            kind=GovernmentAccount.Kind.CIVIL_SERVANTS,
-                                            first_verified_at__isnull=False)
+    rows = GovernmentAccount.objects.filter(
+        contract_id=contract_id,
+        kind=GovernmentAccount.Kind.CIVIL_SERVANTS,
+        first_verified_at__isnull=False,
+    )
     if before is not None:
         rows = rows.filter(first_verified_at__lt=before)
     return rows.count()
@@ -279,46 +342,68 @@ class DeletionWindow:
     to_delete: list = field(default_factory=list)  # GovernmentAccount rows still to delete
 
 
-def deletion_windows(*, today: date | None = None, contract_ids=None,
-                     include_closed: bool = False) -> list[DeletionWindow]:
+def deletion_windows(
+    *, today: date | None = None, contract_ids=None, include_closed: bool = False
+) -> list[DeletionWindow]:
     """Each contract term's deletion window with the listed accounts still to delete: not on
     the submitted renewal list (or no list submitted: none is kept) and not yet deleted. Terms
     whose window closed more than a month ago are left out unless ``include_closed``. Two
     queries whatever the number of contracts."""
     today = today or workdays.taipei_today()
     contracts = GovernmentContract.objects.filter(in_effect()).select_related(
-        "customer", "plan", "main_account", "renewal")
+        "customer", "plan", "main_account", "renewal"
+    )
     if contract_ids is not None:
         contracts = contracts.filter(pk__in=list(contract_ids))
     elif not include_closed:
         contracts = contracts.filter(ends_on__gte=today - timedelta(days=31))
     contracts = list(contracts.order_by("ends_on", "pk"))
     pending = defaultdict(list)
-    for row in (GovernmentAccount.objects.filter(contract__in=contracts, deleted_on__isnull=True)
-                .exclude(kept_on_renewal=True).select_related("account")
-                .order_by("contract_id", "kind", "pk")):
+    for row in (
+        GovernmentAccount.objects.filter(contract__in=contracts, deleted_on__isnull=True)
+        .exclude(kept_on_renewal=True)
+        .select_related("account")
+        .order_by("contract_id", "kind", "pk")
+    ):
         pending[row.contract_id].append(row)
     windows = []
     for contract in contracts:
         first, last = deletion_window(ends_on=contract.ends_on)
         status = "upcoming" if today < first else "open" if today <= last else "closed"
-        windows.append(DeletionWindow(contract=contract, starts_on=first, ends_on=last,
-                                      status=status,
-                                      renewal_submitted=hasattr(contract, "renewal"),
-                                      to_delete=pending.get(contract.pk, [])))
+        windows.append(
+            DeletionWindow(
+                contract=contract,
+                starts_on=first,
+                ends_on=last,
+                status=status,
+                renewal_submitted=hasattr(contract, "renewal"),
+                to_delete=pending.get(contract.pk, []),
+            )
+        )
     return windows
 
 
 def civil_servant_counts(*, contract_ids) -> dict[int, int]:
     """Ever-verified civil-servant accounts per contract (one grouped query)."""
-    return dict(GovernmentAccount.objects.filter(
-        contract_id__in=list(contract_ids), kind=GovernmentAccount.Kind.CIVIL_SERVANTS,
-        first_verified_at__isnull=False).values("contract_id").order_by()
-        .annotate(n=Count("pk")).values_list("contract_id", "n"))
+    return dict(
+        GovernmentAccount.objects.filter(
+            contract_id__in=list(contract_ids),
+            kind=GovernmentAccount.Kind.CIVIL_SERVANTS,
+            first_verified_at__isnull=False,
+        )
+        .values("contract_id")
+        .order_by()
+        .annotate(n=Count("pk"))
+        .values_list("contract_id", "n")
+    )
 
 
 def blocks_billed(*, contract_ids, kind: str) -> dict[int, int]:
     """Blocks of ``kind`` (an ``InvoiceLine.Kind``) already invoiced per contract term."""
-    return dict(InvoiceLine.objects.filter(contract_id__in=list(contract_ids), kind=kind)
-                .values("contract_id").order_by().annotate(n=Sum("quantity"))
-                .values_list("contract_id", "n"))
+    return dict(
+        InvoiceLine.objects.filter(contract_id__in=list(contract_ids), kind=kind)
+        .values("contract_id")
+        .order_by()
+        .annotate(n=Sum("quantity"))
+        .values_list("contract_id", "n")
+    )

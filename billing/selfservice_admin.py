@@ -31,13 +31,14 @@ from .models import (
 
 
 class EInvoiceForm(forms.Form):
-    business_number = forms.CharField(label=_("business number (統一編號)"), max_length=8,
-                                      required=False)
+    business_number = forms.CharField(
+        label=_("business number (統一編號)"), max_length=8, required=False
+    )
     name = forms.CharField(label=_("e-invoice buyer name"), max_length=150)
-    carrier = forms.CharField(label=_("mobile barcode carrier (手機條碼)"), max_length=8,
-                              required=False)
-    donation_code = forms.CharField(label=_("donation code (捐贈碼)"), max_length=7,
-                                    required=False)
+    carrier = forms.CharField(
+        label=_("mobile barcode carrier (手機條碼)"), max_length=8, required=False
+    )
+    donation_code = forms.CharField(label=_("donation code (捐贈碼)"), max_length=7, required=False)
     email = forms.EmailField(label=_("e-invoice e-mail"), required=False)
 
 
@@ -48,8 +49,9 @@ class PaymentForm(forms.Form):
 
 
 class PlanForm(forms.Form):
-    plan_code = forms.ChoiceField(label=_("new plan"), choices=[
-        (c.value, c.label) for c in Plan.OFFICIAL_ACCOUNT_PLANS])
+    plan_code = forms.ChoiceField(
+        label=_("new plan"), choices=[(c.value, c.label) for c in Plan.OFFICIAL_ACCOUNT_PLANS]
+    )
     promotion_code = forms.CharField(label=_("promotion code"), max_length=32, required=False)
 
 
@@ -107,14 +109,17 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
     def manage_link(self, obj):
         from django.utils.html import format_html
 
-        return format_html('<a href="{}">{}</a>',
-                           reverse("admin:billing_selfservice", args=[obj.account_id]),
-                           gettext("Plan and billing"))
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:billing_selfservice", args=[obj.account_id]),
+            gettext("Plan and billing"),
+        )
 
     def save_model(self, request, obj, form, change):
         try:
-            saved = selfservice.administrator_grant(account_id=obj.account_id, user=obj.user,
-                                                    actor=request.user)
+            saved = selfservice.administrator_grant(
+                account_id=obj.account_id, user=obj.user, actor=request.user
+            )
         except DomainError as exc:
             raise PermissionDenied(str(exc)) from exc
         obj.pk = saved.pk
@@ -122,8 +127,9 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
     # An account or invoice that is not the user's is the same 404 as a missing one.
     admin_gates = {
         "billing_selfservice": Gate(SIGNED_IN, obj="account_id", objects="administered_accounts"),
-        "billing_selfservice_print": Gate(SIGNED_IN, obj="invoice_id",
-                                          objects="printable_invoices"),
+        "billing_selfservice_print": Gate(
+            SIGNED_IN, obj="invoice_id", objects="printable_invoices"
+        ),
         "billing_selfservice_accept": Gate(SIGNED_IN),  # the token decides (selfservice)
     }
 
@@ -133,18 +139,24 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
     def printable_invoices(self, request):
         if permissions.staff_may(request.user, "billing.view_invoice"):
             return Invoice.objects.all()
-        return Invoice.objects.filter(customer__subscriptions__account_id__in=(
-            permissions.administered_account_ids(request.user))).distinct()
+        return Invoice.objects.filter(
+            customer__subscriptions__account_id__in=(
+                permissions.administered_account_ids(request.user)
+            )
+        ).distinct()
 
     def get_urls(self):
         view = self.admin_site.admin_view
         return [
-            path("account/<int:account_id>/", view(self.account_view),
-                 name="billing_selfservice"),
-            path("invoice/<int:invoice_id>/print/", view(self.print_view),
-                 name="billing_selfservice_print"),
-            path("invitation/<str:token>/", view(self.accept_view),
-                 name="billing_selfservice_accept"),
+            path("account/<int:account_id>/", view(self.account_view), name="billing_selfservice"),
+            path(
+                "invoice/<int:invoice_id>/print/",
+                view(self.print_view),
+                name="billing_selfservice_print",
+            ),
+            path(
+                "invitation/<str:token>/", view(self.accept_view), name="billing_selfservice_accept"
+            ),
         ] + super().get_urls()
 
     # --- The account's page -------------------------------------------------------------------
@@ -152,8 +164,11 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
     def _subscription(self, request, account_id):
         if not permissions.is_account_administrator(request.user, account_id):
             raise PermissionDenied
-        subscription = (Subscription.objects.select_related("customer", "plan", "account")
-                        .filter(account_id=account_id).first())
+        subscription = (
+            Subscription.objects.select_related("customer", "plan", "account")
+            .filter(account_id=account_id)
+            .first()
+        )
         if subscription is None:
             raise Http404
         return subscription
@@ -163,10 +178,16 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
 
         subscription = self._subscription(request, account_id)
         customer = subscription.customer
-        einvoice_form = EInvoiceForm(initial={
-            "business_number": customer.business_number, "name": customer.invoice_title,
-            "carrier": customer.invoice_carrier, "donation_code": customer.donation_code,
-            "email": customer.invoice_email}, prefix="einvoice")
+        einvoice_form = EInvoiceForm(
+            initial={
+                "business_number": customer.business_number,
+                "name": customer.invoice_title,
+                "carrier": customer.invoice_carrier,
+                "donation_code": customer.donation_code,
+                "email": customer.invoice_email,
+            },
+            prefix="einvoice",
+        )
         payment_form = PaymentForm(prefix="payment")
         plan_form = PlanForm(prefix="plan")
         code_form = CodeForm(prefix="code")
@@ -200,20 +221,27 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
             past.append((periods.period_label(month), usage.messages))
         invoices = list(Invoice.objects.filter(customer=customer).order_by("-period"))
         context = {
-            **self.admin_site.each_context(request), "opts": self.opts,
-            "title": gettext("Plan and billing: %(account)s") % {
-                "account": subscription.account},
-            "subscription": subscription, "customer": customer,
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Plan and billing: %(account)s") % {"account": subscription.account},
+            "subscription": subscription,
+            "customer": customer,
             "method": PaymentMethod.objects.filter(customer=customer, active=True).first(),
-            "einvoice_form": einvoice_form, "payment_form": payment_form,
-            "plan_form": plan_form, "code_form": code_form, "preview": preview,
+            "einvoice_form": einvoice_form,
+            "payment_form": payment_form,
+            "plan_form": plan_form,
+            "code_form": code_form,
+            "preview": preview,
             "invite_form": invite_form,
             "administrators": AccountAdministrator.objects.filter(account_id=account_id)
-            .select_related("user").order_by("granted_at", "pk"),
-            "past": past, "invoices": invoices,
+            .select_related("user")
+            .order_by("granted_at", "pk"),
+            "past": past,
+            "invoices": invoices,
             "notes": CreditNote.objects.filter(in_effect(), invoice__customer=customer),
-            "changes": subscription.changes.select_related("from_plan", "to_plan")
-            .order_by("-period", "-pk"),
+            "changes": subscription.changes.select_related("from_plan", "to_plan").order_by(
+                "-period", "-pk"
+            ),
             "codes": subscription.promotion_codes.all(),
             **usage_context(account_id, request.GET.get("month")),
         }
@@ -224,15 +252,17 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
         if action == "einvoice":
             form = EInvoiceForm(request.POST, prefix="einvoice")
             if form.is_valid():
-                selfservice.einvoice_details_set(account_id=account_id, actor=user,
-                                                 **form.cleaned_data)
+                selfservice.einvoice_details_set(
+                    account_id=account_id, actor=user, **form.cleaned_data
+                )
                 return gettext("The e-invoice details were saved.")
             return None
         if action == "payment":
             form = PaymentForm(request.POST, prefix="payment")
             if form.is_valid():
-                method = selfservice.payment_method_register(account_id=account_id, actor=user,
-                                                             **form.cleaned_data)
+                method = selfservice.payment_method_register(
+                    account_id=account_id, actor=user, **form.cleaned_data
+                )
                 return gettext("Payment method registered: %(label)s") % {"label": method}
             return None
         if action in ("preview", "confirm"):
@@ -241,8 +271,7 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
                 return None
             data = form.cleaned_data
             if action == "preview":
-                return selfservice.plan_change_preview(account_id=account_id, actor=user,
-                                                       **data)
+                return selfservice.plan_change_preview(account_id=account_id, actor=user, **data)
             change = selfservice.plan_change(account_id=account_id, actor=user, **data)
             if change is None:
                 return gettext("The plan is unchanged.")
@@ -250,19 +279,22 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
         if action == "register_code":
             form = CodeForm(request.POST, prefix="code")
             if form.is_valid():
-                code = selfservice.promotion_code_register(account_id=account_id, actor=user,
-                                                           code=form.cleaned_data["code"])
+                code = selfservice.promotion_code_register(
+                    account_id=account_id, actor=user, code=form.cleaned_data["code"]
+                )
                 return gettext("Promotion code %(code)s registered for the next renewal.") % {
-                    "code": code}
+                    "code": code
+                }
             return None
         if action == "invite":
             form = InviteForm(request.POST, prefix="invite")
             if form.is_valid():
                 email = form.cleaned_data["email"]
                 selfservice.invitation_create(account_id=account_id, actor=user, email=email)
-                return gettext("An invitation was sent to %(email)s. It is valid for %(days)s "
-                               "days and works once, for a sign-in with that address.") % {
-                    "email": pii.mask_email(email), "days": selfservice.INVITATION_DAYS}
+                return gettext(
+                    "An invitation was sent to %(email)s. It is valid for %(days)s "
+                    "days and works once, for a sign-in with that address."
+                ) % {"email": pii.mask_email(email), "days": selfservice.INVITATION_DAYS}
             return None
         raise PermissionDenied
 
@@ -275,12 +307,20 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
                 return HttpResponseRedirect(request.path)
-            self.message_user(request, gettext("You are now an administrator of %(account)s.")
-                              % {"account": grant.account}, messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:billing_selfservice",
-                                                args=[grant.account_id]))
-        context = {**self.admin_site.each_context(request), "opts": self.opts,
-                   "title": gettext("Accept the invitation")}
+            self.message_user(
+                request,
+                gettext("You are now an administrator of %(account)s.")
+                % {"account": grant.account},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:billing_selfservice", args=[grant.account_id])
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Accept the invitation"),
+        }
         return TemplateResponse(request, "admin/billing/selfservice/accept.html", context)
 
     def print_view(self, request, invoice_id):
@@ -292,11 +332,13 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
         if not (accounts & mine or permissions.staff_may(request.user, "billing.view_invoice")):
             raise PermissionDenied
         with translation.override("zh-hant"):
-            context = {"invoice": invoice, "lines": invoice.lines.select_related("account"),
-                       "notes": invoice.credit_notes.filter(in_effect()),
-                       "balance": selectors.invoice_balance(invoice=invoice),
-                       "rule": str(pricing.ROUNDING_RULE)}
-            response = TemplateResponse(request, "admin/billing/selfservice/print.html",
-                                        context)
+            context = {
+                "invoice": invoice,
+                "lines": invoice.lines.select_related("account"),
+                "notes": invoice.credit_notes.filter(in_effect()),
+                "balance": selectors.invoice_balance(invoice=invoice),
+                "rule": str(pricing.ROUNDING_RULE),
+            }
+            response = TemplateResponse(request, "admin/billing/selfservice/print.html", context)
             response.render()
         return response

@@ -2,8 +2,13 @@ from celery import shared_task
 from django.db import OperationalError
 
 
-@shared_task(name="billing.bill_month", acks_late=True, autoretry_for=(OperationalError,),
-             retry_backoff=True, max_retries=5)
+@shared_task(
+    name="billing.bill_month",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def bill_month(period: str | None = None) -> dict:
     """Issue the invoices of ``period`` ("YYYY-MM"; default: the last closed LINE month).
 

@@ -50,8 +50,15 @@ class ProviderAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin
 class AccountAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin):
     resource_classes = [AccountResource]
     export_form_class = LabelledExportForm  # columns with verbose names
-    list_display = ("name", "kind", "display_id", "badge", "verified", "business_number",
-                    "provider")
+    list_display = (
+        "name",
+        "kind",
+        "display_id",
+        "badge",
+        "verified",
+        "business_number",
+        "provider",
+    )
     list_filter = ("kind", "badge", "verified")
     search_fields = ("name", "=basic_id", "=premium_id", "=external_id", "=business_number")
     list_select_related = ("provider",)
@@ -71,11 +78,11 @@ class AccountAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin)
         return False
 
 
-
 class LinkRequestForm(forms.ModelForm):
     account_identifier = forms.CharField(
         label=_("account ID"),
-        help_text=_("One account per request: its basic ID, premium ID or ad account ID."))
+        help_text=_("One account per request: its basic ID, premium ID or ad account ID."),
+    )
 
     class Meta:
         model = AccountLink
@@ -84,8 +91,8 @@ class LinkRequestForm(forms.ModelForm):
     def __init__(self, *args, request=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["organization"].queryset = permissions.visible(
-            request.user, Organization.objects.all(), Action.MANAGE_LINKS,
-            organization_path="pk")
+            request.user, Organization.objects.all(), Action.MANAGE_LINKS, organization_path="pk"
+        )
 
     def clean(self):
         cleaned = super().clean()
@@ -97,8 +104,9 @@ class LinkRequestForm(forms.ModelForm):
             account = services.find_account(identifier)
         except DomainError as exc:
             raise ValidationError({"account_identifier": exc.message}) from exc
-        failed = [r.explanation for r in selectors.link_eligibility(organization, account)
-                  if not r.passed]
+        failed = [
+            r.explanation for r in selectors.link_eligibility(organization, account) if not r.passed
+        ]
         if failed:
             raise ValidationError([gettext("This account cannot be linked.")] + failed)
         return cleaned
@@ -112,18 +120,37 @@ link_end_consequences: list = []
 
 @admin.register(AccountLink)
 class AccountLinkAdmin(ExactSearchMixin, ScopedAdminMixin, SimpleHistoryAdmin):
-    list_display = ("account", "organization", "status", "submitted_at", "review_due",
-                    "review_reason")
+    list_display = (
+        "account",
+        "organization",
+        "status",
+        "submitted_at",
+        "review_due",
+        "review_reason",
+    )
     list_filter = ("status", "account__kind")
-    search_fields = ("account__name", "=account__basic_id", "=account__premium_id",
-                     "organization__name")
+    search_fields = (
+        "account__name",
+        "=account__basic_id",
+        "=account__premium_id",
+        "organization__name",
+    )
     list_select_related = ("account", "organization")
     paginator = LargeTablePaginator  # 100,000 links and more
     show_full_result_count = False
     actions = ["end_links"]
-    readonly_fields = ("organization", "account", "status", "requested_by", "submitted_at",
-                       "review_due_on", "reviewed_at", "reviewed_by", "review_reason",
-                       "ended_at")
+    readonly_fields = (
+        "organization",
+        "account",
+        "status",
+        "requested_by",
+        "submitted_at",
+        "review_due_on",
+        "reviewed_at",
+        "reviewed_by",
+        "review_reason",
+        "ended_at",
+    )
 
     @admin.display(description=_("review due"), ordering="review_due_on")
     def review_due(self, obj):
@@ -131,6 +158,7 @@ class AccountLinkAdmin(ExactSearchMixin, ScopedAdminMixin, SimpleHistoryAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
+
             class RequestForm(LinkRequestForm):
                 def __init__(self, *args, **kw):
                     super().__init__(*args, request=request, **kw)
@@ -160,21 +188,30 @@ class AccountLinkAdmin(ExactSearchMixin, ScopedAdminMixin, SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         link = services.link_request(
-            organization_id=form.cleaned_data["organization"].pk, actor=request.user,
-            account_identifier=form.cleaned_data["account_identifier"])
+            organization_id=form.cleaned_data["organization"].pk,
+            actor=request.user,
+            account_identifier=form.cleaned_data["account_identifier"],
+        )
         obj.pk, obj.account_id = link.pk, link.account_id
 
     @admin.action(description=_("Unlink / cancel the request"), permissions=["manage_links"])
     def end_links(self, request, queryset):
         return confirm_with_reason(
-            self, request, queryset, action="end_links",
+            self,
+            request,
+            queryset,
+            action="end_links",
             title=gettext("Unlink accounts"),
-            question=gettext("Approved links are unlinked and pending requests cancelled. The "
-                             "accounts' own data is not changed."),
+            question=gettext(
+                "Approved links are unlinked and pending requests cancelled. The "
+                "accounts' own data is not changed."
+            ),
             reason_required=False,
-            call=lambda link, reason: services.link_end(link_id=link.pk, actor=request.user,
-                                                        reason=reason),
+            call=lambda link, reason: services.link_end(
+                link_id=link.pk, actor=request.user, reason=reason
+            ),
             done_message=gettext("%(count)d link(s) ended."),
-            consequences=[] if request.POST.get("confirm") else
-            [line for hook in link_end_consequences for line in hook(queryset)],
+            consequences=[]
+            if request.POST.get("confirm")
+            else [line for hook in link_end_consequences for line in hook(queryset)],
         )

@@ -48,24 +48,41 @@ class ChannelAdmin(StaffOnlyMixin, SimpleHistoryAdmin):
     def has_manage_accounts_permission(self, request):
         return permissions.can(request.user, Action.MANAGE_ACCOUNTS)
 
-    @admin.action(description=_("Issue a channel access token (shown once)"),
-                  permissions=["manage_accounts"])
+    @admin.action(
+        description=_("Issue a channel access token (shown once)"), permissions=["manage_accounts"]
+    )
     def issue_token(self, request, queryset):
         for channel in queryset.select_related("account"):
             _row, token = channels.token_issue(account=channel.account, actor=request.user)
-            self.message_user(request, gettext(
-                "New token for %(channel)s — copy it now, it is not shown again: %(token)s")
-                % {"channel": channel.channel_id, "token": token}, messages.WARNING)
+            self.message_user(
+                request,
+                gettext("New token for %(channel)s — copy it now, it is not shown again: %(token)s")
+                % {"channel": channel.channel_id, "token": token},
+                messages.WARNING,
+            )
 
 
 @admin.register(ChannelAccessToken)
 class ChannelAccessTokenAdmin(StaffOnlyMixin, SimpleHistoryAdmin):
-    list_display = ("prefix", "channel", "label", "created_by", "created_at", "last_used_at",
-                    "revoked_at")
+    list_display = (
+        "prefix",
+        "channel",
+        "label",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
     list_filter = ("revoked_at",)
     list_select_related = ("channel__account", "created_by")
-    readonly_fields = ("channel", "prefix", "created_by", "created_at", "last_used_at",
-                       "revoked_at")
+    readonly_fields = (
+        "channel",
+        "prefix",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
     fields = ("channel", "prefix", "label") + readonly_fields[2:]
     actions = ["revoke"]
 
@@ -77,10 +94,13 @@ class ChannelAccessTokenAdmin(StaffOnlyMixin, SimpleHistoryAdmin):
 
     @admin.action(description=_("Revoke"), permissions=["manage_accounts"])
     def revoke(self, request, queryset):
-        run_service(self, request, queryset,
-                    lambda row: channels.token_revoke(token_id=row.pk, actor=request.user),
-                    gettext("%(count)d token(s) revoked."))
-
+        run_service(
+            self,
+            request,
+            queryset,
+            lambda row: channels.token_revoke(token_id=row.pk, actor=request.user),
+            gettext("%(count)d token(s) revoked."),
+        )
 
 
 @admin.register(OutboxMessage)
@@ -90,8 +110,16 @@ class OutboxMessageAdmin(StaffOnlyMixin, admin.ModelAdmin):
 
     list_display = ("task", "reason", "created_at", "published_at", "attempts", "last_error")
     list_filter = ("task", ("published_at", admin.EmptyFieldListFilter))
-    fields = ("task", "kwargs", "reason", "created_at", "published_at", "attempts",
-              "last_error", "consumed_at")
+    fields = (
+        "task",
+        "kwargs",
+        "reason",
+        "created_at",
+        "published_at",
+        "attempts",
+        "last_error",
+        "consumed_at",
+    )
     readonly_fields = fields
 
     def has_change_permission(self, request, obj=None):

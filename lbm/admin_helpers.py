@@ -33,13 +33,17 @@ def refusal_errors(exc: Refusal) -> dict[str | None, list[str]]:
     """A refusal as ``{field or None: [messages]}``."""
     if isinstance(exc, DomainError):
         if exc.errors:
-            return {(None if name == "__all__" else name): list(problems)
-                    for name, problems in exc.errors.items()}
+            return {
+                (None if name == "__all__" else name): list(problems)
+                for name, problems in exc.errors.items()
+            }
         messages_ = [exc.message, *exc.details]
         return {exc.field or None: messages_}
     if hasattr(exc, "error_dict"):
-        return {(None if name == "__all__" else name): list(errors)
-                for name, errors in exc.message_dict.items()}
+        return {
+            (None if name == "__all__" else name): list(errors)
+            for name, errors in exc.message_dict.items()
+        }
     return {None: list(exc.messages)}
 
 
@@ -73,8 +77,11 @@ class ServiceFormAdminMixin:
         except (DomainError, ValidationError) as exc:
             if request.method != "POST" or getattr(request, "_lbm_refusal", None) is not None:
                 # Not from a filled-in form (or refused again): say so, keep nothing.
-                self.message_user(request, " ".join(
-                    m for ms in refusal_errors(exc).values() for m in ms), messages.ERROR)
+                self.message_user(
+                    request,
+                    " ".join(m for ms in refusal_errors(exc).values() for m in ms),
+                    messages.ERROR,
+                )
                 return HttpResponseRedirect(request.get_full_path())
             request._lbm_refusal = exc
             return super().changeform_view(request, object_id, form_url, extra_context)
@@ -114,14 +121,27 @@ def run_service(modeladmin, request, queryset, call, done_message) -> None:
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 4}),
-                             required=False)
+    reason = forms.CharField(
+        label=_("Reason"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
 
 
-def confirm_with_reason(modeladmin, request, queryset, *, action: str, title, question,
-                        reason_required: bool, call, done_message, reason_label=None,
-                        cancel_url: str | None = None, template="admin/lbm/confirm_action.html",
-                        consequences=()):
+def confirm_with_reason(
+    modeladmin,
+    request,
+    queryset,
+    *,
+    action: str,
+    title,
+    question,
+    reason_required: bool,
+    call,
+    done_message,
+    reason_label=None,
+    cancel_url: str | None = None,
+    template="admin/lbm/confirm_action.html",
+    consequences=(),
+):
     """An intermediate page asking for confirmation and a reason, then the service per row.
 
     Used by list actions (``action`` is the action's name) and by the approve and reject
@@ -134,11 +154,13 @@ def confirm_with_reason(modeladmin, request, queryset, *, action: str, title, qu
         if form.is_valid():
             reason = form.cleaned_data["reason"].strip()
             if reason_required and not reason:
-                form.add_error("reason", gettext("A written reason is required; the applicant "
-                                                 "will see it."))
+                form.add_error(
+                    "reason", gettext("A written reason is required; the applicant will see it.")
+                )
             else:
-                run_service(modeladmin, request, queryset, lambda obj: call(obj, reason),
-                            done_message)
+                run_service(
+                    modeladmin, request, queryset, lambda obj: call(obj, reason), done_message
+                )
                 return None
     context = {
         **modeladmin.admin_site.each_context(request),
@@ -184,15 +206,21 @@ class ReviewPageMixin:
         from django.urls import path
 
         name = f"{self.opts.app_label}_{self.opts.model_name}_decide"
-        return [path("<path:object_id>/decide/<str:decision>/",
-                     self.admin_site.admin_view(self.decide_view), name=name)] + super().get_urls()
+        return [
+            path(
+                "<path:object_id>/decide/<str:decision>/",
+                self.admin_site.admin_view(self.decide_view),
+                name=name,
+            )
+        ] + super().get_urls()
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = dict(extra_context or {})
         if self.has_review_permission(request):
             extra_context["decide_urls"] = {
                 decision: self._review_url("decide", object_id, decision)
-                for decision in ("approve", "reject")}
+                for decision in ("approve", "reject")
+            }
             extra_context["approve_label"] = self.approve_label
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -213,15 +241,20 @@ class ReviewPageMixin:
         change_url = self._review_url("change", object_id)
         approving = decision == "approve"
         response = confirm_with_reason(
-            self, request, queryset, action="",
+            self,
+            request,
+            queryset,
+            action="",
             title=self.approve_label if approving else gettext("Reject"),
             question=self.approve_question if approving else self.reject_question,
             reason_required=not approving,
             reason_label=self.approve_reason_label if approving else self.reject_reason_label,
             call=lambda obj, reason: self.review_decide(request, obj, decision, reason),
-            done_message=gettext("%(count)d item(s) approved.") if approving
+            done_message=gettext("%(count)d item(s) approved.")
+            if approving
             else gettext("%(count)d item(s) rejected."),
-            cancel_url=change_url)
+            cancel_url=change_url,
+        )
         if response is not None:
             return response
         if self.get_queryset(request).filter(pk=object_id).exists():
@@ -235,8 +268,9 @@ class ScopedAdminMixin(ServiceFormAdminMixin):
     organization_path = "organization"
 
     def get_queryset(self, request):
-        return permissions.visible(request.user, super().get_queryset(request),
-                                   organization_path=self.organization_path)
+        return permissions.visible(
+            request.user, super().get_queryset(request), organization_path=self.organization_path
+        )
 
     def has_module_permission(self, request):
         return self.has_view_permission(request)
@@ -244,8 +278,9 @@ class ScopedAdminMixin(ServiceFormAdminMixin):
     def has_view_permission(self, request, obj=None):
         user = request.user
         if obj is None:
-            return (permissions.sees_everything(user, self.model)
-                    or permissions.can(user, Action.VIEW))
+            return permissions.sees_everything(user, self.model) or permissions.can(
+                user, Action.VIEW
+            )
         return self.get_queryset(request).filter(pk=obj.pk).exists()
 
     def _get_obj_does_not_exist_redirect(self, request, opts, object_id):
@@ -346,14 +381,21 @@ class ReviewQueueMixin(ReadOnlyAdminMixin, ReviewPageMixin):
 
     @admin.action(description=_("Approve"), permissions=["review"])
     def approve(self, request, queryset):
-        run_service(self, request, queryset,
-                    lambda obj: self.review_decide(request, obj, "approve", ""),
-                    gettext("%(count)d item(s) approved."))
+        run_service(
+            self,
+            request,
+            queryset,
+            lambda obj: self.review_decide(request, obj, "approve", ""),
+            gettext("%(count)d item(s) approved."),
+        )
 
     @admin.action(description=_("Reject (with a reason)"), permissions=["review"])
     def reject(self, request, queryset):
         return confirm_with_reason(
-            self, request, queryset, action="reject",
+            self,
+            request,
+            queryset,
+            action="reject",
             title=gettext("Reject"),
             question=gettext("The applicant will see this reason, edit and resubmit."),
             reason_required=True,
@@ -386,7 +428,9 @@ def due_badge(obj):
     if not obj.review_due_on:
         return "—"
     if obj.status == "pending" and obj.review_due_on < taipei_today():
-        return format_html('<span class="lbm-overdue" style="color:#ba2121;font-weight:bold">'
-                           "⚠ {} ({})</span>", obj.review_due_on, gettext("overdue"))
+        return format_html(
+            '<span class="lbm-overdue" style="color:#ba2121;font-weight:bold">⚠ {} ({})</span>',
+            obj.review_due_on,
+            gettext("overdue"),
+        )
     return str(obj.review_due_on)
-

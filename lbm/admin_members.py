@@ -31,8 +31,11 @@ class InvitationForm(forms.ModelForm):
     def __init__(self, *args, request=None, **kwargs):
         super().__init__(*args, **kwargs)
         organizations = permissions.visible(
-            request.user, Organization.objects.exclude(status=Organization.Status.DELETED),
-            Action.MANAGE_MEMBERS, organization_path="pk")
+            request.user,
+            Organization.objects.exclude(status=Organization.Status.DELETED),
+            Action.MANAGE_MEMBERS,
+            organization_path="pk",
+        )
         field = self.fields["organization"]
         field.queryset = organizations
         if len(organizations[:2]) == 1:  # the only organization: preselected
@@ -46,13 +49,30 @@ class MembershipInvitationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     """Invitations of an organization's Admins; the link in the e-mail leads to ``accept_view``
     once the person is signed in (docs/organizations.md#invitations)."""
 
-    list_display = ("email_hint", "organization", "role", "state", "created_by", "created_at",
-                    "expires_at")
+    list_display = (
+        "email_hint",
+        "organization",
+        "role",
+        "state",
+        "created_by",
+        "created_at",
+        "expires_at",
+    )
     list_filter = ("role",)
     list_select_related = ("organization", "created_by", "used_by")
     actions = ["withdraw"]
-    readonly_fields = ("email_hint", "organization", "role", "is_company_member", "state",
-                       "created_by", "created_at", "expires_at", "used_at", "used_by")
+    readonly_fields = (
+        "email_hint",
+        "organization",
+        "role",
+        "is_company_member",
+        "state",
+        "created_by",
+        "created_at",
+        "expires_at",
+        "used_at",
+        "used_by",
+    )
 
     def get_queryset(self, request):
         query = MembershipInvitation.objects.select_related("organization", "created_by")
@@ -66,8 +86,9 @@ class MembershipInvitationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         if obj is not None:
             return self.get_queryset(request).filter(pk=obj.pk).exists()
-        return (permissions.sees_everything(request.user, MembershipInvitation)
-                or permissions.can(request.user, Action.MANAGE_MEMBERS))
+        return permissions.sees_everything(request.user, MembershipInvitation) or permissions.can(
+            request.user, Action.MANAGE_MEMBERS
+        )
 
     @admin.display(description=_("state"))
     def state(self, obj):
@@ -79,6 +100,7 @@ class MembershipInvitationAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
+
             class RequestForm(InvitationForm):
                 def __init__(self, *args, **kw):
                     super().__init__(*args, request=request, **kw)
@@ -88,11 +110,19 @@ class MembershipInvitationAdmin(ScopedAdminMixin, admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [(None, {"fields": ["organization", "email", "role", "is_company_member"],
-                            "description": gettext(
-                                "The person receives a link, valid for 7 days and usable once, "
-                                "for a sign-in with this address; they become a member only "
-                                "when they accept.")})]
+            return [
+                (
+                    None,
+                    {
+                        "fields": ["organization", "email", "role", "is_company_member"],
+                        "description": gettext(
+                            "The person receives a link, valid for 7 days and usable once, "
+                            "for a sign-in with this address; they become a member only "
+                            "when they accept."
+                        ),
+                    },
+                )
+            ]
         return [(None, {"fields": list(self.readonly_fields)})]
 
     def get_readonly_fields(self, request, obj=None):
@@ -113,66 +143,94 @@ class MembershipInvitationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         invitation, _token = services.membership_invite(
-            organization_id=data["organization"].pk, actor=request.user, email=data["email"],
-            role=data["role"], is_company_member=data["is_company_member"])
+            organization_id=data["organization"].pk,
+            actor=request.user,
+            email=data["email"],
+            role=data["role"],
+            is_company_member=data["is_company_member"],
+        )
         obj.pk, obj.email_hint = invitation.pk, invitation.email_hint
 
     def response_add(self, request, obj, post_url_continue=None):
-        self.message_user(request, gettext(
-            "An invitation was sent to %(email)s. It is valid for %(days)s days and works once, "
-            "for a sign-in with that address.") % {"email": obj.email_hint,
-                                                   "days": invitations.INVITATION_DAYS},
-            messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext(
+                "An invitation was sent to %(email)s. It is valid for %(days)s days and works once, "
+                "for a sign-in with that address."
+            )
+            % {"email": obj.email_hint, "days": invitations.INVITATION_DAYS},
+            messages.SUCCESS,
+        )
         return HttpResponseRedirect(reverse("admin:lbm_membershipinvitation_changelist"))
 
     @admin.action(description=_("Withdraw the invitation"), permissions=["manage_members"])
     def withdraw(self, request, queryset):
-        run_service(self, request, queryset,
-                    lambda inv: services.membership_invitation_revoke(invitation_id=inv.pk,
-                                                                       actor=request.user),
-                    gettext("%(count)d invitation(s) withdrawn."))
+        run_service(
+            self,
+            request,
+            queryset,
+            lambda inv: services.membership_invitation_revoke(
+                invitation_id=inv.pk, actor=request.user
+            ),
+            gettext("%(count)d invitation(s) withdrawn."),
+        )
 
     def get_urls(self):
         from django.urls import path
 
-        return [path("accept/<str:token>/", self.admin_site.admin_view(self.accept_view),
-                     name="lbm_membershipinvitation_accept")] + super().get_urls()
+        return [
+            path(
+                "accept/<str:token>/",
+                self.admin_site.admin_view(self.accept_view),
+                name="lbm_membershipinvitation_accept",
+            )
+        ] + super().get_urls()
 
     def accept_view(self, request, token):
         """The signed-in person reads what they are invited to and accepts; only then do they
         become a member."""
-        context = {**self.admin_site.each_context(request), "opts": self.opts,
-                   "title": gettext("Accept the invitation")}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Accept the invitation"),
+        }
         if request.method == "POST":
             try:
-                membership = services.membership_invitation_accept(token=token,
-                                                                   user=request.user)
+                membership = services.membership_invitation_accept(token=token, user=request.user)
             except DomainError as exc:
                 context["message"] = exc.message
-                return TemplateResponse(request, "admin/lbm/invitation_accept.html", context,
-                                        status=400)
-            self.message_user(request, gettext("You are now a member of %(org)s as %(role)s.")
-                              % {"org": membership.organization,
-                                 "role": membership.get_role_display()}, messages.SUCCESS)
-            return HttpResponseRedirect(reverse("admin:lbm_organization_change",
-                                                args=[membership.organization_id]))
+                return TemplateResponse(
+                    request, "admin/lbm/invitation_accept.html", context, status=400
+                )
+            self.message_user(
+                request,
+                gettext("You are now a member of %(org)s as %(role)s.")
+                % {"org": membership.organization, "role": membership.get_role_display()},
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:lbm_organization_change", args=[membership.organization_id])
+            )
         try:
             invitation = services.membership_invitation_find(token=token)
         except DomainError as exc:
             context["message"] = exc.message
-            return TemplateResponse(request, "admin/lbm/invitation_accept.html", context,
-                                    status=400)
-        context.update(invitation=invitation, organization=invitation.organization,
-                       role=invitation.get_role_display(),
-                       inviter=invitation.created_by,
-                       for_me=invitations.is_for(invitation, request.user))
+            return TemplateResponse(
+                request, "admin/lbm/invitation_accept.html", context, status=400
+            )
+        context.update(
+            invitation=invitation,
+            organization=invitation.organization,
+            role=invitation.get_role_display(),
+            inviter=invitation.created_by,
+            for_me=invitations.is_for(invitation, request.user),
+        )
         return TemplateResponse(request, "admin/lbm/invitation_accept.html", context)
 
 
 @admin.register(Membership)
 class MembershipAdmin(MemberRightsMixin, ScopedAdminMixin, SimpleHistoryAdmin):
-    list_display = ("user", "user_email", "organization", "role", "is_company_member",
-                    "created_at")
+    list_display = ("user", "user_email", "organization", "role", "is_company_member", "created_at")
     list_filter = ("role", "is_company_member")
     search_fields = ("user__username", "=user__email", "organization__name")
     list_select_related = ("user", "organization")
@@ -193,8 +251,10 @@ class MembershipAdmin(MemberRightsMixin, ScopedAdminMixin, SimpleHistoryAdmin):
         return ["organization", "user"]
 
     def changelist_view(self, request, extra_context=None):
-        context = {"may_invite": permissions.can(request.user, Action.MANAGE_MEMBERS),
-                   **(extra_context or {})}
+        context = {
+            "may_invite": permissions.can(request.user, Action.MANAGE_MEMBERS),
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, context)
 
     def has_add_permission(self, request):
@@ -207,9 +267,12 @@ class MembershipAdmin(MemberRightsMixin, ScopedAdminMixin, SimpleHistoryAdmin):
         return permissions.can(request.user, Action.MANAGE_MEMBERS, obj)
 
     def save_model(self, request, obj, form, change):
-        saved = services.membership_change(membership_id=obj.pk, actor=request.user,
-                                           role=obj.role,
-                                           is_company_member=obj.is_company_member)
+        saved = services.membership_change(
+            membership_id=obj.pk,
+            actor=request.user,
+            role=obj.role,
+            is_company_member=obj.is_company_member,
+        )
         obj.pk, obj.user_id, obj.organization_id = saved.pk, saved.user_id, saved.organization_id
 
     def delete_view(self, request, object_id, extra_context=None):
@@ -222,9 +285,9 @@ class MembershipAdmin(MemberRightsMixin, ScopedAdminMixin, SimpleHistoryAdmin):
                 services.membership_remove(membership_id=obj.pk, actor=request.user)
             except DomainError as exc:
                 self.message_user(request, str(exc), messages.ERROR)
-                return HttpResponseRedirect(
-                    reverse("admin:lbm_membership_change", args=[obj.pk]))
-            self.message_user(request, gettext("%(member)s removed.") % {"member": obj},
-                              messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:lbm_membership_change", args=[obj.pk]))
+            self.message_user(
+                request, gettext("%(member)s removed.") % {"member": obj}, messages.SUCCESS
+            )
             return HttpResponseRedirect(reverse("admin:lbm_membership_changelist"))
         return admin.ModelAdmin.delete_view(self, request, object_id, extra_context)

@@ -46,12 +46,34 @@ class DueReviewQueueMixin(ReviewQueueMixin):
 class OrganizationReviewAdmin(DueReviewQueueMixin, admin.ModelAdmin):
     review_action = Action.REVIEW_ORGANIZATIONS
     base_model_name = "organization"
-    list_display = ("name", "company_name", "business_number", "industry", "submitted_at",
-                    "waiting", "review_due", "contact_verified", "history_link")
+    list_display = (
+        "name",
+        "company_name",
+        "business_number",
+        "industry",
+        "submitted_at",
+        "waiting",
+        "review_due",
+        "contact_verified",
+        "history_link",
+    )
     search_fields = ("name", "company_name", "=business_number")
-    readonly_fields = ("name", "country", "entity_type", "company_name", "business_number",
-                       "address", "phone", "industry", "contact", "contact_verified",
-                       "share_mode", "submitted_at", "review_due_on", "review_reason")
+    readonly_fields = (
+        "name",
+        "country",
+        "entity_type",
+        "company_name",
+        "business_number",
+        "address",
+        "phone",
+        "industry",
+        "contact",
+        "contact_verified",
+        "share_mode",
+        "submitted_at",
+        "review_due_on",
+        "review_reason",
+    )
     fields = readonly_fields
 
     def get_queryset(self, request):
@@ -64,20 +86,39 @@ class OrganizationReviewAdmin(DueReviewQueueMixin, admin.ModelAdmin):
         return selectors.contact_email_is_verified(obj)
 
     def review_decide(self, request, obj, decision, reason):
-        services.organization_review(organization_id=obj.pk, decision=DECISIONS[decision],
-                                     actor=request.user, reason=reason)
+        services.organization_review(
+            organization_id=obj.pk, decision=DECISIONS[decision], actor=request.user, reason=reason
+        )
 
 
 @admin.register(AccountLinkReview)
 class AccountLinkReviewAdmin(DueReviewQueueMixin, admin.ModelAdmin):
     review_action = Action.REVIEW_LINKS
     base_model_name = "accountlink"
-    list_display = ("account", "account_kind", "organization", "submitted_at", "waiting",
-                    "review_due", "eligibility_summary", "history_link")
-    search_fields = ("account__name", "=account__basic_id", "=account__premium_id",
-                     "organization__name")
-    readonly_fields = ("organization", "account", "requested_by", "submitted_at",
-                       "review_due_on", "eligibility")
+    list_display = (
+        "account",
+        "account_kind",
+        "organization",
+        "submitted_at",
+        "waiting",
+        "review_due",
+        "eligibility_summary",
+        "history_link",
+    )
+    search_fields = (
+        "account__name",
+        "=account__basic_id",
+        "=account__premium_id",
+        "organization__name",
+    )
+    readonly_fields = (
+        "organization",
+        "account",
+        "requested_by",
+        "submitted_at",
+        "review_due_on",
+        "eligibility",
+    )
     fields = readonly_fields
 
     def get_queryset(self, request):
@@ -90,24 +131,31 @@ class AccountLinkReviewAdmin(DueReviewQueueMixin, admin.ModelAdmin):
         return obj.account.get_kind_display()
 
     def _rules(self, obj):
-        return selectors.link_eligibility(obj.organization, obj.account,
-                                         include_existing_links=False)
+        return selectors.link_eligibility(
+            obj.organization, obj.account, include_existing_links=False
+        )
 
     @admin.display(description=_("eligibility"))
     def eligibility_summary(self, obj):
         failed = [r for r in self._rules(obj) if not r.passed]
         if not failed:
-            return format_html('<span style="color:#2e7d32">✔ {}</span>',
-                               gettext("All rules met"))
+            return format_html('<span style="color:#2e7d32">✔ {}</span>', gettext("All rules met"))
         return format_html_join(
-            "", '<div style="color:#ba2121">✘ {}</div>', ((r.explanation,) for r in failed))
+            "", '<div style="color:#ba2121">✘ {}</div>', ((r.explanation,) for r in failed)
+        )
 
     @admin.display(description=_("eligibility"))
     def eligibility(self, obj):
-        return format_html("<ul style='margin:0;padding-left:1em'>{}</ul>", format_html_join(
-            "", "<li>{} {}</li>",
-            (("✔" if r.passed else "✘", r.explanation) for r in self._rules(obj))))
+        return format_html(
+            "<ul style='margin:0;padding-left:1em'>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} {}</li>",
+                (("✔" if r.passed else "✘", r.explanation) for r in self._rules(obj)),
+            ),
+        )
 
     def review_decide(self, request, obj, decision, reason):
-        services.link_review(link_id=obj.pk, decision=DECISIONS[decision], actor=request.user,
-                             reason=reason)
+        services.link_review(
+            link_id=obj.pk, decision=DECISIONS[decision], actor=request.user, reason=reason
+        )

@@ -74,6 +74,7 @@ class ExactSearchMixin:
                 return queryset.none(), False
             term_queries.append(alternatives)
         queryset = queryset.filter(*term_queries)
-        duplicates = any(lookup_spawns_duplicates(self.opts, spec.lstrip("=^@"))
-                         for spec in search_fields)
+        duplicates = any(
+            lookup_spawns_duplicates(self.opts, spec.lstrip("=^@")) for spec in search_fields
+        )
         return queryset, duplicates

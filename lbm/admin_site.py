@@ -37,17 +37,26 @@ class LBMAdminSite(admin.AdminSite):
     def get_urls(self):
         """Django's URLs, each wrapped in ``permissions.admin_gate`` (docs/permissions.md#the-admin-
         gate): every ModelAdmin's own URLs, those its mixins and libraries add, and the site's."""
-        admins = {f"{model._meta.app_label}/{model._meta.model_name}/": model_admin
-                  for model, model_admin in self._registry.items()}
-        return [self._gated(entry, admins.get(str(entry.pattern))
-                            if isinstance(entry, URLResolver) else None)
-                for entry in super().get_urls()]
+        admins = {
+            f"{model._meta.app_label}/{model._meta.model_name}/": model_admin
+            for model, model_admin in self._registry.items()
+        }
+        return [
+            self._gated(
+                entry, admins.get(str(entry.pattern)) if isinstance(entry, URLResolver) else None
+            )
+            for entry in super().get_urls()
+        ]
 
     def _gated(self, entry, model_admin):
         if isinstance(entry, URLResolver):
-            return URLResolver(entry.pattern, [self._gated(e, model_admin)
-                                               for e in entry.url_patterns],
-                               entry.default_kwargs, entry.app_name, entry.namespace)
+            return URLResolver(
+                entry.pattern,
+                [self._gated(e, model_admin) for e in entry.url_patterns],
+                entry.default_kwargs,
+                entry.app_name,
+                entry.namespace,
+            )
         key = gate_key(entry, model_admin)
         gate = permissions.admin_gate_for(model_admin, key)
         view = entry.callback
@@ -57,8 +66,9 @@ class LBMAdminSite(admin.AdminSite):
             if gate is None:
                 logger.error("admin URL %s (%s) has no gate: refused", key, entry.pattern)
             elif gate.need != permissions.PUBLIC and not site.has_permission(request):
-                return redirect_to_login(request.get_full_path(),
-                                         reverse("admin:login", current_app=site.name))
+                return redirect_to_login(
+                    request.get_full_path(), reverse("admin:login", current_app=site.name)
+                )
             permissions.admin_gate(request, gate, model_admin, args, kwargs)
             return view(request, *args, **kwargs)
 
@@ -82,11 +92,12 @@ class LBMAdminSite(admin.AdminSite):
 def can_review(user) -> bool:
     """Whether the dashboard shows ``user`` a review backlog: reviewers, and account managers
     (the billing proposals waiting for a second approval)."""
-    return (permissions.can(user, Action.REVIEW_ORGANIZATIONS)
-            or permissions.can(user, Action.REVIEW_LINKS)
-            or permissions.can(user, Action.REVIEW_NOTIFICATIONS)
-            or permissions.staff_may(user, "billing.view_secondapproval"))
-
+    return (
+        permissions.can(user, Action.REVIEW_ORGANIZATIONS)
+        or permissions.can(user, Action.REVIEW_LINKS)
+        or permissions.can(user, Action.REVIEW_NOTIFICATIONS)
+        or permissions.staff_may(user, "billing.view_secondapproval")
+    )
 
 
 def gate_key(pattern: URLPattern, model_admin) -> str | None:
@@ -104,7 +115,7 @@ def gate_key(pattern: URLPattern, model_admin) -> str | None:
     if model_admin is not None:
         prefix = f"{model_admin.opts.app_label}_{model_admin.opts.model_name}_"
         if name.startswith(prefix):
-            return name[len(prefix):]
+            return name[len(prefix) :]
     return name
 
 
@@ -130,13 +141,17 @@ def _declared(view) -> bool:
         return False
     model_admin = view.lbm_model_admin
     for need in (gate.need, gate.post):
-        if isinstance(need, str) and not isinstance(need, Action) and "." not in need \
-                and need not in (
-                permissions.PUBLIC, permissions.SIGNED_IN, permissions.NOBODY):
+        if (
+            isinstance(need, str)
+            and not isinstance(need, Action)
+            and "." not in need
+            and need not in (permissions.PUBLIC, permissions.SIGNED_IN, permissions.NOBODY)
+        ):
             method = "has_view_or_change_permission" if need == "view" else f"has_{need}_permission"
             if model_admin is None or not callable(getattr(model_admin, method, None)):
                 return False
-    if gate.obj is not None and (model_admin is None
-                                 or not callable(getattr(model_admin, gate.objects, None))):
+    if gate.obj is not None and (
+        model_admin is None or not callable(getattr(model_admin, gate.objects, None))
+    ):
         return False
     return True

@@ -41,58 +41,91 @@ def _is_admin(user, organization) -> bool:
 
 def _require_admin(user, organization) -> None:
     if not _is_admin(user, organization):
-        raise NotAllowed(_("Only an Admin of %(organization)s may do this.")
-                         % {"organization": organization.name})
+        raise NotAllowed(
+            _("Only an Admin of %(organization)s may do this.")
+            % {"organization": organization.name}
+        )
 
 
 def _check_period(starts_at, ends_at) -> None:
     if ends_at <= starts_at:
         raise AgencyError(_("The access must end after it starts."), field="ends_at")
     if ends_at - starts_at > MAX_PERIOD:
-        raise AgencyError(_("Agency access lasts at most one year; renew it to go on."),
-                          field="ends_at")
+        raise AgencyError(
+            _("Agency access lasts at most one year; renew it to go on."), field="ends_at"
+        )
 
 
 def _client_accounts(client: Organization, account_ids) -> list[Account]:
     ids = {int(pk) for pk in account_ids or ()}
     if not ids:
         return []
-    accounts = list(Account.objects.filter(
-        pk__in=ids, links__organization=client,
-        links__status=AccountLink.Status.APPROVED).distinct())
+    accounts = list(
+        Account.objects.filter(
+            pk__in=ids, links__organization=client, links__status=AccountLink.Status.APPROVED
+        ).distinct()
+    )
     if len(accounts) != len(ids):
-        raise AgencyError(_("Only accounts linked to the client organization can be chosen."),
-                          field="accounts")
+        raise AgencyError(
+            _("Only accounts linked to the client organization can be chosen."), field="accounts"
+        )
     return accounts
 
 
 @transaction.atomic
-def access_grant(*, client_id: int, agency_id: int, actor, role: str, ends_at, starts_at=None,
-                 account_ids=(), reason: str = "") -> AgencyAccess:
+def access_grant(
+    *,
+    client_id: int,
+    agency_id: int,
+    actor,
+    role: str,
+    ends_at,
+    starts_at=None,
+    account_ids=(),
+    reason: str = "",
+) -> AgencyAccess:
     """The client's Admin offers access; it is pending until the agency's Admin accepts."""
     client = Organization.objects.select_for_update().get(pk=client_id)
     _require_admin(actor, client)
     agency = Organization.objects.get(pk=agency_id)
     if client.is_agency:
-        raise AgencyError(_("An agency's organization cannot grant agency access."),
-                          field="client")
+        raise AgencyError(_("An agency's organization cannot grant agency access."), field="client")
     if not agency.is_agency:
-        raise AgencyError(_("Access can be granted only to an agency's organization."),
-                          field="agency")
+        raise AgencyError(
+            _("Access can be granted only to an agency's organization."), field="agency"
+        )
     if agency.is_deleted:
         raise AgencyError(_("This agency's organization is deleted."), field="agency")
     if role not in AgencyAccess.Role.values:
-        raise AgencyError(_("An agency's role is at most Operator: never Admin, never member "
-                            "management, never linking."), field="role")
+        raise AgencyError(
+            _(
+                "An agency's role is at most Operator: never Admin, never member "
+                "management, never linking."
+            ),
+            field="role",
+        )
     starts_at = starts_at or timezone.now()
     _check_period(starts_at, ends_at)
-    if AgencyAccess.objects.filter(client=client, agency=agency,
-                                   status__in=AgencyAccess.OPEN).exists():
-        raise AgencyError(_("This agency already has access (or an offer) to this organization: "
-                            "end it or renew it."), field="agency")
+    if AgencyAccess.objects.filter(
+        client=client, agency=agency, status__in=AgencyAccess.OPEN
+    ).exists():
+        raise AgencyError(
+            _(
+                "This agency already has access (or an offer) to this organization: "
+                "end it or renew it."
+            ),
+            field="agency",
+        )
     accounts = _client_accounts(client, account_ids)
-    access = AgencyAccess(client=client, agency=agency, role=role, starts_at=starts_at,
-                          ends_at=ends_at, granted_by=actor, reason=reason)
+    access = AgencyAccess(
+        client=client,
+        agency=agency,
+        role=role,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        granted_by=actor,
+        reason=reason,
+    )
     record_change(access, actor=actor, reason=reason or _("Agency access granted"))
     access.save()
     access.accounts.set(accounts)
@@ -110,8 +143,9 @@ def access_accept(*, access_id: int, actor, membership_ids=(), reason: str = "")
     access = AgencyAccess.objects.select_for_update().select_related("agency").get(pk=access_id)
     _require_admin(actor, access.agency)
     if access.status != AgencyAccess.Status.PENDING:
-        raise AgencyError(_("Only an offer waiting for the agency can be accepted."),
-                          field="status")
+        raise AgencyError(
+            _("Only an offer waiting for the agency can be accepted."), field="status"
+        )
     if access.ends_at <= timezone.now():
         raise AgencyError(_("This offer's period is already over."), field="ends_at")
     access.status = AgencyAccess.Status.ACTIVE
@@ -124,11 +158,15 @@ def access_accept(*, access_id: int, actor, membership_ids=(), reason: str = "")
 
 
 def _assign(access: AgencyAccess, membership_id: int, actor) -> AgencyAssignment:
-    membership = Membership.objects.select_related("user").filter(
-        pk=membership_id, organization_id=access.agency_id).first()
+    membership = (
+        Membership.objects.select_related("user")
+        .filter(pk=membership_id, organization_id=access.agency_id)
+        .first()
+    )
     if membership is None:
-        raise AgencyError(_("Only members of the agency's organization can be assigned."),
-                          field="membership")
+        raise AgencyError(
+            _("Only members of the agency's organization can be assigned."), field="membership"
+        )
     assignment = AgencyAssignment.objects.filter(access=access, membership=membership).first()
     if assignment is None:
         assignment = AgencyAssignment(access=access, membership=membership, assigned_by=actor)
@@ -149,8 +187,9 @@ def member_assign(*, access_id: int, membership_id: int, actor) -> AgencyAssignm
 
 @transaction.atomic
 def member_unassign(*, assignment_id: int, actor) -> None:
-    assignment = AgencyAssignment.objects.select_related(
-        "access__agency", "membership__user").get(pk=assignment_id)
+    assignment = AgencyAssignment.objects.select_related("access__agency", "membership__user").get(
+        pk=assignment_id
+    )
     _require_admin(actor, assignment.access.agency)
     _unassign(assignment, actor)
 
@@ -171,8 +210,9 @@ def members_change(*, access_id: int, actor, assign_ids=(), unassign_ids=()) -> 
         raise AgencyError(_("This access has ended."), field="status")
     for membership_id in assign_ids:
         _assign(access, membership_id, actor)
-    for assignment in (AgencyAssignment.objects.filter(access=access, pk__in=list(unassign_ids))
-                       .select_related("membership__user")):
+    for assignment in AgencyAssignment.objects.filter(
+        access=access, pk__in=list(unassign_ids)
+    ).select_related("membership__user"):
         _unassign(assignment, actor)
     return access
 
@@ -195,8 +235,11 @@ def access_renew(*, access_id: int, actor, ends_at, reason: str = "") -> AgencyA
 @transaction.atomic
 def access_end(*, access_id: int, actor, reason: str = "") -> AgencyAccess:
     """Either side's Admin ends the access at once; nothing the agency made is lost."""
-    access = AgencyAccess.objects.select_for_update().select_related(
-        "client", "agency").get(pk=access_id)
+    access = (
+        AgencyAccess.objects.select_for_update()
+        .select_related("client", "agency")
+        .get(pk=access_id)
+    )
     if not (_is_admin(actor, access.client) or _is_admin(actor, access.agency)):
         raise NotAllowed(_("Only an Admin of the client or of the agency may end this access."))
     if access.status not in AgencyAccess.OPEN:
@@ -215,8 +258,9 @@ def expire_due(*, now=None) -> int:
     ``lbm.permissions.active_agency_access``). Returns how many expired."""
     now = now or timezone.now()
     count = 0
-    for pk in AgencyAccess.objects.filter(status__in=AgencyAccess.OPEN,
-                                          ends_at__lte=now).values_list("pk", flat=True):
+    for pk in AgencyAccess.objects.filter(
+        status__in=AgencyAccess.OPEN, ends_at__lte=now
+    ).values_list("pk", flat=True):
         with transaction.atomic():
             access = AgencyAccess.objects.select_for_update().get(pk=pk)
             if access.status not in AgencyAccess.OPEN or access.ends_at > now:
@@ -235,7 +279,8 @@ def agency_of(user, organization_id: int, when=None) -> "Organization | None":
     if user is None or organization_id is None:
         return None
     found = AgencyAccess.objects.filter(
-        client_id=organization_id, assignments__membership__user=user,
+        client_id=organization_id,
+        assignments__membership__user=user,
     ).exclude(status=AgencyAccess.Status.PENDING)
     if when is not None:
         found = found.filter(starts_at__lte=when, ends_at__gt=when)
@@ -263,10 +308,16 @@ def access_actions(access: AgencyAccess, limit: int = 100) -> list:
             continue
         if not getattr(field, "is_relation", False) or field.related_model is not Organization:
             continue
-        found = manager.model.objects.filter(
-            organization_id=access.client_id, history_user_id__in=users,
-            history_date__gte=access.starts_at, history_date__lte=until,
-        ).select_related("history_user").order_by("-history_date")[:limit]
+        found = (
+            manager.model.objects.filter(
+                organization_id=access.client_id,
+                history_user_id__in=users,
+                history_date__gte=access.starts_at,
+                history_date__lte=until,
+            )
+            .select_related("history_user")
+            .order_by("-history_date")[:limit]
+        )
         rows.extend((model, row) for row in found)
     rows.sort(key=lambda pair: pair[1].history_date, reverse=True)
     return rows[:limit]

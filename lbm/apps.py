@@ -28,9 +28,12 @@ def _watch_generations() -> None:
     generations.watch(Account, lambda account: account.pk)
     generations.watch(Provider, lambda provider: None)  # certification: many accounts
     generations.watch(Channel, lambda channel: channel.account_id)
-    generations.watch(ChannelAccessToken, lambda token: (
-        Channel.objects.filter(pk=token.channel_id).values_list("account_id", flat=True)
-        .first()))
+    generations.watch(
+        ChannelAccessToken,
+        lambda token: (
+            Channel.objects.filter(pk=token.channel_id).values_list("account_id", flat=True).first()
+        ),
+    )
 
 
 def _ensure_staff_groups(sender, **kwargs) -> None:

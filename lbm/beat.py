@@ -17,7 +17,8 @@ def _operation(schedule, make_schedule) -> migrations.RunPython:
         for name, task, *when in schedule:
             field, value = make_schedule(apps, *when)
             PeriodicTask.objects.update_or_create(
-                name=name, defaults={"task": task, field: value, "enabled": True})
+                name=name, defaults={"task": task, field: value, "enabled": True}
+            )
 
     def remove(apps, schema_editor):
         PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
@@ -47,8 +48,15 @@ def crontab_tasks(schedule: list[tuple[str, str, dict]]) -> migrations.RunPython
 
     def crontab(apps, fields):
         CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-        values = {"minute": "*", "hour": "*", "day_of_month": "*", "month_of_year": "*",
-                  "day_of_week": "*", "timezone": "UTC", **fields}
+        values = {
+            "minute": "*",
+            "hour": "*",
+            "day_of_month": "*",
+            "month_of_year": "*",
+            "day_of_week": "*",
+            "timezone": "UTC",
+            **fields,
+        }
         return "crontab", CrontabSchedule.objects.get_or_create(**values)[0]
 
     return _operation(schedule, crontab)

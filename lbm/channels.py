@@ -56,9 +56,12 @@ def channel_ensure(*, account: Account, actor=None) -> Channel:
         channel_id = str(1_000_000_000 + secrets.randbelow(9_000_000_000))
         if not Channel.objects.filter(channel_id=channel_id).exists():
             break
-    channel = Channel(account=account, channel_id=channel_id,
-                      channel_secret=secrets.token_hex(16),
-                      bot_user_id="U" + secrets.token_hex(16))
+    channel = Channel(
+        account=account,
+        channel_id=channel_id,
+        channel_secret=secrets.token_hex(16),
+        bot_user_id="U" + secrets.token_hex(16),
+    )
     record_change(channel, actor=actor, reason=_("Channel created"))
     channel.save()
     return channel
@@ -71,8 +74,13 @@ def token_issue(*, account: Account, actor=None, label: str = "") -> tuple[Chann
         permissions.require(actor, Action.MANAGE_ACCOUNTS)
     channel = channel_ensure(account=account, actor=actor)
     token = secrets.token_urlsafe(48)
-    row = ChannelAccessToken(channel=channel, token_hash=_token_hash(token), prefix=token[:8],
-                             label=label, created_by=actor)
+    row = ChannelAccessToken(
+        channel=channel,
+        token_hash=_token_hash(token),
+        prefix=token[:8],
+        label=label,
+        created_by=actor,
+    )
     record_change(row, actor=actor, reason=_("Token issued"))
     row.save()
     return row, token
@@ -109,8 +117,11 @@ def channel_entry_for_token(token: str, *, count=None) -> ChannelEntry | None:
     token_hash = _token_hash(token)
     account_id = _token_accounts.get(token_hash)
     if account_id is None:
-        account_id = (ChannelAccessToken.objects.filter(token_hash=token_hash)
-                      .values_list("channel__account_id", flat=True).first())
+        account_id = (
+            ChannelAccessToken.objects.filter(token_hash=token_hash)
+            .values_list("channel__account_id", flat=True)
+            .first()
+        )
         if account_id is None:
             return None
         if len(_token_accounts) >= _TOKEN_MEMORY:

@@ -43,7 +43,8 @@ def _came_from(request):
 def _previous_page(request):
     referer = request.META.get("HTTP_REFERER", "")
     if referer and url_has_allowed_host_and_scheme(
-            referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        referer, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         if not referer.endswith(request.get_full_path()):
             return referer
     return None
@@ -52,10 +53,15 @@ def _previous_page(request):
 def _context(request, *, status, title, message):
     signed_in = hasattr(request, "user") and admin.site.has_permission(request)
     context = {
-        "site_header": admin.site.site_header, "site_title": admin.site.site_title,
-        "site_url": admin.site.site_url, "has_permission": signed_in,
-        "is_nav_sidebar_enabled": False, "is_popup": False,
-        "title": title, "message": message, "status": status,
+        "site_header": admin.site.site_header,
+        "site_title": admin.site.site_title,
+        "site_url": admin.site.site_url,
+        "has_permission": signed_in,
+        "is_nav_sidebar_enabled": False,
+        "is_popup": False,
+        "title": title,
+        "message": message,
+        "status": status,
         "index_url": reverse("admin:index"),
         "came_from": _came_from(request) if signed_in else None,
         "previous_page": _previous_page(request),
@@ -69,18 +75,36 @@ def _context(request, *, status, title, message):
 def permission_denied(request, exception=None):
     if _is_api(request):
         return JsonResponse({"message": "Forbidden"}, status=403)
-    return render(request, "403.html", _context(
-        request, status=403, title=gettext("You may not open this page"),
-        message=gettext("Your role does not allow this. If you think it should, ask an Admin "
-                        "of your organization.")), status=403)
+    return render(
+        request,
+        "403.html",
+        _context(
+            request,
+            status=403,
+            title=gettext("You may not open this page"),
+            message=gettext(
+                "Your role does not allow this. If you think it should, ask an Admin "
+                "of your organization."
+            ),
+        ),
+        status=403,
+    )
 
 
 def page_not_found(request, exception=None):
     if _is_api(request):
         return JsonResponse({"message": "Not found"}, status=404)
-    return render(request, "404.html", _context(
-        request, status=404, title=gettext("Page not found"),
-        message=gettext("This page does not exist, or it is not yours to see.")), status=404)
+    return render(
+        request,
+        "404.html",
+        _context(
+            request,
+            status=404,
+            title=gettext("Page not found"),
+            message=gettext("This page does not exist, or it is not yours to see."),
+        ),
+        status=404,
+    )
 
 
 def server_error(request):
@@ -90,13 +114,24 @@ def server_error(request):
         return api_server_error(request)
     try:
         # No database, session or user look-up here: the error may be the database itself.
-        return render(request, "500.html", {
-            "site_header": admin.site.site_header, "site_title": admin.site.site_title,
-            "has_permission": False, "is_nav_sidebar_enabled": False, "messages": (),
-            "title": gettext("Something went wrong"), "index_url": reverse("admin:index"),
-            "message": gettext("The page could not be shown because of an error on our side. It "
-                               "has been logged; try again in a moment."),
-        }, status=500)
+        return render(
+            request,
+            "500.html",
+            {
+                "site_header": admin.site.site_header,
+                "site_title": admin.site.site_title,
+                "has_permission": False,
+                "is_nav_sidebar_enabled": False,
+                "messages": (),
+                "title": gettext("Something went wrong"),
+                "index_url": reverse("admin:index"),
+                "message": gettext(
+                    "The page could not be shown because of an error on our side. It "
+                    "has been logged; try again in a moment."
+                ),
+            },
+            status=500,
+        )
     except Exception:  # noqa: BLE001 (the last resort must answer something)
         logger.exception("the 500 page itself failed")
         return HttpResponseServerError("Server Error (500)", content_type="text/plain")

@@ -6,8 +6,14 @@ from django.utils.translation import gettext as _
 class DomainError(Exception):
     """A rule of the back office refused the request; ``str(error)`` says which and why."""
 
-    def __init__(self, message: str, *, details: list[str] | None = None,
-                 field: str | None = None, errors: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        details: list[str] | None = None,
+        field: str | None = None,
+        errors: dict[str, list[str]] | None = None,
+    ):
         self.message = message
         self.details = list(details or [])
         # The input the refusal is about (a model field or service argument name), so that a

@@ -10,8 +10,9 @@ from django.utils.translation import gettext_lazy as _
 class InvitedRegistrationForm(UserCreationForm):
     """Sign-in name and password (Django's password rules) for the address that was invited."""
 
-    email = forms.EmailField(label=_("e-mail address"),
-                             help_text=_("The address the invitation was sent to."))
+    email = forms.EmailField(
+        label=_("e-mail address"), help_text=_("The address the invitation was sent to.")
+    )
 
     class Meta(UserCreationForm.Meta):
         model = get_user_model()

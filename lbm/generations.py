@@ -119,7 +119,8 @@ def read(account_id: int, *, count: tuple[str, int] | None = None):
         if count is not None:
             script_keys.append(full_key(count[0]))
         first, second, counted = _script(client)(
-            keys=script_keys, args=[count[1] if count is not None else 0])
+            keys=script_keys, args=[count[1] if count is not None else 0]
+        )
         if first is not None and second is not None and first.isdigit() and second.isdigit():
             stamps = int(first), int(second)
         else:

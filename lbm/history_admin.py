@@ -27,8 +27,14 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 EMPTY = "—"
 # simple-history's own bookkeeping columns, shown by the history templates under their own labels.
-BOOKKEEPING = {"history_id", "history_date", "history_change_reason", "history_type",
-               "history_user", "history_relation"}
+BOOKKEEPING = {
+    "history_id",
+    "history_date",
+    "history_change_reason",
+    "history_type",
+    "history_user",
+    "history_relation",
+}
 
 
 def _hidden(field) -> bool:
@@ -38,16 +44,20 @@ def _hidden(field) -> bool:
 
 def _grouped(value, places: int) -> str:
     """1,200 in both languages, as money and message counts read across the admin."""
-    return numberformat.format(value, ".", decimal_pos=places, grouping=3, thousand_sep=",",
-                               force_grouping=True)
+    return numberformat.format(
+        value, ".", decimal_pos=places, grouping=3, thousand_sep=",", force_grouping=True
+    )
 
 
 def _a_quantity(field) -> bool:
     """Counts and sizes read with thousands separators; identifiers and numbers in a series
     (LINE's audience ID, e-invoice numbers, a version, an HTTP status) do not."""
     name = field.name
-    return not (field.is_relation or name.endswith(("_id", "number", "code")) or name in {
-        "number", "version", "position", "rank", "status_code"})
+    return not (
+        field.is_relation
+        or name.endswith(("_id", "number", "code"))
+        or name in {"number", "version", "position", "rank", "status_code"}
+    )
 
 
 def display_value(field, value):
@@ -58,7 +68,9 @@ def display_value(field, value):
         if value.pk is None:
             return EMPTY
         return gettext("%(model)s #%(pk)s (deleted)") % {
-            "model": value.model._meta.verbose_name, "pk": value.pk}
+            "model": value.model._meta.verbose_name,
+            "pk": value.pk,
+        }
     if isinstance(value, list):  # many-to-many: simple-history's list of through-row dicts
         return ", ".join(str(v) for v in value) or EMPTY
     if value is None or value == "":
@@ -74,8 +86,11 @@ def display_value(field, value):
     if isinstance(value, datetime.date):
         return formats.date_format(value, "DATE_FORMAT")
     if isinstance(value, decimal.Decimal):  # 1200.0000 reads 1,200; 0.2000 reads 0.2
-        places = 0 if value == value.to_integral_value() else max(
-            0, -value.normalize().as_tuple().exponent)
+        places = (
+            0
+            if value == value.to_integral_value()
+            else max(0, -value.normalize().as_tuple().exponent)
+        )
         return _grouped(value, places)
     if isinstance(value, int) and _a_quantity(field):
         return _grouped(value, 0)
@@ -103,8 +118,12 @@ def version_fields(model, record):
     rows = []
     tracked = {f.name for f in record.tracked_fields}
     for field in model._meta.concrete_fields:
-        if (field.name not in tracked or field.name in BOOKKEEPING or field.primary_key
-                or _hidden(field)):
+        if (
+            field.name not in tracked
+            or field.name in BOOKKEEPING
+            or field.primary_key
+            or _hidden(field)
+        ):
             continue
         if field.is_relation:
             try:
@@ -140,8 +159,9 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
 
     def _history_url(self, object_id):
         opts = self.model._meta
-        return reverse(f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_history",
-                       args=[object_id])
+        return reverse(
+            f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_history", args=[object_id]
+        )
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         object_id = unquote(object_id)
@@ -155,9 +175,13 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
         if request.method == "POST":
             # Checked before the version is looked up, so a refusal says nothing about it.
             self.history_form_view_readable(request, object_id, version_id)
-            messages.error(request, gettext(
-                "The history is read-only and cannot be reverted; change the object through "
-                "its own page and actions."))
+            messages.error(
+                request,
+                gettext(
+                    "The history is read-only and cannot be reverted; change the object through "
+                    "its own page and actions."
+                ),
+            )
             return HttpResponseRedirect(self._history_url(object_id))
         record = self.history_form_view_readable(request, object_id, version_id)
         return self.render_version(request, object_id, record, extra_context)
@@ -171,10 +195,13 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
         instance = record.instance
         context = {
             **self.admin_site.each_context(request),
-            "title": gettext("%(object)s as of %(date)s") % {
+            "title": gettext("%(object)s as of %(date)s")
+            % {
                 "object": instance,
-                "date": formats.date_format(timezone.localtime(record.history_date),
-                                            "DATETIME_FORMAT")},
+                "date": formats.date_format(
+                    timezone.localtime(record.history_date), "DATETIME_FORMAT"
+                ),
+            },
             "opts": opts,
             "app_label": opts.app_label,
             "object": instance,
@@ -203,14 +230,20 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
                 for starts, ends, name in periods.get(record.history_user_id, ()):
                     if starts <= record.history_date < ends:
                         record.lbm_actor = gettext("%(member)s of %(agency)s") % {
-                            "member": record.history_user.get_username(), "agency": name}
+                            "member": record.history_user.get_username(),
+                            "agency": name,
+                        }
                         break
         adminform = context.get("adminform")
         if adminform is not None:
             # Every field read-only: rendered as the version's value, never as a widget.
             context["adminform"] = helpers.AdminForm(
-                adminform.form, adminform.fieldsets, {}, readonly_fields=flatten_fieldsets(
-                    adminform.fieldsets), model_admin=self)
+                adminform.form,
+                adminform.fieldsets,
+                {},
+                readonly_fields=flatten_fieldsets(adminform.fieldsets),
+                model_admin=self,
+            )
         return super().render_history_view(request, template, context, **kwargs)
 
     def history_form_view_readable(self, request, object_id, version_id):
@@ -218,7 +251,8 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
         history = getattr(self.model, self.model._meta.simple_history_manager_attribute)
         try:
             record = history.model.objects.get(
-                **{self.model._meta.pk.attname: object_id, "history_id": version_id})
+                **{self.model._meta.pk.attname: object_id, "history_id": version_id}
+            )
         except (history.model.DoesNotExist, ValueError, ValidationError):
             raise Http404 from None
         if not self.has_view_history_or_change_history_permission(request, record.instance):
@@ -235,7 +269,7 @@ class ReadOnlyHistoryAdmin(SimpleHistoryAdmin):
 
 
 def actor_label(record, organization_id) -> str:
-    """"<member> of <agency>" for a history row written by a member of an agency working on the
+    """ "<member> of <agency>" for a history row written by a member of an agency working on the
     organization ``organization_id`` at the time; empty otherwise (lbm.agency.agency_of)."""
     from .agency import agency_of
 
@@ -243,8 +277,10 @@ def actor_label(record, organization_id) -> str:
     found = agency_of(user, organization_id, getattr(record, "history_date", None))
     if found is None:
         return ""
-    return gettext("%(member)s of %(agency)s") % {"member": user.get_username(),
-                                                  "agency": found.name}
+    return gettext("%(member)s of %(agency)s") % {
+        "member": user.get_username(),
+        "agency": found.name,
+    }
 
 
 def agency_periods(organization_id) -> dict:
@@ -253,12 +289,14 @@ def agency_periods(organization_id) -> dict:
     from .models import AgencyAccess, AgencyAssignment
 
     periods: dict = {}
-    for assignment in AgencyAssignment.objects.filter(
-            access__client_id=organization_id).exclude(
-            access__status=AgencyAccess.Status.PENDING).select_related(
-            "access__agency", "membership"):
+    for assignment in (
+        AgencyAssignment.objects.filter(access__client_id=organization_id)
+        .exclude(access__status=AgencyAccess.Status.PENDING)
+        .select_related("access__agency", "membership")
+    ):
         access = assignment.access
         until = min(access.ends_at, access.ended_at) if access.ended_at else access.ends_at
         periods.setdefault(assignment.membership.user_id, []).append(
-            (access.starts_at, until, access.agency.name))
+            (access.starts_at, until, access.agency.name)
+        )
     return periods

@@ -40,15 +40,26 @@ def email_hash(email: str, *, error: type[DomainError] = InvalidInvitation) -> s
         raise error(_("Enter the e-mail address of the person to invite.")) from exc
 
 
-def issue(model, *, email: str, actor, now: datetime | None = None,
-          error: type[DomainError] = InvalidInvitation, **fields):
+def issue(
+    model,
+    *,
+    email: str,
+    actor,
+    now: datetime | None = None,
+    error: type[DomainError] = InvalidInvitation,
+    **fields,
+):
     """A new invitation row of ``model`` for ``email``; returns (row, token). The token is
     returned once, for the e-mail; it is not kept."""
     token = secrets.token_urlsafe(32)
     now = now or timezone.now()
     invitation = model.objects.create(
-        token_hash=token_hash(token), email_hash=email_hash(email, error=error),
-        created_by=actor, expires_at=now + timedelta(days=INVITATION_DAYS), **fields)
+        token_hash=token_hash(token),
+        email_hash=email_hash(email, error=error),
+        created_by=actor,
+        expires_at=now + timedelta(days=INVITATION_DAYS),
+        **fields,
+    )
     return invitation, token
 
 
@@ -63,8 +74,14 @@ def is_for(invitation, user) -> bool:
     return is_for_email(invitation, user.email or "")
 
 
-def find(model, token: str, *, now: datetime | None = None, lock: bool = False,
-         error: type[DomainError] = InvalidInvitation):
+def find(
+    model,
+    token: str,
+    *,
+    now: datetime | None = None,
+    lock: bool = False,
+    error: type[DomainError] = InvalidInvitation,
+):
     """The usable invitation of ``token``, or ``error`` saying why not (unknown, used,
     expired)."""
     now = now or timezone.now()
@@ -75,20 +92,32 @@ def find(model, token: str, *, now: datetime | None = None, lock: bool = False,
     if invitation.used_at is not None:
         raise error(_("This invitation has already been used."))
     if now >= invitation.expires_at:
-        raise error(_("This invitation expired on %(day)s; ask for a new one.")
-                    % {"day": taipei_date(invitation.expires_at)})
+        raise error(
+            _("This invitation expired on %(day)s; ask for a new one.")
+            % {"day": taipei_date(invitation.expires_at)}
+        )
     return invitation
 
 
-def claim(model, *, token: str, user, now: datetime | None = None,
-          error: type[DomainError] = InvalidInvitation):
+def claim(
+    model,
+    *,
+    token: str,
+    user,
+    now: datetime | None = None,
+    error: type[DomainError] = InvalidInvitation,
+):
     """Use the invitation for ``user`` (inside the caller's transaction): it must be usable and
     sent to ``user``'s address. Returns the row, now used."""
     now = now or timezone.now()
     invitation = find(model, token, now=now, lock=True, error=error)
     if not is_for(invitation, user):
-        raise error(_("This invitation was sent to another e-mail address: sign in with the "
-                      "address it was sent to."))
+        raise error(
+            _(
+                "This invitation was sent to another e-mail address: sign in with the "
+                "address it was sent to."
+            )
+        )
     invitation.used_at, invitation.used_by = now, user
     invitation.save(update_fields=["used_at", "used_by"])
     return invitation

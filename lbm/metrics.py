@@ -29,11 +29,15 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
-REQUESTS = Counter("lbm_http_requests", "HTTP requests answered",
-                   ["kind", "endpoint", "method", "status"])
-LATENCY = Histogram("lbm_http_request_duration_seconds", "Time to answer an HTTP request",
-                    ["kind", "endpoint"],
-                    buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+REQUESTS = Counter(
+    "lbm_http_requests", "HTTP requests answered", ["kind", "endpoint", "method", "status"]
+)
+LATENCY = Histogram(
+    "lbm_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["kind", "endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
 
 def observe_request(kind: str, endpoint: str, method: str, status: int, seconds: float) -> None:
@@ -67,18 +71,20 @@ class StateCollector:
         now = timezone.now()
         stalled_before = now - settings.STALLED_AFTER
 
-        queues = GaugeMetricFamily("lbm_queue_length", "Tasks waiting in a Celery queue",
-                                   labels=["queue"])
+        queues = GaugeMetricFamily(
+            "lbm_queue_length", "Tasks waiting in a Celery queue", labels=["queue"]
+        )
         for queue, length in queue_lengths().items():
             queues.add_metric([queue], length)
         yield queues
 
         backlog = review_backlog()
-        pending = GaugeMetricFamily("lbm_review_pending", "Items waiting for review",
-                                    labels=["queue"])
-        overdue = GaugeMetricFamily("lbm_review_overdue",
-                                    "Items waiting for review past their due date",
-                                    labels=["queue"])
+        pending = GaugeMetricFamily(
+            "lbm_review_pending", "Items waiting for review", labels=["queue"]
+        )
+        overdue = GaugeMetricFamily(
+            "lbm_review_overdue", "Items waiting for review past their due date", labels=["queue"]
+        )
         for queue in backlog.queues:  # organizations, account_links, lon_applications, …
             pending.add_metric([queue.key], queue.pending)
             overdue.add_metric([queue.key], queue.overdue)
@@ -86,33 +92,43 @@ class StateCollector:
         yield overdue
 
         unfinished = AudienceUpload.objects.exclude(status__in=AudienceUpload.FINISHED)
-        yield GaugeMetricFamily("lbm_uploads_in_progress", "Audience uploads not finished",
-                                value=unfinished.count())
+        yield GaugeMetricFamily(
+            "lbm_uploads_in_progress", "Audience uploads not finished", value=unfinished.count()
+        )
         stalled = GaugeMetricFamily(
-            "lbm_stalled_jobs", "Unfinished jobs whose state has not moved for STALLED_AFTER",
-            labels=["kind"])
+            "lbm_stalled_jobs",
+            "Unfinished jobs whose state has not moved for STALLED_AFTER",
+            labels=["kind"],
+        )
         stalled.add_metric(["upload"], unfinished.filter(created_at__lt=stalled_before).count())
         open_webhooks = WebhookDelivery.objects.filter(
-            state__in=(WebhookDelivery.State.QUEUED, WebhookDelivery.State.RETRYING))
-        stalled.add_metric(["webhook"],
-                           open_webhooks.filter(created_at__lt=stalled_before).count())
+            state__in=(WebhookDelivery.State.QUEUED, WebhookDelivery.State.RETRYING)
+        )
+        stalled.add_metric(["webhook"], open_webhooks.filter(created_at__lt=stalled_before).count())
         yield stalled
 
         yield GaugeMetricFamily(
-            "lbm_notices_awaiting_charge", "Delivered notices not charged yet",
-            value=Notice.objects.filter(state="delivered", charged_at__isnull=True).count())
+            "lbm_notices_awaiting_charge",
+            "Delivered notices not charged yet",
+            value=Notice.objects.filter(state="delivered", charged_at__isnull=True).count(),
+        )
 
-        states = GaugeMetricFamily("lbm_webhook_deliveries_open",
-                                   "Delivery webhooks not sent yet, by state", labels=["state"])
+        states = GaugeMetricFamily(
+            "lbm_webhook_deliveries_open",
+            "Delivery webhooks not sent yet, by state",
+            labels=["state"],
+        )
         counts = dict(open_webhooks.values_list("state").annotate(n=_count()).order_by())
         for state in (WebhookDelivery.State.QUEUED, WebhookDelivery.State.RETRYING):
             states.add_metric([state], counts.get(state, 0))
         yield states
 
         recent = WebhookAttempt.objects.filter(attempted_at__gte=now - timedelta(minutes=5))
-        outcomes = GaugeMetricFamily("lbm_webhook_attempts_5m",
-                                     "Webhook attempts in the last five minutes, by outcome",
-                                     labels=["outcome"])
+        outcomes = GaugeMetricFamily(
+            "lbm_webhook_attempts_5m",
+            "Webhook attempts in the last five minutes, by outcome",
+            labels=["outcome"],
+        )
         ok = recent.filter(status_code__gte=200, status_code__lt=300).count()
         total = recent.count()
         errors = recent.filter(status_code__isnull=True).count()

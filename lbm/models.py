@@ -69,54 +69,86 @@ class Organization(models.Model):
     EDITABLE_BUSINESS_INFO = {Status.DRAFT, Status.REJECTED}
 
     name = models.CharField(_("organization name"), max_length=100)
-    country = models.CharField(_("country"), max_length=2, default="TW",
-                               choices=[("TW", _("Taiwan"))])
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
-                              default=Status.DRAFT, db_index=True)
+    country = models.CharField(
+        _("country"), max_length=2, default="TW", choices=[("TW", _("Taiwan"))]
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
     entity_type = models.CharField(
-        _("type of business"), max_length=16, choices=EntityType.choices,
+        _("type of business"),
+        max_length=16,
+        choices=EntityType.choices,
         default=EntityType.COMPANY,
         help_text=_("Agencies and resellers may not create an organization for themselves."),
     )
     # An agency's own organization works on its clients' organizations through agency access
     # and never owns accounts or data itself (docs/organizations.md#agencies).
-    kind = models.CharField(_("kind of organization"), max_length=16,
-                            choices=OrganizationKind.choices, default=OrganizationKind.CUSTOMER,
-                            help_text=_("An agency's organization never owns linked accounts "
-                                        "or audiences."))
+    kind = models.CharField(
+        _("kind of organization"),
+        max_length=16,
+        choices=OrganizationKind.choices,
+        default=OrganizationKind.CUSTOMER,
+        help_text=_("An agency's organization never owns linked accounts or audiences."),
+    )
     # Business information (商用資訊), required before review.
     company_name = models.CharField(_("company name"), max_length=150, blank=True)
     # NULL until entered; unique across every row, deleted ones included, so a company can never
     # create a second organization (NULLs do not collide on PostgreSQL or SQLite).
     business_number = models.CharField(
-        _("business number (統一編號)"), max_length=8, null=True, blank=True, unique=True,
+        _("business number (統一編號)"),
+        max_length=8,
+        null=True,
+        blank=True,
+        unique=True,
         validators=[validate_business_number],
-        error_messages={"unique": _("An organization with this business number already exists "
-                                    "or existed; a company may have only one, ever.")},
+        error_messages={
+            "unique": _(
+                "An organization with this business number already exists "
+                "or existed; a company may have only one, ever."
+            )
+        },
     )
     address = models.CharField(_("address"), max_length=255, blank=True)
     phone = models.CharField(_("company phone"), max_length=32, blank=True)
     industry = models.CharField(_("industry"), max_length=32, choices=Industry.choices, blank=True)
     contact = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("contact person"), null=True, blank=True,
-        on_delete=models.SET_NULL, related_name="+",
-        help_text=_("An Admin who is a member of the company; their e-mail address must be "
-                    "verified before review."),
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("contact person"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_(
+            "An Admin who is a member of the company; their e-mail address must be "
+            "verified before review."
+        ),
     )
     # Keyed hash of the contact e-mail address that was verified: a later change of the contact
     # or of their address no longer matches, so verification lapses by itself.
     contact_email_verified_hash = models.CharField(max_length=64, blank=True, editable=False)
-    contact_email_verified_at = models.DateTimeField(_("contact e-mail verified at"), null=True,
-                                                     blank=True, editable=False)
-    share_mode = models.CharField(_("sharing with newly linked accounts"), max_length=16,
-                                  choices=ShareMode.choices, default=ShareMode.SHARE_ALL)
+    contact_email_verified_at = models.DateTimeField(
+        _("contact e-mail verified at"), null=True, blank=True, editable=False
+    )
+    share_mode = models.CharField(
+        _("sharing with newly linked accounts"),
+        max_length=16,
+        choices=ShareMode.choices,
+        default=ShareMode.SHARE_ALL,
+    )
     # Review
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True, editable=False)
     review_due_on = models.DateField(_("review due"), null=True, blank=True, editable=False)
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True, editable=False)
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("reviewed by"),
-                                    null=True, blank=True, editable=False,
-                                    on_delete=models.SET_NULL, related_name="+")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     review_reason = models.TextField(_("review reason"), blank=True, editable=False)
     deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -134,22 +166,31 @@ class Organization(models.Model):
             ("create_audiences", _("Can create organization audiences and LINE Tags")),
             ("share_audiences", _("Can share audiences and LINE Tags to linked accounts")),
             ("export_audiences", _("Can export audience members (as hashes)")),
-            ("manage_notifications", _("Can manage notification-message applications and "
-                                       "templates of linked Official Accounts")),
+            (
+                "manage_notifications",
+                _(
+                    "Can manage notification-message applications and "
+                    "templates of linked Official Accounts"
+                ),
+            ),
             ("export_notices", _("Can export failed notification messages (with hashes)")),
-            ("review_notifications", _("Can review notification-message applications and "
-                                       "templates (LINE reviewer)")),
+            (
+                "review_notifications",
+                _("Can review notification-message applications and templates (LINE reviewer)"),
+            ),
             ("review_organization", _("Can review organizations (LINE reviewer)")),
         ]
         constraints = [
-            models.CheckConstraint(condition=Q(status__in=OrganizationStatus.values),
-                                   name="organization_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=OrganizationStatus.values), name="organization_status_valid"
+            ),
             models.CheckConstraint(
                 condition=~Q(status="deleted") | Q(deleted_at__isnull=False),
                 name="organization_deleted_has_time",
             ),
-            models.CheckConstraint(condition=Q(kind__in=OrganizationKind.values),
-                                   name="organization_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=OrganizationKind.values), name="organization_kind_valid"
+            ),
         ]
         indexes = [models.Index(fields=["status", "submitted_at"], name="org_review_queue")]
 
@@ -178,13 +219,22 @@ class Membership(models.Model):
 
     Role = MemberRole
 
-    organization = models.ForeignKey(Organization, verbose_name=_("organization"),
-                                     on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("user"),
-                             on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(
+        Organization,
+        verbose_name=_("organization"),
+        on_delete=models.CASCADE,
+        related_name="memberships",
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="memberships",
+    )
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.VIEWER)
     is_company_member = models.BooleanField(
-        _("company member"), default=True,
+        _("company member"),
+        default=True,
         help_text=_("Employee of the company itself, as opposed to an agency or partner."),
     )
     created_at = models.DateTimeField(_("joined at"), auto_now_add=True)
@@ -197,8 +247,9 @@ class Membership(models.Model):
         ordering = ["organization", "user__username"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "user"], name="membership_unique"),
-            models.CheckConstraint(condition=Q(role__in=MemberRole.values),
-                                   name="membership_role_valid"),
+            models.CheckConstraint(
+                condition=Q(role__in=MemberRole.values), name="membership_role_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -213,13 +264,24 @@ class Invitation(models.Model):
     # Keyed hash of the invitee's normalised e-mail address (lbm.pii): only a sign-in with that
     # address may accept.
     email_hash = models.CharField(_("invitee e-mail (keyed hash)"), max_length=64, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("invited by"),
-                                   null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("invited by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     expires_at = models.DateTimeField(_("expires at"))
     used_at = models.DateTimeField(_("used at"), null=True, blank=True)
-    used_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("used by"), null=True,
-                                blank=True, on_delete=models.SET_NULL, related_name="+")
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("used by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         abstract = True
@@ -230,13 +292,20 @@ class MembershipInvitation(Invitation):
     """An Admin's invitation to join an organization with a role; the person becomes a member
     only by accepting it (docs/organizations.md#invitations)."""
 
-    organization = models.ForeignKey(Organization, verbose_name=_("organization"),
-                                     on_delete=models.CASCADE, related_name="invitations")
-    role = models.CharField(_("role"), max_length=16, choices=MemberRole.choices,
-                            default=MemberRole.VIEWER)
+    organization = models.ForeignKey(
+        Organization,
+        verbose_name=_("organization"),
+        on_delete=models.CASCADE,
+        related_name="invitations",
+    )
+    role = models.CharField(
+        _("role"), max_length=16, choices=MemberRole.choices, default=MemberRole.VIEWER
+    )
     is_company_member = models.BooleanField(
-        _("company member"), default=True,
-        help_text=_("Employee of the company itself, as opposed to an agency or partner."))
+        _("company member"),
+        default=True,
+        help_text=_("Employee of the company itself, as opposed to an agency or partner."),
+    )
     # ``c***@example.com``: enough for the Admins to recognise whom they invited; the address
     # itself is not kept.
     email_hint = models.CharField(_("invited address"), max_length=120, blank=True)
@@ -244,8 +313,11 @@ class MembershipInvitation(Invitation):
     class Meta(Invitation.Meta):
         verbose_name = _("member invitation")
         verbose_name_plural = _("member invitations")
-        constraints = [models.CheckConstraint(condition=Q(role__in=MemberRole.values),
-                                              name="membershipinvitation_role_valid")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=MemberRole.values), name="membershipinvitation_role_valid"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.email_hint} → {self.organization} ({self.get_role_display()})"
@@ -272,8 +344,9 @@ class Provider(models.Model):
     """A LINE Developers provider that owns Official Account channels."""
 
     name = models.CharField(_("provider name"), max_length=150)
-    business_number = models.CharField(_("business number (統一編號)"), max_length=8,
-                                       validators=[validate_business_number])
+    business_number = models.CharField(
+        _("business number (統一編號)"), max_length=8, validators=[validate_business_number]
+    )
     certified = models.BooleanField(_("certified provider"), default=False)
 
     history = HistoricalRecords()
@@ -309,28 +382,51 @@ class Account(models.Model):
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     name = models.CharField(_("account name"), max_length=150)
-    basic_id = models.CharField(_("basic ID"), max_length=9, null=True, blank=True, unique=True,
-                                validators=[validate_basic_id])
+    basic_id = models.CharField(
+        _("basic ID"),
+        max_length=9,
+        null=True,
+        blank=True,
+        unique=True,
+        validators=[validate_basic_id],
+    )
     premium_id = models.CharField(
-        _("premium ID"), max_length=19, null=True, blank=True, unique=True,
+        _("premium ID"),
+        max_length=19,
+        null=True,
+        blank=True,
+        unique=True,
         validators=[validate_premium_id],
         error_messages={"unique": _("This premium ID is already taken.")},
     )
     external_id = models.CharField(
-        _("ad account ID"), max_length=64, null=True, blank=True, unique=True,
+        _("ad account ID"),
+        max_length=64,
+        null=True,
+        blank=True,
+        unique=True,
         help_text=_("The ad account's own ID (LAP, MVP, LINE POINTS Ads)."),
     )
     badge = models.CharField(_("badge"), max_length=8, choices=Badge.choices, default=Badge.NONE)
     verified = models.BooleanField(
-        _("verified ad account"), default=False,
+        _("verified ad account"),
+        default=False,
         help_text=_("For ad accounts: the advertiser passed LINE's verification."),
     )
     business_number = models.CharField(
-        _("business number (統一編號)"), max_length=8, validators=[validate_business_number],
+        _("business number (統一編號)"),
+        max_length=8,
+        validators=[validate_business_number],
         help_text=_("For LAP ad accounts, the advertiser's business number."),
     )
-    provider = models.ForeignKey(Provider, verbose_name=_("provider"), null=True, blank=True,
-                                 on_delete=models.PROTECT, related_name="accounts")
+    provider = models.ForeignKey(
+        Provider,
+        verbose_name=_("provider"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -339,16 +435,22 @@ class Account(models.Model):
         verbose_name = _("linked account")
         verbose_name_plural = _("linked accounts")
         ordering = ["kind", "name"]
-        permissions = [("manage_accounts", _("Can edit accounts, badges and IDs (account manager)"))]
+        permissions = [
+            ("manage_accounts", _("Can edit accounts, badges and IDs (account manager)"))
+        ]
         constraints = [
-            models.CheckConstraint(condition=Q(kind__in=AccountKind.values),
-                                   name="account_kind_valid"),
-            models.CheckConstraint(condition=Q(badge__in=AccountBadge.values),
-                                   name="account_badge_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=AccountKind.values), name="account_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(badge__in=AccountBadge.values), name="account_badge_valid"
+            ),
             # An Official Account always has its basic ID; an ad account has its own ID instead.
             models.CheckConstraint(
-                condition=(Q(kind="oa", basic_id__isnull=False)
-                           | (~Q(kind="oa") & Q(external_id__isnull=False))),
+                condition=(
+                    Q(kind="oa", basic_id__isnull=False)
+                    | (~Q(kind="oa") & Q(external_id__isnull=False))
+                ),
                 name="account_has_identifier",
             ),
         ]
@@ -392,20 +494,33 @@ class AccountLink(models.Model):
         Status.CANCELLED: set(),
     }
 
-    organization = models.ForeignKey(Organization, verbose_name=_("organization"),
-                                     on_delete=models.CASCADE, related_name="links")
-    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.PROTECT,
-                                related_name="links")
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
-                              default=Status.PENDING, db_index=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("requested by"),
-                                     null=True, on_delete=models.SET_NULL, related_name="+")
+    organization = models.ForeignKey(
+        Organization, verbose_name=_("organization"), on_delete=models.CASCADE, related_name="links"
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.PROTECT, related_name="links"
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("requested by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     submitted_at = models.DateTimeField(_("submitted at"), auto_now_add=True)
     review_due_on = models.DateField(_("review due"), null=True, blank=True)
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("reviewed by"),
-                                    null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     review_reason = models.TextField(_("review reason"), blank=True)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -420,14 +535,20 @@ class AccountLink(models.Model):
         constraints = [
             # At most one pending-or-approved link per account: of two simultaneous requests for
             # the same account the database lets exactly one through.
-            models.UniqueConstraint(fields=["account"], condition=Q(status__in=["pending", "approved"]),
-                                    name="account_one_active_link"),
-            models.CheckConstraint(condition=Q(status__in=LinkStatus.values),
-                                   name="accountlink_status_valid"),
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=Q(status__in=["pending", "approved"]),
+                name="account_one_active_link",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=LinkStatus.values), name="accountlink_status_valid"
+            ),
         ]
-        indexes = [models.Index(fields=["status", "submitted_at"], name="link_review_queue"),
-                   # The admin's default ordering (docs/operations.md#admin-at-scale).
-                   models.Index(fields=["-submitted_at", "-id"], name="link_recent")]
+        indexes = [
+            models.Index(fields=["status", "submitted_at"], name="link_review_queue"),
+            # The admin's default ordering (docs/operations.md#admin-at-scale).
+            models.Index(fields=["-submitted_at", "-id"], name="link_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account} → {self.organization}"
@@ -452,13 +573,21 @@ class Channel(models.Model):
     """The Messaging API channel of an Official Account: its secret signs webhook bodies
     (``X-Line-Signature``), its access tokens authenticate API calls."""
 
-    account = models.OneToOneField(Account, verbose_name=_("Official Account"),
-                                   on_delete=models.CASCADE, related_name="channel",
-                                   limit_choices_to={"kind": "oa"})
+    account = models.OneToOneField(
+        Account,
+        verbose_name=_("Official Account"),
+        on_delete=models.CASCADE,
+        related_name="channel",
+        limit_choices_to={"kind": "oa"},
+    )
     channel_id = models.CharField(_("channel ID"), max_length=10, unique=True)
     channel_secret = models.CharField(_("channel secret"), max_length=32, editable=False)
-    bot_user_id = models.CharField(_("bot user ID"), max_length=33, unique=True,
-                                   help_text=_("The “destination” of webhook events."))
+    bot_user_id = models.CharField(
+        _("bot user ID"),
+        max_length=33,
+        unique=True,
+        help_text=_("The “destination” of webhook events."),
+    )
     webhook_url = models.URLField(_("webhook URL"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -476,14 +605,20 @@ class Channel(models.Model):
 class ChannelAccessToken(models.Model):
     """A channel access token. Only its SHA-256 is stored; the token is shown once."""
 
-    channel = models.ForeignKey(Channel, verbose_name=_("channel"), on_delete=models.CASCADE,
-                                related_name="tokens")
+    channel = models.ForeignKey(
+        Channel, verbose_name=_("channel"), on_delete=models.CASCADE, related_name="tokens"
+    )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(_("token starts with"), max_length=8, editable=False)
     label = models.CharField(_("label"), max_length=100, blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("issued by"),
-                                   null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("issued by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("issued at"), auto_now_add=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
     last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
@@ -515,16 +650,24 @@ class OutboxMessage(models.Model):
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     attempts = models.PositiveIntegerField(_("publish attempts"), default=0)
     last_error = models.CharField(_("last publish error"), max_length=300, blank=True)
-    consumed_at = models.DateTimeField(_("run at"), null=True, blank=True,
-                                       help_text=_("Set by tasks that must run at most once "
-                                                   "(an e-mail)."))
+    consumed_at = models.DateTimeField(
+        _("run at"),
+        null=True,
+        blank=True,
+        help_text=_("Set by tasks that must run at most once (an e-mail)."),
+    )
 
     class Meta:
         verbose_name = _("queued task")
         verbose_name_plural = _("queued tasks")
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["created_at"], condition=Q(published_at__isnull=True),
-                                name="outbox_unpublished")]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(published_at__isnull=True),
+                name="outbox_unpublished",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.task} #{self.pk}"
@@ -555,16 +698,19 @@ class AgencyAccessStatus(models.TextChoices):
 class AgencyAccessAccount(models.Model):
     """One linked account of the client that an agency access is limited to."""
 
-    access = models.ForeignKey("AgencyAccess", verbose_name=_("agency access"),
-                               on_delete=models.CASCADE)
-    account = models.ForeignKey(Account, verbose_name=_("account"), on_delete=models.CASCADE,
-                                related_name="+")
+    access = models.ForeignKey(
+        "AgencyAccess", verbose_name=_("agency access"), on_delete=models.CASCADE
+    )
+    account = models.ForeignKey(
+        Account, verbose_name=_("account"), on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         verbose_name = _("account of an agency access")
         verbose_name_plural = _("accounts of agency access")
-        constraints = [models.UniqueConstraint(fields=["access", "account"],
-                                               name="agencyaccessaccount_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["access", "account"], name="agencyaccessaccount_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.account} ({self.access})"
@@ -579,30 +725,63 @@ class AgencyAccess(models.Model):
     Status = AgencyAccessStatus
     OPEN = (AgencyAccessStatus.PENDING, AgencyAccessStatus.ACTIVE)
 
-    client = models.ForeignKey(Organization, verbose_name=_("client organization"),
-                               on_delete=models.CASCADE, related_name="agency_accesses")
-    agency = models.ForeignKey(Organization, verbose_name=_("agency"),
-                               on_delete=models.CASCADE, related_name="client_accesses",
-                               limit_choices_to={"kind": OrganizationKind.AGENCY})
-    role = models.CharField(_("role"), max_length=16, choices=AgencyRole.choices,
-                            default=AgencyRole.VIEWER)
+    client = models.ForeignKey(
+        Organization,
+        verbose_name=_("client organization"),
+        on_delete=models.CASCADE,
+        related_name="agency_accesses",
+    )
+    agency = models.ForeignKey(
+        Organization,
+        verbose_name=_("agency"),
+        on_delete=models.CASCADE,
+        related_name="client_accesses",
+        limit_choices_to={"kind": OrganizationKind.AGENCY},
+    )
+    role = models.CharField(
+        _("role"), max_length=16, choices=AgencyRole.choices, default=AgencyRole.VIEWER
+    )
     accounts = models.ManyToManyField(
-        Account, verbose_name=_("limited to accounts"), blank=True, related_name="+",
+        Account,
+        verbose_name=_("limited to accounts"),
+        blank=True,
+        related_name="+",
         through=AgencyAccessAccount,
-        help_text=_("Empty: every account linked to the client. Otherwise only these."))
-    status = models.CharField(_("status"), max_length=16, choices=AgencyAccessStatus.choices,
-                              default=AgencyAccessStatus.PENDING, db_index=True)
+        help_text=_("Empty: every account linked to the client. Otherwise only these."),
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=AgencyAccessStatus.choices,
+        default=AgencyAccessStatus.PENDING,
+        db_index=True,
+    )
     starts_at = models.DateTimeField(_("starts at"))
     ends_at = models.DateTimeField(_("ends at"))
-    granted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("granted by"),
-                                   null=True, on_delete=models.SET_NULL, related_name="+")
-    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("accepted by"),
-                                    null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("granted by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("accepted by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
-    ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("ended by"),
-                                 null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("ended by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     reason = models.TextField(_("reason"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -614,14 +793,18 @@ class AgencyAccess(models.Model):
         verbose_name_plural = _("agency access")
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(role__in=AgencyRole.values),
-                                   name="agencyaccess_role_capped"),
-            models.CheckConstraint(condition=Q(status__in=AgencyAccessStatus.values),
-                                   name="agencyaccess_status_valid"),
-            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")),
-                                   name="agencyaccess_period_positive"),
-            models.CheckConstraint(condition=~Q(client=models.F("agency")),
-                                   name="agencyaccess_not_self"),
+            models.CheckConstraint(
+                condition=Q(role__in=AgencyRole.values), name="agencyaccess_role_capped"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=AgencyAccessStatus.values), name="agencyaccess_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=models.F("starts_at")), name="agencyaccess_period_positive"
+            ),
+            models.CheckConstraint(
+                condition=~Q(client=models.F("agency")), name="agencyaccess_not_self"
+            ),
         ]
         indexes = [models.Index(fields=["status", "ends_at"], name="agency_access_due")]
 
@@ -632,12 +815,25 @@ class AgencyAccess(models.Model):
 class AgencyAssignment(models.Model):
     """One member of the agency's organization assigned to work on the client of an access."""
 
-    access = models.ForeignKey(AgencyAccess, verbose_name=_("agency access"),
-                               on_delete=models.CASCADE, related_name="assignments")
-    membership = models.ForeignKey(Membership, verbose_name=_("agency member"),
-                                   on_delete=models.CASCADE, related_name="agency_assignments")
-    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("assigned by"),
-                                    null=True, on_delete=models.SET_NULL, related_name="+")
+    access = models.ForeignKey(
+        AgencyAccess,
+        verbose_name=_("agency access"),
+        on_delete=models.CASCADE,
+        related_name="assignments",
+    )
+    membership = models.ForeignKey(
+        Membership,
+        verbose_name=_("agency member"),
+        on_delete=models.CASCADE,
+        related_name="agency_assignments",
+    )
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assigned by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("assigned at"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -646,8 +842,9 @@ class AgencyAssignment(models.Model):
         verbose_name = _("agency member assignment")
         verbose_name_plural = _("agency member assignments")
         ordering = ["access", "membership"]
-        constraints = [models.UniqueConstraint(fields=["access", "membership"],
-                                               name="agencyassignment_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["access", "membership"], name="agencyassignment_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.membership.user} → {self.access.client}"

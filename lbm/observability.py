@@ -33,7 +33,8 @@ OPS_PREFIX = "/-/"
 PII_PATTERNS = re.compile(
     r"(?<![\w.-])(?:\+?886[\s-]?|0)9\d{2}[\s-]?\d{3}[\s-]?\d{3}(?![\w-])"
     r"|(?<![\w+])\+[1-9]\d{7,14}(?!\d)"
-    r"|[\w.%+-]+@[\w-]+(?:\.[\w-]+)+")
+    r"|[\w.%+-]+@[\w-]+(?:\.[\w-]+)+"
+)
 MASK = "[redacted]"
 
 
@@ -65,8 +66,12 @@ def json_formatter():
     from pythonjsonlogger.json import JsonFormatter
 
     return JsonFormatter(
-        "{levelname}{name}{message}{request_id}", style="{", timestamp="time",
-        rename_fields={"levelname": "level", "name": "logger"}, json_ensure_ascii=False)
+        "{levelname}{name}{message}{request_id}",
+        style="{",
+        timestamp="time",
+        rename_fields={"levelname": "level", "name": "logger"},
+        json_ensure_ascii=False,
+    )
 
 
 request_log = logging.getLogger("lbm.request")
@@ -85,8 +90,20 @@ def route_of(request) -> tuple[str, str]:
     if path.startswith("/admin/"):
         if not match:
             return "admin", "unknown"
-        for kind in ("changelist", "change", "add", "delete", "history", "import", "export",
-                     "autocomplete", "app_list", "index", "login", "logout"):
+        for kind in (
+            "changelist",
+            "change",
+            "add",
+            "delete",
+            "history",
+            "import",
+            "export",
+            "autocomplete",
+            "app_list",
+            "index",
+            "login",
+            "logout",
+        ):
             if name == kind or name.endswith("_" + kind):
                 return "admin", kind
         return "admin", "other"
@@ -131,10 +148,18 @@ class RequestObserverMiddleware:
         kind, endpoint = route_of(request)
         self.observe(kind, endpoint, request.method, response.status_code, duration)
         if settings.LOG_REQUESTS and kind != "ops":
-            request_log.info("request", extra={
-                "request_id": request_id, "method": request.method, "path": request.path_info,
-                "route": f"{kind}:{endpoint}", "status": response.status_code,
-                "duration_ms": round(duration * 1000, 2), **_caller(request)})
+            request_log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": request.method,
+                    "path": request.path_info,
+                    "route": f"{kind}:{endpoint}",
+                    "status": response.status_code,
+                    "duration_ms": round(duration * 1000, 2),
+                    **_caller(request),
+                },
+            )
         return response
 
 

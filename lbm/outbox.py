@@ -32,8 +32,7 @@ SWEEP_CHUNK = 500
 KEEP_PUBLISHED = timedelta(days=7)
 # One quick reconnect (a pooled connection gone stale after a Redis restart), then give up: the
 # sweep retries, and a request is not held while the broker is down.
-PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1,
-                 "interval_max": 0.1}
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1, "interval_max": 0.1}
 TASK_ID_PREFIX = "outbox-"
 
 
@@ -45,8 +44,13 @@ class QueueUnreachable(kombu.exceptions.OperationalError):
 def broker_errors() -> tuple[type[BaseException], ...]:
     import redis.exceptions
 
-    return (kombu.exceptions.OperationalError, redis.exceptions.ConnectionError,
-            redis.exceptions.TimeoutError, ConnectionError, TimeoutError)
+    return (
+        kombu.exceptions.OperationalError,
+        redis.exceptions.ConnectionError,
+        redis.exceptions.TimeoutError,
+        ConnectionError,
+        TimeoutError,
+    )
 
 
 def _task(name: str):
@@ -65,8 +69,9 @@ def enqueue(task, kwargs: dict | None = None, *, reason: str = "") -> OutboxMess
     """Write ``task`` (a task or its name) with ``kwargs`` (JSON: ids, not objects) in the current
     transaction and publish it after commit. Returns the row; its ``published`` attribute is
     None until the publish was tried, then True or False."""
-    entry = OutboxMessage.objects.create(task=getattr(task, "name", task), kwargs=kwargs or {},
-                                         reason=reason[:200])
+    entry = OutboxMessage.objects.create(
+        task=getattr(task, "name", task), kwargs=kwargs or {}, reason=reason[:200]
+    )
     entry.published = None
     transaction.on_commit(lambda: publish(entry))
     return entry
@@ -83,12 +88,17 @@ def publish(entry: OutboxMessage) -> bool:
         task.apply_async(kwargs=entry.kwargs, task_id=entry.task_id)
         return True
     try:
-        task.apply_async(kwargs=entry.kwargs, task_id=entry.task_id, retry=True,
-                         retry_policy=PUBLISH_RETRY)
+        task.apply_async(
+            kwargs=entry.kwargs, task_id=entry.task_id, retry=True, retry_policy=PUBLISH_RETRY
+        )
     except broker_errors() as exc:
         entry.published = False
-        logger.warning("task %s (outbox %s) not published, the sweep will: %s", entry.task,
-                       entry.pk, type(exc).__name__)
+        logger.warning(
+            "task %s (outbox %s) not published, the sweep will: %s",
+            entry.task,
+            entry.pk,
+            type(exc).__name__,
+        )
         _mark(entry, published=False, error=str(exc) or type(exc).__name__)
         return False
     entry.published = True
@@ -113,8 +123,9 @@ def publish_now(task, kwargs: dict | None = None, *, countdown: float | None = N
     state change, so that an unreachable broker refuses the request with nothing recorded.
     Raises ``QueueUnreachable``."""
     try:
-        task.apply_async(kwargs=kwargs or {}, countdown=countdown, retry=True,
-                         retry_policy=PUBLISH_RETRY)
+        task.apply_async(
+            kwargs=kwargs or {}, countdown=countdown, retry=True, retry_policy=PUBLISH_RETRY
+        )
     except broker_errors() as exc:
         raise QueueUnreachable(str(exc) or type(exc).__name__) from exc
 
@@ -127,11 +138,14 @@ def consume(task_id: str | None) -> bool:
     if not task_id or not task_id.startswith(TASK_ID_PREFIX):
         return True
     try:
-        pk = int(task_id[len(TASK_ID_PREFIX):])
+        pk = int(task_id[len(TASK_ID_PREFIX) :])
     except ValueError:
         return True
-    return bool(OutboxMessage.objects.filter(pk=pk, consumed_at__isnull=True)
-                .update(consumed_at=timezone.now()))
+    return bool(
+        OutboxMessage.objects.filter(pk=pk, consumed_at__isnull=True).update(
+            consumed_at=timezone.now()
+        )
+    )
 
 
 def sweep(*, now=None) -> int:
@@ -143,9 +157,9 @@ def sweep(*, now=None) -> int:
     published, last_pk = 0, 0
     while True:
         with transaction.atomic():
-            page = OutboxMessage.objects.filter(published_at__isnull=True,
-                                                created_at__lt=now - SWEEP_AFTER,
-                                                pk__gt=last_pk).order_by("pk")
+            page = OutboxMessage.objects.filter(
+                published_at__isnull=True, created_at__lt=now - SWEEP_AFTER, pk__gt=last_pk
+            ).order_by("pk")
             if connection.features.has_select_for_update_skip_locked:
                 page = page.select_for_update(skip_locked=True)
             chunk = list(page[:SWEEP_CHUNK])
@@ -166,5 +180,6 @@ def waiting(task, **arguments) -> bool:
     """Whether a row for ``task`` with these arguments (among its kwargs) is still unpublished
     (a page saying "waiting for the queue")."""
     lookups = {f"kwargs__{name}": value for name, value in arguments.items()}
-    return OutboxMessage.objects.filter(task=getattr(task, "name", task),
-                                        published_at__isnull=True, **lookups).exists()
+    return OutboxMessage.objects.filter(
+        task=getattr(task, "name", task), published_at__isnull=True, **lookups
+    ).exists()

@@ -29,9 +29,13 @@ class LargeTablePaginator(Paginator):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.error_messages = {**self.error_messages,
-                               "too_deep": _("That page is too far from both ends of the list; "
-                                             "narrow the list with a filter or a search.")}
+        self.error_messages = {
+            **self.error_messages,
+            "too_deep": _(
+                "That page is too far from both ends of the list; "
+                "narrow the list with a filter or a search."
+            ),
+        }
         self.exact = True
 
     def _queryset(self):
@@ -91,15 +95,16 @@ class LargeTablePaginator(Paginator):
         after = self.count - top
         qs = self._queryset()
         if qs is not None and qs.ordered and after < bottom:
-            rows = list(qs.reverse()[after:after + (top - bottom)])
+            rows = list(qs.reverse()[after : after + (top - bottom)])
             rows.reverse()
             return self._get_page(rows, number, self)
         return self._get_page(self.object_list[bottom:top], number, self)
 
     def get_elided_page_range(self, number=1, *, on_each_side=3, on_ends=2):
         previous = None
-        for item in super().get_elided_page_range(number, on_each_side=on_each_side,
-                                                  on_ends=on_ends):
+        for item in super().get_elided_page_range(
+            number, on_each_side=on_each_side, on_ends=on_ends
+        ):
             if item != self.ELLIPSIS and not self.reachable(item):
                 item = self.ELLIPSIS
             if item == self.ELLIPSIS and previous == self.ELLIPSIS:

@@ -42,17 +42,34 @@ class Action(str, Enum):
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     "viewer": frozenset({Action.VIEW}),
     "operator_data": frozenset({Action.VIEW, Action.CREATE_AUDIENCES}),
-    "operator": frozenset({Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES,
-                           Action.MANAGE_NOTIFICATIONS}),
-    "admin": frozenset({Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES,
-                        Action.MANAGE_NOTIFICATIONS, Action.EXPORT_AUDIENCES,
-                        Action.EXPORT_NOTICES, Action.MANAGE_LINKS, Action.MANAGE_MEMBERS,
-                        Action.CHANGE, Action.DELETE}),
+    "operator": frozenset(
+        {Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES, Action.MANAGE_NOTIFICATIONS}
+    ),
+    "admin": frozenset(
+        {
+            Action.VIEW,
+            Action.CREATE_AUDIENCES,
+            Action.SHARE_AUDIENCES,
+            Action.MANAGE_NOTIFICATIONS,
+            Action.EXPORT_AUDIENCES,
+            Action.EXPORT_NOTICES,
+            Action.MANAGE_LINKS,
+            Action.MANAGE_MEMBERS,
+            Action.CHANGE,
+            Action.DELETE,
+        }
+    ),
 }
 
 ORGANIZATION_ACTIONS = frozenset(ROLE_ACTIONS["admin"])
-STAFF_ACTIONS = frozenset({Action.REVIEW_ORGANIZATIONS, Action.REVIEW_LINKS,
-                           Action.REVIEW_NOTIFICATIONS, Action.MANAGE_ACCOUNTS})
+STAFF_ACTIONS = frozenset(
+    {
+        Action.REVIEW_ORGANIZATIONS,
+        Action.REVIEW_LINKS,
+        Action.REVIEW_NOTIFICATIONS,
+        Action.MANAGE_ACCOUNTS,
+    }
+)
 # Actions that still make sense on a deleted organization: looking at it.
 DELETED_ORG_ACTIONS = frozenset({Action.VIEW})
 
@@ -60,16 +77,31 @@ REVIEWERS_GROUP = "LINE reviewers"
 ACCOUNT_MANAGERS_GROUP = "LINE account managers"
 STAFF_GROUP_PERMISSIONS = {
     REVIEWERS_GROUP: [
-        "lbm.review_organization", "lbm.review_accountlink",
-        "lbm.view_organization", "lbm.view_organizationreview", "lbm.view_accountlink",
-        "lbm.view_accountlinkreview", "lbm.view_account", "lbm.view_provider",
-        "lbm.view_membership", "lbm.review_notifications",
+        "lbm.review_organization",
+        "lbm.review_accountlink",
+        "lbm.view_organization",
+        "lbm.view_organizationreview",
+        "lbm.view_accountlink",
+        "lbm.view_accountlinkreview",
+        "lbm.view_account",
+        "lbm.view_provider",
+        "lbm.view_membership",
+        "lbm.review_notifications",
     ],
     ACCOUNT_MANAGERS_GROUP: [
-        "lbm.manage_accounts", "lbm.view_account", "lbm.add_account", "lbm.change_account",
-        "lbm.view_provider", "lbm.add_provider", "lbm.change_provider",
-        "lbm.view_organization", "lbm.view_accountlink", "lbm.view_membership",
-        "lbm.view_channel", "lbm.change_channel", "lbm.view_channelaccesstoken",
+        "lbm.manage_accounts",
+        "lbm.view_account",
+        "lbm.add_account",
+        "lbm.change_account",
+        "lbm.view_provider",
+        "lbm.add_provider",
+        "lbm.change_provider",
+        "lbm.view_organization",
+        "lbm.view_accountlink",
+        "lbm.view_membership",
+        "lbm.view_channel",
+        "lbm.change_channel",
+        "lbm.view_channelaccesstoken",
         "lbm.change_channelaccesstoken",
     ],
 }
@@ -89,8 +121,11 @@ def _organization_of(obj) -> "models.Model | None":
         return getattr(obj, "organization", None)
     account = obj if isinstance(obj, Account) else getattr(obj, "account", None)
     if isinstance(account, Account):
-        link = (AccountLink.objects.filter(account=account, status=AccountLink.Status.APPROVED)
-                .select_related("organization").first())
+        link = (
+            AccountLink.objects.filter(account=account, status=AccountLink.Status.APPROVED)
+            .select_related("organization")
+            .first()
+        )
         return link.organization if link else None
     return None
 
@@ -134,16 +169,16 @@ def explain(user, action: Action, obj=None) -> Decision:
         return Decision(False, _("Not signed in, or the user is inactive."))
     organization = _organization_of(obj)
     if organization is not None and organization.is_deleted and action not in DELETED_ORG_ACTIONS:
-        return Decision(False, _("The organization is deleted: nothing but viewing is "
-                                 "possible."))
+        return Decision(False, _("The organization is deleted: nothing but viewing is possible."))
     if user.is_superuser:
         return Decision(True, _("Superuser: holds every right."))
     perm = _global_perm(action)
     if user.is_staff and user.has_perm(perm):
         return Decision(True, _("LINE staff permission “%(perm)s”.") % {"perm": perm})
     if action in STAFF_ACTIONS or action not in ORGANIZATION_ACTIONS:
-        return Decision(False, _("Only LINE staff with the permission “%(perm)s” may do "
-                                 "this.") % {"perm": perm})
+        return Decision(
+            False, _("Only LINE staff with the permission “%(perm)s” may do this.") % {"perm": perm}
+        )
     if obj is None:
         if _role_actions_anywhere(user, action):
             return Decision(True, _("A role in at least one organization grants this."))
@@ -153,10 +188,12 @@ def explain(user, action: Action, obj=None) -> Decision:
     role = _role_in(user, organization)
     if role:  # the organization's own member: their role decides, never an agency's access
         if action in ROLE_ACTIONS.get(role, frozenset()):
-            return Decision(True, _("The role “%(role)s” grants this.")
-                            % {"role": _role_label(role)})
-        return Decision(False, _("The role “%(role)s” does not grant this.")
-                        % {"role": _role_label(role)})
+            return Decision(
+                True, _("The role “%(role)s” grants this.") % {"role": _role_label(role)}
+            )
+        return Decision(
+            False, _("The role “%(role)s” does not grant this.") % {"role": _role_label(role)}
+        )
     grants = _agency_grants(user, organization)
     if grants:
         return _agency_decision(grants, action, obj)
@@ -165,8 +202,16 @@ def explain(user, action: Action, obj=None) -> Decision:
 
 # What agency access never grants, whatever its role (docs/organizations.md#agencies): the
 # organization itself, its members, its links and exports of personal data stay the client's.
-AGENCY_NEVER = frozenset({Action.CHANGE, Action.DELETE, Action.MANAGE_MEMBERS,
-                          Action.MANAGE_LINKS, Action.EXPORT_AUDIENCES, Action.EXPORT_NOTICES})
+AGENCY_NEVER = frozenset(
+    {
+        Action.CHANGE,
+        Action.DELETE,
+        Action.MANAGE_MEMBERS,
+        Action.MANAGE_LINKS,
+        Action.EXPORT_AUDIENCES,
+        Action.EXPORT_NOTICES,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -198,23 +243,35 @@ def _account_of(obj):
 def _agency_decision(grants, action: Action, obj) -> Decision:
     names = "、".join(sorted({g.agency for g in grants}))
     if action in AGENCY_NEVER:
-        return Decision(False, _("Agency access (%(agency)s) never grants this.")
-                        % {"agency": names})
+        return Decision(
+            False, _("Agency access (%(agency)s) never grants this.") % {"agency": names}
+        )
     holding = [g for g in grants if action in ROLE_ACTIONS.get(g.role, frozenset())]
     if not holding:
         roles = "、".join(sorted({_role_label(g.role) for g in grants}))
-        return Decision(False, _("The agency access role “%(role)s” (%(agency)s) does not "
-                                 "grant this.") % {"role": roles, "agency": names})
+        return Decision(
+            False,
+            _("The agency access role “%(role)s” (%(agency)s) does not grant this.")
+            % {"role": roles, "agency": names},
+        )
     account = _account_of(obj)
     if account is not None and account.pk is not None:
         holding = [g for g in holding if g.accounts is None or account.pk in g.accounts]
         if not holding:
-            return Decision(False, _("The account “%(account)s” is not among the accounts of "
-                                     "the agency access (%(agency)s).")
-                            % {"account": account.name, "agency": names})
+            return Decision(
+                False,
+                _(
+                    "The account “%(account)s” is not among the accounts of "
+                    "the agency access (%(agency)s)."
+                )
+                % {"account": account.name, "agency": names},
+            )
     grant = holding[0]
-    return Decision(True, _("Agency access of %(agency)s as “%(role)s”.")
-                    % {"agency": grant.agency, "role": _role_label(grant.role)})
+    return Decision(
+        True,
+        _("Agency access of %(agency)s as “%(role)s”.")
+        % {"agency": grant.agency, "role": _role_label(grant.role)},
+    )
 
 
 def active_agency_access(user, now=None):
@@ -229,10 +286,13 @@ def active_agency_access(user, now=None):
     now = now or timezone.now()
     live = _live_statuses()
     return AgencyAccess.objects.filter(
-        status=AgencyAccess.Status.ACTIVE, starts_at__lte=now, ends_at__gt=now,
+        status=AgencyAccess.Status.ACTIVE,
+        starts_at__lte=now,
+        ends_at__gt=now,
         assignments__membership__user=user,
         assignments__membership__organization_id=F("agency_id"),
-        agency__status__in=live, client__status__in=live,
+        agency__status__in=live,
+        client__status__in=live,
     )
 
 
@@ -240,11 +300,16 @@ def _agency_grants(user, organization) -> list[AgencyGrant]:
     cache = user.__dict__.setdefault("_lbm_agency", {})
     if organization.pk not in cache:
         grants = []
-        for access in (active_agency_access(user).filter(client_id=organization.pk)
-                       .select_related("agency").prefetch_related("accounts")):
+        for access in (
+            active_agency_access(user)
+            .filter(client_id=organization.pk)
+            .select_related("agency")
+            .prefetch_related("accounts")
+        ):
             ids = frozenset(a.pk for a in access.accounts.all())
-            grants.append(AgencyGrant(agency=access.agency.name, role=access.role,
-                                      accounts=ids or None))
+            grants.append(
+                AgencyGrant(agency=access.agency.name, role=access.role, accounts=ids or None)
+            )
         cache[organization.pk] = grants
     return cache[organization.pk]
 
@@ -254,8 +319,11 @@ def _role_in(user, organization) -> "str | None":
 
     cache = user.__dict__.setdefault("_lbm_org_roles", {})
     if organization.pk not in cache:
-        cache[organization.pk] = (Membership.objects.filter(
-            user=user, organization_id=organization.pk).values_list("role", flat=True).first())
+        cache[organization.pk] = (
+            Membership.objects.filter(user=user, organization_id=organization.pk)
+            .values_list("role", flat=True)
+            .first()
+        )
     return cache[organization.pk]
 
 
@@ -292,7 +360,7 @@ def actions_on(user, organization) -> frozenset[Action]:
     ``ROLE_ACTIONS`` reaches every existing member at once (docs/permissions.md)."""
     role = _role_in(user, organization)
     actions = ROLE_ACTIONS.get(role, frozenset())
-    for grant in (() if role else _agency_grants(user, organization)):
+    for grant in () if role else _agency_grants(user, organization):
         actions = actions | (ROLE_ACTIONS.get(grant.role, frozenset()) - AGENCY_NEVER)
     return actions
 
@@ -305,15 +373,27 @@ def _role_actions_anywhere(user, action: Action) -> bool:
     cache = user.__dict__.get("_lbm_actions_anywhere")
     if cache is None:
         # One query: the member roles and (flagged) the agency roles.
-        rows = Membership.objects.filter(
-            user=user, organization__status__in=_live_statuses(),
-        ).order_by().annotate(by_agency=models.Value(False)).values_list(
-            "role", "by_agency").union(
-            active_agency_access(user).order_by().annotate(by_agency=models.Value(True))
-            .values_list("role", "by_agency"))
+        rows = (
+            Membership.objects.filter(
+                user=user,
+                organization__status__in=_live_statuses(),
+            )
+            .order_by()
+            .annotate(by_agency=models.Value(False))
+            .values_list("role", "by_agency")
+            .union(
+                active_agency_access(user)
+                .order_by()
+                .annotate(by_agency=models.Value(True))
+                .values_list("role", "by_agency")
+            )
+        )
         cache = user.__dict__["_lbm_actions_anywhere"] = frozenset().union(
-            *(ROLE_ACTIONS.get(role, frozenset()) - (AGENCY_NEVER if agency else frozenset())
-              for role, agency in rows))
+            *(
+                ROLE_ACTIONS.get(role, frozenset()) - (AGENCY_NEVER if agency else frozenset())
+                for role, agency in rows
+            )
+        )
     return action in cache
 
 
@@ -337,12 +417,13 @@ def organization_ids(user, action: Action = Action.VIEW):
     access, grants ``action``."""
     from .models import Membership, Organization
 
-    members = Membership.objects.filter(user=user, role__in=roles_with(action)
-                                        ).values("organization_id")
+    members = Membership.objects.filter(user=user, role__in=roles_with(action)).values(
+        "organization_id"
+    )
     agency = _agency_access_for(user, action).values("client_id")
     return Organization.objects.filter(
-        models.Q(pk__in=members) | models.Q(pk__in=agency),
-        status__in=_live_statuses()).values("pk")
+        models.Q(pk__in=members) | models.Q(pk__in=agency), status__in=_live_statuses()
+    ).values("pk")
 
 
 def _account_ids(user, action: Action, statuses=None):
@@ -357,13 +438,16 @@ def _account_ids(user, action: Action, statuses=None):
     ).values("organization_id")
     access = _agency_access_for(user, action)
     unlimited = access.filter(accounts__isnull=True).values("client_id")
-    chosen = AgencyAccessAccount.objects.filter(
-        access__in=access.values("pk")).values("account_id")
+    chosen = AgencyAccessAccount.objects.filter(access__in=access.values("pk")).values("account_id")
     return AccountLink.objects.filter(
-        models.Q(organization_id__in=members) | models.Q(organization_id__in=unlimited)
-        | (models.Q(organization_id__in=access.values("client_id"))
-           & models.Q(account_id__in=chosen)),
-        status__in=statuses).values("account_id")
+        models.Q(organization_id__in=members)
+        | models.Q(organization_id__in=unlimited)
+        | (
+            models.Q(organization_id__in=access.values("client_id"))
+            & models.Q(account_id__in=chosen)
+        ),
+        status__in=statuses,
+    ).values("account_id")
 
 
 def _account_path_for(model, organization_path: str) -> "str | None":
@@ -400,9 +484,13 @@ def sees_everything(user, model) -> bool:
     return user.is_staff and user.has_perm(f"{opts.app_label}.view_{opts.model_name}")
 
 
-def visible(user, queryset: models.QuerySet, action: Action = Action.VIEW,
-            organization_path: str | None = None,
-            account_path: str | None = None) -> models.QuerySet:
+def visible(
+    user,
+    queryset: models.QuerySet,
+    action: Action = Action.VIEW,
+    organization_path: str | None = None,
+    account_path: str | None = None,
+) -> models.QuerySet:
     """``queryset`` narrowed to the rows ``user`` may see (or act on with ``action``).
 
     ``organization_path`` is the lookup from the model to its organization (``"pk"`` for
@@ -438,12 +526,14 @@ def visible(user, queryset: models.QuerySet, action: Action = Action.VIEW,
     # Rows of a client's accounts that the user's agency access leaves out are invisible.
     from .models import Membership
 
-    members = Membership.objects.filter(user=user, role__in=roles_with(action)
-                                        ).values("organization_id")
+    members = Membership.objects.filter(user=user, role__in=roles_with(action)).values(
+        "organization_id"
+    )
     return narrowed.filter(
-        models.Q(**{f"{path}__in": members}) | models.Q(**{f"{linked}__isnull": True})
-        | models.Q(**{f"{linked}__in": _account_ids(user, action,
-                                                     ["pending", "approved"])}))
+        models.Q(**{f"{path}__in": members})
+        | models.Q(**{f"{linked}__isnull": True})
+        | models.Q(**{f"{linked}__in": _account_ids(user, action, ["pending", "approved"])})
+    )
 
 
 def grant_role(membership) -> None:
@@ -511,14 +601,12 @@ def administered_account_ids(user) -> list[int]:
 
     if user is None or not user.is_authenticated or not user.is_active:
         return []
-    return list(AccountAdministrator.objects.filter(user=user)
-                .values_list("account_id", flat=True))
+    return list(AccountAdministrator.objects.filter(user=user).values_list("account_id", flat=True))
 
 
 def may_grant_account_administrator(user, account_id: int) -> bool:
     """An account manager, or an existing administrator of that account."""
-    return staff_may(user, ACCOUNT_ADMIN_GRANT_PERM) or is_account_administrator(user,
-                                                                                  account_id)
+    return staff_may(user, ACCOUNT_ADMIN_GRANT_PERM) or is_account_administrator(user, account_id)
 
 
 def require_account_administrator(user, account_id: int) -> None:
@@ -593,7 +681,8 @@ def staff_gates(app_label: str, model_name: str) -> dict[str, Gate]:
     perm = f"{app_label}.%s_{model_name}"
     view, change = perm % "view", perm % "change"
     return {
-        "changelist": Gate(view), "add": Gate(perm % "add"),
+        "changelist": Gate(view),
+        "add": Gate(perm % "add"),
         "change": Gate(view, post=change, obj="object_id"),
         "object": Gate(view, obj="object_id"),
         "delete": Gate(perm % "delete", obj="object_id"),
@@ -633,8 +722,10 @@ def _meets(request, need, model_admin, obj) -> bool:
         return staff_may(user, need)
     if model_admin is None:
         return False
-    check = getattr(model_admin, ("has_view_or_change_permission" if need == "view"
-                                  else f"has_{need}_permission"))
+    check = getattr(
+        model_admin,
+        ("has_view_or_change_permission" if need == "view" else f"has_{need}_permission"),
+    )
     if obj is not None and "obj" in inspect.signature(check).parameters:
         return bool(check(request, obj))
     return bool(check(request))
@@ -643,8 +734,11 @@ def _meets(request, need, model_admin, obj) -> bool:
 def _gate_object(request, gate: Gate, model_admin, args, kwargs):
     from django.contrib.admin.utils import unquote
 
-    raw = kwargs.get(gate.obj) if isinstance(gate.obj, str) else (
-        args[gate.obj] if len(args) > gate.obj else None)
+    raw = (
+        kwargs.get(gate.obj)
+        if isinstance(gate.obj, str)
+        else (args[gate.obj] if len(args) > gate.obj else None)
+    )
     if raw is None or model_admin is None:
         raise Http404
     queryset = getattr(model_admin, gate.objects)(request)
@@ -676,6 +770,9 @@ def admin_gate(request, gate: "Gate | None", model_admin=None, args=(), kwargs=N
         obj = _gate_object(request, gate, model_admin, args, kwargs or {})
     if not _meets(request, gate.need, model_admin, obj):
         raise PermissionDenied
-    if gate.post is not None and request.method == "POST" and not _meets(
-            request, gate.post, model_admin, obj):
+    if (
+        gate.post is not None
+        and request.method == "POST"
+        and not _meets(request, gate.post, model_admin, obj)
+    ):
         raise PermissionDenied

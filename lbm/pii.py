@@ -58,8 +58,9 @@ def normalise_phone(raw: str, *, region: str = DEFAULT_REGION) -> str:
         try:
             phonenumbers.parse(raw.strip(), region)
         except phonenumbers.NumberParseException as exc:
-            raise InvalidIdentifier(_("“%(value)s” is not a phone number.")
-                                    % {"value": raw}) from exc
+            raise InvalidIdentifier(
+                _("“%(value)s” is not a phone number.") % {"value": raw}
+            ) from exc
         raise InvalidIdentifier(_("“%(value)s” is not a valid phone number.") % {"value": raw})
     return e164
 
@@ -112,14 +113,16 @@ def keyed_hasher():
         mac = base.copy()
         mac.update(line_hash.encode("ascii"))
         return mac.hexdigest()
+
     return keyed
 
 
 def keyed_hash(line_hash: str) -> str:
     """The form kept at rest: hex HMAC-SHA256 under PII_HASH_KEY over a LINE-style hash."""
     if not is_sha256_hex(line_hash):
-        raise InvalidIdentifier(_("“%(value)s” is not a lower-case hex SHA-256.")
-                                % {"value": line_hash})
+        raise InvalidIdentifier(
+            _("“%(value)s” is not a lower-case hex SHA-256.") % {"value": line_hash}
+        )
     key = settings.PII_HASH_KEY.encode("utf-8")
     return hmac.new(key, line_hash.encode("ascii"), hashlib.sha256).hexdigest()
 
@@ -148,8 +151,11 @@ def mask_phone(raw: str) -> str:
         return "***"
     if not phonenumbers.is_valid_number(number):
         return "***"
-    national = "".join(ch for ch in phonenumbers.format_number(
-        number, phonenumbers.PhoneNumberFormat.NATIONAL) if ch.isdigit())
+    national = "".join(
+        ch
+        for ch in phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+        if ch.isdigit()
+    )
     if number.country_code != 886:
         national = f"+{number.country_code}{national}"
     return f"{national[:4]}***{national[-3:]}"

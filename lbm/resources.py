@@ -13,11 +13,24 @@ class ProviderResource(resources.ModelResource):
 
 
 class AccountResource(resources.ModelResource):
-    provider = fields.Field(attribute="provider", column_name="provider",
-                            widget=widgets.ForeignKeyWidget(Provider, field="name"))
+    provider = fields.Field(
+        attribute="provider",
+        column_name="provider",
+        widget=widgets.ForeignKeyWidget(Provider, field="name"),
+    )
 
     class Meta:
         model = Account
-        fields = ("id", "kind", "name", "basic_id", "premium_id", "external_id", "badge",
-                  "verified", "business_number", "provider")
+        fields = (
+            "id",
+            "kind",
+            "name",
+            "basic_id",
+            "premium_id",
+            "external_id",
+            "badge",
+            "verified",
+            "business_number",
+            "provider",
+        )
         clean_model_instances = True  # the same format and checksum rules as the forms

@@ -25,15 +25,15 @@ def review_reason(decision: str, reason: str, *, error: type[DomainError] = Doma
     return (reason or "").strip()
 
 
-def require_reason(decision: str, reason: str, *,
-                   error: type[DomainError] = DomainError) -> None:
+def require_reason(decision: str, reason: str, *, error: type[DomainError] = DomainError) -> None:
     """Raises ``error`` for a rejection without a written reason."""
     if decision == REJECTED and not reason:
         raise error(_("A rejection needs a written reason for the applicant."))
 
 
-def review_record(obj, *, decision: str, reason: str, actor,
-                  update_fields: tuple[str, ...] = ("updated_at",)) -> None:
+def review_record(
+    obj, *, decision: str, reason: str, actor, update_fields: tuple[str, ...] = ("updated_at",)
+) -> None:
     """Set ``obj``'s status, reviewer, review time and reason, record the history row, and save
     those fields (plus ``update_fields``)."""
     obj.status = decision
@@ -42,5 +42,6 @@ def review_record(obj, *, decision: str, reason: str, actor,
     obj.review_reason = reason
     verb = _("Approved") if decision == APPROVED else _("Rejected")
     record_change(obj, actor=actor, reason=f"{verb}: {reason}" if reason else verb)
-    obj.save(update_fields=["status", "reviewed_at", "reviewed_by", "review_reason",
-                            *update_fields])
+    obj.save(
+        update_fields=["status", "reviewed_at", "reviewed_by", "review_reason", *update_fields]
+    )

@@ -19,14 +19,17 @@ from .workdays import review_due_date, taipei_today
 def review_queue_organizations() -> QuerySet[Organization]:
     """Pending organizations, oldest submission first."""
     return Organization.objects.filter(status=Organization.Status.PENDING).order_by(
-        "submitted_at", "pk")
+        "submitted_at", "pk"
+    )
 
 
 def review_queue_links() -> QuerySet[AccountLink]:
     """Pending account links, oldest request first."""
-    return (AccountLink.objects.filter(status=AccountLink.Status.PENDING)
-            .select_related("organization", "account", "account__provider")
-            .order_by("submitted_at", "pk"))
+    return (
+        AccountLink.objects.filter(status=AccountLink.Status.PENDING)
+        .select_related("organization", "account", "account__provider")
+        .order_by("submitted_at", "pk")
+    )
 
 
 @dataclass(frozen=True)
@@ -53,14 +56,19 @@ class Backlog:
 
     @property
     def total_overdue(self) -> int:
-        return sum(q.overdue for q in self.queues) if self.queues else (
-            self.organizations_overdue + self.links_overdue)
+        return (
+            sum(q.overdue for q in self.queues)
+            if self.queues
+            else (self.organizations_overdue + self.links_overdue)
+        )
 
 
 def _due_counts(queryset, today) -> tuple[int, int, date | None]:
     figures = queryset.aggregate(
-        pending=Count("pk"), overdue=Count("pk", filter=Q(review_due_on__lt=today)),
-        next_due=Min("review_due_on"))
+        pending=Count("pk"),
+        overdue=Count("pk", filter=Q(review_due_on__lt=today)),
+        next_due=Min("review_due_on"),
+    )
     return figures["pending"], figures["overdue"], figures["next_due"]
 
 
@@ -86,34 +94,77 @@ def review_backlog(user=None) -> Backlog:
         return user is None or permissions.can(user, action)
 
     if may(Action.REVIEW_ORGANIZATIONS):
-        queues.append(Queue("organizations", gettext("Organizations"),
-                            "admin:lbm_organizationreview_changelist", *orgs))
+        queues.append(
+            Queue(
+                "organizations",
+                gettext("Organizations"),
+                "admin:lbm_organizationreview_changelist",
+                *orgs,
+            )
+        )
     if may(Action.REVIEW_LINKS):
-        queues.append(Queue("account_links", gettext("Account links"),
-                            "admin:lbm_accountlinkreview_changelist", *links))
+        queues.append(
+            Queue(
+                "account_links",
+                gettext("Account links"),
+                "admin:lbm_accountlinkreview_changelist",
+                *links,
+            )
+        )
     if may(Action.REVIEW_NOTIFICATIONS):
         applications = lon.review_queue_applications().aggregate(
-            pending=Count("pk"), overdue=Count("pk", filter=Q(expected_latest__lt=today)),
-            next_due=Min("expected_latest"))
-        queues.append(Queue("lon_applications", gettext("LON applications"),
-                            "admin:notifications_applicationreview_changelist",
-                            applications["pending"], applications["overdue"],
-                            applications["next_due"], overdue_query=""))
-        dues = [review_due_date(at) for at in lon.review_queue_templates()
-                .values_list("submitted_at", flat=True) if at is not None]
-        queues.append(Queue("lon_templates", gettext("LON templates"),
-                            "admin:notifications_templateversionreview_changelist",
-                            len(dues), sum(1 for due in dues if due < today),
-                            min(dues, default=None), overdue_query=""))
+            pending=Count("pk"),
+            overdue=Count("pk", filter=Q(expected_latest__lt=today)),
+            next_due=Min("expected_latest"),
+        )
+        queues.append(
+            Queue(
+                "lon_applications",
+                gettext("LON applications"),
+                "admin:notifications_applicationreview_changelist",
+                applications["pending"],
+                applications["overdue"],
+                applications["next_due"],
+                overdue_query="",
+            )
+        )
+        dues = [
+            review_due_date(at)
+            for at in lon.review_queue_templates().values_list("submitted_at", flat=True)
+            if at is not None
+        ]
+        queues.append(
+            Queue(
+                "lon_templates",
+                gettext("LON templates"),
+                "admin:notifications_templateversionreview_changelist",
+                len(dues),
+                sum(1 for due in dues if due < today),
+                min(dues, default=None),
+                overdue_query="",
+            )
+        )
     if user is None or permissions.staff_may(user, "billing.view_secondapproval"):
         from billing.models import SecondApproval
 
-        waiting = _due_counts(SecondApproval.objects.filter(
-            status=SecondApproval.Status.PENDING), today)
-        queues.append(Queue("second_approvals", gettext("Waiting for a second approval"),
-                            "admin:billing_secondapproval_changelist", *waiting))
-    return Backlog(organizations_pending=orgs[0], organizations_overdue=orgs[1],
-                   links_pending=links[0], links_overdue=links[1], queues=tuple(queues))
+        waiting = _due_counts(
+            SecondApproval.objects.filter(status=SecondApproval.Status.PENDING), today
+        )
+        queues.append(
+            Queue(
+                "second_approvals",
+                gettext("Waiting for a second approval"),
+                "admin:billing_secondapproval_changelist",
+                *waiting,
+            )
+        )
+    return Backlog(
+        organizations_pending=orgs[0],
+        organizations_overdue=orgs[1],
+        links_pending=links[0],
+        links_overdue=links[1],
+        queues=tuple(queues),
+    )
 
 
 # --- What an organization's own people read on its page (docs/organizations.md#next-steps) ----
@@ -134,21 +185,37 @@ def organization_next_steps(organization: Organization) -> dict:
     verified = contact_email_is_verified(organization)
     problems = submission_problems(organization)
     steps = [
-        Step("business", _("Fill in the business information (商用資訊) below and save."),
-             not missing, _("Still empty: %(fields)s.") % {"fields": "、".join(missing)}
-             if missing else ""),
-        Step("verify", _("Verify the contact e-mail address: open the link sent to it."),
-             verified, "" if verified or not organization.contact_id else
-             _("Sent to %(email)s. No e-mail? Send the link again.") % {
-                 "email": _masked(organization.contact.email)}),
+        Step(
+            "business",
+            _("Fill in the business information (商用資訊) below and save."),
+            not missing,
+            _("Still empty: %(fields)s.") % {"fields": "、".join(missing)} if missing else "",
+        ),
+        Step(
+            "verify",
+            _("Verify the contact e-mail address: open the link sent to it."),
+            verified,
+            ""
+            if verified or not organization.contact_id
+            else _("Sent to %(email)s. No e-mail? Send the link again.")
+            % {"email": _masked(organization.contact.email)},
+        ),
     ]
     if organization.status == Organization.Status.REJECTED:
-        steps.append(Step("fix", _("Fix what the LINE reviewer asked (the reason is above) and "
-                                   "save."), False))
+        steps.append(
+            Step(
+                "fix", _("Fix what the LINE reviewer asked (the reason is above) and save."), False
+            )
+        )
     steps.append(Step("submit", _("Submit for review."), False))
-    return {"steps": steps, "problems": problems, "may_submit": not problems,
-            "rejected": organization.status == Organization.Status.REJECTED,
-            "reason": organization.review_reason, "reviewed_at": organization.reviewed_at}
+    return {
+        "steps": steps,
+        "problems": problems,
+        "may_submit": not problems,
+        "rejected": organization.status == Organization.Status.REJECTED,
+        "reason": organization.review_reason,
+        "reviewed_at": organization.reviewed_at,
+    }
 
 
 def _masked(email: str) -> str:
@@ -162,26 +229,39 @@ def deleted_organizations_of(user) -> QuerySet[Organization]:
     when, instead of finding nothing."""
     if not user.is_authenticated:
         return Organization.objects.none()
-    return Organization.objects.filter(status=Organization.Status.DELETED,
-                                       memberships__user=user).order_by("-deleted_at")
+    return Organization.objects.filter(
+        status=Organization.Status.DELETED, memberships__user=user
+    ).order_by("-deleted_at")
 
 
 # --- Submitting an organization ---------------------------------------------------------------
 
 
-BUSINESS_INFO_FIELDS = ("company_name", "business_number", "address", "phone", "industry",
-                        "contact")
+BUSINESS_INFO_FIELDS = (
+    "company_name",
+    "business_number",
+    "address",
+    "phone",
+    "industry",
+    "contact",
+)
 
 
 def check_contact(organization: Organization, user) -> None:
     """Raises ``DomainError`` (on the ``contact`` field) unless ``user`` may be the contact."""
     membership = Membership.objects.filter(organization=organization, user=user).first()
     if membership is None or membership.role != Membership.Role.ADMIN:
-        raise DomainError(_("The contact person must be an Admin of the organization."),
-                          field="contact")
+        raise DomainError(
+            _("The contact person must be an Admin of the organization."), field="contact"
+        )
     if not membership.is_company_member:
-        raise DomainError(_("The contact person must be a member of the company itself, not of "
-                            "an agency or partner."), field="contact")
+        raise DomainError(
+            _(
+                "The contact person must be a member of the company itself, not of "
+                "an agency or partner."
+            ),
+            field="contact",
+        )
     if not user.email:
         raise DomainError(_("The contact person has no e-mail address."), field="contact")
 
@@ -196,9 +276,11 @@ def contact_email_is_verified(organization: Organization) -> bool:
 
 def business_info_missing(organization: Organization) -> list[str]:
     """Names of the business information fields that are still empty."""
-    return [str(Organization._meta.get_field(f).verbose_name)
-            for f in BUSINESS_INFO_FIELDS if not getattr(organization, f if f != "contact"
-                                                          else "contact_id")]
+    return [
+        str(Organization._meta.get_field(f).verbose_name)
+        for f in BUSINESS_INFO_FIELDS
+        if not getattr(organization, f if f != "contact" else "contact_id")
+    ]
 
 
 def submission_problems(organization: Organization) -> list[str]:
@@ -206,11 +288,11 @@ def submission_problems(organization: Organization) -> list[str]:
     problems = []
     missing = business_info_missing(organization)
     if missing:
-        problems.append(_("Business information is incomplete: %(fields)s.")
-                        % {"fields": ", ".join(missing)})
+        problems.append(
+            _("Business information is incomplete: %(fields)s.") % {"fields": ", ".join(missing)}
+        )
     if organization.entity_type != Organization.EntityType.COMPANY:
-        problems.append(_("Agencies and resellers may not create an organization for "
-                          "themselves."))
+        problems.append(_("Agencies and resellers may not create an organization for themselves."))
     if organization.business_number:
         try:
             validate_business_number(organization.business_number)
@@ -223,8 +305,12 @@ def submission_problems(organization: Organization) -> list[str]:
             problems.append(exc.message)
         else:
             if not contact_email_is_verified(organization):
-                problems.append(_("The contact e-mail address has not been verified; use the "
-                                  "link sent to it (or send a new one)."))
+                problems.append(
+                    _(
+                        "The contact e-mail address has not been verified; use the "
+                        "link sent to it (or send a new one)."
+                    )
+                )
     return problems
 
 
@@ -243,52 +329,84 @@ def _provider_shows_company(provider_name: str, organization: Organization) -> b
     return any(name and name in provider_name for name in names)
 
 
-def link_eligibility(organization: Organization, account: Account, *,
-                     include_existing_links: bool = True) -> list[RuleResult]:
+def link_eligibility(
+    organization: Organization, account: Account, *, include_existing_links: bool = True
+) -> list[RuleResult]:
     """Each rule of docs/organizations.md#link-eligibility, judged for this pair, explained.
 
     ``include_existing_links=False`` leaves out the "not linked elsewhere" rule (and its query),
     which a pending link under review would otherwise fail against itself."""
-    results = [RuleResult(
-        "verified", account.is_verified,
-        _("The account is verified (blue badge or higher).") if account.is_verified else
-        _("The account is not verified: only accounts with a blue or green badge (or a verified "
-          "ad account) can be linked."),
-    )]
+    results = [
+        RuleResult(
+            "verified",
+            account.is_verified,
+            _("The account is verified (blue badge or higher).")
+            if account.is_verified
+            else _(
+                "The account is not verified: only accounts with a blue or green badge (or a verified "
+                "ad account) can be linked."
+            ),
+        )
+    ]
     same_number = bool(organization.business_number) and (
-        account.business_number == organization.business_number)
-    results.append(RuleResult(
-        "business_number", same_number,
-        _("The account and the organization have the same business number.") if same_number else
-        # Never the other side's number or provider: the account may be another company's.
-        _("The account's business number differs from the organization's."),
-    ))
+        account.business_number == organization.business_number
+    )
+    results.append(
+        RuleResult(
+            "business_number",
+            same_number,
+            _("The account and the organization have the same business number.")
+            if same_number
+            # Never the other side's number or provider: the account may be another company's.
+            else _("The account's business number differs from the organization's."),
+        )
+    )
     provider = account.provider
     if provider is not None:
         same_company = provider.business_number == organization.business_number
-        results.append(RuleResult(
-            "provider_company", same_company,
-            _("The provider belongs to the same company.") if same_company else
-            _("The account's provider belongs to another company."),
-        ))
+        results.append(
+            RuleResult(
+                "provider_company",
+                same_company,
+                _("The provider belongs to the same company.")
+                if same_company
+                else _("The account's provider belongs to another company."),
+            )
+        )
         shows_name = _provider_shows_company(provider.name, organization)
-        results.append(RuleResult(
-            "provider_name", shows_name,
-            _("The provider name shows the company name.") if shows_name else
-            _("The account's provider name does not show the company name 「%(company)s」 (it "
-              "should read 「%(company)s：…」).") % {"company": organization.name},
-        ))
+        results.append(
+            RuleResult(
+                "provider_name",
+                shows_name,
+                _("The provider name shows the company name.")
+                if shows_name
+                else _(
+                    "The account's provider name does not show the company name 「%(company)s」 (it "
+                    "should read 「%(company)s：…」)."
+                )
+                % {"company": organization.name},
+            )
+        )
     if not include_existing_links:
         return results
     active = AccountLink.objects.filter(account=account, status__in=AccountLink.ACTIVE)
     other = active.exclude(organization=organization).exists()
     mine = active.filter(organization=organization).exists()
     free = not (other or mine)
-    results.append(RuleResult(
-        "not_linked", free,
-        _("The account is not linked to any organization.") if free else
-        (_("The account is already linked to this organization or waiting for review.") if mine
-         else _("The account is already linked (or waiting to be linked) to another "
-                "organization; an account can belong to only one.")),
-    ))
+    results.append(
+        RuleResult(
+            "not_linked",
+            free,
+            _("The account is not linked to any organization.")
+            if free
+            else (
+                _("The account is already linked to this organization or waiting for review.")
+                if mine
+                else _(
+                    "The account is already linked (or waiting to be linked) to another "
+                    "organization; an account can belong to only one."
+                )
+            ),
+        )
+    )
     return results

@@ -5,7 +5,6 @@ retried task), checks permissions through ``lbm.permissions``, records who and w
 history, and sends side effects only once the transaction commits.
 """
 
-
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
@@ -43,7 +42,6 @@ from .workdays import review_due_date, taipei_date
 VERIFICATION_SALT = "lbm.organization.contact-verification"
 
 
-
 _record = record_change  # lbm.audit: who and why for the history row
 
 
@@ -52,9 +50,13 @@ _record = record_change  # lbm.audit: who and why for the history row
 
 def organization_validate_entity(*, entity_type: str) -> None:
     if entity_type != Organization.EntityType.COMPANY:
-        raise DomainError(_("Agencies and resellers may not create an organization for "
-                            "themselves; the organization must be the brand owner's company."),
-                          field="entity_type")
+        raise DomainError(
+            _(
+                "Agencies and resellers may not create an organization for "
+                "themselves; the organization must be the brand owner's company."
+            ),
+            field="entity_type",
+        )
 
 
 @transaction.atomic
@@ -76,11 +78,16 @@ def organization_create(*, actor, organization: Organization) -> Organization:
         with transaction.atomic():
             organization.save()
     except IntegrityError as exc:
-        raise DomainError(_("An organization with this business number already exists or "
-                            "existed; a company may have only one, ever."),
-                          field="business_number") from exc
-    membership = Membership(organization=organization, user=actor,
-                            role=Membership.Role.ADMIN, is_company_member=True)
+        raise DomainError(
+            _(
+                "An organization with this business number already exists or "
+                "existed; a company may have only one, ever."
+            ),
+            field="business_number",
+        ) from exc
+    membership = Membership(
+        organization=organization, user=actor, role=Membership.Role.ADMIN, is_company_member=True
+    )
     _record(membership, actor=actor, reason=_("Creator becomes Admin"))
     membership.save()
     permissions.grant_role(membership)
@@ -97,8 +104,9 @@ def _full_clean(organization: Organization) -> None:
         organization.full_clean(exclude=["contact"])
     except ValidationError as exc:
         fields = [name for name in getattr(exc, "error_dict", {}) if name != "__all__"]
-        raise DomainError(" ".join(exc.messages),
-                          field=fields[0] if len(fields) == 1 else None) from exc
+        raise DomainError(
+            " ".join(exc.messages), field=fields[0] if len(fields) == 1 else None
+        ) from exc
 
 
 @transaction.atomic
@@ -109,8 +117,13 @@ def organization_update(*, organization: Organization, actor, changed: list[str]
     current = Organization.objects.select_for_update().get(pk=organization.pk)
     locked_fields = set(changed) & set(BUSINESS_INFO_FIELDS + ("entity_type", "country"))
     if locked_fields and current.status not in Organization.EDITABLE_BUSINESS_INFO:
-        raise DomainError(_("Business information can be changed only while the organization "
-                            "is a draft or has been rejected."), field=sorted(locked_fields)[0])
+        raise DomainError(
+            _(
+                "Business information can be changed only while the organization "
+                "is a draft or has been rejected."
+            ),
+            field=sorted(locked_fields)[0],
+        )
     organization.name = (organization.name or "").strip()
     if not organization.name:
         raise DomainError(_("An organization needs a name."), field="name")
@@ -119,21 +132,25 @@ def organization_update(*, organization: Organization, actor, changed: list[str]
     if "contact" in changed and organization.contact_id:
         _check_contact(organization, organization.contact)
     _full_clean(organization)
-    _record(organization, actor=actor,
-            reason=_("Edited: %(fields)s") % {"fields": ", ".join(sorted(changed))})
+    _record(
+        organization,
+        actor=actor,
+        reason=_("Edited: %(fields)s") % {"fields": ", ".join(sorted(changed))},
+    )
     try:
         with transaction.atomic():
             organization.save()
     except IntegrityError as exc:
-        raise DomainError(_("An organization with this business number already exists or "
-                            "existed; a company may have only one, ever."),
-                          field="business_number") from exc
+        raise DomainError(
+            _(
+                "An organization with this business number already exists or "
+                "existed; a company may have only one, ever."
+            ),
+            field="business_number",
+        ) from exc
     if "contact" in changed and organization.contact_id:
         organization_send_contact_verification(organization_id=organization.pk, actor=actor)
     return organization
-
-
-
 
 
 @transaction.atomic
@@ -146,15 +163,19 @@ def organization_submit(*, organization_id: int, actor) -> Organization:
     _transition(organization, Organization.Status.PENDING)
     problems = submission_problems(organization)
     if problems:
-        raise IncompleteBusinessInfo(_("This organization cannot be submitted for review."),
-                                     details=problems)
+        raise IncompleteBusinessInfo(
+            _("This organization cannot be submitted for review."), details=problems
+        )
     resubmission = organization.status == Organization.Status.REJECTED
     now = timezone.now()
     organization.status = Organization.Status.PENDING
     organization.submitted_at = now
     organization.review_due_on = review_due_date(now)
-    _record(organization, actor=actor,
-            reason=_("Resubmitted for review") if resubmission else _("Submitted for review"))
+    _record(
+        organization,
+        actor=actor,
+        reason=_("Resubmitted for review") if resubmission else _("Submitted for review"),
+    )
     organization.save(update_fields=["status", "submitted_at", "review_due_on", "updated_at"])
     return organization
 
@@ -165,8 +186,9 @@ def _transition(obj, target: str) -> None:
 
 
 @transaction.atomic
-def organization_review(*, organization_id: int, decision: str, actor,
-                        reason: str = "") -> Organization:
+def organization_review(
+    *, organization_id: int, decision: str, actor, reason: str = ""
+) -> Organization:
     """A LINE reviewer approves or rejects a pending organization; rejection needs a reason."""
     permissions.require(actor, Action.REVIEW_ORGANIZATIONS)
     organization = Organization.objects.select_for_update().get(pk=organization_id)
@@ -196,8 +218,11 @@ def organization_delete(*, organization_id: int, actor, reason: str = "") -> Org
     for link in AccountLink.objects.select_for_update().filter(
         organization=organization, status__in=AccountLink.ACTIVE
     ):
-        link.status = (AccountLink.Status.UNLINKED if link.status == AccountLink.Status.APPROVED
-                       else AccountLink.Status.CANCELLED)
+        link.status = (
+            AccountLink.Status.UNLINKED
+            if link.status == AccountLink.Status.APPROVED
+            else AccountLink.Status.CANCELLED
+        )
         link.ended_at = now
         _record(link, actor=actor, reason=_("Organization deleted"))
         link.save(update_fields=["status", "ended_at", "updated_at"])
@@ -205,8 +230,11 @@ def organization_delete(*, organization_id: int, actor, reason: str = "") -> Org
             signals.link_ended.send(sender=AccountLink, link_id=link.pk)
     organization.status = Organization.Status.DELETED
     organization.deleted_at = now
-    _record(organization, actor=actor,
-            reason=_("Deleted: %(reason)s") % {"reason": reason} if reason else _("Deleted"))
+    _record(
+        organization,
+        actor=actor,
+        reason=_("Deleted: %(reason)s") % {"reason": reason} if reason else _("Deleted"),
+    )
     organization.save(update_fields=["status", "deleted_at", "updated_at"])
     return organization
 
@@ -232,8 +260,11 @@ def organization_send_contact_verification(*, organization_id: int, actor) -> No
     if organization.contact is None:
         raise DomainError(_("Choose a contact person first."))
     _check_contact(organization, organization.contact)
-    outbox.enqueue(send_contact_verification, {"organization_id": organization.pk},
-                   reason="contact e-mail verification")
+    outbox.enqueue(
+        send_contact_verification,
+        {"organization_id": organization.pk},
+        reason="contact e-mail verification",
+    )
 
 
 def contact_verification_email_send(*, organization_id: int) -> bool:
@@ -241,13 +272,16 @@ def contact_verification_email_send(*, organization_id: int) -> bool:
     organization = Organization.objects.select_related("contact").get(pk=organization_id)
     if organization.contact is None or not organization.contact.email:
         return False
-    link = settings.SITE_URL + reverse("lbm:verify-contact",
-                                       args=[contact_verification_token(organization)])
+    link = settings.SITE_URL + reverse(
+        "lbm:verify-contact", args=[contact_verification_token(organization)]
+    )
     days = settings.CONTACT_VERIFICATION_MAX_AGE.days
     send_mail(
         subject=_("Verify the contact e-mail address of %(name)s") % {"name": organization.name},
-        message=_("Please confirm that this address is the contact e-mail of %(name)s in LINE "
-                  "Business Manager by opening this link within %(days)s days:\n\n%(link)s\n")
+        message=_(
+            "Please confirm that this address is the contact e-mail of %(name)s in LINE "
+            "Business Manager by opening this link within %(days)s days:\n\n%(link)s\n"
+        )
         % {"name": organization.name, "link": link, "days": days},
         from_email=None,
         recipient_list=[organization.contact.email],
@@ -263,29 +297,48 @@ def organization_verify_contact(*, token: str) -> Organization:
     try:
         payload = signing.loads(token, salt=VERIFICATION_SALT, max_age=max_age)
     except signing.SignatureExpired as exc:
-        raise InvalidVerificationLink(_("This verification link has expired. Ask for a new one "
-                                        "from the organization page.")) from exc
+        raise InvalidVerificationLink(
+            _("This verification link has expired. Ask for a new one from the organization page.")
+        ) from exc
     except signing.BadSignature as exc:
-        raise InvalidVerificationLink(_("This verification link is not valid; it may have been "
-                                        "altered or copied incompletely.")) from exc
-    organization = (Organization.objects.select_for_update(of=("self",)).select_related("contact")
-                    .filter(pk=payload.get("org")).first())
+        raise InvalidVerificationLink(
+            _(
+                "This verification link is not valid; it may have been "
+                "altered or copied incompletely."
+            )
+        ) from exc
+    organization = (
+        Organization.objects.select_for_update(of=("self",))
+        .select_related("contact")
+        .filter(pk=payload.get("org"))
+        .first()
+    )
     if organization is None or organization.is_deleted:
         raise InvalidVerificationLink(_("This organization no longer exists."))
     contact = organization.contact
-    if contact is None or not contact.email or (
-        pii.email_keyed_hash(contact.email) != payload.get("email")
+    if (
+        contact is None
+        or not contact.email
+        or (pii.email_keyed_hash(contact.email) != payload.get("email"))
     ):
-        raise InvalidVerificationLink(_("The contact person or address has changed since this "
-                                        "link was sent; use the newest link."))
+        raise InvalidVerificationLink(
+            _(
+                "The contact person or address has changed since this "
+                "link was sent; use the newest link."
+            )
+        )
     if organization.contact_email_verified_hash == payload["email"]:
         return organization
     organization.contact_email_verified_hash = payload["email"]
     organization.contact_email_verified_at = timezone.now()
-    _record(organization, actor=contact, reason=_("Contact e-mail verified (%(email)s)")
-            % {"email": pii.mask_email(contact.email)})
-    organization.save(update_fields=["contact_email_verified_hash", "contact_email_verified_at",
-                                     "updated_at"])
+    _record(
+        organization,
+        actor=contact,
+        reason=_("Contact e-mail verified (%(email)s)") % {"email": pii.mask_email(contact.email)},
+    )
+    organization.save(
+        update_fields=["contact_email_verified_hash", "contact_email_verified_at", "updated_at"]
+    )
     return organization
 
 
@@ -293,22 +346,28 @@ def organization_verify_contact(*, token: str) -> Organization:
 
 
 def _admin_count(organization_id: int) -> int:
-    return Membership.objects.filter(organization_id=organization_id,
-                                     role=Membership.Role.ADMIN).count()
+    return Membership.objects.filter(
+        organization_id=organization_id, role=Membership.Role.ADMIN
+    ).count()
 
 
-def _membership_create(organization: Organization, *, user, role: str, is_company_member: bool,
-                       actor, reason: str) -> Membership:
+def _membership_create(
+    organization: Organization, *, user, role: str, is_company_member: bool, actor, reason: str
+) -> Membership:
     if role not in Membership.Role.values:
         raise DomainError(_("Unknown role."), field="role")
     if user.is_staff:
-        raise DomainError(_("LINE staff accounts cannot be members of a customer organization."),
-                          field="user")
+        raise DomainError(
+            _("LINE staff accounts cannot be members of a customer organization."), field="user"
+        )
     if Membership.objects.filter(organization=organization, user=user).exists():
-        raise DomainError(_("%(user)s is already a member of this organization.")
-                          % {"user": user.get_username()}, field="user")
-    membership = Membership(organization=organization, user=user, role=role,
-                            is_company_member=is_company_member)
+        raise DomainError(
+            _("%(user)s is already a member of this organization.") % {"user": user.get_username()},
+            field="user",
+        )
+    membership = Membership(
+        organization=organization, user=user, role=role, is_company_member=is_company_member
+    )
     _record(membership, actor=actor, reason=reason)
     membership.save()
     permissions.grant_role(membership)
@@ -316,26 +375,31 @@ def _membership_create(organization: Organization, *, user, role: str, is_compan
 
 
 @transaction.atomic
-def membership_add(*, organization_id: int, actor, user, role: str,
-                   is_company_member: bool = True) -> Membership:
+def membership_add(
+    *, organization_id: int, actor, user, role: str, is_company_member: bool = True
+) -> Membership:
     """Make ``user`` a member at once. Not offered to customers (they invite, and the person
     accepts: ``membership_invite``); kept for LINE's tools, the demo data and tests."""
     organization = Organization.objects.select_for_update().get(pk=organization_id)
     permissions.require(actor, Action.MANAGE_MEMBERS, organization)
     membership = Membership(role=role)
-    return _membership_create(organization, user=user, role=role,
-                              is_company_member=is_company_member, actor=actor,
-                              reason=_("Added as %(role)s") % {
-                                  "role": membership.get_role_display()})
+    return _membership_create(
+        organization,
+        user=user,
+        role=role,
+        is_company_member=is_company_member,
+        actor=actor,
+        reason=_("Added as %(role)s") % {"role": membership.get_role_display()},
+    )
 
 
 # --- Invitations (docs/organizations.md#invitations) ------------------------------------------
 
 
 @transaction.atomic
-def membership_invite(*, organization_id: int, actor, email: str, role: str,
-                      is_company_member: bool = True,
-                      now=None) -> tuple[MembershipInvitation, str]:
+def membership_invite(
+    *, organization_id: int, actor, email: str, role: str, is_company_member: bool = True, now=None
+) -> tuple[MembershipInvitation, str]:
     """An Admin invites the person who reads ``email`` to join with ``role``: a single-use link,
     valid 7 days, sent to that address, that only a sign-in with that address may accept. Only
     the token's hash, the address's keyed hash and a masked hint are kept. Returns the row and
@@ -351,24 +415,46 @@ def membership_invite(*, organization_id: int, actor, email: str, role: str,
     if any(pii.clean_email(m.user.email or "") == cleaned for m in members):
         raise DomainError(_("A member of this organization already uses this e-mail address."))
     invitation, token = invitations.issue(
-        MembershipInvitation, email=cleaned, actor=actor, now=now, organization=organization,
-        role=role, is_company_member=is_company_member, email_hint=pii.mask_email(cleaned))
-    _record(organization, actor=actor, reason=_("Invited %(who)s as %(role)s") % {
-        "who": invitation.email_hint, "role": invitation.get_role_display()})
+        MembershipInvitation,
+        email=cleaned,
+        actor=actor,
+        now=now,
+        organization=organization,
+        role=role,
+        is_company_member=is_company_member,
+        email_hint=pii.mask_email(cleaned),
+    )
+    _record(
+        organization,
+        actor=actor,
+        reason=_("Invited %(who)s as %(role)s")
+        % {"who": invitation.email_hint, "role": invitation.get_role_display()},
+    )
     organization.save(update_fields=["updated_at"])  # the history row: who invited whom, when
     link = settings.SITE_URL + reverse("lbm:invitation", args=[token])
     inviter = actor.get_full_name() or actor.get_username()
     role_label = invitation.get_role_display()
-    transaction.on_commit(lambda: send_mail(
-        subject=_("You are invited to join %(org)s in LINE Business Manager")
-        % {"org": organization.name},
-        message=_("%(inviter)s invites you to join the organization %(org)s in LINE Business "
-                  "Manager as %(role)s.\n\nOpen this link within %(days)s days, then sign in "
-                  "with this e-mail address (or create a sign-in for it) and accept. The link "
-                  "works once; you become a member only when you accept.\n\n%(link)s\n")
-        % {"inviter": inviter, "org": organization.name, "role": role_label,
-           "days": invitations.INVITATION_DAYS, "link": link},
-        from_email=None, recipient_list=[cleaned]))
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=_("You are invited to join %(org)s in LINE Business Manager")
+            % {"org": organization.name},
+            message=_(
+                "%(inviter)s invites you to join the organization %(org)s in LINE Business "
+                "Manager as %(role)s.\n\nOpen this link within %(days)s days, then sign in "
+                "with this e-mail address (or create a sign-in for it) and accept. The link "
+                "works once; you become a member only when you accept.\n\n%(link)s\n"
+            )
+            % {
+                "inviter": inviter,
+                "org": organization.name,
+                "role": role_label,
+                "days": invitations.INVITATION_DAYS,
+                "link": link,
+            },
+            from_email=None,
+            recipient_list=[cleaned],
+        )
+    )
     return invitation, token
 
 
@@ -385,13 +471,20 @@ def membership_invitation_accept(*, token: str, user, now=None) -> Membership:
     invitation = invitations.claim(MembershipInvitation, token=token, user=user, now=now)
     organization = Organization.objects.select_for_update().get(pk=invitation.organization_id)
     if organization.is_deleted:
-        raise invitations.InvalidInvitation(_("This organization was deleted on %(day)s.")
-                                            % {"day": taipei_date(organization.deleted_at)})
+        raise invitations.InvalidInvitation(
+            _("This organization was deleted on %(day)s.")
+            % {"day": taipei_date(organization.deleted_at)}
+        )
     role = invitation.get_role_display()
-    return _membership_create(organization, user=user, role=invitation.role,
-                              is_company_member=invitation.is_company_member, actor=user,
-                              reason=_("Accepted the invitation of %(inviter)s as %(role)s") % {
-                                  "inviter": invitation.created_by or "—", "role": role})
+    return _membership_create(
+        organization,
+        user=user,
+        role=invitation.role,
+        is_company_member=invitation.is_company_member,
+        actor=user,
+        reason=_("Accepted the invitation of %(inviter)s as %(role)s")
+        % {"inviter": invitation.created_by or "—", "role": role},
+    )
 
 
 @transaction.atomic
@@ -402,8 +495,11 @@ def membership_invitation_revoke(*, invitation_id: int, actor) -> MembershipInvi
     if invitation.used_at is None:
         invitation.expires_at = min(invitation.expires_at, timezone.now())
         invitation.save(update_fields=["expires_at"])
-        _record(invitation.organization, actor=actor, reason=_("Invitation of %(who)s withdrawn")
-                % {"who": invitation.email_hint})
+        _record(
+            invitation.organization,
+            actor=actor,
+            reason=_("Invitation of %(who)s withdrawn") % {"who": invitation.email_hint},
+        )
         invitation.organization.save(update_fields=["updated_at"])
     return invitation
 
@@ -418,27 +514,36 @@ def invited_user_register(*, token: str, username: str, email: str, password: st
         invitation = invitations.find(MembershipInvitation, token, lock=True)
         cleaned = pii.clean_email(email or "")
         if cleaned is None or not invitations.is_for_email(invitation, cleaned):
-            raise invitations.InvalidInvitation(_(
-                "This invitation was sent to another e-mail address: use the address it was "
-                "sent to."))
+            raise invitations.InvalidInvitation(
+                _(
+                    "This invitation was sent to another e-mail address: use the address it was "
+                    "sent to."
+                )
+            )
         if User.objects.filter(email__iexact=cleaned).exists():
-            raise invitations.InvalidInvitation(_(
-                "A sign-in with this e-mail address already exists: sign in with it to accept."))
+            raise invitations.InvalidInvitation(
+                _("A sign-in with this e-mail address already exists: sign in with it to accept.")
+            )
         if User.objects.filter(username__iexact=username).exists():
             raise invitations.InvalidInvitation(_("This sign-in name is taken; choose another."))
-        return User.objects.create_user(username=username, email=cleaned, password=password,
-                                        is_staff=False)
+        return User.objects.create_user(
+            username=username, email=cleaned, password=password, is_staff=False
+        )
 
 
 @transaction.atomic
-def membership_change(*, membership_id: int, actor, role: str,
-                      is_company_member: bool | None = None) -> Membership:
+def membership_change(
+    *, membership_id: int, actor, role: str, is_company_member: bool | None = None
+) -> Membership:
     """Change a member's role (re-assigning their permissions); the last Admin and the contact
     person cannot be demoted."""
     membership = Membership.objects.select_related("user").get(pk=membership_id)
     organization = Organization.objects.select_for_update().get(pk=membership.organization_id)
-    membership = Membership.objects.select_for_update(of=("self",)).select_related("user").get(
-        pk=membership_id)
+    membership = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("user")
+        .get(pk=membership_id)
+    )
     permissions.require(actor, Action.MANAGE_MEMBERS, organization)
     if role not in Membership.Role.values:
         raise DomainError(_("Unknown role."))
@@ -448,13 +553,18 @@ def membership_change(*, membership_id: int, actor, role: str,
     if membership.role == Membership.Role.ADMIN and role != Membership.Role.ADMIN:
         _refuse_losing_admin(organization, membership, demote=True)
     if not company and organization.contact_id == membership.user_id:
-        raise DomainError(_("The contact person must be a company member; choose another "
-                            "contact person first."), field="is_company_member")
+        raise DomainError(
+            _("The contact person must be a company member; choose another contact person first."),
+            field="is_company_member",
+        )
     old = membership.get_role_display()
     membership.role = role
     membership.is_company_member = company
-    _record(membership, actor=actor, reason=_("Role %(old)s → %(new)s")
-            % {"old": old, "new": membership.get_role_display()})
+    _record(
+        membership,
+        actor=actor,
+        reason=_("Role %(old)s → %(new)s") % {"old": old, "new": membership.get_role_display()},
+    )
     membership.save(update_fields=["role", "is_company_member"])
     permissions.grant_role(membership)
     return membership
@@ -462,13 +572,20 @@ def membership_change(*, membership_id: int, actor, role: str,
 
 def _refuse_losing_admin(organization, membership, *, demote: bool) -> None:
     if _admin_count(organization.pk) <= 1:
-        raise LastAdmin(_("The last Admin cannot be demoted; make another member an Admin first.")
-                        if demote else
-                        _("The last Admin cannot be removed; make another member an Admin first."),
-                        field="role" if demote else None)
+        raise LastAdmin(
+            _("The last Admin cannot be demoted; make another member an Admin first.")
+            if demote
+            else _("The last Admin cannot be removed; make another member an Admin first."),
+            field="role" if demote else None,
+        )
     if organization.contact_id == membership.user_id:
-        raise DomainError(_("This Admin is the organization's contact person; choose another "
-                            "contact person first."), field="role" if demote else None)
+        raise DomainError(
+            _(
+                "This Admin is the organization's contact person; choose another "
+                "contact person first."
+            ),
+            field="role" if demote else None,
+        )
 
 
 @transaction.atomic
@@ -491,9 +608,11 @@ def find_account(identifier: str) -> Account:
     value = (identifier or "").strip()
     if value.startswith("@"):
         value = value.lower()
-    account = Account.objects.select_related("provider").filter(
-        Q(basic_id=value) | Q(premium_id=value) | Q(external_id=value)
-    ).first()
+    account = (
+        Account.objects.select_related("provider")
+        .filter(Q(basic_id=value) | Q(premium_id=value) | Q(external_id=value))
+        .first()
+    )
     if account is None:
         raise DomainError(_("No account has the ID “%(id)s”.") % {"id": identifier})
     return account
@@ -513,29 +632,43 @@ def link_request(*, organization_id: int, actor, account_identifier: str) -> Acc
             organization = Organization.objects.get(pk=organization_id)
             permissions.require(actor, Action.MANAGE_LINKS, organization)
             if organization.is_agency:
-                raise IneligibleLink(_("An agency's organization cannot own linked accounts: "
-                                       "the client links them to its own organization."),
-                                     field="account_identifier")
+                raise IneligibleLink(
+                    _(
+                        "An agency's organization cannot own linked accounts: "
+                        "the client links them to its own organization."
+                    ),
+                    field="account_identifier",
+                )
             account = find_account(account_identifier)
             _raise_if_ineligible(link_eligibility(organization, account))
             now = timezone.now()
-            link = AccountLink(organization=organization, account=account, requested_by=actor,
-                               review_due_on=review_due_date(now))
+            link = AccountLink(
+                organization=organization,
+                account=account,
+                requested_by=actor,
+                review_due_on=review_due_date(now),
+            )
             _record(link, actor=actor, reason=_("Link requested"))
             link.save()
             return link
     except IntegrityError as exc:
-        raise AccountAlreadyLinked(_(
-            "The account is already linked (or waiting to be linked) to an organization; an "
-            "account can belong to only one.")) from exc
+        raise AccountAlreadyLinked(
+            _(
+                "The account is already linked (or waiting to be linked) to an organization; an "
+                "account can belong to only one."
+            )
+        ) from exc
 
 
 @transaction.atomic
 def link_review(*, link_id: int, decision: str, actor, reason: str = "") -> AccountLink:
     """A LINE reviewer approves or rejects a pending link; the rules are checked again."""
     permissions.require(actor, Action.REVIEW_LINKS)
-    link = AccountLink.objects.select_for_update(of=("self",)).select_related(
-        "organization", "account__provider").get(pk=link_id)
+    link = (
+        AccountLink.objects.select_for_update(of=("self",))
+        .select_related("organization", "account__provider")
+        .get(pk=link_id)
+    )
     reason = reviews.review_reason(decision, reason)
     if link.status == decision:
         return link
@@ -544,8 +677,9 @@ def link_review(*, link_id: int, decision: str, actor, reason: str = "") -> Acco
     if decision == AccountLink.Status.APPROVED:
         if link.organization.status != Organization.Status.APPROVED:
             raise DomainError(_("Approve the organization before its account links."))
-        _raise_if_ineligible(link_eligibility(link.organization, link.account,
-                                              include_existing_links=False))
+        _raise_if_ineligible(
+            link_eligibility(link.organization, link.account, include_existing_links=False)
+        )
     reviews.review_record(link, decision=decision, reason=reason, actor=actor)
     if decision == AccountLink.Status.APPROVED:
         signals.link_approved.send(sender=AccountLink, link_id=link.pk)
@@ -555,13 +689,19 @@ def link_review(*, link_id: int, decision: str, actor, reason: str = "") -> Acco
 @transaction.atomic
 def link_end(*, link_id: int, actor, reason: str = "") -> AccountLink:
     """Unlink an approved link, or cancel a pending request (organization Admins)."""
-    link = AccountLink.objects.select_for_update(of=("self",)).select_related(
-        "organization").get(pk=link_id)
+    link = (
+        AccountLink.objects.select_for_update(of=("self",))
+        .select_related("organization")
+        .get(pk=link_id)
+    )
     permissions.require(actor, Action.MANAGE_LINKS, link.organization)
     if link.status in (AccountLink.Status.UNLINKED, AccountLink.Status.CANCELLED):
         return link
-    target = (AccountLink.Status.UNLINKED if link.status == AccountLink.Status.APPROVED
-              else AccountLink.Status.CANCELLED)
+    target = (
+        AccountLink.Status.UNLINKED
+        if link.status == AccountLink.Status.APPROVED
+        else AccountLink.Status.CANCELLED
+    )
     _transition(link, target)
     link.status = target
     link.ended_at = timezone.now()

@@ -2,9 +2,14 @@ from celery import shared_task
 from django.db import OperationalError
 
 
-@shared_task(name="lbm.send_contact_verification", bind=True, acks_late=True,
-             autoretry_for=(OperationalError, ConnectionError, OSError), retry_backoff=True,
-             max_retries=5)
+@shared_task(
+    name="lbm.send_contact_verification",
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OperationalError, ConnectionError, OSError),
+    retry_backoff=True,
+    max_retries=5,
+)
 def send_contact_verification(self, organization_id: int) -> bool:
     """Send the contact e-mail verification link of one organization, once per outbox row (a
     second publication of the same row sends nothing: lbm.outbox.consume)."""

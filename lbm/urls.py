@@ -4,18 +4,27 @@ from django.views.generic import RedirectView
 
 from . import health, metrics, views
 
-lbm_patterns = ([
-    path("verify-contact/<str:token>/", views.verify_contact, name="verify-contact"),
-    path("invitation/<str:token>/", views.invitation, name="invitation"),
-    path("invitation/<str:token>/register/", views.invitation_register,
-         name="invitation-register"),
-], "lbm")
+lbm_patterns = (
+    [
+        path("verify-contact/<str:token>/", views.verify_contact, name="verify-contact"),
+        path("invitation/<str:token>/", views.invitation, name="invitation"),
+        path(
+            "invitation/<str:token>/register/",
+            views.invitation_register,
+            name="invitation-register",
+        ),
+    ],
+    "lbm",
+)
 
-ops_patterns = ([
-    path("live", health.live, name="live"),
-    path("ready", health.ready, name="ready"),
-    path("metrics", metrics.metrics_view, name="metrics"),
-], "ops")
+ops_patterns = (
+    [
+        path("live", health.live, name="live"),
+        path("ready", health.ready, name="ready"),
+        path("metrics", metrics.metrics_view, name="metrics"),
+    ],
+    "ops",
+)
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),

@@ -28,12 +28,16 @@ def validate_business_number(value: str) -> None:
     if not re.fullmatch(r"\d{8}", value or ""):
         raise ValidationError(
             _("A business number (統一編號) has exactly 8 digits; “%(value)s” does not."),
-            code="business_number_format", params={"value": value},
+            code="business_number_format",
+            params={"value": value},
         )
     if not business_number_is_valid(value):
         raise ValidationError(
-            _("“%(value)s” fails the business number (統一編號) checksum; please check the digits."),
-            code="business_number_checksum", params={"value": value},
+            _(
+                "“%(value)s” fails the business number (統一編號) checksum; please check the digits."
+            ),
+            code="business_number_checksum",
+            params={"value": value},
         )
 
 
@@ -44,16 +48,22 @@ PREMIUM_ID_RE = re.compile(r"^@[a-z0-9._-]{4,18}$")
 def validate_basic_id(value: str) -> None:
     if not BASIC_ID_RE.match(value or ""):
         raise ValidationError(
-            _("A basic ID is @, 3 letters, 4 digits and 1 letter (e.g. @abc3049d); "
-              "“%(value)s” is not."),
-            code="basic_id_format", params={"value": value},
+            _(
+                "A basic ID is @, 3 letters, 4 digits and 1 letter (e.g. @abc3049d); "
+                "“%(value)s” is not."
+            ),
+            code="basic_id_format",
+            params={"value": value},
         )
 
 
 def validate_premium_id(value: str) -> None:
     if not PREMIUM_ID_RE.match(value or ""):
         raise ValidationError(
-            _("A premium ID is @ followed by 4 to 18 lower-case letters, digits, “.”, “_” or “-”; "
-              "“%(value)s” is not."),
-            code="premium_id_format", params={"value": value},
+            _(
+                "A premium ID is @ followed by 4 to 18 lower-case letters, digits, “.”, “_” or “-”; "
+                "“%(value)s” is not."
+            ),
+            code="premium_id_format",
+            params={"value": value},
         )

@@ -10,12 +10,17 @@ def verify_contact(request, token: str):
     try:
         organization = services.organization_verify_contact(token=token)
     except InvalidVerificationLink as exc:
-        return render(request, "lbm/verify_contact.html",
-                      {"ok": False, "message": exc.message, "title": _("Verification failed")},
-                      status=400)
-    return render(request, "lbm/verify_contact.html",
-                  {"ok": True, "organization": organization,
-                   "title": _("Contact e-mail verified")})
+        return render(
+            request,
+            "lbm/verify_contact.html",
+            {"ok": False, "message": exc.message, "title": _("Verification failed")},
+            status=400,
+        )
+    return render(
+        request,
+        "lbm/verify_contact.html",
+        {"ok": True, "organization": organization, "title": _("Contact e-mail verified")},
+    )
 
 
 # --- Member invitations (docs/organizations.md#invitations) -----------------------------------
@@ -28,8 +33,12 @@ def _invitation_context(token: str) -> dict:
         invitation = services.membership_invitation_find(token=token)
     except InvalidInvitation as exc:
         return {"invitation": None, "message": exc.message}
-    return {"invitation": invitation, "organization": invitation.organization,
-            "inviter": invitation.created_by, "role": invitation.get_role_display()}
+    return {
+        "invitation": invitation,
+        "organization": invitation.organization,
+        "inviter": invitation.created_by,
+        "role": invitation.get_role_display(),
+    }
 
 
 def invitation(request, token: str):
@@ -39,11 +48,15 @@ def invitation(request, token: str):
 
     context = _invitation_context(token)
     accept = reverse("admin:lbm_membershipinvitation_accept", args=[token])
-    context.update(title=_("Invitation"), accept_url=accept,
-                   login_url=reverse("admin:login") + "?next=" + accept,
-                   register_url=reverse("lbm:invitation-register", args=[token]))
-    return render(request, "lbm/invitation.html", context,
-                  status=200 if context["invitation"] else 400)
+    context.update(
+        title=_("Invitation"),
+        accept_url=accept,
+        login_url=reverse("admin:login") + "?next=" + accept,
+        register_url=reverse("lbm:invitation-register", args=[token]),
+    )
+    return render(
+        request, "lbm/invitation.html", context, status=200 if context["invitation"] else 400
+    )
 
 
 def invitation_register(request, token: str):
@@ -62,8 +75,11 @@ def invitation_register(request, token: str):
     if request.method == "POST" and form.is_valid():
         try:
             user = services.invited_user_register(
-                token=token, username=form.cleaned_data["username"],
-                email=form.cleaned_data["email"], password=form.cleaned_data["password1"])
+                token=token,
+                username=form.cleaned_data["username"],
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+            )
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:

@@ -61,8 +61,12 @@ class AccountScopedAdmin(ScopedAdminMixin, SimpleHistoryAdmin):
 
 
 def _manageable_accounts(user):
-    return permissions.visible(user, Account.objects.filter(kind=Account.Kind.OFFICIAL_ACCOUNT),
-                               Action.MANAGE_NOTIFICATIONS, account_path="pk")
+    return permissions.visible(
+        user,
+        Account.objects.filter(kind=Account.Kind.OFFICIAL_ACCOUNT),
+        Action.MANAGE_NOTIFICATIONS,
+        account_path="pk",
+    )
 
 
 def highlight(text: str, spans: list[dict]) -> str:
@@ -71,10 +75,15 @@ def highlight(text: str, spans: list[dict]) -> str:
     for span in sorted(spans, key=lambda s: s["start"]):
         if span["start"] < position:
             continue
-        pieces.append(escape(text[position:span["start"]]))
-        pieces.append(format_html('<mark class="lon-flag lon-{}" title="{}">{}</mark>',
-                                  span["kind"], span["kind"],
-                                  text[span["start"]:span["end"]]))
+        pieces.append(escape(text[position : span["start"]]))
+        pieces.append(
+            format_html(
+                '<mark class="lon-flag lon-{}" title="{}">{}</mark>',
+                span["kind"],
+                span["kind"],
+                text[span["start"] : span["end"]],
+            )
+        )
         position = span["end"]
     pieces.append(escape(text[position:]))
     return mark_safe("".join(pieces))  # every piece is escaped above
@@ -83,8 +92,11 @@ def highlight(text: str, spans: list[dict]) -> str:
 def flagged_content(version: TemplateVersion) -> str:
     content = rendering.Content.of(version)
     flags = version.prescreen_flags or rendering.prescreen(content)
-    rows = [(part, highlight(text, [f for f in flags if f["part"] == part]))
-            for part, text in content.parts() if text]
+    rows = [
+        (part, highlight(text, [f for f in flags if f["part"] == part]))
+        for part, text in content.parts()
+        if text
+    ]
     return format_html_join("", "<div><strong>{}</strong>: {}</div>", rows)
 
 
@@ -92,13 +104,20 @@ def flagged_content(version: TemplateVersion) -> str:
 
 
 class ApplicationForm(forms.ModelForm):
-    scenarios = forms.MultipleChoiceField(label=_("scenarios"), choices=Scenario.choices,
-                                          widget=forms.CheckboxSelectMultiple)
+    scenarios = forms.MultipleChoiceField(
+        label=_("scenarios"), choices=Scenario.choices, widget=forms.CheckboxSelectMultiple
+    )
 
     class Meta:
         model = Application
-        fields = ["account", "scenarios", "use_description", "purchase_agreement", "nda",
-                  "test_recording"]
+        fields = [
+            "account",
+            "scenarios",
+            "use_description",
+            "purchase_agreement",
+            "nda",
+            "test_recording",
+        ]
 
     def __init__(self, *args, request=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -113,9 +132,15 @@ class ApplicationAdmin(AccountScopedAdmin):
     search_fields = ("account__name", "=account__basic_id")
     list_select_related = ("account",)
     actions = ["submit", "suspend", "reinstate"]
-    readonly_fields = ("stage", "review_reason", "submitted_at", "stage_changed_at",
-                       "expected_finish", "test_recording_checked_at",
-                       "test_recording_checked_by")
+    readonly_fields = (
+        "stage",
+        "review_reason",
+        "submitted_at",
+        "stage_changed_at",
+        "expected_finish",
+        "test_recording_checked_at",
+        "test_recording_checked_by",
+    )
 
     @admin.display(description=_("expected finish (10–20 working days)"))
     def expected_finish(self, obj):
@@ -165,15 +190,21 @@ class ApplicationAdmin(AccountScopedAdmin):
         files = {n: data.get(n) for n in services.FILE_FIELDS if n in form.changed_data}
         if not change:
             created = services.application_create(
-                actor=request.user, account_id=data["account"].pk, scenarios=data["scenarios"],
-                use_description=data.get("use_description", ""))
+                actor=request.user,
+                account_id=data["account"].pk,
+                scenarios=data["scenarios"],
+                use_description=data.get("use_description", ""),
+            )
             obj.pk = created.pk
         services.application_update(
-            actor=request.user, application_id=obj.pk,
+            actor=request.user,
+            application_id=obj.pk,
             scenarios=data.get("scenarios") if "scenarios" in form.changed_data else None,
             use_description=data.get("use_description")
-            if "use_description" in form.changed_data else None,
-            files=files)
+            if "use_description" in form.changed_data
+            else None,
+            files=files,
+        )
         obj.refresh_from_db()
 
     def save_related(self, request, form, formsets, change):
@@ -181,30 +212,45 @@ class ApplicationAdmin(AccountScopedAdmin):
 
     @admin.action(description=_("Submit for review"), permissions=["manage"])
     def submit(self, request, queryset):
-        run_service(self, request, queryset,
-                    lambda a: services.application_submit(actor=request.user,
-                                                           application_id=a.pk),
-                    gettext("%(count)d application(s) submitted for review."))
+        run_service(
+            self,
+            request,
+            queryset,
+            lambda a: services.application_submit(actor=request.user, application_id=a.pk),
+            gettext("%(count)d application(s) submitted for review."),
+        )
 
     @admin.action(description=_("Suspend (with a reason)"), permissions=["review"])
     def suspend(self, request, queryset):
         return confirm_with_reason(
-            self, request, queryset, action="suspend", title=gettext("Suspend"),
+            self,
+            request,
+            queryset,
+            action="suspend",
+            title=gettext("Suspend"),
             question=gettext("The company can no longer send notification messages."),
             reason_required=True,
             call=lambda a, reason: services.application_suspend(
-                actor=request.user, application_id=a.pk, reason=reason),
-            done_message=gettext("%(count)d application(s) suspended."))
+                actor=request.user, application_id=a.pk, reason=reason
+            ),
+            done_message=gettext("%(count)d application(s) suspended."),
+        )
 
     @admin.action(description=_("Reinstate (with a reason)"), permissions=["review"])
     def reinstate(self, request, queryset):
         return confirm_with_reason(
-            self, request, queryset, action="reinstate", title=gettext("Reinstate"),
+            self,
+            request,
+            queryset,
+            action="reinstate",
+            title=gettext("Reinstate"),
             question=gettext("The company can send notification messages again."),
             reason_required=True,
             call=lambda a, reason: services.application_reinstate(
-                actor=request.user, application_id=a.pk, reason=reason),
-            done_message=gettext("%(count)d application(s) reinstated."))
+                actor=request.user, application_id=a.pk, reason=reason
+            ),
+            done_message=gettext("%(count)d application(s) reinstated."),
+        )
 
 
 class ReviewerQueueMixin(ReviewQueueMixin):
@@ -215,25 +261,41 @@ class ReviewerQueueMixin(ReviewQueueMixin):
 
 @admin.register(ApplicationReview)
 class ApplicationReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
-    list_display = ("account", "stage", "stage_changed_at", "expected_latest", "documents",
-                    "eligibility")
+    list_display = (
+        "account",
+        "stage",
+        "stage_changed_at",
+        "expected_latest",
+        "documents",
+        "eligibility",
+    )
     list_filter = ("stage",)
-    readonly_fields = ("account", "stage", "scenarios", "use_description", "purchase_agreement",
-                       "nda", "test_recording", "submitted_at", "stage_changed_at",
-                       "expected_earliest", "expected_latest", "eligibility")
+    readonly_fields = (
+        "account",
+        "stage",
+        "scenarios",
+        "use_description",
+        "purchase_agreement",
+        "nda",
+        "test_recording",
+        "submitted_at",
+        "stage_changed_at",
+        "expected_earliest",
+        "expected_latest",
+        "eligibility",
+    )
     fields = readonly_fields
     actions = ["advance", "reject"]
     approve_label = _("Approve: move to the next stage")
-    approve_question = _("Move this application to its next stage? A note is optional; the "
-                         "applicant sees it.")
+    approve_question = _(
+        "Move this application to its next stage? A note is optional; the applicant sees it."
+    )
 
     def review_decide(self, request, obj, decision, reason):
         if decision == "approve":
-            services.application_advance(actor=request.user, application_id=obj.pk,
-                                         reason=reason)
+            services.application_advance(actor=request.user, application_id=obj.pk, reason=reason)
         else:
-            services.application_reject(actor=request.user, application_id=obj.pk,
-                                        reason=reason)
+            services.application_reject(actor=request.user, application_id=obj.pk, reason=reason)
 
     def get_queryset(self, request):
         if not permissions.can(request.user, self.review_action):
@@ -242,35 +304,49 @@ class ApplicationReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
 
     @admin.display(description=_("documents"))
     def documents(self, obj):
-        marks = [(str(Application._meta.get_field(n).verbose_name), "✔" if getattr(obj, n)
-                  else "✘") for n in services.FILE_FIELDS]
+        marks = [
+            (str(Application._meta.get_field(n).verbose_name), "✔" if getattr(obj, n) else "✘")
+            for n in services.FILE_FIELDS
+        ]
         return format_html_join(" ", "{} {}", ((m, n) for n, m in marks))
 
     @admin.display(description=_("eligibility"))
     def eligibility(self, obj):
         problems = services.application_eligibility(obj.account)
         if not problems:
-            return format_html('<span style="color:#2e7d32">✔ {}</span>',
-                               gettext("Blue or green badge, certified provider"))
-        return format_html_join("", '<div style="color:#ba2121">✘ {}</div>',
-                                ((p,) for p in problems))
+            return format_html(
+                '<span style="color:#2e7d32">✔ {}</span>',
+                gettext("Blue or green badge, certified provider"),
+            )
+        return format_html_join(
+            "", '<div style="color:#ba2121">✘ {}</div>', ((p,) for p in problems)
+        )
 
     @admin.action(description=_("Move to the next stage"), permissions=["review"])
     def advance(self, request, queryset):
-        run_service(self, request, queryset,
-                    lambda a: services.application_advance(actor=request.user,
-                                                            application_id=a.pk),
-                    gettext("%(count)d application(s) moved to their next stage."))
+        run_service(
+            self,
+            request,
+            queryset,
+            lambda a: services.application_advance(actor=request.user, application_id=a.pk),
+            gettext("%(count)d application(s) moved to their next stage."),
+        )
 
     @admin.action(description=_("Reject (with a reason)"), permissions=["review"])
     def reject(self, request, queryset):
         return confirm_with_reason(
-            self, request, queryset, action="reject", title=gettext("Reject"),
+            self,
+            request,
+            queryset,
+            action="reject",
+            title=gettext("Reject"),
             question=gettext("The applicant will see this reason, edit and resubmit."),
             reason_required=True,
             call=lambda a, reason: services.application_reject(
-                actor=request.user, application_id=a.pk, reason=reason),
-            done_message=gettext("%(count)d application(s) rejected."))
+                actor=request.user, application_id=a.pk, reason=reason
+            ),
+            done_message=gettext("%(count)d application(s) rejected."),
+        )
 
 
 # --- Templates (customers) --------------------------------------------------------------------
@@ -286,18 +362,26 @@ class TemplateForm(forms.ModelForm):
     placeholders = forms.JSONField(label=_("placeholders"), required=False, initial=list)
     fields_json = forms.JSONField(label=_("fields"), required=False, initial=list)
     cta_label = forms.CharField(label=_("call-to-action label"), required=False)
-    cta_kind = forms.ChoiceField(label=_("call-to-action kind"), required=False,
-                                 choices=[("", "—"), *TemplateVersion.CtaKind.choices])
+    cta_kind = forms.ChoiceField(
+        label=_("call-to-action kind"),
+        required=False,
+        choices=[("", "—"), *TemplateVersion.CtaKind.choices],
+    )
     cta_url = forms.CharField(label=_("call-to-action URL"), required=False)
     exempt = forms.BooleanField(label=_("phone-verification exempt"), required=False)
-    service_type = forms.ChoiceField(label=_("service type"), required=False,
-                                     choices=[("", "—"), *TemplateVersion._meta.get_field(
-                                         "service_type").choices])
-    utility = forms.ChoiceField(label=_("utility"), required=False,
-                                choices=[("", "—"), *TemplateVersion._meta.get_field(
-                                    "utility").choices])
-    promotional_points = forms.BooleanField(label=_("points given free by a promotion"),
-                                            required=False)
+    service_type = forms.ChoiceField(
+        label=_("service type"),
+        required=False,
+        choices=[("", "—"), *TemplateVersion._meta.get_field("service_type").choices],
+    )
+    utility = forms.ChoiceField(
+        label=_("utility"),
+        required=False,
+        choices=[("", "—"), *TemplateVersion._meta.get_field("utility").choices],
+    )
+    promotional_points = forms.BooleanField(
+        label=_("points given free by a promotion"), required=False
+    )
 
     class Meta:
         model = Template
@@ -315,8 +399,10 @@ class TemplateForm(forms.ModelForm):
 
     def content(self) -> dict:
         data = self.cleaned_data
-        content = {name: data.get("fields_json" if name == "fields" else name)
-                   for name in rendering.CONTENT_FIELDS}
+        content = {
+            name: data.get("fields_json" if name == "fields" else name)
+            for name in rendering.CONTENT_FIELDS
+        }
         content["placeholders"] = content["placeholders"] or []
         content["fields"] = content["fields"] or []
         return content
@@ -334,8 +420,17 @@ class TemplateForm(forms.ModelForm):
 
 class VersionInline(admin.TabularInline):
     model = TemplateVersion
-    fields = ("number", "status", "scenario", "title", "exempt", "submitted_at", "reviewed_at",
-              "review_reason", "flags")
+    fields = (
+        "number",
+        "status",
+        "scenario",
+        "title",
+        "exempt",
+        "submitted_at",
+        "reviewed_at",
+        "review_reason",
+        "flags",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -373,16 +468,29 @@ class TemplateAdmin(AccountScopedAdmin):
         kwargs["form"] = Form
         # The form declares its own fields; a view-only user gets none to edit (Django would
         # exclude "all fields" and fail on None: the page read-only is shown from the version).
-        kwargs["fields"] = None if (obj is None or self.has_change_permission(request, obj)) \
-            else []
+        kwargs["fields"] = None if (obj is None or self.has_change_permission(request, obj)) else []
         return super().get_form(request, obj, change, **kwargs)
 
     def get_fieldsets(self, request, obj=None):
-        content = ["scenario", "service_type", "utility", "promotional_points", "title", "body",
-                   "placeholders", "fields_json", "cta_label", "cta_kind", "cta_url", "exempt"]
+        content = [
+            "scenario",
+            "service_type",
+            "utility",
+            "promotional_points",
+            "title",
+            "body",
+            "placeholders",
+            "fields_json",
+            "cta_label",
+            "cta_kind",
+            "cta_url",
+            "exempt",
+        ]
         head = ["account", "name"] if obj is None else ["name"]
-        return [(None, {"fields": head}), (_("Content (a change makes a new version)"),
-                                          {"fields": content})]
+        return [
+            (None, {"fields": head}),
+            (_("Content (a change makes a new version)"), {"fields": content}),
+        ]
 
     def get_readonly_fields(self, request, obj=None):
         return ("name",) if obj is not None else ()
@@ -398,13 +506,14 @@ class TemplateAdmin(AccountScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.template_revise(actor=request.user, template_id=obj.pk,
-                                     content=form.content())
+            services.template_revise(actor=request.user, template_id=obj.pk, content=form.content())
         else:
-            version = services.template_create(actor=request.user,
-                                               account_id=form.cleaned_data["account"].pk,
-                                               name=form.cleaned_data["name"],
-                                               content=form.content())
+            version = services.template_create(
+                actor=request.user,
+                account_id=form.cleaned_data["account"].pk,
+                name=form.cleaned_data["name"],
+                content=form.content(),
+            )
             obj.pk = version.template_id
 
     def save_related(self, request, form, formsets, change):
@@ -416,22 +525,50 @@ class TemplateAdmin(AccountScopedAdmin):
             latest = template.versions.order_by("-number").first()
             services.template_submit(actor=request.user, version_id=latest.pk)
 
-        run_service(self, request, queryset, submit,
-                    gettext("%(count)d template version(s) submitted for review."))
+        run_service(
+            self,
+            request,
+            queryset,
+            submit,
+            gettext("%(count)d template version(s) submitted for review."),
+        )
 
 
 @admin.register(TemplateVersionReview)
 class TemplateReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
-    list_display = ("template", "number", "account_name", "scenario", "category", "submitted_at",
-                    "flag_count", "exempt")
-    readonly_fields = ("template", "number", "scenario", "category", "service_type", "utility",
-                       "promotional_points", "exempt", "exempt_check", "content_flagged",
-                       "preview", "submitted_at")
+    list_display = (
+        "template",
+        "number",
+        "account_name",
+        "scenario",
+        "category",
+        "submitted_at",
+        "flag_count",
+        "exempt",
+    )
+    readonly_fields = (
+        "template",
+        "number",
+        "scenario",
+        "category",
+        "service_type",
+        "utility",
+        "promotional_points",
+        "exempt",
+        "exempt_check",
+        "content_flagged",
+        "preview",
+        "submitted_at",
+    )
     fields = readonly_fields
 
     def review_decide(self, request, obj, decision, reason):
-        services.template_review(actor=request.user, version_id=obj.pk, reason=reason,
-                                 decision="approved" if decision == "approve" else "rejected")
+        services.template_review(
+            actor=request.user,
+            version_id=obj.pk,
+            reason=reason,
+            decision="approved" if decision == "approve" else "rejected",
+        )
 
     def get_queryset(self, request):
         if not permissions.can(request.user, self.review_action):
@@ -464,17 +601,22 @@ class TemplateReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
         problems = rendering.exempt_problems(rendering.Content.of(obj))
         if not problems:
             return gettext("No forbidden field; fields to mask are masked.")
-        return format_html_join("", '<div style="color:#ba2121">✘ {}</div>',
-                                ((p,) for p in problems))
+        return format_html_join(
+            "", '<div style="color:#ba2121">✘ {}</div>', ((p,) for p in problems)
+        )
 
     @admin.display(description=_("preview (masked)"))
     def preview(self, obj):
         values = {name: f"<{name}>" for name in obj.placeholders}
         rendered = rendering.render(rendering.Content.of(obj), values)
-        return format_html("<strong>{}</strong><br>{}<br>{}", rendered["title"],
-                           rendered["body"], format_html_join(
-                               "", "<div>{}: {}</div>",
-                               ((f["label"], f["value"]) for f in rendered["fields"])))
+        return format_html(
+            "<strong>{}</strong><br>{}<br>{}",
+            rendered["title"],
+            rendered["body"],
+            format_html_join(
+                "", "<div>{}: {}</div>", ((f["label"], f["value"]) for f in rendered["fields"])
+            ),
+        )
 
 
 # --- Delivery records (read-only) -------------------------------------------------------------
@@ -482,14 +624,39 @@ class TemplateReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
 
 @admin.register(Notice)
 class NoticeAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("pk", "account", "template_version", "state", "reason", "user_flow",
-                    "delivery_tag", "accepted_at", "line_day", "settled_at", "charged_at")
+    list_display = (
+        "pk",
+        "account",
+        "template_version",
+        "state",
+        "reason",
+        "user_flow",
+        "delivery_tag",
+        "accepted_at",
+        "line_day",
+        "settled_at",
+        "charged_at",
+    )
     list_filter = ("state", "reason", "line_day")
     list_select_related = ("account", "template_version__template")
     search_fields = ("=delivery_tag", "=request_id")
-    fields = ("account", "template_version", "request_id", "phone_hash", "delivery_tag",
-              "state", "reason", "user_flow", "accepted_at", "line_day", "deadline_at",
-              "delivered_at", "settled_at", "charged_at", "purged_at")
+    fields = (
+        "account",
+        "template_version",
+        "request_id",
+        "phone_hash",
+        "delivery_tag",
+        "state",
+        "reason",
+        "user_flow",
+        "accepted_at",
+        "line_day",
+        "deadline_at",
+        "delivered_at",
+        "settled_at",
+        "charged_at",
+        "purged_at",
+    )
     readonly_fields = fields
     actions = ["export_failed"]
     show_full_result_count = False
@@ -502,12 +669,14 @@ class NoticeAdmin(ExactSearchMixin, ReadOnlyAdminMixin, ScopedAdminMixin, admin.
     def has_export_permission(self, request):
         return permissions.can(request.user, Action.EXPORT_NOTICES)
 
-    @admin.action(description=_("Export failed notices (hash, tag, reason) as CSV"),
-                  permissions=["export"])
+    @admin.action(
+        description=_("Export failed notices (hash, tag, reason) as CSV"), permissions=["export"]
+    )
     def export_failed(self, request, queryset):
         try:
             rows = services.failed_notices_export(
-                actor=request.user, notice_ids=list(queryset.values_list("pk", flat=True)))
+                actor=request.user, notice_ids=list(queryset.values_list("pk", flat=True))
+            )
         except DomainError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return None
@@ -533,7 +702,8 @@ class FailedNoticeExportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def has_module_permission(self, request):
         return permissions.can(request.user, Action.EXPORT_NOTICES) or permissions.can(
-            request.user, Action.REVIEW_NOTIFICATIONS)
+            request.user, Action.REVIEW_NOTIFICATIONS
+        )
 
     def has_view_permission(self, request, obj=None):
         return self.has_module_permission(request)
@@ -555,12 +725,26 @@ class AttemptInline(admin.TabularInline):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdminMixin, ScopedAdminMixin, admin.ModelAdmin):
-    list_display = ("webhook_event_id", "account", "notice", "state", "attempts", "created_at",
-                    "finished_at")
+    list_display = (
+        "webhook_event_id",
+        "account",
+        "notice",
+        "state",
+        "attempts",
+        "created_at",
+        "finished_at",
+    )
     list_filter = ("state",)
     list_select_related = ("account", "notice")
-    fields = ("webhook_event_id", "account", "notice", "state", "attempts", "created_at",
-              "finished_at")
+    fields = (
+        "webhook_event_id",
+        "account",
+        "notice",
+        "state",
+        "attempts",
+        "created_at",
+        "finished_at",
+    )
     readonly_fields = fields
     inlines = [AttemptInline]
 

@@ -12,13 +12,18 @@ class NotificationsConfig(AppConfig):
     # ``lbm.review_notifications``).
     staff_permissions = {
         "LINE reviewers": [
-            "notifications.view_application", "notifications.view_applicationreview",
-            "notifications.view_template", "notifications.view_templateversion",
-            "notifications.view_templateversionreview", "notifications.view_notice",
-            "notifications.view_webhookdelivery", "notifications.view_webhookattempt",
+            "notifications.view_application",
+            "notifications.view_applicationreview",
+            "notifications.view_template",
+            "notifications.view_templateversion",
+            "notifications.view_templateversionreview",
+            "notifications.view_notice",
+            "notifications.view_webhookdelivery",
+            "notifications.view_webhookattempt",
         ],
         "LINE account managers": [
-            "notifications.view_application", "notifications.view_notice",
+            "notifications.view_application",
+            "notifications.view_notice",
         ],
     }
 
@@ -30,9 +35,14 @@ class NotificationsConfig(AppConfig):
         # What a phone-number push keeps per worker (notifications.services.push.Sender).
         generations.watch(Application, lambda application: application.account_id)
         generations.watch(Template, lambda template: template.account_id)
-        generations.watch(TemplateVersion, lambda version: (
-            Template.objects.filter(pk=version.template_id).values_list("account_id", flat=True)
-            .first()))
+        generations.watch(
+            TemplateVersion,
+            lambda version: (
+                Template.objects.filter(pk=version.template_id)
+                .values_list("account_id", flat=True)
+                .first()
+            ),
+        )
 
         from billing.signals import before_billing
 

@@ -22,7 +22,8 @@ CONTEXT = b"lbm.notifications.personal-data.fernet.v1"
 @lru_cache(maxsize=4)
 def _fernet(secret: str) -> Fernet:
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=CONTEXT).derive(
-        secret.encode("utf-8"))
+        secret.encode("utf-8")
+    )
     return Fernet(base64.urlsafe_b64encode(key))
 
 

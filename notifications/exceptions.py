@@ -29,8 +29,13 @@ class NarrowcastRefused(NotificationError):
     is LINE's wording, not translated; ``status`` is the HTTP status LINE answers with and
     ``problems`` its ``details`` as (message, property) pairs."""
 
-    def __init__(self, message: str, *, status: int = 400,
-                 problems: list[tuple[str, str | None]] | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 400,
+        problems: list[tuple[str, str | None]] | None = None,
+    ):
         self.status = status
         self.problems = list(problems or [])
         super().__init__(message, details=[text for text, _property in self.problems])

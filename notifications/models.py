@@ -70,17 +70,23 @@ class Scenario(models.TextChoices):
 
 
 SCENARIO_CATEGORY = {
-    Scenario.DELIVERY: Category.SHOPPING, Scenario.PURCHASE: Category.SHOPPING,
+    Scenario.DELIVERY: Category.SHOPPING,
+    Scenario.PURCHASE: Category.SHOPPING,
     Scenario.CUSTOM_PRODUCT: Category.ORDERING,
     Scenario.RESERVATION: Category.RESERVATION,
     Scenario.RESERVATION_REMINDER: Category.RESERVATION,
-    Scenario.REGISTRATION: Category.REGISTRATION, Scenario.CARD_ISSUED: Category.REGISTRATION,
+    Scenario.REGISTRATION: Category.REGISTRATION,
+    Scenario.CARD_ISSUED: Category.REGISTRATION,
     Scenario.ACCOUNT_OPENED: Category.REGISTRATION,
-    Scenario.POINTS: Category.POINTS, Scenario.PAYMENT: Category.PAYMENT,
-    Scenario.OTP_SIGNUP: Category.OTP, Scenario.BILL: Category.BILL,
+    Scenario.POINTS: Category.POINTS,
+    Scenario.PAYMENT: Category.PAYMENT,
+    Scenario.OTP_SIGNUP: Category.OTP,
+    Scenario.BILL: Category.BILL,
     Scenario.RENTAL_DUE: Category.RENTAL,
-    Scenario.CONTRACT_DEADLINE: Category.REMINDER, Scenario.PAYMENT_DEADLINE: Category.REMINDER,
-    Scenario.REPAIR: Category.REPAIR, Scenario.OUTAGE: Category.OUTAGE,
+    Scenario.CONTRACT_DEADLINE: Category.REMINDER,
+    Scenario.PAYMENT_DEADLINE: Category.REMINDER,
+    Scenario.REPAIR: Category.REPAIR,
+    Scenario.OUTAGE: Category.OUTAGE,
     Scenario.ENQUIRY: Category.ENQUIRY,
 }
 
@@ -94,8 +100,11 @@ class ServiceType(models.TextChoices):
     OTHER = "other", _("Other")
 
 
-RESERVATION_SERVICE_TYPES = (ServiceType.RESTAURANT, ServiceType.OFFLINE_SERVICE,
-                             ServiceType.OFFLINE_EVENT)
+RESERVATION_SERVICE_TYPES = (
+    ServiceType.RESTAURANT,
+    ServiceType.OFFLINE_SERVICE,
+    ServiceType.OFFLINE_EVENT,
+)
 RESERVATION_SCENARIOS = (Scenario.RESERVATION, Scenario.RESERVATION_REMINDER)
 
 
@@ -129,10 +138,14 @@ class FieldKind(models.TextChoices):
 FORBIDDEN = "x"
 MASKED = "mask"
 FIELD_RULES = {
-    FieldKind.NATIONAL_ID: FORBIDDEN, FieldKind.BIRTH_DATE: FORBIDDEN,
+    FieldKind.NATIONAL_ID: FORBIDDEN,
+    FieldKind.BIRTH_DATE: FORBIDDEN,
     FieldKind.PASSWORD: FORBIDDEN,
-    FieldKind.NAME: MASKED, FieldKind.PHONE: MASKED, FieldKind.EMAIL: MASKED,
-    FieldKind.ADDRESS: MASKED, FieldKind.CARD_NUMBER: MASKED,
+    FieldKind.NAME: MASKED,
+    FieldKind.PHONE: MASKED,
+    FieldKind.EMAIL: MASKED,
+    FieldKind.ADDRESS: MASKED,
+    FieldKind.CARD_NUMBER: MASKED,
     FieldKind.ACCOUNT_NUMBER: MASKED,
 }
 
@@ -161,8 +174,11 @@ class Application(models.Model):
 
     # Stages LINE reviewers work on, in order; each one's next stage.
     REVIEW_STAGES = (Stage.SCENARIO_REVIEW, Stage.CONTRACT, Stage.TESTING)
-    NEXT = {Stage.SCENARIO_REVIEW: Stage.CONTRACT, Stage.CONTRACT: Stage.TESTING,
-            Stage.TESTING: Stage.LIVE}
+    NEXT = {
+        Stage.SCENARIO_REVIEW: Stage.CONTRACT,
+        Stage.CONTRACT: Stage.TESTING,
+        Stage.TESTING: Stage.LIVE,
+    }
     CUSTOMER_EDITABLE = (Stage.DRAFT, Stage.REJECTED)
     TRANSITIONS = {
         Stage.DRAFT: {Stage.SCENARIO_REVIEW},
@@ -174,35 +190,55 @@ class Application(models.Model):
         Stage.SUSPENDED: {Stage.LIVE},
     }
 
-    account = models.OneToOneField("lbm.Account", verbose_name=_("Official Account"),
-                                   on_delete=models.PROTECT, related_name="lon_application",
-                                   limit_choices_to={"kind": "oa"})
-    stage = models.CharField(_("stage"), max_length=16, choices=Stage.choices,
-                             default=Stage.DRAFT, db_index=True)
-    scenarios = models.JSONField(_("scenarios"), default=list,
-                                 help_text=_("The scenarios the company will send."))
+    account = models.OneToOneField(
+        "lbm.Account",
+        verbose_name=_("Official Account"),
+        on_delete=models.PROTECT,
+        related_name="lon_application",
+        limit_choices_to={"kind": "oa"},
+    )
+    stage = models.CharField(
+        _("stage"), max_length=16, choices=Stage.choices, default=Stage.DRAFT, db_index=True
+    )
+    scenarios = models.JSONField(
+        _("scenarios"), default=list, help_text=_("The scenarios the company will send.")
+    )
     use_description = models.TextField(_("how the notices will be used"), blank=True)
-    purchase_agreement = models.FileField(_("purchase agreement"), upload_to=_upload_to,
-                                          blank=True)
+    purchase_agreement = models.FileField(_("purchase agreement"), upload_to=_upload_to, blank=True)
     nda = models.FileField(_("NDA"), upload_to=_upload_to, blank=True)
     test_recording = models.FileField(_("test recording"), upload_to=_upload_to, blank=True)
-    test_recording_checked_at = models.DateTimeField(_("test recording checked at"), null=True,
-                                                     blank=True, editable=False)
+    test_recording_checked_at = models.DateTimeField(
+        _("test recording checked at"), null=True, blank=True, editable=False
+    )
     test_recording_checked_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, verbose_name=_("test recording checked by"), null=True,
-        blank=True, editable=False, on_delete=models.SET_NULL, related_name="+")
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("test recording checked by"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True, editable=False)
-    stage_changed_at = models.DateTimeField(_("stage changed at"), null=True, blank=True,
-                                            editable=False)
-    expected_earliest = models.DateField(_("expected finish (earliest)"), null=True, blank=True,
-                                         editable=False)
-    expected_latest = models.DateField(_("expected finish (latest)"), null=True, blank=True,
-                                       editable=False)
-    review_reason = models.TextField(_("reason of the last decision"), blank=True,
-                                     editable=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"),
-                                   null=True, blank=True, editable=False,
-                                   on_delete=models.SET_NULL, related_name="+")
+    stage_changed_at = models.DateTimeField(
+        _("stage changed at"), null=True, blank=True, editable=False
+    )
+    expected_earliest = models.DateField(
+        _("expected finish (earliest)"), null=True, blank=True, editable=False
+    )
+    expected_latest = models.DateField(
+        _("expected finish (latest)"), null=True, blank=True, editable=False
+    )
+    review_reason = models.TextField(_("reason of the last decision"), blank=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -213,11 +249,11 @@ class Application(models.Model):
         verbose_name_plural = _("notification-message applications")
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(stage__in=Stage.values),
-                                   name="lon_application_stage_valid"),
+            models.CheckConstraint(
+                condition=Q(stage__in=Stage.values), name="lon_application_stage_valid"
+            ),
         ]
-        indexes = [models.Index(fields=["stage", "stage_changed_at"],
-                                name="lon_application_queue")]
+        indexes = [models.Index(fields=["stage", "stage_changed_at"], name="lon_application_queue")]
 
     def __str__(self) -> str:
         return str(self.account)
@@ -236,13 +272,23 @@ class ApplicationReview(Application):
 class Template(models.Model):
     """A notification template of an Official Account; its content lives in versions."""
 
-    account = models.ForeignKey("lbm.Account", verbose_name=_("Official Account"),
-                                on_delete=models.PROTECT, related_name="lon_templates",
-                                limit_choices_to={"kind": "oa"})
+    account = models.ForeignKey(
+        "lbm.Account",
+        verbose_name=_("Official Account"),
+        on_delete=models.PROTECT,
+        related_name="lon_templates",
+        limit_choices_to={"kind": "oa"},
+    )
     name = models.CharField(_("name"), max_length=100)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"),
-                                   null=True, blank=True, editable=False,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -279,45 +325,74 @@ class TemplateVersion(models.Model):
     Status = VersionStatus
     CtaKind = CtaKind
 
-    template = models.ForeignKey(Template, verbose_name=_("template"), on_delete=models.CASCADE,
-                                 related_name="versions")
+    template = models.ForeignKey(
+        Template, verbose_name=_("template"), on_delete=models.CASCADE, related_name="versions"
+    )
     number = models.PositiveIntegerField(_("version"))
-    status = models.CharField(_("status"), max_length=12, choices=Status.choices,
-                              default=Status.DRAFT, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
     scenario = models.CharField(_("scenario"), max_length=24, choices=Scenario.choices)
-    service_type = models.CharField(_("service type"), max_length=16,
-                                    choices=ServiceType.choices, blank=True)
+    service_type = models.CharField(
+        _("service type"), max_length=16, choices=ServiceType.choices, blank=True
+    )
     utility = models.CharField(_("utility"), max_length=8, choices=Utility.choices, blank=True)
     promotional_points = models.BooleanField(
-        _("points given free by a promotion"), default=False,
-        help_text=_("Scenario 9 may not notify free points given by a promotion."))
+        _("points given free by a promotion"),
+        default=False,
+        help_text=_("Scenario 9 may not notify free points given by a promotion."),
+    )
     title = models.CharField(_("title"), max_length=40)
     body = models.TextField(_("body"), max_length=1000)
     placeholders = models.JSONField(
-        _("placeholders"), default=list, blank=True,
-        help_text=_("Names used as {{name}} in the title, body, fields and link."))
+        _("placeholders"),
+        default=list,
+        blank=True,
+        help_text=_("Names used as {{name}} in the title, body, fields and link."),
+    )
     fields = models.JSONField(
-        _("fields"), default=list, blank=True,
-        help_text=_('List of {"label", "value", "kind", "masked"}; values may use placeholders.'))
+        _("fields"),
+        default=list,
+        blank=True,
+        help_text=_('List of {"label", "value", "kind", "masked"}; values may use placeholders.'),
+    )
     cta_label = models.CharField(_("call-to-action label"), max_length=20, blank=True)
-    cta_kind = models.CharField(_("call-to-action kind"), max_length=8, choices=CtaKind.choices,
-                                blank=True)
+    cta_kind = models.CharField(
+        _("call-to-action kind"), max_length=8, choices=CtaKind.choices, blank=True
+    )
     cta_url = models.CharField(_("call-to-action URL"), max_length=1000, blank=True)
     exempt = models.BooleanField(
-        _("phone-verification exempt"), default=False,
-        help_text=_("Delivered without condition 4 (SMS verification in 6 months); allowed only "
-                    "when no forbidden field is shown and the fields to mask are masked."))
-    prescreen_flags = models.JSONField(_("pre-screen flags"), default=list, blank=True,
-                                       editable=False)
+        _("phone-verification exempt"),
+        default=False,
+        help_text=_(
+            "Delivered without condition 4 (SMS verification in 6 months); allowed only "
+            "when no forbidden field is shown and the fields to mask are masked."
+        ),
+    )
+    prescreen_flags = models.JSONField(
+        _("pre-screen flags"), default=list, blank=True, editable=False
+    )
     submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True, editable=False)
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True, editable=False)
-    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("reviewed by"),
-                                    null=True, blank=True, editable=False,
-                                    on_delete=models.SET_NULL, related_name="+")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     review_reason = models.TextField(_("review reason"), blank=True, editable=False)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("created by"),
-                                   null=True, blank=True, editable=False,
-                                   on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     history = HistoricalRecords()
@@ -327,23 +402,32 @@ class TemplateVersion(models.Model):
         verbose_name_plural = _("template versions")
         ordering = ["template", "-number"]
         constraints = [
-            models.UniqueConstraint(fields=["template", "number"],
-                                    name="lon_version_number_unique"),
-            models.CheckConstraint(condition=Q(status__in=VersionStatus.values),
-                                   name="lon_version_status_valid"),
-            models.CheckConstraint(condition=Q(scenario__in=Scenario.values),
-                                   name="lon_version_scenario_valid"),
+            models.UniqueConstraint(
+                fields=["template", "number"], name="lon_version_number_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=VersionStatus.values), name="lon_version_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(scenario__in=Scenario.values), name="lon_version_scenario_valid"
+            ),
             # Reservations: restaurants, offline services, events (docs/notifications.md#templates).
             models.CheckConstraint(
                 condition=~Q(scenario__in=["reservation", "reservation_reminder"])
                 | Q(service_type__in=["restaurant", "offline_service", "offline_event"]),
-                name="lon_version_reservation_service"),
-            models.CheckConstraint(condition=~Q(scenario="outage") | ~Q(utility=""),
-                                   name="lon_version_outage_utility"),
-            models.CheckConstraint(condition=~Q(scenario="points") | Q(promotional_points=False),
-                                   name="lon_version_points_not_free"),
-            models.CheckConstraint(condition=Q(cta_url="") | Q(cta_url__startswith="https://"),
-                                   name="lon_version_cta_https"),
+                name="lon_version_reservation_service",
+            ),
+            models.CheckConstraint(
+                condition=~Q(scenario="outage") | ~Q(utility=""), name="lon_version_outage_utility"
+            ),
+            models.CheckConstraint(
+                condition=~Q(scenario="points") | Q(promotional_points=False),
+                name="lon_version_points_not_free",
+            ),
+            models.CheckConstraint(
+                condition=Q(cta_url="") | Q(cta_url__startswith="https://"),
+                name="lon_version_cta_https",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -382,8 +466,10 @@ class NoticeReason(models.TextChoices):
     BLOCKED = "blocked", _("The user blocks the Official Account")
     CONSENT_OFF = "consent_off", _("The user turned notification messages off")
     CONSENT_UNANSWERED = "consent_unanswered", _("The user has not answered the consent page")
-    SMS_UNVERIFIED = "sms_unverified", _("The user has not verified their number by SMS in "
-                                         "6 months")
+    SMS_UNVERIFIED = (
+        "sms_unverified",
+        _("The user has not verified their number by SMS in 6 months"),
+    )
 
 
 class UserFlow(models.TextChoices):
@@ -403,12 +489,20 @@ class Notice(models.Model):
 
     # Indexes are few on purpose (100,000-notice batches): the account is covered by
     # ``lon_notice_daily``; versions and senders are never looked up from here.
-    account = models.ForeignKey("lbm.Account", verbose_name=_("Official Account"),
-                                on_delete=models.PROTECT, related_name="lon_notices",
-                                db_index=False)
-    template_version = models.ForeignKey(TemplateVersion, verbose_name=_("template version"),
-                                         on_delete=models.PROTECT, related_name="notices",
-                                         db_index=False)
+    account = models.ForeignKey(
+        "lbm.Account",
+        verbose_name=_("Official Account"),
+        on_delete=models.PROTECT,
+        related_name="lon_notices",
+        db_index=False,
+    )
+    template_version = models.ForeignKey(
+        TemplateVersion,
+        verbose_name=_("template version"),
+        on_delete=models.PROTECT,
+        related_name="notices",
+        db_index=False,
+    )
     request_id = models.UUIDField(_("request ID"))
     # Not indexed: it is looked up only among pending notices (``lon_notice_pending``).
     phone_hash = models.CharField(_("phone number (keyed hash)"), max_length=64)
@@ -416,11 +510,13 @@ class Notice(models.Model):
     line_hash_secret = models.TextField(blank=True, editable=False)
     values_secret = models.TextField(blank=True, editable=False)
     delivery_tag = models.CharField(_("delivery tag"), max_length=100, blank=True)
-    state = models.CharField(_("state"), max_length=10, choices=State.choices,
-                             default=State.PENDING)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
     reason = models.CharField(_("reason"), max_length=20, choices=Reason.choices, blank=True)
-    user_flow = models.CharField(_("shown to the user first"), max_length=16,
-                                 choices=Flow.choices, blank=True)
+    user_flow = models.CharField(
+        _("shown to the user first"), max_length=16, choices=Flow.choices, blank=True
+    )
     accepted_at = models.DateTimeField(_("accepted at"))
     line_day = models.DateField(_("LINE day (Japan time)"))
     deadline_at = models.DateTimeField(_("settles at the latest"))
@@ -428,51 +524,77 @@ class Notice(models.Model):
     settled_at = models.DateTimeField(_("settled at"), null=True, blank=True)
     charged_at = models.DateTimeField(_("charged at"), null=True, blank=True)
     purged_at = models.DateTimeField(_("personal data purged at"), null=True, blank=True)
-    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("sent by"), null=True,
-                                blank=True, on_delete=models.SET_NULL, related_name="+",
-                                db_index=False)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sent by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         verbose_name = _("notice")
         verbose_name_plural = _("notices (delivery records)")
         ordering = ["-accepted_at", "-pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(state__in=NoticeState.values),
-                                   name="lon_notice_state_valid"),
-            models.CheckConstraint(condition=Q(reason="") | Q(reason__in=NoticeReason.values),
-                                   name="lon_notice_reason_valid"),
-            models.CheckConstraint(condition=Q(user_flow__in=UserFlow.values),
-                                   name="lon_notice_flow_valid"),
             models.CheckConstraint(
-                condition=Q(state="delivered", reason="", delivered_at__isnull=False,
-                            settled_at__isnull=False)
+                condition=Q(state__in=NoticeState.values), name="lon_notice_state_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason="") | Q(reason__in=NoticeReason.values),
+                name="lon_notice_reason_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(user_flow__in=UserFlow.values), name="lon_notice_flow_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    state="delivered",
+                    reason="",
+                    delivered_at__isnull=False,
+                    settled_at__isnull=False,
+                )
                 | Q(state="failed", settled_at__isnull=False, delivered_at__isnull=True)
                 & ~Q(reason="")
                 | Q(state="pending", settled_at__isnull=True, delivered_at__isnull=True)
                 & ~Q(reason=""),
-                name="lon_notice_state_consistent"),
+                name="lon_notice_state_consistent",
+            ),
             # Only delivered notices are charged (0.2 each); failures are free.
-            models.CheckConstraint(condition=Q(charged_at__isnull=True) | Q(state="delivered"),
-                                   name="lon_notice_charged_only_delivered"),
-            models.CheckConstraint(condition=Q(delivery_tag="")
-                                   | Q(delivery_tag__regex=r"^[\x20-\x7e]{16,100}$"),
-                                   name="lon_notice_tag_length"),
+            models.CheckConstraint(
+                condition=Q(charged_at__isnull=True) | Q(state="delivered"),
+                name="lon_notice_charged_only_delivered",
+            ),
+            models.CheckConstraint(
+                condition=Q(delivery_tag="") | Q(delivery_tag__regex=r"^[\x20-\x7e]{16,100}$"),
+                name="lon_notice_tag_length",
+            ),
         ]
         indexes = [
             # The admin's default ordering (newest first): its pages read the index, no sort.
             models.Index(fields=["-accepted_at", "-id"], name="lon_notice_recent"),
-            models.Index(fields=["deadline_at"], name="lon_notice_pending",
-                         condition=Q(state="pending")),
+            models.Index(
+                fields=["deadline_at"], name="lon_notice_pending", condition=Q(state="pending")
+            ),
             models.Index(fields=["account", "line_day", "state"], name="lon_notice_daily"),
-            models.Index(fields=["settled_at"], name="lon_notice_settled",
-                         condition=Q(purged_at__isnull=True)),
+            models.Index(
+                fields=["settled_at"],
+                name="lon_notice_settled",
+                condition=Q(purged_at__isnull=True),
+            ),
             # Delivered by a push, waiting for ``notices_finish`` (usually about a second).
-            models.Index(fields=["id"], name="lon_notice_to_charge",
-                         condition=Q(state="delivered", charged_at__isnull=True)),
+            models.Index(
+                fields=["id"],
+                name="lon_notice_to_charge",
+                condition=Q(state="delivered", charged_at__isnull=True),
+            ),
             # The admin's search by request ID or delivery tag (docs/operations.md#admin-at-scale).
             models.Index(fields=["request_id"], name="lon_notice_request"),
-            models.Index(fields=["delivery_tag"], name="lon_notice_tag",
-                         condition=~Q(delivery_tag="")),
+            models.Index(
+                fields=["delivery_tag"], name="lon_notice_tag", condition=~Q(delivery_tag="")
+            ),
         ]
 
     def __str__(self) -> str:
@@ -482,8 +604,13 @@ class Notice(models.Model):
 class FailedNoticeExport(models.Model):
     """Audit row: who exported which failed notices (with their phone hashes), and when."""
 
-    exported_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("exported by"),
-                                    null=True, on_delete=models.SET_NULL, related_name="+")
+    exported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("exported by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     exported_at = models.DateTimeField(_("exported at"))
     account_ids = models.JSONField(_("Official Accounts"), default=list)
     notice_count = models.PositiveIntegerField(_("notices"))
@@ -512,13 +639,17 @@ class WebhookDelivery(models.Model):
 
     State = WebhookState
 
-    notice = models.OneToOneField(Notice, verbose_name=_("notice"), on_delete=models.CASCADE,
-                                  related_name="webhook")
-    account = models.ForeignKey("lbm.Account", verbose_name=_("Official Account"),
-                                on_delete=models.CASCADE, related_name="+")
+    notice = models.OneToOneField(
+        Notice, verbose_name=_("notice"), on_delete=models.CASCADE, related_name="webhook"
+    )
+    account = models.ForeignKey(
+        "lbm.Account",
+        verbose_name=_("Official Account"),
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
     webhook_event_id = models.CharField(_("webhook event ID"), max_length=26, unique=True)
-    state = models.CharField(_("state"), max_length=10, choices=State.choices,
-                             default=State.QUEUED)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     created_at = models.DateTimeField(_("created at"))
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
@@ -531,8 +662,9 @@ class WebhookDelivery(models.Model):
         verbose_name_plural = _("delivery webhooks")
         ordering = ["-created_at", "-pk"]
         constraints = [
-            models.CheckConstraint(condition=Q(state__in=WebhookState.values),
-                                   name="lon_webhook_state_valid"),
+            models.CheckConstraint(
+                condition=Q(state__in=WebhookState.values), name="lon_webhook_state_valid"
+            ),
         ]
         indexes = [models.Index(fields=["state"], name="lon_webhook_state")]
 
@@ -547,8 +679,12 @@ class WebhookDelivery(models.Model):
 class WebhookAttempt(models.Model):
     """One HTTP attempt of a webhook: when, where, and what came back."""
 
-    delivery = models.ForeignKey(WebhookDelivery, verbose_name=_("webhook"),
-                                 on_delete=models.CASCADE, related_name="attempt_rows")
+    delivery = models.ForeignKey(
+        WebhookDelivery,
+        verbose_name=_("webhook"),
+        on_delete=models.CASCADE,
+        related_name="attempt_rows",
+    )
     attempted_at = models.DateTimeField(_("attempted at"))
     url = models.CharField(_("URL"), max_length=500)
     status_code = models.PositiveSmallIntegerField(_("status code"), null=True, blank=True)
@@ -581,8 +717,9 @@ class RetryKey(models.Model):
         PNP_PUSH = "pnp_push", _("Notification message by phone number")
         NARROWCAST = "narrowcast", _("Narrowcast")
 
-    channel = models.ForeignKey("lbm.Channel", verbose_name=_("channel"),
-                                on_delete=models.CASCADE, related_name="+")
+    channel = models.ForeignKey(
+        "lbm.Channel", verbose_name=_("channel"), on_delete=models.CASCADE, related_name="+"
+    )
     key = models.UUIDField(_("retry key"))
     endpoint = models.CharField(_("endpoint"), max_length=20, choices=Endpoint.choices)
     request_id = models.CharField(_("accepted request ID"), max_length=36)
@@ -591,8 +728,9 @@ class RetryKey(models.Model):
     class Meta:
         verbose_name = _("retry key")
         verbose_name_plural = _("retry keys")
-        constraints = [models.UniqueConstraint(fields=["channel", "key"],
-                                               name="retry_key_unique_per_channel")]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "key"], name="retry_key_unique_per_channel")
+        ]
 
     def __str__(self) -> str:
         return str(self.key)

@@ -30,14 +30,44 @@ LIFF_PREFIX = "https://liff.line.me/"
 
 # Advertising and promotion words (no promotion or discount: docs/notifications.md#templates).
 # Chinese words match anywhere; English ones as whole words, case-insensitively.
-ADVERTISING_WORDS_ZH = ("優惠", "折扣", "促銷", "限時", "免費", "抽獎", "特價", "折價", "贈品",
-                        "好康", "團購", "折價券", "買一送一")
-ADVERTISING_WORDS_EN = ("coupon", "coupons", "sale", "sales", "discount", "discounts", "promo",
-                        "promotion", "promotions", "free", "offer", "offers", "deal", "deals",
-                        "giveaway", "lottery")
+ADVERTISING_WORDS_ZH = (
+    "優惠",
+    "折扣",
+    "促銷",
+    "限時",
+    "免費",
+    "抽獎",
+    "特價",
+    "折價",
+    "贈品",
+    "好康",
+    "團購",
+    "折價券",
+    "買一送一",
+)
+ADVERTISING_WORDS_EN = (
+    "coupon",
+    "coupons",
+    "sale",
+    "sales",
+    "discount",
+    "discounts",
+    "promo",
+    "promotion",
+    "promotions",
+    "free",
+    "offer",
+    "offers",
+    "deal",
+    "deals",
+    "giveaway",
+    "lottery",
+)
 _ADVERTISING = re.compile(
-    "|".join([re.escape(w) for w in sorted(ADVERTISING_WORDS_ZH, key=len, reverse=True)]
-             + [r"\b" + re.escape(w) + r"\b" for w in ADVERTISING_WORDS_EN]),
+    "|".join(
+        [re.escape(w) for w in sorted(ADVERTISING_WORDS_ZH, key=len, reverse=True)]
+        + [r"\b" + re.escape(w) + r"\b" for w in ADVERTISING_WORDS_EN]
+    ),
     re.IGNORECASE,
 )
 
@@ -76,8 +106,20 @@ class Content:
         return parts
 
 
-CONTENT_FIELDS = ("scenario", "title", "body", "placeholders", "fields", "cta_label", "cta_kind",
-                  "cta_url", "exempt", "service_type", "utility", "promotional_points")
+CONTENT_FIELDS = (
+    "scenario",
+    "title",
+    "body",
+    "placeholders",
+    "fields",
+    "cta_label",
+    "cta_kind",
+    "cta_url",
+    "exempt",
+    "service_type",
+    "utility",
+    "promotional_points",
+)
 
 
 def used_placeholders(content: Content) -> list[str]:
@@ -98,12 +140,26 @@ def prescreen(content: Content) -> list[dict]:
     for part, text in content.parts():
         text = text or ""
         for match in _ADVERTISING.finditer(text):
-            flags.append({"part": part, "start": match.start(), "end": match.end(),
-                          "text": match.group(0), "kind": ADVERTISING})
+            flags.append(
+                {
+                    "part": part,
+                    "start": match.start(),
+                    "end": match.end(),
+                    "text": match.group(0),
+                    "kind": ADVERTISING,
+                }
+            )
         for match in PLACEHOLDER.finditer(text):
             if match.group(1) not in declared:
-                flags.append({"part": part, "start": match.start(), "end": match.end(),
-                              "text": match.group(0), "kind": UNDECLARED})
+                flags.append(
+                    {
+                        "part": part,
+                        "start": match.start(),
+                        "end": match.end(),
+                        "text": match.group(0),
+                        "kind": UNDECLARED,
+                    }
+                )
     return flags
 
 
@@ -113,15 +169,21 @@ def exempt_problems(content: Content) -> list[str]:
     for field in content.fields:
         rule = FIELD_RULES.get(field.get("kind", FieldKind.TEXT))
         if rule == FORBIDDEN:
-            problems.append(_("The field “%(label)s” (%(kind)s) may not be shown in a "
-                              "phone-verification exempt template.")
-                            % {"label": field.get("label", ""),
-                               "kind": FieldKind(field["kind"]).label})
+            problems.append(
+                _(
+                    "The field “%(label)s” (%(kind)s) may not be shown in a "
+                    "phone-verification exempt template."
+                )
+                % {"label": field.get("label", ""), "kind": FieldKind(field["kind"]).label}
+            )
         elif rule == MASKED and not field.get("masked"):
-            problems.append(_("The field “%(label)s” (%(kind)s) must be masked in a "
-                              "phone-verification exempt template.")
-                            % {"label": field.get("label", ""),
-                               "kind": FieldKind(field["kind"]).label})
+            problems.append(
+                _(
+                    "The field “%(label)s” (%(kind)s) must be masked in a "
+                    "phone-verification exempt template."
+                )
+                % {"label": field.get("label", ""), "kind": FieldKind(field["kind"]).label}
+            )
     return problems
 
 
@@ -135,12 +197,21 @@ def content_problems(content: Content) -> list[str]:
     if not (content.body or "").strip():
         problems.append(_("A template needs a body."))
     if content.scenario in RESERVATION_SCENARIOS and (
-            content.service_type not in RESERVATION_SERVICE_TYPES):
-        problems.append(_("Reservation notices are allowed only for restaurant reservations, "
-                          "offline services and offline events."))
+        content.service_type not in RESERVATION_SERVICE_TYPES
+    ):
+        problems.append(
+            _(
+                "Reservation notices are allowed only for restaurant reservations, "
+                "offline services and offline events."
+            )
+        )
     if content.scenario == Scenario.OUTAGE and content.utility not in Utility.values:
-        problems.append(_("Outage notices are allowed only for power, gas and telecom "
-                          "infrastructure; choose the utility."))
+        problems.append(
+            _(
+                "Outage notices are allowed only for power, gas and telecom "
+                "infrastructure; choose the utility."
+            )
+        )
     if content.scenario == Scenario.POINTS and content.promotional_points:
         problems.append(_("Points notices may not announce free points given by a promotion."))
     if not isinstance(content.placeholders, list):
@@ -148,8 +219,13 @@ def content_problems(content: Content) -> list[str]:
     else:
         for name in content.placeholders:
             if not isinstance(name, str) or not PLACEHOLDER_NAME.match(name):
-                problems.append(_("“%(name)s” is not a placeholder name: use lower-case letters, "
-                                  "digits and _, starting with a letter.") % {"name": name})
+                problems.append(
+                    _(
+                        "“%(name)s” is not a placeholder name: use lower-case letters, "
+                        "digits and _, starting with a letter."
+                    )
+                    % {"name": name}
+                )
         if len(set(content.placeholders)) != len(content.placeholders):
             problems.append(_("A placeholder is declared twice."))
     problems += _field_problems(content.fields)
@@ -170,8 +246,9 @@ def _field_problems(fields) -> list[str]:
             problems.append(_("Every field needs a label."))
             continue
         if field.get("kind", FieldKind.TEXT) not in FieldKind.values:
-            problems.append(_("The field “%(label)s” has an unknown kind.")
-                            % {"label": field["label"]})
+            problems.append(
+                _("The field “%(label)s” has an unknown kind.") % {"label": field["label"]}
+            )
     return problems
 
 
@@ -185,8 +262,9 @@ def _cta_problems(content: Content) -> list[str]:
     if not url.startswith("https://"):
         problems.append(_("The call-to-action must be an https link or a LIFF URL."))
     elif content.cta_kind == CtaKind.LIFF and not url.startswith(LIFF_PREFIX):
-        problems.append(_("A LIFF call-to-action starts with %(prefix)s.")
-                        % {"prefix": LIFF_PREFIX})
+        problems.append(
+            _("A LIFF call-to-action starts with %(prefix)s.") % {"prefix": LIFF_PREFIX}
+        )
     if content.cta_kind not in CtaKind.values:
         problems.append(_("Choose whether the call-to-action is a link or a LIFF page."))
     return problems
@@ -198,7 +276,8 @@ def mask(value: str, kind: str = FieldKind.TEXT) -> str:
     if len(value) <= 1:
         return "*"
     if kind in (FieldKind.PHONE, FieldKind.CARD_NUMBER, FieldKind.ACCOUNT_NUMBER) and (
-            len(value) > 4):
+        len(value) > 4
+    ):
         return "*" * (len(value) - 4) + value[-4:]
     if kind == FieldKind.EMAIL and "@" in value:
         local, _at, domain = value.partition("@")
@@ -220,10 +299,14 @@ def render(content: Content, values: dict[str, str]) -> dict:
         if field.get("masked"):
             value = mask(value, field.get("kind", FieldKind.TEXT))
         fields.append({"label": substitute(field.get("label", ""), values), "value": value})
-    return {"title": substitute(content.title, values), "body": substitute(content.body, values),
-            "fields": fields, "cta": {"label": content.cta_label,
-                                      "url": substitute(content.cta_url, values)}
-            if content.cta_url else None}
+    return {
+        "title": substitute(content.title, values),
+        "body": substitute(content.body, values),
+        "fields": fields,
+        "cta": {"label": content.cta_label, "url": substitute(content.cta_url, values)}
+        if content.cta_url
+        else None,
+    }
 
 
 def value_problems(declared: list[str], values) -> list[str]:
@@ -236,16 +319,19 @@ def value_problems(declared: list[str], values) -> list[str]:
     missing = [name for name in declared if name not in values]
     extra = sorted(name for name in values if name not in declared)
     if missing:
-        problems.append(_("Missing placeholder values: %(names)s.")
-                        % {"names": ", ".join(missing)})
+        problems.append(_("Missing placeholder values: %(names)s.") % {"names": ", ".join(missing)})
     if extra:
-        problems.append(_("Placeholder values not in the template: %(names)s.")
-                        % {"names": ", ".join(str(n) for n in extra)})
+        problems.append(
+            _("Placeholder values not in the template: %(names)s.")
+            % {"names": ", ".join(str(n) for n in extra)}
+        )
     for name in declared:
         value = values.get(name)
         if name in values and (not isinstance(value, str) or not value.strip()):
             problems.append(_("The value of “%(name)s” must be non-empty text.") % {"name": name})
         elif isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
-            problems.append(_("The value of “%(name)s” is longer than %(max)d characters.")
-                            % {"name": name, "max": MAX_VALUE_LENGTH})
+            problems.append(
+                _("The value of “%(name)s” is longer than %(max)d characters.")
+                % {"name": name, "max": MAX_VALUE_LENGTH}
+            )
     return problems

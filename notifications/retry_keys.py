@@ -41,30 +41,45 @@ def parse_key(raw) -> uuid.UUID | None:
     return uuid.UUID(raw)
 
 
-def _claim(*, channel_id: int, key: uuid.UUID, endpoint: str, request_id: str,
-           now: datetime) -> None:
+def _claim(
+    *, channel_id: int, key: uuid.UUID, endpoint: str, request_id: str, now: datetime
+) -> None:
     try:
         with transaction.atomic():
-            RetryKey.objects.create(channel_id=channel_id, key=key, endpoint=endpoint,
-                                    request_id=request_id, accepted_at=now)
+            RetryKey.objects.create(
+                channel_id=channel_id,
+                key=key,
+                endpoint=endpoint,
+                request_id=request_id,
+                accepted_at=now,
+            )
         return
     except IntegrityError:
         pass
     # Kept longer than the window (the purge has not run yet): the key is free again. The
     # conditional update lets only one of several concurrent takers have it.
-    taken = (RetryKey.objects.filter(channel_id=channel_id, key=key,
-                                     accepted_at__lt=now - RETRY_KEY_WINDOW)
-             .update(endpoint=endpoint, request_id=request_id, accepted_at=now))
+    taken = RetryKey.objects.filter(
+        channel_id=channel_id, key=key, accepted_at__lt=now - RETRY_KEY_WINDOW
+    ).update(endpoint=endpoint, request_id=request_id, accepted_at=now)
     if taken:
         return
-    accepted = (RetryKey.objects.filter(channel_id=channel_id, key=key)
-                .values_list("request_id", flat=True).first())
+    accepted = (
+        RetryKey.objects.filter(channel_id=channel_id, key=key)
+        .values_list("request_id", flat=True)
+        .first()
+    )
     raise RetryKeyAccepted(accepted or "")
 
 
 @contextmanager
-def claimed(*, channel_id: int, key: uuid.UUID | None, endpoint: str, request_id: str,
-            now: datetime | None = None):
+def claimed(
+    *,
+    channel_id: int,
+    key: uuid.UUID | None,
+    endpoint: str,
+    request_id: str,
+    now: datetime | None = None,
+):
     """Run the body (the send) once per (channel, key) within ``RETRY_KEY_WINDOW``, in one
     transaction with the key's row. Raises ``RetryKeyAccepted`` before the body when the key
     was accepted already. Without a key the body just runs."""
@@ -72,8 +87,13 @@ def claimed(*, channel_id: int, key: uuid.UUID | None, endpoint: str, request_id
         yield
         return
     with transaction.atomic():
-        _claim(channel_id=channel_id, key=key, endpoint=endpoint, request_id=request_id,
-               now=now or timezone.now())
+        _claim(
+            channel_id=channel_id,
+            key=key,
+            endpoint=endpoint,
+            request_id=request_id,
+            now=now or timezone.now(),
+        )
         yield
 
 

@@ -21,16 +21,20 @@ PRIVACY_THRESHOLD = 20
 def review_queue_applications() -> QuerySet[Application]:
     """Applications waiting for a LINE reviewer (scenario review, contract, testing), the
     longest-waiting first."""
-    return (Application.objects.filter(stage__in=Application.REVIEW_STAGES)
-            .select_related("account", "account__provider")
-            .order_by("stage_changed_at", "pk"))
+    return (
+        Application.objects.filter(stage__in=Application.REVIEW_STAGES)
+        .select_related("account", "account__provider")
+        .order_by("stage_changed_at", "pk")
+    )
 
 
 def review_queue_templates() -> QuerySet[TemplateVersion]:
     """Template versions pending review, oldest submission first."""
-    return (TemplateVersion.objects.filter(status=TemplateVersion.Status.PENDING)
-            .select_related("template", "template__account")
-            .order_by("submitted_at", "pk"))
+    return (
+        TemplateVersion.objects.filter(status=TemplateVersion.Status.PENDING)
+        .select_related("template", "template__account")
+        .order_by("submitted_at", "pk")
+    )
 
 
 @dataclass(frozen=True)
@@ -48,17 +52,22 @@ class DailyCount:
 def daily_counts(*, account_id: int, start: date, end: date) -> list[DailyCount]:
     """Notices of one account per LINE day (Japan time, day of acceptance) from ``start`` to
     ``end`` inclusive, every day listed: one query on the stored ``line_day``."""
-    rows = (Notice.objects.filter(account_id=account_id, line_day__gte=start, line_day__lte=end)
-            .values("line_day")
-            .annotate(delivered=Count("pk", filter=Q(state=Notice.State.DELIVERED)),
-                      failed=Count("pk", filter=Q(state=Notice.State.FAILED)),
-                      pending=Count("pk", filter=Q(state=Notice.State.PENDING))))
+    rows = (
+        Notice.objects.filter(account_id=account_id, line_day__gte=start, line_day__lte=end)
+        .values("line_day")
+        .annotate(
+            delivered=Count("pk", filter=Q(state=Notice.State.DELIVERED)),
+            failed=Count("pk", filter=Q(state=Notice.State.FAILED)),
+            pending=Count("pk", filter=Q(state=Notice.State.PENDING)),
+        )
+    )
     found = {row["line_day"]: row for row in rows}
     counts, day = [], start
     while day <= end:
         row = found.get(day, {})
-        counts.append(DailyCount(day, row.get("delivered", 0), row.get("failed", 0),
-                                 row.get("pending", 0)))
+        counts.append(
+            DailyCount(day, row.get("delivered", 0), row.get("failed", 0), row.get("pending", 0))
+        )
         day += timedelta(days=1)
     return counts
 
@@ -75,8 +84,9 @@ def delivery_statistics(*, account_id: int, day: date, now: datetime | None = No
         return {"status": "out_of_service"}
     day_end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=JAPAN)
     notices = Notice.objects.filter(account_id=account_id, line_day=day)
-    if now < day_end or (now < day_end + SETTLE_WINDOW
-                         and notices.filter(state=Notice.State.PENDING).exists()):
+    if now < day_end or (
+        now < day_end + SETTLE_WINDOW and notices.filter(state=Notice.State.PENDING).exists()
+    ):
         return {"status": "unready"}
     if notices.filter(state=Notice.State.PENDING).exists():
         return {"status": "unready"}  # the settle task has not run yet
@@ -94,14 +104,25 @@ def push_check(*, account: Account, user_id: str) -> None:
     account may receive it (docs/notifications.md#ordinary-pushes). Raises ``NotAFriend``."""
     from audiences.models import Friendship
 
-    state = (Friendship.objects.filter(account_id=account.pk, line_user__user_id=user_id)
-             .values_list("state", flat=True).first())
+    state = (
+        Friendship.objects.filter(account_id=account.pk, line_user__user_id=user_id)
+        .values_list("state", flat=True)
+        .first()
+    )
     if state in Friendship.REACHABLE:
         return
     if state in Friendship.BLOCKING:
-        raise NotAFriend(_("The user %(user)s blocks this Official Account; only friends may "
-                           "receive messages other than notification messages.")
-                         % {"user": user_id})
-    raise NotAFriend(_("The user %(user)s is not a friend of this Official Account; messages "
-                       "other than notification messages may be sent only to friends.")
-                     % {"user": user_id})
+        raise NotAFriend(
+            _(
+                "The user %(user)s blocks this Official Account; only friends may "
+                "receive messages other than notification messages."
+            )
+            % {"user": user_id}
+        )
+    raise NotAFriend(
+        _(
+            "The user %(user)s is not a friend of this Official Account; messages "
+            "other than notification messages may be sent only to friends."
+        )
+        % {"user": user_id}
+    )

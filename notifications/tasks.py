@@ -8,14 +8,22 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from .services import WEBHOOK_TIME_LIMIT, WebhookTemporaryError
 
 
-@shared_task(name="notifications.deliver_webhook", bind=True, acks_late=True,
-             # A soft time limit that strikes outside the POST is retried too: the retry waits
-             # for the claim to lapse, so no webhook is left open with no task behind it.
-             autoretry_for=(WebhookTemporaryError, OperationalError, SoftTimeLimitExceeded),
-             retry_backoff=5, retry_backoff_max=600, retry_jitter=True, max_retries=6,
-             # One attempt's whole deadline, however slowly a receiver drips its answer: the
-             # soft limit ends the POST as a failed attempt (retried), the hard one the process.
-             soft_time_limit=WEBHOOK_TIME_LIMIT - 5, time_limit=WEBHOOK_TIME_LIMIT)
+@shared_task(
+    name="notifications.deliver_webhook",
+    bind=True,
+    acks_late=True,
+    # A soft time limit that strikes outside the POST is retried too: the retry waits
+    # for the claim to lapse, so no webhook is left open with no task behind it.
+    autoretry_for=(WebhookTemporaryError, OperationalError, SoftTimeLimitExceeded),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=6,
+    # One attempt's whole deadline, however slowly a receiver drips its answer: the
+    # soft limit ends the POST as a failed attempt (retried), the hard one the process.
+    soft_time_limit=WEBHOOK_TIME_LIMIT - 5,
+    time_limit=WEBHOOK_TIME_LIMIT,
+)
 def deliver_webhook(self, delivery_id: int) -> str:
     """POST one ``delivery`` webhook event; retried with backoff on connection errors and 5xx
     answers, given up (recorded as failed) after the last retry."""
@@ -25,8 +33,13 @@ def deliver_webhook(self, delivery_id: int) -> str:
     return webhook_attempt(delivery_id=delivery_id, final=final).state
 
 
-@shared_task(name="notifications.fan_out_webhooks", acks_late=True,
-             autoretry_for=(KombuOperationalError,), retry_backoff=True, max_retries=5)
+@shared_task(
+    name="notifications.fan_out_webhooks",
+    acks_late=True,
+    autoretry_for=(KombuOperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
 def fan_out_webhooks(delivery_ids: list[int]) -> int:
     """Queue one ``deliver_webhook`` per id (a batch send queues one of these per 500). Run
     again, it queues them again: harmless, an attempt is claimed before its POST, a finished
@@ -36,8 +49,13 @@ def fan_out_webhooks(delivery_ids: list[int]) -> int:
     return len(delivery_ids)
 
 
-@shared_task(name="notifications.finish_notices", acks_late=True,
-             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+@shared_task(
+    name="notifications.finish_notices",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
 def finish_notices() -> int:
     """About a second after a phone-number push is delivered, and every minute (beat): charge
     delivered notices not charged yet and queue their webhooks (idempotent)."""
@@ -46,19 +64,32 @@ def finish_notices() -> int:
     return notices_finish()
 
 
-@shared_task(name="notifications.settle_notices", acks_late=True,
-             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+@shared_task(
+    name="notifications.settle_notices",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
 def settle_notices() -> dict:
     """Beat, every 5 minutes: deliver or fail pending notices (idempotent)."""
     from .services import notices_settle
 
     result = notices_settle()
-    return {"delivered": result.delivered, "failed": result.failed,
-            "still_pending": result.still_pending}
+    return {
+        "delivered": result.delivered,
+        "failed": result.failed,
+        "still_pending": result.still_pending,
+    }
 
 
-@shared_task(name="notifications.purge_personal_data", acks_late=True,
-             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+@shared_task(
+    name="notifications.purge_personal_data",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
 def purge_personal_data() -> int:
     """Beat, hourly: clear the encrypted phone hashes of notices settled over 30 days ago, and
     forget the API's retry keys older than 24 hours (docs/api.md#retry-keys)."""
@@ -69,8 +100,13 @@ def purge_personal_data() -> int:
     return notices_purge()
 
 
-@shared_task(name="notifications.sweep_webhooks", acks_late=True,
-             autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+@shared_task(
+    name="notifications.sweep_webhooks",
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=3,
+)
 def sweep_webhooks() -> dict:
     """Beat, every 5 minutes: queue again (or give up) webhooks whose task was lost."""
     from .services import webhooks_sweep

@@ -26,8 +26,9 @@ REQUIRE_INTEGRATION = os.environ.get("LBM_REQUIRE_INTEGRATION") == "1"
 def _reachable(url: str, default_port: int) -> bool:
     parsed = urlparse(url)
     try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1",
-                                       parsed.port or default_port), timeout=2):
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2
+        ):
             return True
     except OSError:
         return False
@@ -66,8 +67,10 @@ def pytest_configure(config):
 def pytest_runtest_setup(item):
     marker = item.get_closest_marker("integration_required_but_unavailable")
     if marker:
-        pytest.fail(f"LBM_REQUIRE_INTEGRATION=1 but the integration tier cannot run: "
-                    f"{marker.args[0]}", pytrace=False)
+        pytest.fail(
+            f"LBM_REQUIRE_INTEGRATION=1 but the integration tier cannot run: {marker.args[0]}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +98,8 @@ MIGRATION_SEEDS = [
 def _is_transactional(request) -> bool:
     marker = request.node.get_closest_marker("django_db")
     return bool(marker and marker.kwargs.get("transaction")) or (
-        "live_server" in request.fixturenames or "transactional_db" in request.fixturenames)
+        "live_server" in request.fixturenames or "transactional_db" in request.fixturenames
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -184,23 +188,47 @@ def start_worker(tmp_path, settings, *, name: str = "lbm-test", queues=None, poo
     mail_dir.mkdir()
     settings_dict = connection.settings_dict
     db_url = "postgres://{user}@{host}:{port}/{name}".format(
-        user=settings_dict["USER"] or "postgres", host=settings_dict["HOST"] or "127.0.0.1",
-        port=settings_dict["PORT"] or 5432, name=settings_dict["NAME"])
-    env = {**os.environ, "DATABASE_URL": db_url,
-           "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-           "EMAIL_FILE_PATH": str(mail_dir), "PYTHONUNBUFFERED": "1",
-           # The worker reads the uploads the test saved and hashes with the same key.
-           "MEDIA_ROOT": str(settings.MEDIA_ROOT), "PII_HASH_KEY": settings.PII_HASH_KEY}
+        user=settings_dict["USER"] or "postgres",
+        host=settings_dict["HOST"] or "127.0.0.1",
+        port=settings_dict["PORT"] or 5432,
+        name=settings_dict["NAME"],
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+        "PYTHONUNBUFFERED": "1",
+        # The worker reads the uploads the test saved and hashes with the same key.
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "PII_HASH_KEY": settings.PII_HASH_KEY,
+    }
     hostname = f"{name}-{os.getpid()}@%h"
     log_path = tmp_path / f"{name}.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(
         # As the README's ``make worker`` starts it: the default prefork pool, every queue.
-        [sys.executable, "-m", "celery", "-A", "lbm", "worker",
-         "-Q", ",".join(queues or settings.TASK_QUEUES),
-         "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-         "-n", hostname, *([f"--pool={pool}"] if pool else [])],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "lbm",
+            "worker",
+            "-Q",
+            ",".join(queues or settings.TASK_QUEUES),
+            "--concurrency=2",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "-n",
+            hostname,
+            *([f"--pool={pool}"] if pool else []),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
 
     def stop():

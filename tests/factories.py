@@ -10,8 +10,9 @@ from lbm import permissions, services
 from lbm.models import Account, AccountLink, Membership, Organization, Provider
 from lbm.validators import business_number_is_valid
 
-_numbers = (f"{n:08d}" for n in itertools.count(10000000, 7)
-            if business_number_is_valid(f"{n:08d}"))
+_numbers = (
+    f"{n:08d}" for n in itertools.count(10000000, 7) if business_number_is_valid(f"{n:08d}")
+)
 
 
 def next_business_number() -> str:
@@ -71,9 +72,14 @@ def account_manager(**kwargs):
 def organization(*, admin=None, state="draft", verified=True, **fields) -> Organization:
     """An organization created through the services, brought to ``state``."""
     admin = admin or UserFactory()
-    defaults = dict(name="台灣連線", company_name="台灣連線股份有限公司",
-                    business_number=next_business_number(), address="台北市信義區松高路 1 號",
-                    phone="02-2720-1234", industry="ecommerce")
+    defaults = dict(
+        name="台灣連線",
+        company_name="台灣連線股份有限公司",
+        business_number=next_business_number(),
+        address="台北市信義區松高路 1 號",
+        phone="02-2720-1234",
+        industry="ecommerce",
+    )
     defaults.update(fields)
     org = services.organization_create(actor=admin, organization=Organization(**defaults))
     if verified and org.contact_id:
@@ -81,9 +87,12 @@ def organization(*, admin=None, state="draft", verified=True, **fields) -> Organ
     if state in ("pending", "approved", "rejected"):
         services.organization_submit(organization_id=org.pk, actor=admin)
     if state in ("approved", "rejected"):
-        services.organization_review(organization_id=org.pk, decision=state,
-                                     actor=shared_reviewer(),
-                                     reason="資料不符" if state == "rejected" else "")
+        services.organization_review(
+            organization_id=org.pk,
+            decision=state,
+            actor=shared_reviewer(),
+            reason="資料不符" if state == "rejected" else "",
+        )
     if state == "deleted":
         services.organization_delete(organization_id=org.pk, actor=admin)
     org.refresh_from_db()
@@ -106,8 +115,9 @@ class ProviderFactory(factory.django.DjangoModelFactory):
     certified = True
 
 
-_basic_ids = (f"@{a}{b}{c}{n:04d}{d}" for n in itertools.count(1000)
-              for a, b, c, d in [("a", "b", "c", "d")])
+_basic_ids = (
+    f"@{a}{b}{c}{n:04d}{d}" for n in itertools.count(1000) for a, b, c, d in [("a", "b", "c", "d")]
+)
 
 
 class AccountFactory(factory.django.DjangoModelFactory):
@@ -125,22 +135,24 @@ def account_for(org: Organization, **kwargs) -> Account:
     """An eligible Official Account of ``org``'s company (same number, proper provider)."""
     provider = kwargs.pop("provider", None)
     if provider is None and kwargs.pop("with_provider", True):
-        provider = ProviderFactory(name=f"{org.name}：熊大餐廳",
-                                   business_number=org.business_number)
+        provider = ProviderFactory(
+            name=f"{org.name}：熊大餐廳", business_number=org.business_number
+        )
     return AccountFactory(business_number=org.business_number, provider=provider, **kwargs)
 
 
 def linked(org: Organization, account: Account | None = None) -> AccountLink:
     account = account or account_for(org)
     admin = Membership.objects.filter(organization=org, role="admin").first().user
-    link = services.link_request(organization_id=org.pk, actor=admin,
-                                 account_identifier=account.display_id)
-    return services.link_review(link_id=link.pk, decision="approved",
-                                 actor=shared_reviewer())
+    link = services.link_request(
+        organization_id=org.pk, actor=admin, account_identifier=account.display_id
+    )
+    return services.link_review(link_id=link.pk, decision="approved", actor=shared_reviewer())
 
 
-def agency_access(client: Organization, agency: Organization, *, role="operator", accounts=(),
-                  members=(), days=30):
+def agency_access(
+    client: Organization, agency: Organization, *, role="operator", accounts=(), members=(), days=30
+):
     """Agency access granted by ``client``'s Admin and accepted by ``agency``'s Admin with
     ``members`` (users of the agency) assigned (lbm.agency)."""
     from datetime import timedelta
@@ -152,9 +164,18 @@ def agency_access(client: Organization, agency: Organization, *, role="operator"
     client_admin = Membership.objects.filter(organization=client, role="admin").first().user
     agency_admin = Membership.objects.filter(organization=agency, role="admin").first().user
     access = agency_services.access_grant(
-        client_id=client.pk, agency_id=agency.pk, actor=client_admin, role=role,
-        ends_at=timezone.now() + timedelta(days=days), account_ids=[a.pk for a in accounts])
-    membership_ids = list(Membership.objects.filter(organization=agency, user__in=members)
-                          .values_list("pk", flat=True))
-    return agency_services.access_accept(access_id=access.pk, actor=agency_admin,
-                                         membership_ids=membership_ids)
+        client_id=client.pk,
+        agency_id=agency.pk,
+        actor=client_admin,
+        role=role,
+        ends_at=timezone.now() + timedelta(days=days),
+        account_ids=[a.pk for a in accounts],
+    )
+    membership_ids = list(
+        Membership.objects.filter(organization=agency, user__in=members).values_list(
+            "pk", flat=True
+        )
+    )
+    return agency_services.access_accept(
+        access_id=access.pk, actor=agency_admin, membership_ids=membership_ids
+    )

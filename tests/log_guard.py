@@ -20,8 +20,9 @@ class _Guard(logging.Handler):
             message = record.getMessage()
         except (TypeError, ValueError):  # a record whose arguments do not fit its message
             message = f"{record.msg} {record.args}"
-        extra = " ".join(str(v) for k, v in vars(record).items()
-                         if k not in _STANDARD and isinstance(v, str))
+        extra = " ".join(
+            str(v) for k, v in vars(record).items() if k not in _STANDARD and isinstance(v, str)
+        )
         hits = find_pii(f"{message} {extra}")
         if hits:
             self.found.append(f"{record.name}: {message[:300]} ({', '.join(hits)})")

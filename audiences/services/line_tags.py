@@ -29,8 +29,9 @@ def line_tag_create(*, actor, organization_id: int, name: str, tag_id: str = "")
         raise AudienceError(_("A LINE Tag needs a name."))
     if LineTag.objects.filter(organization=organization, name__iexact=name).exists():
         raise AudienceError(_("A LINE Tag named “%(name)s” already exists.") % {"name": name})
-    tag = LineTag(organization=organization, name=name, tag_id=tag_id or uuid.uuid4().hex,
-                  created_by=actor)
+    tag = LineTag(
+        organization=organization, name=name, tag_id=tag_id or uuid.uuid4().hex, created_by=actor
+    )
     _record(tag, actor=actor, reason=_("Created"))
     tag.save()
     resource_created.send(sender=LineTag, instance=tag)
@@ -66,8 +67,11 @@ def tag_events_purge(now=None) -> int:
 
 def web_traffic_recompute_all() -> int:
     """Recompute every live web-traffic audience from the events (each in the database)."""
-    ids = list(Audience.objects.filter(type=Audience.Type.WEB_TRAFFIC, line_tag__isnull=False)
-               .exclude(status=Audience.Status.EXPIRED).values_list("pk", flat=True))
+    ids = list(
+        Audience.objects.filter(type=Audience.Type.WEB_TRAFFIC, line_tag__isnull=False)
+        .exclude(status=Audience.Status.EXPIRED)
+        .values_list("pk", flat=True)
+    )
     for pk in ids:
         audience_rebuild(audience_id=pk)
         _refresh_reachable(pk)
@@ -82,8 +86,9 @@ def line_tag_share(*, actor, tag_id: int, account_ids: list[int] | None = None) 
     linked = set(selectors.linked_account_ids(tag.organization_id))
     chosen = linked if account_ids is None else set(account_ids)
     if not chosen <= linked:
-        raise SharingRefused(_("A LINE Tag can be shared only to accounts linked to the "
-                               "organization."))
+        raise SharingRefused(
+            _("A LINE Tag can be shared only to accounts linked to the organization.")
+        )
     for account_id in sorted(chosen):
         _tag_share(tag, account_id, actor)
     return LineTagShare.objects.filter(tag=tag).count()

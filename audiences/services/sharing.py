@@ -37,20 +37,26 @@ def _share(audience: Audience, account: Account, actor) -> AudienceShare:
 
 
 @transaction.atomic
-def audience_share(*, actor, audience_id: int, account_ids: list[int] | None = None,
-                   check_rights: bool = True) -> ShareResult:
+def audience_share(
+    *, actor, audience_id: int, account_ids: list[int] | None = None, check_rights: bool = True
+) -> ShareResult:
     """Share to the chosen linked accounts (every rule must pass for each, or nothing is
     shared), or with ``account_ids=None`` to every linked account that the rules allow (the
     others are returned as skipped). Sharing an already shared audience changes nothing."""
-    audience = Audience.objects.select_for_update(of=("self",)).select_related(
-        "organization").get(pk=audience_id)
+    audience = (
+        Audience.objects.select_for_update(of=("self",))
+        .select_related("organization")
+        .get(pk=audience_id)
+    )
     if check_rights:
         permissions.require(actor, Action.SHARE_AUDIENCES, audience)
     if audience.organization_id is None:
         raise SharingRefused(_("This audience does not belong to an organization."))
     if not audience.shareable:
-        raise SharingRefused(_("This audience cannot be shared."),
-                             details=selectors.share_problems(audience, Account(kind="lap")))
+        raise SharingRefused(
+            _("This audience cannot be shared."),
+            details=selectors.share_problems(audience, Account(kind="lap")),
+        )
     linked = set(selectors.linked_account_ids(audience.organization_id))
     linked.discard(audience.source_account_id)  # it is that account's own audience already
     result = ShareResult()
@@ -66,11 +72,13 @@ def audience_share(*, actor, audience_id: int, account_ids: list[int] | None = N
     problems = []
     for account in accounts:
         if account.pk == audience.source_account_id:
-            problems.append(_("%(account)s: the audience comes from this account.")
-                            % {"account": account.name})
+            problems.append(
+                _("%(account)s: the audience comes from this account.") % {"account": account.name}
+            )
         elif account.pk not in linked:
-            problems.append(_("%(account)s is not linked to the organization.")
-                            % {"account": account.name})
+            problems.append(
+                _("%(account)s is not linked to the organization.") % {"account": account.name}
+            )
         else:
             problems.extend(selectors.share_problems(audience, account))
     if not accounts:
@@ -103,17 +111,21 @@ def resource_share_to_share_all_accounts(resource: Audience | LineTag) -> None:
     if not resource.shareable:
         return
     for account in Account.objects.filter(pk__in=account_ids).order_by("pk"):
-        if (account.pk != resource.source_account_id
-                and not selectors.share_problems(resource, account)):
+        if account.pk != resource.source_account_id and not selectors.share_problems(
+            resource, account
+        ):
             _share(resource, account, resource.created_by)
 
 
 def _share_everything(organization: Organization, account: Account, actor) -> None:
     """Every organization audience the rules allow and every LINE Tag, to ``account``."""
     for audience in Audience.objects.filter(
-            organization=organization, source_account__isnull=True,
-            status=Audience.Status.READY, via_cross_targeting=False,
-            from_data_provider=False):
+        organization=organization,
+        source_account__isnull=True,
+        status=Audience.Status.READY,
+        via_cross_targeting=False,
+        from_data_provider=False,
+    ):
         if not selectors.share_problems(audience, account):
             _share(audience, account, actor)
     for tag in LineTag.objects.filter(organization=organization):
@@ -132,15 +144,19 @@ def link_sharing_set(*, actor, link_id: int, mode: str, reason: str = "") -> Lin
         raise SharingRefused(_("Only a linked account has a sharing setting."))
     if mode not in SharingMode.values:
         raise SharingRefused(_("Choose share all or share selected."))
-    sharing = (LinkSharing.objects.select_for_update().filter(link=link).first()
-               or LinkSharing(link=link))
+    sharing = LinkSharing.objects.select_for_update().filter(link=link).first() or LinkSharing(
+        link=link
+    )
     if sharing.pk and sharing.mode == mode:
         return sharing
     sharing.mode = mode
     sharing.changed_by = actor
     sharing.changed_at = timezone.now()
-    _record(sharing, actor=actor, reason=reason or _("Sharing set to: %(mode)s")
-            % {"mode": sharing.get_mode_display()})
+    _record(
+        sharing,
+        actor=actor,
+        reason=reason or _("Sharing set to: %(mode)s") % {"mode": sharing.get_mode_display()},
+    )
     sharing.save()
     if mode == SharingMode.SHARE_ALL:
         _share_everything(link.organization, link.account, actor)

@@ -31,15 +31,25 @@ def upload_progress_set(upload_id: int, percent: int) -> None:
     try:
         key = selectors.progress_key(upload_id)
         if cache.get(key) != int(percent):
-            cache.set_many({key: int(percent), selectors.moved_key(upload_id): time.time()},
-                           24 * 3600)
+            cache.set_many(
+                {key: int(percent), selectors.moved_key(upload_id): time.time()}, 24 * 3600
+            )
     except Exception:  # noqa: BLE001 - any cache backend's connection error
         logger.warning("upload %s: progress not written to the cache", upload_id, exc_info=True)
 
 
-def upload_start(*, actor, organization_id: int | None = None, id_type: str, file,
-                 original_name: str = "", name: str = "", audience_id: int | None = None,
-                 description: str = "", queue: bool = True) -> AudienceUpload:
+def upload_start(
+    *,
+    actor,
+    organization_id: int | None = None,
+    id_type: str,
+    file,
+    original_name: str = "",
+    name: str = "",
+    audience_id: int | None = None,
+    description: str = "",
+    queue: bool = True,
+) -> AudienceUpload:
     """Keep the file and queue its import: the upload row and its outbox row are written in one
     transaction, the task published after commit (docs/reliability.md#the-outbox).
     ``audience_id`` adds to an existing audience; otherwise ``name`` names a new one. Rights and
@@ -57,31 +67,47 @@ def upload_start(*, actor, organization_id: int | None = None, id_type: str, fil
         id_type = audience.id_type
         name = ""
     else:
-        organization, _account = _owner(actor=actor, organization_id=organization_id,
-                                        account_id=None)
+        organization, _account = _owner(
+            actor=actor, organization_id=organization_id, account_id=None
+        )
         _check_type(UPLOAD_TYPE_FOR_ID[id_type], None)
         name = selectors.audience_check_name(name=name, organization_id=organization.pk)
-    upload = AudienceUpload(organization=organization, audience_id=audience_id or None,
-                            name=name, description=description, id_type=id_type,
-                            original_name=(original_name or getattr(file, "name", ""))[:255],
-                            file_size=getattr(file, "size", 0) or 0, created_by=actor)
+    upload = AudienceUpload(
+        organization=organization,
+        audience_id=audience_id or None,
+        name=name,
+        description=description,
+        id_type=id_type,
+        original_name=(original_name or getattr(file, "name", ""))[:255],
+        file_size=getattr(file, "size", 0) or 0,
+        created_by=actor,
+    )
     upload.file.save(f"{uuid.uuid4().hex}.txt", file, save=False)
     try:
         with transaction.atomic():
             upload.save()
             upload.queued = None
             if queue:
-                upload.queued = outbox.enqueue(import_upload, {"upload_id": upload.pk},
-                                               reason="audience upload")
+                upload.queued = outbox.enqueue(
+                    import_upload, {"upload_id": upload.pk}, reason="audience upload"
+                )
     except BaseException:
         upload.file.storage.delete(upload.file.name)  # nothing recorded: no file left behind
         raise
     return upload
 
 
-def upload_check(*, actor, organization_id: int | None = None, id_type: str = "", file,
-                 original_name: str = "", name: str = "", audience_id: int | None = None,
-                 description: str = "") -> AudienceUpload:
+def upload_check(
+    *,
+    actor,
+    organization_id: int | None = None,
+    id_type: str = "",
+    file,
+    original_name: str = "",
+    name: str = "",
+    audience_id: int | None = None,
+    description: str = "",
+) -> AudienceUpload:
     """Keep the file and queue its check (after commit); the import waits for
     ``upload_confirm`` (docs/audiences.md#uploading). An empty ``id_type`` is guessed from the
     file's first lines (``audiences.preview.guess_id_type``); rights and name are checked now."""
@@ -94,18 +120,32 @@ def upload_check(*, actor, organization_id: int | None = None, id_type: str = ""
     if not audience_id and not id_type:
         id_type = preview.guess_id_type(preview.read_head(file)) or ""
         if not id_type:
-            raise IdTypeNotGuessed(_("The first lines of the file do not show which kind of ID it "
-                                  "holds; choose the ID type."))
+            raise IdTypeNotGuessed(
+                _(
+                    "The first lines of the file do not show which kind of ID it "
+                    "holds; choose the ID type."
+                )
+            )
         guessed = True
     with transaction.atomic():  # the row, its state and its outbox row together
-        upload = upload_start(actor=actor, organization_id=organization_id, id_type=id_type,
-                              file=file, original_name=original_name, name=name,
-                              audience_id=audience_id, description=description, queue=False)
+        upload = upload_start(
+            actor=actor,
+            organization_id=organization_id,
+            id_type=id_type,
+            file=file,
+            original_name=original_name,
+            name=name,
+            audience_id=audience_id,
+            description=description,
+            queue=False,
+        )
         AudienceUpload.objects.filter(pk=upload.pk).update(
-            status=AudienceUpload.Status.CHECKING, id_type_guessed=guessed)
+            status=AudienceUpload.Status.CHECKING, id_type_guessed=guessed
+        )
         upload.status, upload.id_type_guessed = AudienceUpload.Status.CHECKING, guessed
-        upload.queued = outbox.enqueue(check_upload, {"upload_id": upload.pk},
-                                       reason="audience upload check")
+        upload.queued = outbox.enqueue(
+            check_upload, {"upload_id": upload.pk}, reason="audience upload check"
+        )
     return upload
 
 
@@ -117,27 +157,35 @@ def upload_check_process(*, upload_id: int) -> AudienceUpload:
     if upload.status != AudienceUpload.Status.CHECKING:
         return upload
     if not upload.file or not upload.file.storage.exists(upload.file.name):
-        return _upload_failed(upload, _("The uploaded file is no longer available; upload it "
-                                        "again."))
+        return _upload_failed(
+            upload, _("The uploaded file is no longer available; upload it again.")
+        )
 
     def progress(fraction: float) -> None:
         upload_progress_set(upload.pk, int(fraction * 100))
 
     try:
         with transaction.atomic():
-            loaded = importers.load_ids(upload.file.path, id_type=upload.id_type,
-                                        audience_id=upload.audience_id,
-                                        new_audience=not upload.audience_id,
-                                        total_bytes=upload.file_size, progress=progress,
-                                        dry_run=True)
+            loaded = importers.load_ids(
+                upload.file.path,
+                id_type=upload.id_type,
+                audience_id=upload.audience_id,
+                new_audience=not upload.audience_id,
+                total_bytes=upload.file_size,
+                progress=progress,
+                dry_run=True,
+            )
     except UploadRejected as exc:
         return _upload_failed(upload, _error_text(exc))
     except Exception:
         logger.exception("audience upload %s: the check failed", upload.pk)
         return _upload_failed_unexpectedly(upload)
     AudienceUpload.objects.filter(pk=upload.pk, status=AudienceUpload.Status.CHECKING).update(
-        status=AudienceUpload.Status.AWAITING, id_count=loaded.count, added_count=loaded.added,
-        progress=0)
+        status=AudienceUpload.Status.AWAITING,
+        id_count=loaded.count,
+        added_count=loaded.added,
+        progress=0,
+    )
     upload_progress_set(upload.pk, 0)
     upload.refresh_from_db()
     return upload
@@ -160,13 +208,16 @@ def upload_confirm(*, upload_id: int, actor) -> AudienceUpload:
     upload = _unconfirmed(upload_id, actor)
     if upload.status != AudienceUpload.Status.AWAITING:
         if upload.status in (AudienceUpload.Status.CHECKING, AudienceUpload.Status.FAILED):
-            raise AudienceError(_("This upload cannot be confirmed (it is %(status)s).")
-                                % {"status": upload.get_status_display()})
+            raise AudienceError(
+                _("This upload cannot be confirmed (it is %(status)s).")
+                % {"status": upload.get_status_display()}
+            )
         return upload  # already confirmed
     upload.status, upload.progress = AudienceUpload.Status.QUEUED, 0
     upload.save(update_fields=["status", "progress"])
-    upload.queued = outbox.enqueue(import_upload, {"upload_id": upload.pk},
-                                   reason="audience upload confirmed")
+    upload.queued = outbox.enqueue(
+        import_upload, {"upload_id": upload.pk}, reason="audience upload confirmed"
+    )
     return upload
 
 
@@ -192,11 +243,12 @@ def upload_process(*, upload_id: int) -> AudienceUpload:
         _delete_file(upload)
         return upload
     if not upload.file or not upload.file.storage.exists(upload.file.name):
-        return _upload_failed(upload, _("The uploaded file is no longer available; upload it "
-                                        "again."))
-    AudienceUpload.objects.filter(pk=upload.pk).exclude(
-        status__in=AudienceUpload.FINISHED).update(status=AudienceUpload.Status.VALIDATING,
-                                                   progress=0)
+        return _upload_failed(
+            upload, _("The uploaded file is no longer available; upload it again.")
+        )
+    AudienceUpload.objects.filter(pk=upload.pk).exclude(status__in=AudienceUpload.FINISHED).update(
+        status=AudienceUpload.Status.VALIDATING, progress=0
+    )
     upload_progress_set(upload.pk, 0)
 
     def progress(fraction: float) -> None:
@@ -211,20 +263,35 @@ def upload_process(*, upload_id: int) -> AudienceUpload:
                 return locked
             path = upload.file.path
             if upload.audience_id:
-                added = audience_add_ids(actor=actor, audience_id=upload.audience_id, ids=path,
-                                         progress=progress, total_bytes=upload.file_size)
+                added = audience_add_ids(
+                    actor=actor,
+                    audience_id=upload.audience_id,
+                    ids=path,
+                    progress=progress,
+                    total_bytes=upload.file_size,
+                )
                 audience = Audience.objects.get(pk=upload.audience_id)
             else:
                 audience = audience_create_from_ids(
-                    actor=actor, organization_id=upload.organization_id, name=upload.name,
-                    id_type=upload.id_type, ids=path, description=upload.description,
-                    progress=progress, total_bytes=upload.file_size)
+                    actor=actor,
+                    organization_id=upload.organization_id,
+                    name=upload.name,
+                    id_type=upload.id_type,
+                    ids=path,
+                    description=upload.description,
+                    progress=progress,
+                    total_bytes=upload.file_size,
+                )
                 added = audience.size
             # DONE commits with the members: never an audience without its upload finished.
             AudienceUpload.objects.filter(pk=upload.pk).update(
-                status=AudienceUpload.Status.DONE, progress=100, audience=audience,
-                id_count=audience.size if not upload.audience_id else added, added_count=added,
-                finished_at=timezone.now())
+                status=AudienceUpload.Status.DONE,
+                progress=100,
+                audience=audience,
+                id_count=audience.size if not upload.audience_id else added,
+                added_count=added,
+                finished_at=timezone.now(),
+            )
     except (UploadRejected, AudienceError, permissions.NotAllowed) as exc:
         return _upload_failed(upload, _error_text(exc))
     except Exception:
@@ -246,9 +313,9 @@ def _error_text(exc) -> str:
 
 def _upload_failed(upload: AudienceUpload, message: str) -> AudienceUpload:
     """End an unfinished upload FAILED (one another execution finished stays as it is)."""
-    AudienceUpload.objects.filter(pk=upload.pk).exclude(
-        status__in=AudienceUpload.FINISHED).update(
-        status=AudienceUpload.Status.FAILED, error=message, finished_at=timezone.now())
+    AudienceUpload.objects.filter(pk=upload.pk).exclude(status__in=AudienceUpload.FINISHED).update(
+        status=AudienceUpload.Status.FAILED, error=message, finished_at=timezone.now()
+    )
     upload.refresh_from_db()
     _delete_file(upload)
     return upload
@@ -259,8 +326,13 @@ def _upload_failed_unexpectedly(upload: AudienceUpload) -> AudienceUpload:
 
     if not connection.in_atomic_block and not connection.is_usable():
         connection.close()  # the next query opens a fresh connection
-    return _upload_failed(upload, _("The import stopped because of an unexpected error; "
-                                    "nothing was stored. Upload the file again."))
+    return _upload_failed(
+        upload,
+        _(
+            "The import stopped because of an unexpected error; "
+            "nothing was stored. Upload the file again."
+        ),
+    )
 
 
 # An upload unfinished this long after it was made is stuck (its task was lost: a worker killed
@@ -287,20 +359,27 @@ def uploads_sweep(*, now=None) -> int:
 
     now = now or timezone.now()
     swept = 0
-    unfinished = AudienceUpload.objects.exclude(status__in=AudienceUpload.FINISHED).filter(
-        created_at__lt=now - UPLOAD_STALL_AFTER).order_by("pk")
+    unfinished = (
+        AudienceUpload.objects.exclude(status__in=AudienceUpload.FINISHED)
+        .filter(created_at__lt=now - UPLOAD_STALL_AFTER)
+        .order_by("pk")
+    )
     for pk in list(unfinished.values_list("pk", flat=True)):
         with transaction.atomic():
-            rows = AudienceUpload.objects.filter(pk=pk).exclude(
-                status__in=AudienceUpload.FINISHED)
+            rows = AudienceUpload.objects.filter(pk=pk).exclude(status__in=AudienceUpload.FINISHED)
             if connection.features.has_select_for_update_skip_locked:
                 rows = rows.select_for_update(skip_locked=True)  # locked: its import runs
             upload = rows.first()
             if upload is None:
                 continue
             if upload.created_at < now - UPLOAD_STALE_AFTER:
-                _upload_failed(upload, _("The import did not finish in time and was stopped; "
-                                         "nothing was stored. Upload the file again."))
+                _upload_failed(
+                    upload,
+                    _(
+                        "The import did not finish in time and was stopped; "
+                        "nothing was stored. Upload the file again."
+                    ),
+                )
                 swept += 1
                 continue
             if upload.status == AudienceUpload.Status.AWAITING:
@@ -308,15 +387,17 @@ def uploads_sweep(*, now=None) -> int:
             checking = upload.status == AudienceUpload.Status.CHECKING
             task = check_upload if checking else import_upload
             recent = OutboxMessage.objects.filter(
-                task=task.name, kwargs__upload_id=pk,
-                created_at__gte=now - UPLOAD_STALL_AFTER).exists()
+                task=task.name, kwargs__upload_id=pk, created_at__gte=now - UPLOAD_STALL_AFTER
+            ).exists()
             if recent or outbox.waiting(task, upload_id=pk):
                 continue  # just queued (again), or waiting for the broker: the outbox has it
-            outbox.enqueue(task, {"upload_id": pk},
-                           reason=f"sweep: upload {upload.status} "
-                                  f"{int(UPLOAD_STALL_AFTER.total_seconds() // 60)} min, re-queued")
-            logger.warning("upload %s stalled (%s): its import is queued again", pk,
-                           upload.status)
+            outbox.enqueue(
+                task,
+                {"upload_id": pk},
+                reason=f"sweep: upload {upload.status} "
+                f"{int(UPLOAD_STALL_AFTER.total_seconds() // 60)} min, re-queued",
+            )
+            logger.warning("upload %s stalled (%s): its import is queued again", pk, upload.status)
             swept += 1
     return swept
 

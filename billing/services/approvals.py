@@ -45,13 +45,19 @@ def needs_second_approval(amount: Decimal) -> bool:
     return Decimal(amount) > threshold()
 
 
-def approval_propose(*, kind: str, summary: str, actor, amount: Decimal | None = None,
-                     reason: str = "") -> SecondApproval:
+def approval_propose(
+    *, kind: str, summary: str, actor, amount: Decimal | None = None, reason: str = ""
+) -> SecondApproval:
     """Open the proposal (in the caller's transaction, before the proposed objects)."""
     now = timezone.now()
-    approval = SecondApproval(kind=kind, summary=str(summary)[:255], amount=amount,
-                              proposed_by=actor, proposed_at=now,
-                              review_due_on=review_due_date(now))
+    approval = SecondApproval(
+        kind=kind,
+        summary=str(summary)[:255],
+        amount=amount,
+        proposed_by=actor,
+        proposed_at=now,
+        review_due_on=review_due_date(now),
+    )
     _record(approval, actor=actor, reason=reason or _("Proposed; waits for a second approval"))
     approval.save()
     return approval
@@ -61,8 +67,9 @@ def waiting_message(approval: SecondApproval) -> str:
     """Why a proposed object is not in effect yet (or never will be)."""
     if approval.status == Status.REJECTED:
         return _("This was rejected at the second approval; it never takes effect.")
-    return _("This waits for a second approval by another LINE staff member; it takes effect "
-             "only then.")
+    return _(
+        "This waits for a second approval by another LINE staff member; it takes effect only then."
+    )
 
 
 def require_in_effect(obj, field: str = "contract") -> None:
@@ -77,8 +84,10 @@ def _locked(approval_id: int, actor) -> SecondApproval:
     approval = SecondApproval.objects.select_for_update().get(pk=approval_id)
     _require(actor, KIND_PERMISSIONS[approval.kind])
     if approval.status != Status.PENDING:
-        raise SecondApprovalRefused(_("This proposal is already decided: %(status)s.")
-                                    % {"status": approval.get_status_display()})
+        raise SecondApprovalRefused(
+            _("This proposal is already decided: %(status)s.")
+            % {"status": approval.get_status_display()}
+        )
     return approval
 
 
@@ -90,9 +99,12 @@ def second_approval_approve(*, approval_id: int, actor, note: str = "") -> Secon
     no longer fits (e.g. a credit above what the invoice still bills after other notes)."""
     approval = _locked(approval_id, actor)
     if approval.proposed_by_id is not None and approval.proposed_by_id == actor.pk:
-        raise SecondApprovalRefused(_(
-            "You proposed this, so you cannot approve it: two people are needed for this "
-            "decision. Another LINE staff member must approve it."))
+        raise SecondApprovalRefused(
+            _(
+                "You proposed this, so you cannot approve it: two people are needed for this "
+                "decision. Another LINE staff member must approve it."
+            )
+        )
     if approval.kind == Kind.CREDIT_NOTE:
         from .corrections import _check_pending_note
 
@@ -127,5 +139,8 @@ def second_approval_reject(*, approval_id: int, actor, reason: str) -> SecondApp
 
 def note_summary(*, kind_label, number: str, amount: Decimal, invoice_number: str) -> str:
     return _("%(kind)s %(number)s of %(amount)s on %(invoice)s") % {
-        "kind": kind_label, "number": number, "amount": money(amount),
-        "invoice": invoice_number}
+        "kind": kind_label,
+        "number": number,
+        "amount": money(amount),
+        "invoice": invoice_number,
+    }

@@ -31,8 +31,9 @@ from ._base import _require
 
 
 @transaction.atomic
-def credit_note_create(*, invoice_id: int, kind: str, amount: Decimal, reason: str,
-                       actor, einvoice_action: str = "") -> CreditNote:
+def credit_note_create(
+    *, invoice_id: int, kind: str, amount: Decimal, reason: str, actor, einvoice_action: str = ""
+) -> CreditNote:
     """Correct an issued invoice with a credit (refund) or debit (extra charge) note. A credit
     cannot exceed what the invoice still bills. Amounts are whole TWD, tax included.
 
@@ -53,23 +54,37 @@ def credit_note_create(*, invoice_id: int, kind: str, amount: Decimal, reason: s
         raise BillingError(_("Unknown kind of note."), field="kind")
     amount = Decimal(amount)
     if amount <= 0 or amount != amount.to_integral_value():
-        raise BillingError(_("The amount must be a positive whole number of TWD."),
-                           field="amount")
-    einvoice_action = _check_note(invoice, kind=kind, amount=amount,
-                                  einvoice_action=einvoice_action)
+        raise BillingError(_("The amount must be a positive whole number of TWD."), field="amount")
+    einvoice_action = _check_note(
+        invoice, kind=kind, amount=amount, einvoice_action=einvoice_action
+    )
     sequence = CreditNote.objects.filter(invoice=invoice).count() + 1
     prefix = "CN" if kind == CreditNote.Kind.CREDIT else "DN"
     number = f"{prefix}-{invoice.number[4:]}-{sequence:02d}"
     approval = None
     if approvals.needs_second_approval(amount):
         approval = approvals.approval_propose(
-            kind=SecondApproval.Kind.CREDIT_NOTE, actor=actor, amount=amount, reason=reason,
-            summary=approvals.note_summary(kind_label=CreditNote.Kind(kind).label,
-                                           number=number, amount=amount,
-                                           invoice_number=invoice.number))
-    return CreditNote.objects.create(invoice=invoice, kind=kind, amount=amount, reason=reason,
-                                     created_by=actor, einvoice_action=einvoice_action,
-                                     number=number, approval=approval)
+            kind=SecondApproval.Kind.CREDIT_NOTE,
+            actor=actor,
+            amount=amount,
+            reason=reason,
+            summary=approvals.note_summary(
+                kind_label=CreditNote.Kind(kind).label,
+                number=number,
+                amount=amount,
+                invoice_number=invoice.number,
+            ),
+        )
+    return CreditNote.objects.create(
+        invoice=invoice,
+        kind=kind,
+        amount=amount,
+        reason=reason,
+        created_by=actor,
+        einvoice_action=einvoice_action,
+        number=number,
+        approval=approval,
+    )
 
 
 def _check_note(invoice: Invoice, *, kind: str, amount: Decimal, einvoice_action: str) -> str:
@@ -78,24 +93,34 @@ def _check_note(invoice: Invoice, *, kind: str, amount: Decimal, einvoice_action
     figures = selectors.invoice_balance(invoice=invoice)
     balance = figures["balance"]
     if einvoice_action and (kind != CreditNote.Kind.CREDIT or not invoice.einvoice_number):
-        raise BillingError(_("Only a credit on an invoice with an e-invoice number is an "
-                             "allowance or a void."), field="einvoice_action")
+        raise BillingError(
+            _("Only a credit on an invoice with an e-invoice number is an allowance or a void."),
+            field="einvoice_action",
+        )
     if kind == CreditNote.Kind.CREDIT and invoice.einvoice_number:
         einvoice_action = einvoice_action or EInvoiceAction.ALLOWANCE
         if einvoice_action not in EInvoiceAction.values:
             raise BillingError(_("An e-invoice is corrected by an allowance or a void."))
-        if CreditNote.objects.filter(in_effect(), invoice=invoice,
-                                     einvoice_action=EInvoiceAction.VOID).exists():
+        if CreditNote.objects.filter(
+            in_effect(), invoice=invoice, einvoice_action=EInvoiceAction.VOID
+        ).exists():
             raise BillingError(_("This e-invoice is void; it cannot be corrected again."))
-        if einvoice_action == EInvoiceAction.VOID and (amount != invoice.total
-                                                       or figures["credits"]):
-            raise BillingError(_("A void cancels the whole e-invoice: its amount is the "
-                                 "invoice total, %(total)s, and no allowance may precede it.")
-                               % {"total": invoice.total})
+        if einvoice_action == EInvoiceAction.VOID and (
+            amount != invoice.total or figures["credits"]
+        ):
+            raise BillingError(
+                _(
+                    "A void cancels the whole e-invoice: its amount is the "
+                    "invoice total, %(total)s, and no allowance may precede it."
+                )
+                % {"total": invoice.total}
+            )
     if kind == CreditNote.Kind.CREDIT and amount > balance:
-        raise BillingError(_("A credit of %(amount)s is more than the %(balance)s this invoice "
-                             "still bills.") % {"amount": money(amount), "balance": money(balance)},
-                           field="amount")
+        raise BillingError(
+            _("A credit of %(amount)s is more than the %(balance)s this invoice still bills.")
+            % {"amount": money(amount), "balance": money(balance)},
+            field="amount",
+        )
     return einvoice_action
 
 
@@ -104,8 +129,7 @@ def _check_pending_note(approval: SecondApproval) -> None:
     meanwhile (two proposed credits may not refund more than the invoice bills)."""
     note = CreditNote.objects.select_related("invoice").get(approval=approval)
     invoice = Invoice.objects.select_for_update().get(pk=note.invoice_id)
-    _check_note(invoice, kind=note.kind, amount=note.amount,
-                einvoice_action=note.einvoice_action)
+    _check_note(invoice, kind=note.kind, amount=note.amount, einvoice_action=note.einvoice_action)
 
 
 # --- Usage recorded after its month was invoiced ----------------------------------------------
@@ -120,10 +144,14 @@ def late_usage_bill(*, before: date) -> list[CreditNote]:
     again bills nothing twice."""
     notes = []
     invoices = "account__subscription__customer__invoices"
-    candidates = (UsageRecord.objects.filter(
-        period__lt=before, **{f"{invoices}__period": F("period"),
-                              f"{invoices}__issued_at__lt": F("created_at")})
-        .values_list("account__subscription__customer_id", "period").distinct())
+    candidates = (
+        UsageRecord.objects.filter(
+            period__lt=before,
+            **{f"{invoices}__period": F("period"), f"{invoices}__issued_at__lt": F("created_at")},
+        )
+        .values_list("account__subscription__customer_id", "period")
+        .distinct()
+    )
     for customer_id, period in sorted(set(candidates)):
         note = _late_usage_note(customer_id=customer_id, period=period)
         if note is not None:
@@ -134,11 +162,14 @@ def late_usage_bill(*, before: date) -> list[CreditNote]:
 @transaction.atomic
 def _late_usage_note(*, customer_id: int, period: date) -> CreditNote | None:
     invoice = Invoice.objects.select_for_update().get(customer_id=customer_id, period=period)
-    last = (CreditNote.objects.filter(invoice=invoice, usage_through__isnull=False)
-            .order_by("-usage_through").values_list("usage_through", flat=True).first())
+    last = (
+        CreditNote.objects.filter(invoice=invoice, usage_through__isnull=False)
+        .order_by("-usage_through")
+        .values_list("usage_through", flat=True)
+        .first()
+    )
     cutoff = last or invoice.issued_at
-    rows = UsageRecord.objects.filter(account__subscription__customer_id=customer_id,
-                                      period=period)
+    rows = UsageRecord.objects.filter(account__subscription__customer_id=customer_id, period=period)
     late = rows.filter(created_at__gt=cutoff)
     through = late.order_by("-created_at").values_list("created_at", flat=True).first()
     if through is None:
@@ -150,15 +181,19 @@ def _late_usage_note(*, customer_id: int, period: date) -> CreditNote | None:
         plan = selectors.plan_in_effect(account_id=account_id, period=period)
         if plan is None:
             continue
-        billed, now = (selectors.month_usage(account_id=account_id, period=period,
-                                             recorded_until=moment)
-                       for moment in (cutoff, through))
+        billed, now = (
+            selectors.month_usage(account_id=account_id, period=period, recorded_until=moment)
+            for moment in (cutoff, through)
+        )
 
         def extra(usage, plan=plan):
-            return pricing.overage_charge(messages=selectors.counted(plan, usage),
-                                          free=plan.free_messages, rule=plan.overage,
-                                          tiers=tiers.get(plan.pk, ()),
-                                          unit_price=plan.overage_unit_price)
+            return pricing.overage_charge(
+                messages=selectors.counted(plan, usage),
+                free=plan.free_messages,
+                rule=plan.overage,
+                tiers=tiers.get(plan.pk, ()),
+                unit_price=plan.overage_unit_price,
+            )
 
         messages = extra(now) - extra(billed)
         notices = (now.notifications - billed.notifications) * pricing.NOTIFICATION_UNIT_PRICE
@@ -174,9 +209,19 @@ def _late_usage_note(*, customer_id: int, period: date) -> CreditNote | None:
         return None
     sequence = CreditNote.objects.filter(invoice=invoice).count() + 1
     return CreditNote.objects.create(
-        invoice=invoice, kind=CreditNote.Kind.DEBIT, amount=total, usage_through=through,
+        invoice=invoice,
+        kind=CreditNote.Kind.DEBIT,
+        amount=total,
+        usage_through=through,
         number=f"DN-{invoice.number[4:]}-{sequence:02d}",
-        reason=_("Usage of %(period)s recorded after the invoice was issued (untaxed "
-                 "%(untaxed)s, tax-included %(included)s; %(rule)s)")
-        % {"period": periods.period_label(period), "untaxed": untaxed, "included": included,
-           "rule": pricing.ROUNDING_RULE})
+        reason=_(
+            "Usage of %(period)s recorded after the invoice was issued (untaxed "
+            "%(untaxed)s, tax-included %(included)s; %(rule)s)"
+        )
+        % {
+            "period": periods.period_label(period),
+            "untaxed": untaxed,
+            "included": included,
+            "rule": pricing.ROUNDING_RULE,
+        },
+    )

@@ -35,9 +35,16 @@ from .subscriptions import subscription_create
 
 
 @transaction.atomic
-def government_contract_propose(*, customer_id: int, plan_code: str, main_account_id: int,
-                                starts_on: date, ends_on: date, actor,
-                                reason: str = "") -> GovernmentContract:
+def government_contract_propose(
+    *,
+    customer_id: int,
+    plan_code: str,
+    main_account_id: int,
+    starts_on: date,
+    ends_on: date,
+    actor,
+    reason: str = "",
+) -> GovernmentContract:
     """Propose a government main-plan contract (docs/billing.md#two-person-approvals). It is
     written now but takes effect only when another staff member approves it
     (``second_approval_approve``): then its main account goes onto the plan at its start, and
@@ -49,18 +56,29 @@ def government_contract_propose(*, customer_id: int, plan_code: str, main_accoun
         raise BillingError(_("A government contract is on plan A or plan B."), field="plan")
     if ends_on <= starts_on:
         raise BillingError(_("The term must end after it starts."), field="ends_on")
-    if (plan.sold_from and starts_on < plan.sold_from) or (plan.sold_until
-                                                           and starts_on > plan.sold_until):
-        raise BillingError(_("This plan is for contracts starting from %(start)s to %(end)s.")
-                           % {"start": plan.sold_from, "end": plan.sold_until},
-                           field="starts_on")
+    if (plan.sold_from and starts_on < plan.sold_from) or (
+        plan.sold_until and starts_on > plan.sold_until
+    ):
+        raise BillingError(
+            _("This plan is for contracts starting from %(start)s to %(end)s.")
+            % {"start": plan.sold_from, "end": plan.sold_until},
+            field="starts_on",
+        )
     customer = BillingCustomer.objects.get(pk=customer_id)
     approval = approvals.approval_propose(
-        kind=SecondApproval.Kind.GOVERNMENT_CONTRACT, actor=actor, reason=reason,
-        summary=f"{customer} {plan} {starts_on}–{ends_on}")
-    contract = GovernmentContract(customer=customer, plan=plan,
-                                  main_account_id=main_account_id, starts_on=starts_on,
-                                  ends_on=ends_on, approval=approval)
+        kind=SecondApproval.Kind.GOVERNMENT_CONTRACT,
+        actor=actor,
+        reason=reason,
+        summary=f"{customer} {plan} {starts_on}–{ends_on}",
+    )
+    contract = GovernmentContract(
+        customer=customer,
+        plan=plan,
+        main_account_id=main_account_id,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        approval=approval,
+    )
     _record(contract, actor=actor, reason=reason or _("Contract signed"))
     contract.save()
     return contract
@@ -68,18 +86,26 @@ def government_contract_propose(*, customer_id: int, plan_code: str, main_accoun
 
 def _contract_approved(approval: SecondApproval, *, actor) -> None:
     """The contract takes effect: its main account goes onto the plan at the term's start."""
-    contract = GovernmentContract.objects.select_for_update().select_related("plan").get(
-        approval=approval)
+    contract = (
+        GovernmentContract.objects.select_for_update().select_related("plan").get(approval=approval)
+    )
     plan = contract.plan
     reason = approval.decision_reason or _("Government contract approved")
     customer_id, main_account_id = contract.customer_id, contract.main_account_id
     starts_on = contract.starts_on
-    subscription = Subscription.objects.select_for_update().filter(
-        account_id=main_account_id).first()
+    subscription = (
+        Subscription.objects.select_for_update().filter(account_id=main_account_id).first()
+    )
     if subscription is None:
-        subscription_create(account_id=main_account_id, customer_id=customer_id,
-                            plan_code=plan.code, contract_id=contract.pk, started_on=starts_on,
-                            actor=actor, reason=reason)
+        subscription_create(
+            account_id=main_account_id,
+            customer_id=customer_id,
+            plan_code=plan.code,
+            contract_id=contract.pk,
+            started_on=starts_on,
+            actor=actor,
+            reason=reason,
+        )
     else:
         previous = subscription.plan
         subscription.plan, subscription.contract = plan, contract
@@ -89,17 +115,24 @@ def _contract_approved(approval: SecondApproval, *, actor) -> None:
         _record(subscription, actor=actor, reason=reason)
         subscription.save()
         # A downgrade scheduled under the old plan never takes effect now.
-        subscription.changes.filter(kind=PlanChange.Kind.DOWNGRADE,
-                                    period__gte=periods.period_of(starts_on)).delete()
-        PlanChange.objects.create(subscription=subscription, kind=PlanChange.Kind.START,
-                                  from_plan=previous, to_plan=plan,
-                                  period=periods.period_of(starts_on), created_by=actor,
-                                  reason=reason)
+        subscription.changes.filter(
+            kind=PlanChange.Kind.DOWNGRADE, period__gte=periods.period_of(starts_on)
+        ).delete()
+        PlanChange.objects.create(
+            subscription=subscription,
+            kind=PlanChange.Kind.START,
+            from_plan=previous,
+            to_plan=plan,
+            period=periods.period_of(starts_on),
+            created_by=actor,
+            reason=reason,
+        )
 
 
 @transaction.atomic
-def government_block_add(*, contract_id: int, kind: str, accounts: int, purchased_on: date,
-                         actor) -> GovernmentBlock:
+def government_block_add(
+    *, contract_id: int, kind: str, accounts: int, purchased_on: date, actor
+) -> GovernmentBlock:
     """Buy sub-account or civil-servant accounts: billed by blocks of 10 for a full year in the
     month of purchase, ending with the main term."""
     _require(actor, "add_governmentblock")
@@ -108,25 +141,33 @@ def government_block_add(*, contract_id: int, kind: str, accounts: int, purchase
     if kind not in GovernmentBlock.Kind.values:
         raise BillingError(_("Unknown kind of block."), field="kind")
     if kind == GovernmentBlock.Kind.CIVIL_SERVANTS:
-        raise BillingError(_("Civil-servant blocks are counted from the accounts that ever "
-                             "completed verification, not entered by hand: add the accounts "
-                             "to the contract (civil-servant plan) and record their "
-                             "verification."), field="kind")
+        raise BillingError(
+            _(
+                "Civil-servant blocks are counted from the accounts that ever "
+                "completed verification, not entered by hand: add the accounts "
+                "to the contract (civil-servant plan) and record their "
+                "verification."
+            ),
+            field="kind",
+        )
     if accounts < 1:
         raise BillingError(_("A block purchase needs at least one account."), field="accounts")
     if not contract.starts_on <= purchased_on <= contract.ends_on:
-        raise BillingError(_("Blocks can be added only during the main contract's term."),
-                           field="purchased_on")
-    block = GovernmentBlock(contract=contract, kind=kind, accounts=accounts,
-                            purchased_on=purchased_on)
+        raise BillingError(
+            _("Blocks can be added only during the main contract's term."), field="purchased_on"
+        )
+    block = GovernmentBlock(
+        contract=contract, kind=kind, accounts=accounts, purchased_on=purchased_on
+    )
     _record(block, actor=actor, reason=_("Blocks purchased"))
     block.save()
     return block
 
 
 @transaction.atomic
-def government_account_verify(*, listed_account_id: int, verified_at: datetime, actor,
-                              reason: str = "") -> GovernmentAccount:
+def government_account_verify(
+    *, listed_account_id: int, verified_at: datetime, actor, reason: str = ""
+) -> GovernmentAccount:
     """Record that a listed account completed verification. Only the first time counts and it
     is never cleared (suspension or leaving does not undo it): civil-servant blocks are billed
     from these accounts. A repeated call changes nothing."""
@@ -143,8 +184,9 @@ def government_account_verify(*, listed_account_id: int, verified_at: datetime, 
 
 
 @transaction.atomic
-def subscription_suspend(*, subscription_id: int, actor, reason: str,
-                         at: datetime | None = None) -> Subscription:
+def subscription_suspend(
+    *, subscription_id: int, actor, reason: str, at: datetime | None = None
+) -> Subscription:
     """Suspend an Official Account (e.g. a civil servant who left, or an account not deleted
     after its government term): it can no longer send. On a government list it still counts.
     A reason is required; suspending twice changes nothing."""
@@ -162,9 +204,15 @@ def subscription_suspend(*, subscription_id: int, actor, reason: str,
 
 
 @transaction.atomic
-def government_renewal_submit(*, contract_id: int, kept_account_ids: Iterable[int],
-                              submitted_on: date, actor, next_contract_id: int | None = None,
-                              reason: str = "") -> GovernmentRenewal:
+def government_renewal_submit(
+    *,
+    contract_id: int,
+    kept_account_ids: Iterable[int],
+    submitted_on: date,
+    actor,
+    next_contract_id: int | None = None,
+    reason: str = "",
+) -> GovernmentRenewal:
     """Record the renewal list of a contract term: the listed accounts (``lbm.Account`` ids)
     kept for the next term. Every other listed account is flagged to be deleted by the agency
     within the deletion window (``selectors.deletion_window``). The list may be resubmitted
@@ -177,24 +225,32 @@ def government_renewal_submit(*, contract_id: int, kept_account_ids: Iterable[in
     contract = GovernmentContract.objects.select_for_update().get(pk=contract_id)
     approvals.require_in_effect(contract)
     if submitted_on > contract.ends_on:
-        raise BillingError(_("The renewal list must be submitted before the term ends "
-                             "(%(end)s).") % {"end": contract.ends_on})
-    listed = {row.account_id: row for row in
-              GovernmentAccount.objects.select_for_update().filter(contract=contract)}
+        raise BillingError(
+            _("The renewal list must be submitted before the term ends (%(end)s).")
+            % {"end": contract.ends_on}
+        )
+    listed = {
+        row.account_id: row
+        for row in GovernmentAccount.objects.select_for_update().filter(contract=contract)
+    }
     kept = set(kept_account_ids)
     unknown = kept - set(listed)
     if unknown:
-        raise BillingError(_("Only accounts listed on this term can be renewed; not listed: "
-                             "%(ids)s.") % {"ids": ", ".join(str(i) for i in sorted(unknown))})
+        raise BillingError(
+            _("Only accounts listed on this term can be renewed; not listed: %(ids)s.")
+            % {"ids": ", ".join(str(i) for i in sorted(unknown))}
+        )
     next_contract = None
     if next_contract_id is not None:
         next_contract = GovernmentContract.objects.select_for_update().get(pk=next_contract_id)
         approvals.require_in_effect(next_contract)
         if (next_contract.customer_id, next_contract.main_account_id) != (
-                contract.customer_id, contract.main_account_id) \
-                or next_contract.starts_on <= contract.ends_on:
-            raise BillingError(_("The next term must be a later contract of the same agency "
-                                 "and main account."))
+            contract.customer_id,
+            contract.main_account_id,
+        ) or next_contract.starts_on <= contract.ends_on:
+            raise BillingError(
+                _("The next term must be a later contract of the same agency and main account.")
+            )
     renewal = GovernmentRenewal.objects.filter(contract=contract).first()
     if renewal is None:
         renewal = GovernmentRenewal(contract=contract)
@@ -205,20 +261,32 @@ def government_renewal_submit(*, contract_id: int, kept_account_ids: Iterable[in
         keep = account_id in kept
         if row.kept_on_renewal is not keep:
             row.kept_on_renewal = keep
-            _record(row, actor=actor, reason=reason or (_("Kept on the renewal list") if keep
-                                                        else _("Not renewed: to be deleted")))
+            _record(
+                row,
+                actor=actor,
+                reason=reason
+                or (_("Kept on the renewal list") if keep else _("Not renewed: to be deleted")),
+            )
             row.save(update_fields=["kept_on_renewal"])
     if next_contract is not None:
-        already = set(GovernmentAccount.objects.filter(contract=next_contract)
-                      .values_list("account_id", flat=True))
+        already = set(
+            GovernmentAccount.objects.filter(contract=next_contract).values_list(
+                "account_id", flat=True
+            )
+        )
         for account_id in sorted(kept - already):
             row = listed[account_id]
-            copy = GovernmentAccount(contract=next_contract, account_id=account_id,
-                                     kind=row.kind, first_verified_at=row.first_verified_at)
+            copy = GovernmentAccount(
+                contract=next_contract,
+                account_id=account_id,
+                kind=row.kind,
+                first_verified_at=row.first_verified_at,
+            )
             _record(copy, actor=actor, reason=reason or _("Renewed"))
             copy.save()
         for subscription in Subscription.objects.select_for_update().filter(
-                account_id__in=kept, contract=contract):
+            account_id__in=kept, contract=contract
+        ):
             subscription.contract = next_contract
             _record(subscription, actor=actor, reason=reason or _("Renewed"))
             subscription.save(update_fields=["contract", "updated_at"])
@@ -226,13 +294,17 @@ def government_renewal_submit(*, contract_id: int, kept_account_ids: Iterable[in
 
 
 @transaction.atomic
-def government_account_mark_deleted(*, listed_account_id: int, deleted_on: date, actor,
-                                    reason: str = "") -> GovernmentAccount:
+def government_account_mark_deleted(
+    *, listed_account_id: int, deleted_on: date, actor, reason: str = ""
+) -> GovernmentAccount:
     """Record that the agency deleted a listed account it did not renew (reported by the
     reseller). A kept account is not deleted; a repeated call changes nothing."""
     _require(actor, "change_governmentaccount")
-    listed = GovernmentAccount.objects.select_for_update().select_related("contract").get(
-        pk=listed_account_id)
+    listed = (
+        GovernmentAccount.objects.select_for_update()
+        .select_related("contract")
+        .get(pk=listed_account_id)
+    )
     if listed.deleted_on is not None:
         return listed
     if listed.kept_on_renewal:
@@ -244,9 +316,15 @@ def government_account_mark_deleted(*, listed_account_id: int, deleted_on: date,
 
 
 @transaction.atomic
-def government_term_close(*, contract_id: int, actor, plan_code: str = Plan.Code.LIGHT,
-                          suspend: bool = False, today: date | None = None,
-                          reason: str = "") -> list[Subscription]:
+def government_term_close(
+    *,
+    contract_id: int,
+    actor,
+    plan_code: str = Plan.Code.LIGHT,
+    suspend: bool = False,
+    today: date | None = None,
+    reason: str = "",
+) -> list[Subscription]:
     """After a term ends, the listed accounts that were not renewed and not deleted leave the
     government plan: from the first billing month after the term's last day they are billed on
     the Official Account plan ``plan_code`` (normal message rates,
@@ -258,32 +336,51 @@ def government_term_close(*, contract_id: int, actor, plan_code: str = Plan.Code
     approvals.require_in_effect(contract)
     today = today or workdays.taipei_today()
     if today <= contract.ends_on:
-        raise BillingError(_("The agency may delete accounts until the term ends on %(end)s; "
-                             "close the term after that day.") % {"end": contract.ends_on})
+        raise BillingError(
+            _(
+                "The agency may delete accounts until the term ends on %(end)s; "
+                "close the term after that day."
+            )
+            % {"end": contract.ends_on}
+        )
     target = Plan.objects.get(code=plan_code)
     if target.is_government:
-        raise BillingError(_("Accounts leaving a government plan go onto a normal Official "
-                             "Account plan."))
+        raise BillingError(
+            _("Accounts leaving a government plan go onto a normal Official Account plan.")
+        )
     starts = periods.next_period(periods.period_of(contract.ends_on))
-    remaining = (GovernmentAccount.objects.filter(contract=contract, deleted_on__isnull=True)
-                 .exclude(kept_on_renewal=True).values_list("account_id", flat=True))
+    remaining = (
+        GovernmentAccount.objects.filter(contract=contract, deleted_on__isnull=True)
+        .exclude(kept_on_renewal=True)
+        .values_list("account_id", flat=True)
+    )
     moved = []
-    for subscription in (Subscription.objects.select_for_update().select_related("plan")
-                         .filter(account_id__in=list(remaining), contract=contract)
-                         .order_by("pk")):
+    for subscription in (
+        Subscription.objects.select_for_update()
+        .select_related("plan")
+        .filter(account_id__in=list(remaining), contract=contract)
+        .order_by("pk")
+    ):
         previous = subscription.plan
-        PlanChange.objects.create(subscription=subscription, kind=PlanChange.Kind.START,
-                                  from_plan=previous, to_plan=target, period=starts,
-                                  created_by=actor,
-                                  reason=reason or _("Not renewed and not deleted by the end "
-                                                     "of the government term"))
+        PlanChange.objects.create(
+            subscription=subscription,
+            kind=PlanChange.Kind.START,
+            from_plan=previous,
+            to_plan=target,
+            period=starts,
+            created_by=actor,
+            reason=reason or _("Not renewed and not deleted by the end of the government term"),
+        )
         subscription.plan, subscription.contract = target, None
         fields = ["plan", "contract", "updated_at"]
         if suspend and subscription.suspended_at is None:
             subscription.suspended_at = timezone.now()
             fields.append("suspended_at")
-        _record(subscription, actor=actor, reason=reason or _(
-            "Government term ended: billed on %(plan)s") % {"plan": target})
+        _record(
+            subscription,
+            actor=actor,
+            reason=reason or _("Government term ended: billed on %(plan)s") % {"plan": target},
+        )
         subscription.save(update_fields=fields)
         moved.append(subscription)
     return moved

@@ -23,9 +23,14 @@ from ..models import (
 # --- Usage and quota --------------------------------------------------------------------------
 
 
-def quota_check(*, account_id: int, recipients: int, sent_at: datetime,
-                kind: str = UsageRecord.Kind.BROADCAST,
-                cap: int | None = None) -> selectors.Quota:
+def quota_check(
+    *,
+    account_id: int,
+    recipients: int,
+    sent_at: datetime,
+    kind: str = UsageRecord.Kind.BROADCAST,
+    cap: int | None = None,
+) -> selectors.Quota:
     """Refuse a send that would pass the account's limit this LINE month (see the module
     docstring). Returns the quota before the send."""
     if recipients < 0:
@@ -34,8 +39,7 @@ def quota_check(*, account_id: int, recipients: int, sent_at: datetime,
     if current.plan is None:
         raise BillingError(_("This Official Account has no plan; it cannot send messages."))
     if current.suspended:
-        raise AccountSuspended(_("This Official Account is suspended; it cannot send "
-                                 "messages."))
+        raise AccountSuspended(_("This Official Account is suspended; it cannot send messages."))
     if kind not in UsageRecord.QUOTA_KINDS:
         return current  # notification and reviewed-feature messages are billed separately
     if current.plan.counting == Plan.Counting.SENDS:
@@ -49,8 +53,16 @@ def quota_check(*, account_id: int, recipients: int, sent_at: datetime,
     return current
 
 
-def usage_record(*, account_id: int, kind: str, recipients: int, sent_at: datetime,
-                 sends: int = 1, bubbles: int = 1, dedupe_key: str | None = None) -> UsageRecord:
+def usage_record(
+    *,
+    account_id: int,
+    kind: str,
+    recipients: int,
+    sent_at: datetime,
+    sends: int = 1,
+    bubbles: int = 1,
+    dedupe_key: str | None = None,
+) -> UsageRecord:
     """Write one send to the usage ledger (see the module docstring for the contract)."""
     if kind not in UsageRecord.Kind.values:
         raise BillingError(_("Unknown kind of message: %(kind)s.") % {"kind": kind})
@@ -61,20 +73,30 @@ def usage_record(*, account_id: int, kind: str, recipients: int, sent_at: dateti
     if not Subscription.objects.filter(account_id=account_id).exists():
         raise BillingError(_("This Official Account has no plan; it cannot send messages."))
     if kind == UsageRecord.Kind.DISASTER_RELIEF:
-        plan = selectors.plan_in_effect(account_id=account_id,
-                                        period=periods.line_period(sent_at))
+        plan = selectors.plan_in_effect(account_id=account_id, period=periods.line_period(sent_at))
         if plan is None or plan.code not in Plan.GOVERNMENT_MAIN_PLANS:
-            raise BillingError(_("Only a government main account may send free disaster-relief "
-                                 "messages, with LINE's approval."))
+            raise BillingError(
+                _(
+                    "Only a government main account may send free disaster-relief "
+                    "messages, with LINE's approval."
+                )
+            )
     if dedupe_key:
         found = UsageRecord.objects.filter(account_id=account_id, dedupe_key=dedupe_key).first()
         if found is not None:
             return found
     day = periods.line_day(sent_at)
-    record = UsageRecord(account_id=account_id, kind=kind, recipients=recipients, sends=sends,
-                         bubbles=bubbles, sent_at=sent_at, line_day=day,
-                         period=periods.period_of(day),
-                         dedupe_key=dedupe_key or None)
+    record = UsageRecord(
+        account_id=account_id,
+        kind=kind,
+        recipients=recipients,
+        sends=sends,
+        bubbles=bubbles,
+        sent_at=sent_at,
+        line_day=day,
+        period=periods.period_of(day),
+        dedupe_key=dedupe_key or None,
+    )
     try:
         with transaction.atomic():
             record.save()
@@ -85,9 +107,16 @@ def usage_record(*, account_id: int, kind: str, recipients: int, sent_at: dateti
     return record
 
 
-def usage_send(*, account_id: int, kind: str, recipients: int, sent_at: datetime,
-               cap: int | None = None, bubbles: int = 1,
-               dedupe_key: str | None = None) -> UsageRecord:
+def usage_send(
+    *,
+    account_id: int,
+    kind: str,
+    recipients: int,
+    sent_at: datetime,
+    cap: int | None = None,
+    bubbles: int = 1,
+    dedupe_key: str | None = None,
+) -> UsageRecord:
     """Check the quota and record the send as one step, locked per account: the account's
     subscription row is locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite serialises
     writers anyway), so concurrent sends at the quota's edge never record past it. ``cap`` (a
@@ -97,12 +126,17 @@ def usage_send(*, account_id: int, kind: str, recipients: int, sent_at: datetime
         if not Subscription.objects.select_for_update().filter(account_id=account_id).exists():
             raise BillingError(_("This Official Account has no plan; it cannot send messages."))
         if dedupe_key:
-            found = UsageRecord.objects.filter(account_id=account_id,
-                                               dedupe_key=dedupe_key).first()
+            found = UsageRecord.objects.filter(account_id=account_id, dedupe_key=dedupe_key).first()
             if found is not None:
                 return found
-        quota_check(account_id=account_id, recipients=recipients, sent_at=sent_at, kind=kind,
-                    cap=cap)
-        return usage_record(account_id=account_id, kind=kind,
-                            recipients=recipients if cap is None else min(recipients, cap),
-                            sent_at=sent_at, bubbles=bubbles, dedupe_key=dedupe_key)
+        quota_check(
+            account_id=account_id, recipients=recipients, sent_at=sent_at, kind=kind, cap=cap
+        )
+        return usage_record(
+            account_id=account_id,
+            kind=kind,
+            recipients=recipients if cap is None else min(recipients, cap),
+            sent_at=sent_at,
+            bubbles=bubbles,
+            dedupe_key=dedupe_key,
+        )

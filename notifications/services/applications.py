@@ -1,7 +1,6 @@
 """Applications for notification messages: create, edit, submit, and LINE's review stages
 (docs/notifications.md)."""
 
-
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -37,14 +36,16 @@ def _scenario_problems(scenarios) -> list[str]:
         return [_("Choose at least one of the 18 notification scenarios.")]
     unknown = [s for s in scenarios if s not in Scenario.values]
     if unknown:
-        return [_("Not a notification scenario: %(names)s.")
-                % {"names": ", ".join(map(str, unknown))}]
+        return [
+            _("Not a notification scenario: %(names)s.") % {"names": ", ".join(map(str, unknown))}
+        ]
     return []
 
 
 @transaction.atomic
-def application_create(*, actor, account_id: int, scenarios: list[str],
-                       use_description: str = "") -> Application:
+def application_create(
+    *, actor, account_id: int, scenarios: list[str], use_description: str = ""
+) -> Application:
     """A customer (Admin or Operator) applies for an Official Account linked to their
     organization; refused unless the account has a blue or green badge and a certified
     provider."""
@@ -52,16 +53,22 @@ def application_create(*, actor, account_id: int, scenarios: list[str],
     permissions.require(actor, Action.MANAGE_NOTIFICATIONS, account)
     problems = application_eligibility(account)
     if problems:
-        raise ApplicationRefused(_("This Official Account cannot apply for notification "
-                                   "messages."), details=problems)
+        raise ApplicationRefused(
+            _("This Official Account cannot apply for notification messages."), details=problems
+        )
     if Application.objects.filter(account=account).exists():
-        raise ApplicationRefused(_("This Official Account already has a notification-message "
-                                   "application."))
+        raise ApplicationRefused(
+            _("This Official Account already has a notification-message application.")
+        )
     problems = _scenario_problems(scenarios)
     if problems:
         raise ApplicationRefused(problems[0])
-    application = Application(account=account, scenarios=list(dict.fromkeys(scenarios)),
-                              use_description=use_description.strip(), created_by=actor)
+    application = Application(
+        account=account,
+        scenarios=list(dict.fromkeys(scenarios)),
+        use_description=use_description.strip(),
+        created_by=actor,
+    )
     _record(application, actor=actor, reason=_("Application created"))
     application.save()
     return application
@@ -70,15 +77,25 @@ def application_create(*, actor, account_id: int, scenarios: list[str],
 FILE_FIELDS = {
     "purchase_agreement": (Stage.DRAFT, Stage.REJECTED, Stage.SCENARIO_REVIEW, Stage.CONTRACT),
     "nda": (Stage.DRAFT, Stage.REJECTED, Stage.SCENARIO_REVIEW, Stage.CONTRACT),
-    "test_recording": (Stage.DRAFT, Stage.REJECTED, Stage.SCENARIO_REVIEW, Stage.CONTRACT,
-                       Stage.TESTING),
+    "test_recording": (
+        Stage.DRAFT,
+        Stage.REJECTED,
+        Stage.SCENARIO_REVIEW,
+        Stage.CONTRACT,
+        Stage.TESTING,
+    ),
 }
 
 
 @transaction.atomic
-def application_update(*, actor, application_id: int, scenarios: list[str] | None = None,
-                       use_description: str | None = None, files: dict | None = None
-                       ) -> Application:
+def application_update(
+    *,
+    actor,
+    application_id: int,
+    scenarios: list[str] | None = None,
+    use_description: str | None = None,
+    files: dict | None = None,
+) -> Application:
     """Edit the scenarios (while a draft or rejected) or upload the contract, NDA or test
     recording (until the stage that checks them). ``files`` maps a field name of
     ``FILE_FIELDS`` to an uploaded file."""
@@ -95,8 +112,12 @@ def application_update(*, actor, application_id: int, scenarios: list[str] | Non
         changed.append("use_description")
         application.use_description = use_description.strip()
     if changed and application.stage not in Application.CUSTOMER_EDITABLE:
-        raise ApplicationRefused(_("The scenarios can be changed only while the application is "
-                                   "a draft or has been rejected."))
+        raise ApplicationRefused(
+            _(
+                "The scenarios can be changed only while the application is "
+                "a draft or has been rejected."
+            )
+        )
     for name, upload in (files or {}).items():
         if upload is None:
             continue
@@ -105,8 +126,11 @@ def application_update(*, actor, application_id: int, scenarios: list[str] | Non
         if application.stage not in FILE_FIELDS[name]:
             raise ApplicationRefused(
                 _("The %(document)s can no longer be replaced at the stage “%(stage)s”.")
-                % {"document": Application._meta.get_field(name).verbose_name,
-                   "stage": application.get_stage_display()})
+                % {
+                    "document": Application._meta.get_field(name).verbose_name,
+                    "stage": application.get_stage_display(),
+                }
+            )
         getattr(application, name).save(upload.name, upload, save=False)
         changed.append(name)
         if name == "test_recording":
@@ -115,10 +139,14 @@ def application_update(*, actor, application_id: int, scenarios: list[str] | Non
             changed += ["test_recording_checked_at", "test_recording_checked_by"]
     if not changed:
         return application
-    labels = [str(Application._meta.get_field(n).verbose_name) for n in changed
-              if not n.startswith("test_recording_checked")]
-    _record(application, actor=actor,
-            reason=_("Edited: %(fields)s") % {"fields": ", ".join(labels)})
+    labels = [
+        str(Application._meta.get_field(n).verbose_name)
+        for n in changed
+        if not n.startswith("test_recording_checked")
+    ]
+    _record(
+        application, actor=actor, reason=_("Edited: %(fields)s") % {"fields": ", ".join(labels)}
+    )
     application.save(update_fields=changed + ["updated_at"])
     return application
 
@@ -143,10 +171,21 @@ def application_submit(*, actor, application_id: int) -> Application:
     start = taipei_date(now)
     application.expected_earliest = add_working_days(start, ONBOARDING_WORKING_DAYS[0])
     application.expected_latest = add_working_days(start, ONBOARDING_WORKING_DAYS[1])
-    _record(application, actor=actor,
-            reason=_("Resubmitted for review") if resubmission else _("Submitted for review"))
-    application.save(update_fields=["stage", "submitted_at", "stage_changed_at",
-                                    "expected_earliest", "expected_latest", "updated_at"])
+    _record(
+        application,
+        actor=actor,
+        reason=_("Resubmitted for review") if resubmission else _("Submitted for review"),
+    )
+    application.save(
+        update_fields=[
+            "stage",
+            "submitted_at",
+            "stage_changed_at",
+            "expected_earliest",
+            "expected_latest",
+            "updated_at",
+        ]
+    )
     return application
 
 
@@ -156,8 +195,9 @@ def _check_transition(application: Application, target: str) -> None:
 
 
 @transaction.atomic
-def application_transition(*, actor, application_id: int, target: str,
-                           reason: str = "") -> Application:
+def application_transition(
+    *, actor, application_id: int, target: str, reason: str = ""
+) -> Application:
     """A LINE reviewer moves an application: to its next stage, rejected (reason required),
     suspended or reinstated (reason required). Each change is in the history with who, when
     and why."""
@@ -170,19 +210,23 @@ def application_transition(*, actor, application_id: int, target: str,
         raise ApplicationRefused(_("Unknown stage."))
     _check_transition(application, target)
     if target in (Stage.REJECTED, Stage.SUSPENDED) or (
-            application.stage == Stage.SUSPENDED and target == Stage.LIVE):
+        application.stage == Stage.SUSPENDED and target == Stage.LIVE
+    ):
         if not reason:
-            raise ApplicationRefused(_("A written reason is required to reject, suspend or "
-                                       "reinstate."))
+            raise ApplicationRefused(
+                _("A written reason is required to reject, suspend or reinstate.")
+            )
     update = ["stage", "stage_changed_at", "review_reason", "updated_at"]
     now = timezone.now()
     if target == Stage.TESTING and not (application.purchase_agreement and application.nda):
-        raise ApplicationRefused(_("The signed purchase agreement and NDA must be on file before "
-                                   "testing."))
+        raise ApplicationRefused(
+            _("The signed purchase agreement and NDA must be on file before testing.")
+        )
     if target == Stage.LIVE and application.stage == Stage.TESTING:
         if not application.test_recording:
-            raise ApplicationRefused(_("The recording of the test must be uploaded and checked "
-                                       "before going live."))
+            raise ApplicationRefused(
+                _("The recording of the test must be uploaded and checked before going live.")
+            )
         application.test_recording_checked_at = now
         application.test_recording_checked_by = actor
         update += ["test_recording_checked_at", "test_recording_checked_by"]
@@ -205,25 +249,28 @@ def application_advance(*, actor, application_id: int, reason: str = "") -> Appl
     """Scenario review → contract → testing → live."""
     stage = Application.objects.values_list("stage", flat=True).get(pk=application_id)
     if stage not in Application.NEXT:
-        raise ApplicationRefused(_("Only an application under review can move to its next "
-                                   "stage."))
-    return application_transition(actor=actor, application_id=application_id,
-                                  target=Application.NEXT[stage], reason=reason)
+        raise ApplicationRefused(_("Only an application under review can move to its next stage."))
+    return application_transition(
+        actor=actor, application_id=application_id, target=Application.NEXT[stage], reason=reason
+    )
 
 
 def application_reject(*, actor, application_id: int, reason: str) -> Application:
-    return application_transition(actor=actor, application_id=application_id,
-                                  target=Stage.REJECTED, reason=reason)
+    return application_transition(
+        actor=actor, application_id=application_id, target=Stage.REJECTED, reason=reason
+    )
 
 
 def application_suspend(*, actor, application_id: int, reason: str) -> Application:
-    return application_transition(actor=actor, application_id=application_id,
-                                  target=Stage.SUSPENDED, reason=reason)
+    return application_transition(
+        actor=actor, application_id=application_id, target=Stage.SUSPENDED, reason=reason
+    )
 
 
 def application_reinstate(*, actor, application_id: int, reason: str) -> Application:
     stage = Application.objects.values_list("stage", flat=True).get(pk=application_id)
     if stage != Stage.SUSPENDED:
         raise ApplicationRefused(_("Only a suspended application can be reinstated."))
-    return application_transition(actor=actor, application_id=application_id,
-                                  target=Stage.LIVE, reason=reason)
+    return application_transition(
+        actor=actor, application_id=application_id, target=Stage.LIVE, reason=reason
+    )

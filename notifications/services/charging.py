@@ -70,14 +70,19 @@ def notices_finish() -> int:
         done += len(charged)
 
     _in_locked_chunks(
-        Notice.objects.filter(state=Notice.State.DELIVERED, charged_at__isnull=True)
-        .values_list("pk", "account_id", "line_day", "accepted_at"),
-        FINISH_CHUNK, pk_of=lambda row: row[0], handle=finish)
+        Notice.objects.filter(state=Notice.State.DELIVERED, charged_at__isnull=True).values_list(
+            "pk", "account_id", "line_day", "accepted_at"
+        ),
+        FINISH_CHUNK,
+        pk_of=lambda row: row[0],
+        handle=finish,
+    )
     return done
 
 
-def _bill_delivered(account_id: int, ids: list[int], deliveries: list[tuple],
-                    now: datetime) -> None:
+def _bill_delivered(
+    account_id: int, ids: list[int], deliveries: list[tuple], now: datetime
+) -> None:
     """Charge delivered notices ``ids`` (``deliveries``: their ``(line_day, accepted_at)``) and
     queue their webhooks; the ledger row's dedupe key is derived from the ids."""
     digest = hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:40]
@@ -99,5 +104,10 @@ def _charge(account_id: int, deliveries: list[tuple], *, dedupe: str) -> None:
         key = f"{dedupe}:{day:%Y%m%d}"
         if len(key) > 64:
             key = "lon:" + hashlib.sha1(key.encode()).hexdigest()
-        billing.usage_record(account_id=account_id, kind=UsageRecord.Kind.NOTIFICATION,
-                             recipients=len(moments), sent_at=min(moments), dedupe_key=key)
+        billing.usage_record(
+            account_id=account_id,
+            kind=UsageRecord.Kind.NOTIFICATION,
+            recipients=len(moments),
+            sent_at=min(moments),
+            dedupe_key=key,
+        )

@@ -21,24 +21,31 @@ def notices_purge(*, now: datetime | None = None) -> int:
     busy = WebhookDelivery.objects.filter(
         state__in=[WebhookDelivery.State.QUEUED, WebhookDelivery.State.RETRYING]
     ).values("notice_id")
-    return (Notice.objects.filter(settled_at__lt=now - RETENTION, purged_at__isnull=True)
-            .exclude(pk__in=busy)
-            .update(line_hash_secret="", values_secret="", purged_at=now))
+    return (
+        Notice.objects.filter(settled_at__lt=now - RETENTION, purged_at__isnull=True)
+        .exclude(pk__in=busy)
+        .update(line_hash_secret="", values_secret="", purged_at=now)
+    )
 
 
 # --- Export of failed notices (SMS fallback) --------------------------------------------------
 
 
 @transaction.atomic
-def failed_notices_export(*, actor, account_ids: list[int] | None = None,
-                          notice_ids: list[int] | None = None) -> list[dict]:
+def failed_notices_export(
+    *, actor, account_ids: list[int] | None = None, notice_ids: list[int] | None = None
+) -> list[dict]:
     """The failed notices the actor may export (Admins of the organization the account is
     linked to), as ``{"hash", "tag", "reason", "accepted_at", "account_id"}``; each export is
     recorded (who, when, which accounts, how many). Purged notices have no hash any more."""
     if not permissions.can(actor, Action.EXPORT_NOTICES):
         permissions.require(actor, Action.EXPORT_NOTICES)
-    queryset = permissions.visible(actor, Notice.objects.filter(state=Notice.State.FAILED),
-                                   Action.EXPORT_NOTICES, account_path="account")
+    queryset = permissions.visible(
+        actor,
+        Notice.objects.filter(state=Notice.State.FAILED),
+        Action.EXPORT_NOTICES,
+        account_path="account",
+    )
     if account_ids is not None:
         queryset = queryset.filter(account_id__in=account_ids)
     if notice_ids is not None:
@@ -47,10 +54,19 @@ def failed_notices_export(*, actor, account_ids: list[int] | None = None,
     accounts = set()
     for notice in queryset.order_by("accepted_at", "pk").iterator(chunk_size=5000):
         accounts.add(notice.account_id)
-        rows.append({"hash": crypto.decrypt(notice.line_hash_secret),
-                     "tag": notice.delivery_tag, "reason": notice.reason,
-                     "accepted_at": notice.accepted_at.isoformat(),
-                     "account_id": notice.account_id})
-    FailedNoticeExport.objects.create(exported_by=actor, exported_at=timezone.now(),
-                                      account_ids=sorted(accounts), notice_count=len(rows))
+        rows.append(
+            {
+                "hash": crypto.decrypt(notice.line_hash_secret),
+                "tag": notice.delivery_tag,
+                "reason": notice.reason,
+                "accepted_at": notice.accepted_at.isoformat(),
+                "account_id": notice.account_id,
+            }
+        )
+    FailedNoticeExport.objects.create(
+        exported_by=actor,
+        exported_at=timezone.now(),
+        account_ids=sorted(accounts),
+        notice_count=len(rows),
+    )
     return rows

@@ -19,23 +19,37 @@ MAX_BUBBLES_COUNTED = 3  # per recipient, up to 3 bubbles count as one message
 def _audience_id(recipient: dict) -> int:
     audience_id = recipient.get("audienceGroupId")
     if recipient.get("type") != "audience" or not (
-            type(audience_id) is int and 0 < audience_id <= INT64_MAX):
-        raise NarrowcastRefused("The request has 1 error(s)", problems=[
-            ("only an audience recipient with its audienceGroupId is supported", "recipient")])
+        type(audience_id) is int and 0 < audience_id <= INT64_MAX
+    ):
+        raise NarrowcastRefused(
+            "The request has 1 error(s)",
+            problems=[
+                ("only an audience recipient with its audienceGroupId is supported", "recipient")
+            ],
+        )
     return audience_id
 
 
 def _cap(limit: dict | None) -> int | None:
     cap = (limit or {}).get("max")
     if cap is not None and (type(cap) is not int or not 1 <= cap <= INT64_MAX):
-        raise NarrowcastRefused("The request has 1 error(s)",
-                                problems=[("must be greater than or equal to 1", "limit.max")])
+        raise NarrowcastRefused(
+            "The request has 1 error(s)",
+            problems=[("must be greater than or equal to 1", "limit.max")],
+        )
     return cap
 
 
-def narrowcast_send(*, account_id: int, channel_id: int, recipient: dict, messages: list,
-                    limit: dict | None = None, retry_key: uuid.UUID | None = None,
-                    request_id: str = ""):
+def narrowcast_send(
+    *,
+    account_id: int,
+    channel_id: int,
+    recipient: dict,
+    messages: list,
+    limit: dict | None = None,
+    retry_key: uuid.UUID | None = None,
+    request_id: str = "",
+):
     """Send ``messages`` to the audience ``recipient`` names, for the channel ``channel_id`` of
     ``account_id``: the audience must be the account's own or shared with it
     (``audiences.selectors.audience_usable_by_channel``) and ready, and reach at least
@@ -55,29 +69,42 @@ def narrowcast_send(*, account_id: int, channel_id: int, recipient: dict, messag
     audience_id = _audience_id(recipient)
     audience = audience_selectors.audience_by_id(audience_id)
     if audience is None:
-        raise NarrowcastRefused("audience group not found", problems=[
-            ("AUDIENCE_GROUP_NOT_FOUND", "recipient.audienceGroupId")])
-    if not audience_selectors.audience_usable_by_channel(account_id=account_id,
-                                                         audience=audience):
-        raise NarrowcastRefused("This audience group is not available to this channel.",
-                                status=403)
+        raise NarrowcastRefused(
+            "audience group not found",
+            problems=[("AUDIENCE_GROUP_NOT_FOUND", "recipient.audienceGroupId")],
+        )
+    if not audience_selectors.audience_usable_by_channel(account_id=account_id, audience=audience):
+        raise NarrowcastRefused("This audience group is not available to this channel.", status=403)
     if audience.status != Audience.Status.READY:
-        raise NarrowcastRefused("The audience group is not ready.", problems=[
-            (audience.status.upper(), "recipient.audienceGroupId")])
+        raise NarrowcastRefused(
+            "The audience group is not ready.",
+            problems=[(audience.status.upper(), "recipient.audienceGroupId")],
+        )
     reachable = audience_selectors.reachable_count(audience=audience, account_id=account_id)
     if reachable < MIN_NARROWCAST_RECIPIENTS:
         raise NarrowcastRefused(
             f"The audience is too small to send to: at least {MIN_NARROWCAST_RECIPIENTS} "
             f"members must be friends of this account who have not blocked it (it has "
             f"{reachable}).",
-            problems=[("AUDIENCE_GROUP_AUDIENCE_INSUFFICIENT", "recipient.audienceGroupId")])
+            problems=[("AUDIENCE_GROUP_AUDIENCE_INSUFFICIENT", "recipient.audienceGroupId")],
+        )
     cap = _cap(limit)
     try:
-        with retry_keys.claimed(channel_id=channel_id, key=retry_key,
-                                endpoint=RetryKey.Endpoint.NARROWCAST, request_id=request_id):
-            return billing.usage_send(account_id=account_id, kind=UsageRecord.Kind.NARROWCAST,
-                                      recipients=reachable, cap=cap, sent_at=timezone.now(),
-                                      bubbles=min(len(messages), MAX_BUBBLES_COUNTED))
+        with retry_keys.claimed(
+            channel_id=channel_id,
+            key=retry_key,
+            endpoint=RetryKey.Endpoint.NARROWCAST,
+            request_id=request_id,
+        ):
+            return billing.usage_send(
+                account_id=account_id,
+                kind=UsageRecord.Kind.NARROWCAST,
+                recipients=reachable,
+                cap=cap,
+                sent_at=timezone.now(),
+                bubbles=min(len(messages), MAX_BUBBLES_COUNTED),
+            )
     except QuotaExceeded as exc:
-        raise NarrowcastRefused("You have reached your monthly limit.", status=429,
-                                problems=[(exc.message, None)]) from exc
+        raise NarrowcastRefused(
+            "You have reached your monthly limit.", status=429, problems=[(exc.message, None)]
+        ) from exc

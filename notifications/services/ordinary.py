@@ -14,7 +14,9 @@ def push_refusals(*, account_id: int, user_ids: Iterable[str]) -> list[str]:
     from audiences.models import Friendship
 
     ids = list(dict.fromkeys(user_ids))
-    friends = set(Friendship.objects.filter(account_id=account_id, line_user__user_id__in=ids,
-                                            state__in=Friendship.REACHABLE)
-                  .values_list("line_user__user_id", flat=True))
+    friends = set(
+        Friendship.objects.filter(
+            account_id=account_id, line_user__user_id__in=ids, state__in=Friendship.REACHABLE
+        ).values_list("line_user__user_id", flat=True)
+    )
     return [uid for uid in ids if uid not in friends]

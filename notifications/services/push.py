@@ -53,13 +53,18 @@ def _build_sender(account_id: int) -> Sender:
     except SendRefused as exc:
         refusal = (exc.message, list(exc.details))
     application = Application.objects.filter(account_id=account_id).only("stage").first()
-    versions = (TemplateVersion.objects.select_related("template")
-                .filter(template__account_id=account_id, status=TemplateVersion.Status.APPROVED)
-                .order_by("-reviewed_at", "-pk"))
-    return Sender(account_id=account_id,
-                  live=application is not None and application.stage == Stage.LIVE,
-                  refusal=refusal, period=line_period(now),
-                  versions=tuple((v, template_pattern(v)) for v in versions))
+    versions = (
+        TemplateVersion.objects.select_related("template")
+        .filter(template__account_id=account_id, status=TemplateVersion.Status.APPROVED)
+        .order_by("-reviewed_at", "-pk")
+    )
+    return Sender(
+        account_id=account_id,
+        live=application is not None and application.stage == Stage.LIVE,
+        refusal=refusal,
+        period=line_period(now),
+        versions=tuple((v, template_pattern(v)) for v in versions),
+    )
 
 
 _senders = generations.StampedCache("lon-senders")
@@ -93,17 +98,20 @@ def _user_state(account_id: int, phone_hash: str) -> UserState | None:
     from audiences.models import Friendship, LineUser
 
     users, friendships = LineUser._meta.db_table, Friendship._meta.db_table
-    row = hotsql.fetchone(f"SELECT u.notification_consent, u.sms_verified_at, f.state"
-                          f" FROM {users} u LEFT JOIN {friendships} f ON f.line_user_id = u.id"
-                          f" AND f.account_id = %s WHERE u.phone_hash = %s",
-                          [account_id, phone_hash])
+    row = hotsql.fetchone(
+        f"SELECT u.notification_consent, u.sms_verified_at, f.state"
+        f" FROM {users} u LEFT JOIN {friendships} f ON f.line_user_id = u.id"
+        f" AND f.account_id = %s WHERE u.phone_hash = %s",
+        [account_id, phone_hash],
+    )
     if row is None:
         return None
     return UserState(row[0], hotsql.aware(row[1]), row[2])
 
 
-def notice_push(*, sender: Sender, version: TemplateVersion, values: dict, to: str,
-                delivery_tag: str = "") -> tuple[int, str]:
+def notice_push(
+    *, sender: Sender, version: TemplateVersion, values: dict, to: str, delivery_tag: str = ""
+) -> tuple[int, str]:
     """Accept one phone-number push for ``sender``'s account with an approved ``version``
     (``template_match``): judged at once, recorded with one INSERT. Returns ``(notice id,
     state)``. Raises ``SendRefused`` (nothing recorded) for every bad input. A delivered notice
@@ -115,13 +123,24 @@ def notice_push(*, sender: Sender, version: TemplateVersion, values: dict, to: s
     global _keyed
     if _keyed is None or _keyed[0] != settings.PII_HASH_KEY:
         _keyed = (settings.PII_HASH_KEY, _keyed_hasher())
-    prepared = _prepare(version, {"to": to, "values": values, "delivery_tag": delivery_tag},
-                        _keyed[1])
+    prepared = _prepare(
+        version, {"to": to, "values": values, "delivery_tag": delivery_tag}, _keyed[1]
+    )
     now = timezone.now()
-    judged = judge(_user_state(sender.account_id, prepared.phone_hash), exempt=version.exempt,
-                   at=now)
-    row = _notice_row(sender.account_id, version, prepared, judged, now=now, day=line_day(now),
-                      request_id=uuid.uuid4(), actor_id=None, charged=False)
+    judged = judge(
+        _user_state(sender.account_id, prepared.phone_hash), exempt=version.exempt, at=now
+    )
+    row = _notice_row(
+        sender.account_id,
+        version,
+        prepared,
+        judged,
+        now=now,
+        day=line_day(now),
+        request_id=uuid.uuid4(),
+        actor_id=None,
+        charged=False,
+    )
     delivered = judged[0] == Notice.State.DELIVERED
     if delivered and not settings.CELERY_TASK_ALWAYS_EAGER:
         # Before the INSERT: a broker out of reach refuses the push with nothing recorded

@@ -15,22 +15,64 @@ from .common import INSERT_BATCH
 from .rules import Prepared
 
 
-def _notice_row(account_id: int, version: TemplateVersion, p: Prepared, judged: tuple, *,
-                now: datetime, day, request_id: uuid.UUID, actor_id, charged: bool) -> tuple:
+def _notice_row(
+    account_id: int,
+    version: TemplateVersion,
+    p: Prepared,
+    judged: tuple,
+    *,
+    now: datetime,
+    day,
+    request_id: uuid.UUID,
+    actor_id,
+    charged: bool,
+) -> tuple:
     """One notice row (``NOTICE_COLUMNS``) for a judged recipient."""
     state, reason, flow = judged
     pending = state == Notice.State.PENDING
     delivered = state == Notice.State.DELIVERED
-    return (account_id, version.pk, request_id, p.phone_hash, crypto.encrypt(p.line_hash),
-            crypto.encrypt_json(p.values) if pending and p.values else "", p.delivery_tag,
-            state, reason, flow, now, day, now + SETTLE_WINDOW, now if delivered else None,
-            None if pending else now, now if delivered and charged else None, None, actor_id)
+    return (
+        account_id,
+        version.pk,
+        request_id,
+        p.phone_hash,
+        crypto.encrypt(p.line_hash),
+        crypto.encrypt_json(p.values) if pending and p.values else "",
+        p.delivery_tag,
+        state,
+        reason,
+        flow,
+        now,
+        day,
+        now + SETTLE_WINDOW,
+        now if delivered else None,
+        None if pending else now,
+        now if delivered and charged else None,
+        None,
+        actor_id,
+    )
 
 
-NOTICE_COLUMNS = ("account_id", "template_version_id", "request_id", "phone_hash",
-                  "line_hash_secret", "values_secret", "delivery_tag", "state", "reason",
-                  "user_flow", "accepted_at", "line_day", "deadline_at", "delivered_at",
-                  "settled_at", "charged_at", "purged_at", "sent_by_id")
+NOTICE_COLUMNS = (
+    "account_id",
+    "template_version_id",
+    "request_id",
+    "phone_hash",
+    "line_hash_secret",
+    "values_secret",
+    "delivery_tag",
+    "state",
+    "reason",
+    "user_flow",
+    "accepted_at",
+    "line_day",
+    "deadline_at",
+    "delivered_at",
+    "settled_at",
+    "charged_at",
+    "purged_at",
+    "sent_by_id",
+)
 
 
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
@@ -58,8 +100,11 @@ def _insert_notices(rows: list[tuple]) -> list[int]:
         return [n.pk for n in notices]
     table = connection.ops.quote_name(Notice._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{Notice._meta.db_table}', 'id'))"
-                       " FROM generate_series(1, %s)", [len(rows)])
+        cursor.execute(
+            f"SELECT nextval(pg_get_serial_sequence('{Notice._meta.db_table}', 'id'))"
+            " FROM generate_series(1, %s)",
+            [len(rows)],
+        )
         ids = [row[0] for row in cursor.fetchall()]
         columns = ", ".join(connection.ops.quote_name(c) for c in ("id", *NOTICE_COLUMNS))
         with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
@@ -96,5 +141,6 @@ def _insert_notice(row: tuple) -> int:
         marks = ", ".join(["%s"] * len(NOTICE_COLUMNS))
         sql = _insert_sql[connection.vendor] = (
             f"INSERT INTO {ops.quote_name(Notice._meta.db_table)} ({columns}) VALUES ({marks})"
-            f" RETURNING id")
+            f" RETURNING id"
+        )
     return hotsql.fetchone(sql, [_db_value(v, ops) for v in row])[0]

@@ -77,12 +77,20 @@ def line_hash_of(to) -> str:
     looks_hashed = len(value) >= 32 and set(value) <= hexdigits and not value.isdigit()
     if looks_hashed or len(value) == 64 and set(value) <= hexdigits:
         if len(value) != 64:
-            raise SendRefused(_("“%(value)s” is not a SHA-256 hash: it must be 64 hexadecimal "
-                                "characters (it has %(count)d).")
-                              % {"value": value, "count": len(value)})
+            raise SendRefused(
+                _(
+                    "“%(value)s” is not a SHA-256 hash: it must be 64 hexadecimal "
+                    "characters (it has %(count)d)."
+                )
+                % {"value": value, "count": len(value)}
+            )
         if not pii.is_sha256_hex(value):
-            raise SendRefused(_("The hash must be written in lower-case hexadecimal (SHA-256 of "
-                                "the E.164 number with its +)."))
+            raise SendRefused(
+                _(
+                    "The hash must be written in lower-case hexadecimal (SHA-256 of "
+                    "the E.164 number with its +)."
+                )
+            )
         return value
     try:
         return pii.sha256_hex(e164_of(value))
@@ -96,11 +104,14 @@ def delivery_tag_problem(tag) -> str | None:
     if not isinstance(tag, str):
         return _("The delivery tag must be text.")
     if not TAG_MIN <= len(tag) <= TAG_MAX:
-        return (_("The delivery tag must be %(min)d to %(max)d characters long (it has "
-                  "%(count)d).") % {"min": TAG_MIN, "max": TAG_MAX, "count": len(tag)})
+        return _(
+            "The delivery tag must be %(min)d to %(max)d characters long (it has %(count)d)."
+        ) % {"min": TAG_MIN, "max": TAG_MAX, "count": len(tag)}
     if any(not (0x20 <= ord(c) <= 0x7E) for c in tag):
-        return _("The delivery tag may contain only printable ASCII characters (it travels in "
-                 "the X-Line-Delivery-Tag header).")
+        return _(
+            "The delivery tag may contain only printable ASCII characters (it travels in "
+            "the X-Line-Delivery-Tag header)."
+        )
     return None
 
 
@@ -110,7 +121,7 @@ def template_pattern(version: TemplateVersion) -> re.Pattern:
     text = f"{version.title}\n{version.body}"
     parts, seen, position = [], set(), 0
     for match in rendering.PLACEHOLDER.finditer(text):
-        parts.append(re.escape(text[position:match.start()]))
+        parts.append(re.escape(text[position : match.start()]))
         name = match.group(1)
         parts.append(f"(?P={name})" if name in seen else f"(?P<{name}>.+?)")
         seen.add(name)

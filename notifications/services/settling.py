@@ -23,8 +23,9 @@ class SettleResult:
     still_pending: int = 0
 
 
-def notices_settle(*, now: datetime | None = None,
-                   phone_hashes: Iterable[str] | None = None) -> SettleResult:
+def notices_settle(
+    *, now: datetime | None = None, phone_hashes: Iterable[str] | None = None
+) -> SettleResult:
     """Re-judge pending notices (all, or those of ``phone_hashes``): a user who consented,
     verified by SMS or unblocked within the 24 hours receives the notice (charged, webhook
     sent); past the 24 hours the notice fails with its reason. Values are cleared once settled.
@@ -38,10 +39,22 @@ def notices_settle(*, now: datetime | None = None,
         base = base.filter(phone_hash__in=list(phone_hashes))
     _in_locked_chunks(
         base.select_related("template_version").only(
-            "pk", "account_id", "phone_hash", "state", "reason", "user_flow", "accepted_at",
-            "line_day", "deadline_at", "template_version__exempt", "request_id"),
-        SETTLE_CHUNK, pk_of=lambda notice: notice.pk,
-        handle=lambda chunk: _settle_chunk(chunk, now, result))
+            "pk",
+            "account_id",
+            "phone_hash",
+            "state",
+            "reason",
+            "user_flow",
+            "accepted_at",
+            "line_day",
+            "deadline_at",
+            "template_version__exempt",
+            "request_id",
+        ),
+        SETTLE_CHUNK,
+        pk_of=lambda notice: notice.pk,
+        handle=lambda chunk: _settle_chunk(chunk, now, result),
+    )
     return result
 
 
@@ -49,15 +62,26 @@ def _settle_chunk(chunk: list[Notice], now: datetime, result: SettleResult) -> N
     by_account: dict[int, list[Notice]] = defaultdict(list)
     for notice in chunk:
         by_account[notice.account_id].append(notice)
-    changed, fields = [], ["state", "reason", "user_flow", "delivered_at", "settled_at",
-                           "values_secret", "charged_at"]
+    changed, fields = (
+        [],
+        [
+            "state",
+            "reason",
+            "user_flow",
+            "delivered_at",
+            "settled_at",
+            "values_secret",
+            "charged_at",
+        ],
+    )
     for account_id, notices in by_account.items():
         states = user_states(account_id=account_id, phone_hashes=[n.phone_hash for n in notices])
         delivered = []
         for notice in notices:
             at = min(now, notice.deadline_at)
-            state, reason, flow = judge(states.get(notice.phone_hash),
-                                        exempt=notice.template_version.exempt, at=at)
+            state, reason, flow = judge(
+                states.get(notice.phone_hash), exempt=notice.template_version.exempt, at=at
+            )
             if state == Notice.State.DELIVERED:
                 notice.state, notice.reason, notice.user_flow = state, "", ""
                 notice.delivered_at = at
@@ -79,7 +103,11 @@ def _settle_chunk(chunk: list[Notice], now: datetime, result: SettleResult) -> N
                 continue
             changed.append(notice)
         if delivered:
-            _bill_delivered(account_id, [n.pk for n in delivered],
-                            [(n.line_day, n.accepted_at) for n in delivered], now)
+            _bill_delivered(
+                account_id,
+                [n.pk for n in delivered],
+                [(n.line_day, n.accepted_at) for n in delivered],
+                now,
+            )
     if changed:
         Notice.objects.bulk_update(changed, fields, batch_size=SETTLE_CHUNK)

@@ -1,6 +1,5 @@
 """Templates and their versions: create, revise, submit, review (docs/notifications.md)."""
 
-
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,28 +20,45 @@ from .common import _lock, _record
 def _content(data: dict) -> rendering.Content:
     unknown = set(data) - set(rendering.CONTENT_FIELDS)
     if unknown:
-        raise TemplateRefused(_("Unknown template attributes: %(names)s.")
-                              % {"names": ", ".join(sorted(unknown))})
-    defaults = {"placeholders": [], "fields": [], "cta_label": "", "cta_kind": "",
-                "cta_url": "", "exempt": False, "service_type": "", "utility": "",
-                "promotional_points": False, "title": "", "body": "", "scenario": ""}
+        raise TemplateRefused(
+            _("Unknown template attributes: %(names)s.") % {"names": ", ".join(sorted(unknown))}
+        )
+    defaults = {
+        "placeholders": [],
+        "fields": [],
+        "cta_label": "",
+        "cta_kind": "",
+        "cta_url": "",
+        "exempt": False,
+        "service_type": "",
+        "utility": "",
+        "promotional_points": False,
+        "title": "",
+        "body": "",
+        "scenario": "",
+    }
     defaults.update({k: v for k, v in data.items() if v is not None})
     for key in ("title", "body", "cta_label", "cta_url"):
         defaults[key] = (defaults[key] or "").strip()
     content = rendering.Content(**defaults)
     problems = rendering.content_problems(content)
     if problems:
-        raise TemplateRefused(_("This template breaks the notification-message rules."),
-                              details=problems)
+        raise TemplateRefused(
+            _("This template breaks the notification-message rules."), details=problems
+        )
     return content
 
 
-def _new_version(template: Template, content: rendering.Content, number: int, actor
-                 ) -> TemplateVersion:
-    version = TemplateVersion(template=template, number=number, created_by=actor,
-                              prescreen_flags=rendering.prescreen(content),
-                              **{name: getattr(content, name)
-                                 for name in rendering.CONTENT_FIELDS})
+def _new_version(
+    template: Template, content: rendering.Content, number: int, actor
+) -> TemplateVersion:
+    version = TemplateVersion(
+        template=template,
+        number=number,
+        created_by=actor,
+        prescreen_flags=rendering.prescreen(content),
+        **{name: getattr(content, name) for name in rendering.CONTENT_FIELDS},
+    )
     _record(version, actor=actor, reason=_("Version %(number)d created") % {"number": number})
     version.save()
     return version
@@ -60,8 +76,9 @@ def template_create(*, actor, account_id: int, name: str, content: dict) -> Temp
     if not name:
         raise TemplateRefused(_("A template needs a name."))
     if Template.objects.filter(account=account, name=name).exists():
-        raise TemplateRefused(_("This Official Account already has a template named "
-                                "“%(name)s”.") % {"name": name})
+        raise TemplateRefused(
+            _("This Official Account already has a template named “%(name)s”.") % {"name": name}
+        )
     parsed = _content(content)
     template = Template(account=account, name=name, created_by=actor)
     _record(template, actor=actor, reason=_("Template created"))
@@ -92,8 +109,9 @@ def template_submit(*, actor, version_id: int) -> TemplateVersion:
     if version.status == TemplateVersion.Status.PENDING:
         return version
     if version.status != TemplateVersion.Status.DRAFT:
-        raise TemplateRefused(_("Only a draft version can be submitted; change the template to "
-                                "make a new version."))
+        raise TemplateRefused(
+            _("Only a draft version can be submitted; change the template to make a new version.")
+        )
     version.status = TemplateVersion.Status.PENDING
     version.submitted_at = timezone.now()
     version.prescreen_flags = rendering.prescreen(rendering.Content.of(version))
@@ -103,8 +121,7 @@ def template_submit(*, actor, version_id: int) -> TemplateVersion:
 
 
 @transaction.atomic
-def template_review(*, actor, version_id: int, decision: str, reason: str = ""
-                    ) -> TemplateVersion:
+def template_review(*, actor, version_id: int, decision: str, reason: str = "") -> TemplateVersion:
     """A LINE reviewer approves or rejects (with a reason) a pending version. Approving
     supersedes the template's previously approved version."""
     permissions.require(actor, Action.REVIEW_NOTIFICATIONS)
@@ -119,19 +136,27 @@ def template_review(*, actor, version_id: int, decision: str, reason: str = ""
     if decision == status.APPROVED:
         content = rendering.Content.of(version)
         problems = rendering.content_problems(content)
-        undeclared = [f["text"] for f in rendering.prescreen(content)
-                      if f["kind"] == rendering.UNDECLARED]
+        undeclared = [
+            f["text"] for f in rendering.prescreen(content) if f["kind"] == rendering.UNDECLARED
+        ]
         if undeclared:
-            problems.append(_("Placeholders not declared: %(names)s.")
-                            % {"names": ", ".join(dict.fromkeys(undeclared))})
+            problems.append(
+                _("Placeholders not declared: %(names)s.")
+                % {"names": ", ".join(dict.fromkeys(undeclared))}
+            )
         if problems:
             raise TemplateRefused(_("This version cannot be approved."), details=problems)
-        for old in _lock(TemplateVersion.objects).filter(template_id=version.template_id,
-                                                         status=status.APPROVED):
+        for old in _lock(TemplateVersion.objects).filter(
+            template_id=version.template_id, status=status.APPROVED
+        ):
             old.status = status.SUPERSEDED
-            _record(old, actor=actor, reason=_("Superseded by version %(number)d")
-                    % {"number": version.number})
+            _record(
+                old,
+                actor=actor,
+                reason=_("Superseded by version %(number)d") % {"number": version.number},
+            )
             old.save(update_fields=["status"])
-    reviews.review_record(version, decision=decision, reason=reason, actor=actor,
-                          update_fields=())  # a version has no updated_at
+    reviews.review_record(
+        version, decision=decision, reason=reason, actor=actor, update_fields=()
+    )  # a version has no updated_at
     return version

@@ -59,24 +59,35 @@ def _queue_webhooks(account_id: int, notice_ids: list[int], now: datetime) -> No
         return
     from lbm.models import Channel
 
-    url = Channel.objects.filter(account_id=account_id).values_list("webhook_url",
-                                                                      flat=True).first()
+    url = (
+        Channel.objects.filter(account_id=account_id).values_list("webhook_url", flat=True).first()
+    )
     if not url:
         return
     rows = WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(notice_id=pk, account_id=account_id, webhook_event_id=new_event_id(now),
-                         created_at=now) for pk in notice_ids], batch_size=INSERT_BATCH)
+        [
+            WebhookDelivery(
+                notice_id=pk,
+                account_id=account_id,
+                webhook_event_id=new_event_id(now),
+                created_at=now,
+            )
+            for pk in notice_ids
+        ],
+        batch_size=INSERT_BATCH,
+    )
     ids = [row.pk for row in rows]
     from ..tasks import deliver_webhook, fan_out_webhooks
 
     # Outbox rows in this transaction, published after commit (docs/reliability.md#the-outbox).
     for start in range(0, len(ids), FAN_OUT_CHUNK):
-        chunk = ids[start:start + FAN_OUT_CHUNK]
+        chunk = ids[start : start + FAN_OUT_CHUNK]
         if len(chunk) == 1:
             outbox.enqueue(deliver_webhook, {"delivery_id": chunk[0]}, reason="delivery webhook")
         else:
-            outbox.enqueue(fan_out_webhooks, {"delivery_ids": chunk},
-                           reason=f"{len(chunk)} delivery webhooks")
+            outbox.enqueue(
+                fan_out_webhooks, {"delivery_ids": chunk}, reason=f"{len(chunk)} delivery webhooks"
+            )
 
 
 def signature(body: bytes, channel_secret: str) -> str:
@@ -92,14 +103,16 @@ def webhook_body(delivery: WebhookDelivery, *, destination: str, redelivery: boo
     notice = delivery.notice
     data = notice.delivery_tag or crypto.decrypt(notice.line_hash_secret)
     event = {
-        "type": "delivery", "mode": "active",
+        "type": "delivery",
+        "mode": "active",
         "timestamp": int(notice.delivered_at.timestamp() * 1000),
         "webhookEventId": delivery.webhook_event_id,
         "deliveryContext": {"isRedelivery": redelivery},
         "delivery": {"data": data},
     }
-    return json.dumps({"destination": destination, "events": [event]},
-                      separators=(",", ":")).encode("utf-8")
+    return json.dumps(
+        {"destination": destination, "events": [event]}, separators=(",", ":")
+    ).encode("utf-8")
 
 
 class WebhookTemporaryError(Exception):
@@ -139,8 +152,11 @@ class _DeadlineStream(httpcore.NetworkStream):
         self._stream.close()
 
     def start_tls(self, ssl_context, server_hostname=None, timeout=None):
-        return _DeadlineStream(self._stream.start_tls(
-            ssl_context, server_hostname, _time_left(timeout, httpcore.ConnectTimeout)))
+        return _DeadlineStream(
+            self._stream.start_tls(
+                ssl_context, server_hostname, _time_left(timeout, httpcore.ConnectTimeout)
+            )
+        )
 
     def get_extra_info(self, info: str):
         return self._stream.get_extra_info(info)
@@ -151,13 +167,22 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._backend = httpcore.SyncBackend()
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        return _DeadlineStream(self._backend.connect_tcp(
-            host, port, _time_left(timeout, httpcore.ConnectTimeout), local_address,
-            socket_options))
+        return _DeadlineStream(
+            self._backend.connect_tcp(
+                host,
+                port,
+                _time_left(timeout, httpcore.ConnectTimeout),
+                local_address,
+                socket_options,
+            )
+        )
 
     def connect_unix_socket(self, path, timeout=None, socket_options=None):
-        return _DeadlineStream(self._backend.connect_unix_socket(
-            path, _time_left(timeout, httpcore.ConnectTimeout), socket_options))
+        return _DeadlineStream(
+            self._backend.connect_unix_socket(
+                path, _time_left(timeout, httpcore.ConnectTimeout), socket_options
+            )
+        )
 
     def sleep(self, seconds: float) -> None:
         self._backend.sleep(seconds)
@@ -178,11 +203,22 @@ def webhook_client() -> httpx.Client:
     no proxy from the environment."""
     global _client
     if _client is None or _client[0] != os.getpid():
-        transport = _DeadlineTransport(trust_env=False, retries=0, limits=httpx.Limits(
-            max_connections=20, max_keepalive_connections=10, keepalive_expiry=30))
-        _client = (os.getpid(), httpx.Client(
-            transport=transport, follow_redirects=False, trust_env=False,
-            timeout=httpx.Timeout(WEBHOOK_TIMEOUT)))
+        transport = _DeadlineTransport(
+            trust_env=False,
+            retries=0,
+            limits=httpx.Limits(
+                max_connections=20, max_keepalive_connections=10, keepalive_expiry=30
+            ),
+        )
+        _client = (
+            os.getpid(),
+            httpx.Client(
+                transport=transport,
+                follow_redirects=False,
+                trust_env=False,
+                timeout=httpx.Timeout(WEBHOOK_TIMEOUT),
+            ),
+        )
     return _client[1]
 
 
@@ -200,8 +236,9 @@ def _post(url: str, body: bytes, headers: dict) -> tuple[int, bytes]:
             return response.status_code, start[:400]
     except httpx.TimeoutException as exc:
         if time.monotonic() >= _deadline.at - 0.05:  # the deadline, not one slow read
-            raise type(exc)(f"no answer within the webhook's {WEBHOOK_DEADLINE} s "
-                            "deadline") from exc
+            raise type(exc)(
+                f"no answer within the webhook's {WEBHOOK_DEADLINE} s deadline"
+            ) from exc
         raise
     finally:
         _deadline.at = None
@@ -214,14 +251,16 @@ def _claim(delivery_id: int, now) -> int | None:
     claim holds for ``WEBHOOK_CLAIM``. Returns the attempts made before this one, or None when
     the webhook is finished or another execution holds the claim."""
     open_states = (WebhookDelivery.State.QUEUED, WebhookDelivery.State.RETRYING)
-    claimed = (WebhookDelivery.objects
-               .filter(pk=delivery_id, state__in=open_states)
-               .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-               .update(attempts=F("attempts") + 1, claimed_until=now + WEBHOOK_CLAIM))
+    claimed = (
+        WebhookDelivery.objects.filter(pk=delivery_id, state__in=open_states)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(attempts=F("attempts") + 1, claimed_until=now + WEBHOOK_CLAIM)
+    )
     if not claimed:
         return None
-    return WebhookDelivery.objects.filter(pk=delivery_id).values_list(
-        "attempts", flat=True).get() - 1
+    return (
+        WebhookDelivery.objects.filter(pk=delivery_id).values_list("attempts", flat=True).get() - 1
+    )
 
 
 def webhook_attempt(*, delivery_id: int, final: bool = False) -> WebhookDelivery:
@@ -230,8 +269,9 @@ def webhook_attempt(*, delivery_id: int, final: bool = False) -> WebhookDelivery
     when ``final``. A webhook already sent or given up is left alone; one whose attempt another
     execution has claimed raises ``WebhookTemporaryError`` (the retry finds it finished)."""
     now = timezone.now()
-    delivery = (WebhookDelivery.objects.select_related("notice", "account__channel")
-                .get(pk=delivery_id))
+    delivery = WebhookDelivery.objects.select_related("notice", "account__channel").get(
+        pk=delivery_id
+    )
     if delivery.done:
         return delivery
     before = _claim(delivery_id, now)
@@ -295,36 +335,48 @@ def webhooks_sweep(*, now: datetime | None = None) -> dict:
 
     now = now or timezone.now()
     before = now - WEBHOOK_STUCK_AFTER
-    stuck = (WebhookDelivery.objects
-             .filter(state__in=[WebhookDelivery.State.QUEUED, WebhookDelivery.State.RETRYING],
-                     created_at__lt=before)
-             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-             .annotate(last_attempt=Max("attempt_rows__attempted_at"))
-             .filter(Q(last_attempt__isnull=True) | Q(last_attempt__lt=before))
-             .order_by("pk"))
+    stuck = (
+        WebhookDelivery.objects.filter(
+            state__in=[WebhookDelivery.State.QUEUED, WebhookDelivery.State.RETRYING],
+            created_at__lt=before,
+        )
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .annotate(last_attempt=Max("attempt_rows__attempted_at"))
+        .filter(Q(last_attempt__isnull=True) | Q(last_attempt__lt=before))
+        .order_by("pk")
+    )
     result = {"requeued": 0, "failed": 0}
     for delivery in stuck.iterator(chunk_size=500):
         with transaction.atomic():
             if delivery.attempts >= WEBHOOK_MAX_ATTEMPTS:
-                given_up = (WebhookDelivery.objects.filter(
-                    pk=delivery.pk, state__in=[WebhookDelivery.State.QUEUED,
-                                               WebhookDelivery.State.RETRYING])
+                given_up = (
+                    WebhookDelivery.objects.filter(
+                        pk=delivery.pk,
+                        state__in=[WebhookDelivery.State.QUEUED, WebhookDelivery.State.RETRYING],
+                    )
                     .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-                    .update(state=WebhookDelivery.State.FAILED, finished_at=now))
+                    .update(state=WebhookDelivery.State.FAILED, finished_at=now)
+                )
                 if given_up:
                     WebhookAttempt.objects.create(
-                        delivery=delivery, attempted_at=now, url="",
+                        delivery=delivery,
+                        attempted_at=now,
+                        url="",
                         error=_("Given up by the sweep after %(count)d attempts.")
-                        % {"count": delivery.attempts})
+                        % {"count": delivery.attempts},
+                    )
                     result["failed"] += 1
                 continue
-            if OutboxMessage.objects.filter(task=deliver_webhook.name,
-                                            kwargs__delivery_id=delivery.pk,
-                                            created_at__gte=before).exists():
+            if OutboxMessage.objects.filter(
+                task=deliver_webhook.name, kwargs__delivery_id=delivery.pk, created_at__gte=before
+            ).exists():
                 continue  # queued again recently (or waiting for the broker)
-            outbox.enqueue(deliver_webhook, {"delivery_id": delivery.pk},
-                           reason=f"sweep: webhook {delivery.state} without moving for "
-                                  f"{int(WEBHOOK_STUCK_AFTER.total_seconds() // 60)} min")
+            outbox.enqueue(
+                deliver_webhook,
+                {"delivery_id": delivery.pk},
+                reason=f"sweep: webhook {delivery.state} without moving for "
+                f"{int(WEBHOOK_STUCK_AFTER.total_seconds() // 60)} min",
+            )
             result["requeued"] += 1
     if any(result.values()):
         logger.warning("webhook sweep: %(requeued)d queued again, %(failed)d given up", result)

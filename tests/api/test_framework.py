@@ -16,17 +16,25 @@ pytestmark = pytest.mark.django_db
 def test_bot_info_answers_for_the_token_channel(api, oa):
     response = api.get("/v2/bot/info")
     assert response.status_code == 200
-    assert response.json() == {"userId": oa.channel.bot_user_id, "basicId": oa.basic_id,
-                               "premiumId": "@bearfood", "displayName": oa.name,
-                               "chatMode": "bot", "markAsReadMode": "auto"}
+    assert response.json() == {
+        "userId": oa.channel.bot_user_id,
+        "basicId": oa.basic_id,
+        "premiumId": "@bearfood",
+        "displayName": oa.name,
+        "chatMode": "bot",
+        "markAsReadMode": "auto",
+    }
     uuid.UUID(response["X-Line-Request-Id"])
 
 
-@pytest.mark.parametrize("header,message", [
-    (None, AUTH_REQUIRED),
-    ("Basic abc", AUTH_REQUIRED),
-    ("Bearer not-a-token", AUTH_FAILED),
-])
+@pytest.mark.parametrize(
+    "header,message",
+    [
+        (None, AUTH_REQUIRED),
+        ("Basic abc", AUTH_REQUIRED),
+        ("Bearer not-a-token", AUTH_FAILED),
+    ],
+)
 def test_missing_or_wrong_token_is_401_with_lines_body(header, message):
     client = APIClient()
     if header:
@@ -51,8 +59,7 @@ def test_unknown_api_path_is_lines_404(api):
 
 
 def test_unknown_api_path_is_404_for_any_method(api):
-    response = api.put("/v2/bot/audienceGroup/null%2Cnull/updateDescription", {},
-                       format="json")
+    response = api.put("/v2/bot/audienceGroup/null%2Cnull/updateDescription", {}, format="json")
     assert response.status_code == 404
     assert response.json() == {"message": "Not found"}
 
@@ -75,9 +82,18 @@ def test_rate_limit_per_channel_answers_429(api, oa, settings):
     assert client.get("/v2/bot/info").status_code == 200
 
 
-@pytest.mark.parametrize("raw,expected", [("True", True), ("true", True), ("TRUE", True),
-                                          ("False", False), ("false", False), ("0", False),
-                                          (None, None)])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("True", True),
+        ("true", True),
+        ("TRUE", True),
+        ("False", False),
+        ("false", False),
+        ("0", False),
+        (None, None),
+    ],
+)
 def test_booleans_arrive_as_python_spells_them(raw, expected):
     assert parse_bool(raw, name="x") is expected
 
@@ -85,8 +101,9 @@ def test_booleans_arrive_as_python_spells_them(raw, expected):
 def test_bad_boolean_is_a_400_detail():
     with pytest.raises(LineAPIError) as error:
         parse_bool("yes please", name="includesExternalPublicGroups")
-    assert error.value.details == [("Invalid boolean value: yes please",
-                                    "includesExternalPublicGroups")]
+    assert error.value.details == [
+        ("Invalid boolean value: yes please", "includesExternalPublicGroups")
+    ]
 
 
 def test_openapi_document_is_served():

@@ -38,15 +38,23 @@ def token(db):
 
 @pytest.mark.django_db
 @schema.parametrize()
-@hypothesis_settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@hypothesis_settings(
+    max_examples=25, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+)
 def test_no_server_errors(case, token, settings):
-    settings.LBM_API_RATE_LIMITS = {"default": "100000/s", "audience": "100000/s",
-                                    "pnp": "100000/s"}
+    settings.LBM_API_RATE_LIMITS = {
+        "default": "100000/s",
+        "audience": "100000/s",
+        "pnp": "100000/s",
+    }
     response = case.call(headers={"Authorization": f"Bearer {token}"})
     assert response.status_code < 500, (case.method, case.formatted_path, response.text[:500])
     assert "x-line-request-id" in {name.lower() for name in response.headers}
     if response.status_code >= 400:
         assert "json" in str(response.headers.get("content-type")), (
-            response.status_code, case.method, case.formatted_path, response.text[:300])
+            response.status_code,
+            case.method,
+            case.formatted_path,
+            response.text[:300],
+        )
         assert "message" in response.json()

@@ -17,19 +17,36 @@ from lbm.wsgi import application
 HERE = Path(__file__).parent / "line_openapi"
 
 # operationId → served by the project (api/urls.py). Everything else in LINE's documents is not.
-MESSAGING_OPERATIONS = ["pushMessagesByPhone", "getPNPMessageStatistics", "getBotInfo",
-                        "getMessageQuota", "getMessageQuotaConsumption", "narrowcast"]
-AUDIENCE_OPERATIONS = ["createAudienceGroup", "addAudienceToAudienceGroup",
-                       "createAudienceForUploadingUserIds", "addUserIdsToAudience",
-                       "createClickBasedAudienceGroup", "createImpBasedAudienceGroup",
-                       "updateAudienceGroupDescription", "deleteAudienceGroup", "getAudienceData",
-                       "getAudienceGroups", "getSharedAudienceData", "getSharedAudienceGroups"]
+MESSAGING_OPERATIONS = [
+    "pushMessagesByPhone",
+    "getPNPMessageStatistics",
+    "getBotInfo",
+    "getMessageQuota",
+    "getMessageQuotaConsumption",
+    "narrowcast",
+]
+AUDIENCE_OPERATIONS = [
+    "createAudienceGroup",
+    "addAudienceToAudienceGroup",
+    "createAudienceForUploadingUserIds",
+    "addUserIdsToAudience",
+    "createClickBasedAudienceGroup",
+    "createImpBasedAudienceGroup",
+    "updateAudienceGroupDescription",
+    "deleteAudienceGroup",
+    "getAudienceData",
+    "getAudienceGroups",
+    "getSharedAudienceData",
+    "getSharedAudienceGroups",
+]
 SERVED = MESSAGING_OPERATIONS + AUDIENCE_OPERATIONS
 
 messaging = schemathesis.openapi.from_path(HERE / "messaging-api.yml").include(
-    operation_id=MESSAGING_OPERATIONS)
+    operation_id=MESSAGING_OPERATIONS
+)
 audiences = schemathesis.openapi.from_path(HERE / "manage-audience.yml").include(
-    operation_id=AUDIENCE_OPERATIONS)
+    operation_id=AUDIENCE_OPERATIONS
+)
 for _schema in (messaging, audiences):
     # Valid and invalid input both: the invalid must end in a 4xx, never a 5xx.
     _schema.config.generation.update(modes=["positive", "negative"])
@@ -58,8 +75,11 @@ def token(db, settings):
     from lbm import channels
     from tests.notifications import factories as lon
 
-    settings.LBM_API_RATE_LIMITS = {"default": "100000/s", "audience": "100000/s",
-                                    "pnp": "100000/s"}
+    settings.LBM_API_RATE_LIMITS = {
+        "default": "100000/s",
+        "audience": "100000/s",
+        "pnp": "100000/s",
+    }
     data = lon.live_setup()
     _row, value = channels.token_issue(account=data["account"])
     return value
@@ -68,16 +88,22 @@ def token(db, settings):
 def _call(case, token):
     headers = {"Authorization": f"Bearer {token}"}
     response = case.call(app=application, headers=headers)
-    case.validate_response(response, checks=CHECKS, headers=headers,
-                           transport_kwargs={"app": application})
+    case.validate_response(
+        response, checks=CHECKS, headers=headers, transport_kwargs={"app": application}
+    )
     assert response.status_code < 500, (case.method, case.formatted_path, response.text[:500])
     if response.status_code >= 400:
         body = response.json()
         assert isinstance(body.get("message"), str), (case.formatted_path, body)
 
 
-SETTINGS = hypothesis_settings(max_examples=12, deadline=None, derandomize=True, database=None,
-                               suppress_health_check=list(HealthCheck))
+SETTINGS = hypothesis_settings(
+    max_examples=12,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @pytest.mark.django_db

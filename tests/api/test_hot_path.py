@@ -33,9 +33,14 @@ def live():
 
 
 def push(client, phone, text=TEXT):
-    return client.post("/bot/pnp/push", {"to": hashlib.sha256(phone.encode()).hexdigest(),
-                                         "messages": [{"type": "text", "text": text}]},
-                       format="json")
+    return client.post(
+        "/bot/pnp/push",
+        {
+            "to": hashlib.sha256(phone.encode()).hexdigest(),
+            "messages": [{"type": "text", "text": text}],
+        },
+        format="json",
+    )
 
 
 def test_a_revoked_token_is_refused_on_the_next_request(live):
@@ -49,8 +54,9 @@ def test_a_revoked_token_is_refused_on_the_next_request(live):
 def test_a_suspended_application_stops_pushes_at_once(live):
     _user, phone = lonf.line_user()
     assert push(live["client"], phone).status_code == 200
-    lon.application_suspend(actor=live["reviewer"], application_id=live["application"].pk,
-                            reason="complaints")
+    lon.application_suspend(
+        actor=live["reviewer"], application_id=live["application"].pk, reason="complaints"
+    )
     response = push(live["client"], phone)
     assert response.status_code == 403
     assert Notice.objects.count() == 1
@@ -60,9 +66,14 @@ def test_a_newly_approved_template_is_usable_at_once(live):
     _user, phone = lonf.line_user()
     text = "繳費通知\n王小明 您好，本期帳單 A123456 已出帳。"
     assert push(live["client"], phone, text).status_code == 400  # no such template yet
-    lonf.version(live["account"], admin=live["admin"], reviewer=live["reviewer"],
-                 title="繳費通知", body="{{name}} 您好，本期帳單 {{order_no}} 已出帳。",
-                 scenario="bill")
+    lonf.version(
+        live["account"],
+        admin=live["admin"],
+        reviewer=live["reviewer"],
+        title="繳費通知",
+        body="{{name}} 您好，本期帳單 {{order_no}} 已出帳。",
+        scenario="bill",
+    )
     assert push(live["client"], phone, text).status_code == 200
 
 
@@ -81,27 +92,30 @@ H = "a" * 64
 MSG = [{"type": "text", "text": "x"}]
 
 
-@pytest.mark.parametrize("body", [
-    {"to": H, "messages": MSG},
-    {"to": H, "messages": MSG * 5, "notificationDisabled": True, "extra": 1},
-    {"to": H, "messages": MSG, "notificationDisabled": "true"},
-    {"to": H, "messages": MSG, "notificationDisabled": 1},
-    {"to": H, "messages": MSG, "notificationDisabled": None},
-    {"to": f" {H} ", "messages": MSG},
-    {"to": 12345, "messages": MSG},
-    {"to": True, "messages": MSG},
-    {"to": "", "messages": MSG},
-    {"to": None, "messages": MSG},
-    {"messages": MSG},
-    {"to": H},
-    {"to": H, "messages": []},
-    {"to": H, "messages": MSG * 6},
-    {"to": H, "messages": ["text"]},
-    {"to": H, "messages": {"type": "text"}},
-    {"to": H, "messages": "text"},
-    [{"to": H, "messages": MSG}],
-    "text",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"to": H, "messages": MSG},
+        {"to": H, "messages": MSG * 5, "notificationDisabled": True, "extra": 1},
+        {"to": H, "messages": MSG, "notificationDisabled": "true"},
+        {"to": H, "messages": MSG, "notificationDisabled": 1},
+        {"to": H, "messages": MSG, "notificationDisabled": None},
+        {"to": f" {H} ", "messages": MSG},
+        {"to": 12345, "messages": MSG},
+        {"to": True, "messages": MSG},
+        {"to": "", "messages": MSG},
+        {"to": None, "messages": MSG},
+        {"messages": MSG},
+        {"to": H},
+        {"to": H, "messages": []},
+        {"to": H, "messages": MSG * 6},
+        {"to": H, "messages": ["text"]},
+        {"to": H, "messages": {"type": "text"}},
+        {"to": H, "messages": "text"},
+        [{"to": H, "messages": MSG}],
+        "text",
+    ],
+)
 def test_the_push_body_is_read_as_its_serializer_reads_it(body):
     """``pnp_body`` takes a well-formed body without building a serializer: it must agree
     with ``PnpSerializer``, the body's documented schema, on every body, good or bad."""
@@ -153,10 +167,12 @@ def test_the_stamp_of_an_account_moves_when_its_rows_change(live):
 
 @override_settings(CELERY_TASK_ALWAYS_EAGER=False)
 def test_a_delivered_push_is_charged_once_by_notices_finish(
-        live, monkeypatch, django_capture_on_commit_callbacks):
+    live, monkeypatch, django_capture_on_commit_callbacks
+):
     sent = []
-    monkeypatch.setattr("notifications.tasks.finish_notices.apply_async",
-                        lambda **kwargs: sent.append(kwargs))
+    monkeypatch.setattr(
+        "notifications.tasks.finish_notices.apply_async", lambda **kwargs: sent.append(kwargs)
+    )
     monkeypatch.setattr(lon_charging, "_finish_sent_at", -10.0)
     phones = [lonf.line_user()[1] for _ in range(3)]
     with django_capture_on_commit_callbacks(execute=True):
@@ -231,8 +247,13 @@ def test_audience_list_counts_in_the_same_query_and_past_the_end(live):
 
     for n in range(3):
         audience_services.audience_create_from_ids(
-            actor=None, account_id=live["account"].pk, name=f"list {n}", id_type="user_id",
-            ids=["U%032x" % (n * 10 + i) for i in range(3)], route="messaging_api")
+            actor=None,
+            account_id=live["account"].pk,
+            name=f"list {n}",
+            id_type="user_id",
+            ids=["U%032x" % (n * 10 + i) for i in range(3)],
+            route="messaging_api",
+        )
     body = live["client"].get("/v2/bot/audienceGroup/list?page=1&size=2").json()
     assert body["totalCount"] == 3 and body["hasNextPage"] is True
     assert [g["description"] for g in body["audienceGroups"]] == ["list 2", "list 1"]
@@ -253,27 +274,54 @@ def test_the_list_statement_reads_what_the_orm_reads(live):
     names = ["Spring 春季 sale", "spring_50%", "SPRING list", "autumn", "50% off", "a_b"]
     for n, name in enumerate(names):
         audience_services.audience_create_from_ids(
-            actor=None, account_id=account_id, name=name, id_type="user_id",
-            ids=["U%032x" % (n * 10 + i) for i in range(2)], route="messaging_api")
+            actor=None,
+            account_id=account_id,
+            name=name,
+            id_type="user_id",
+            ids=["U%032x" % (n * 10 + i) for i in range(2)],
+            route="messaging_api",
+        )
     Audience.objects.filter(name="autumn").update(status="failed")
     other = factories.AccountFactory()
     audience_services.audience_create_from_ids(
-        actor=None, account_id=other.pk, name="spring elsewhere", id_type="user_id",
-        ids=[f"U{999:032x}"], route="messaging_api")
+        actor=None,
+        account_id=other.pk,
+        name="spring elsewhere",
+        id_type="user_id",
+        ids=[f"U{999:032x}"],
+        route="messaging_api",
+    )
     own = Audience.objects.filter(source_account_id=account_id)
-    cases = [("", "", ""), ("spring", "", ""), ("春季", "", ""), ("50%", "", ""), ("_", "", ""),
-             ("", "failed", ""), ("", "ready", "messaging_api"), ("", "", "-"),
-             ("SPRING", "ready", "messaging_api")]
+    cases = [
+        ("", "", ""),
+        ("spring", "", ""),
+        ("春季", "", ""),
+        ("50%", "", ""),
+        ("_", "", ""),
+        ("", "failed", ""),
+        ("", "ready", "messaging_api"),
+        ("", "", "-"),
+        ("SPRING", "ready", "messaging_api"),
+    ]
     for filters in cases:
         for page, size in [(1, 2), (2, 2), (1, 40), (9, 2)]:
             rows, total = selectors.own_audience_page(
-                account_id=account_id, page=page, size=size, name_contains=filters[0],
-                status=filters[1], create_route=filters[2])
+                account_id=account_id,
+                page=page,
+                size=size,
+                name_contains=filters[0],
+                status=filters[1],
+                create_route=filters[2],
+            )
             expected_rows, expected_total = selectors.audience_page(own, page, size, *filters)
             assert total == expected_total, (filters, page)
             assert rows == expected_rows, filters
-    assert selectors.own_audience_page(account_id=account_id, page=1, size=40,
-                                       name_contains="spring")[1] == 3
+    assert (
+        selectors.own_audience_page(account_id=account_id, page=1, size=40, name_contains="spring")[
+            1
+        ]
+        == 3
+    )
 
 
 @pytest.mark.integration
@@ -296,11 +344,15 @@ def test_real_worker_charges_a_push_and_sends_its_webhook(celery_worker):
         deadline = time.monotonic() + 30
         # The worker marks the delivery sent after the receiver has answered: wait for that too.
         while time.monotonic() < deadline and not (
-                receiver.requests and Notice.objects.get().charged_at is not None
-                and WebhookDelivery.objects.filter(notice=notice, state="sent").exists()):
+            receiver.requests
+            and Notice.objects.get().charged_at is not None
+            and WebhookDelivery.objects.filter(notice=notice, state="sent").exists()
+        ):
             time.sleep(0.2)
     assert Notice.objects.get().charged_at is not None, celery_worker.log_path.read_text()[-2000:]
-    assert sum(UsageRecord.objects.filter(kind="notification")
-               .values_list("recipients", flat=True)) == 1
+    assert (
+        sum(UsageRecord.objects.filter(kind="notification").values_list("recipients", flat=True))
+        == 1
+    )
     assert len(receiver.requests) == 1
     assert WebhookDelivery.objects.get(notice=notice).state == "sent"

@@ -33,8 +33,7 @@ def _sources():
 
 
 def test_the_push_fast_path_and_the_narrowcast_are_imported_only_by_the_api():
-    importers = {str(path.relative_to(ROOT)) for path in _sources()
-                 if _imports(path) & API_ONLY}
+    importers = {str(path.relative_to(ROOT)) for path in _sources() if _imports(path) & API_ONLY}
     assert importers == {"api/views_messages.py"}
 
 
@@ -43,6 +42,7 @@ def test_the_api_reads_audiences_through_selectors():
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr == "objects":
-                assert not (isinstance(node.value, ast.Name)
-                            and node.value.id in {"Audience", "AudienceShare"}), (
-                    f"{path.name}:{node.lineno} reads {node.value.id}.objects")
+                assert not (
+                    isinstance(node.value, ast.Name)
+                    and node.value.id in {"Audience", "AudienceShare"}
+                ), f"{path.name}:{node.lineno} reads {node.value.id}.objects"

@@ -17,15 +17,27 @@ def test_metrics_count_api_requests_per_endpoint_and_read_the_system(client, api
     from tests import factories
 
     factories.organization(state="pending")
-    before = value(scrape(client), 'lbm_http_requests_total{endpoint="bot-info",kind="api",'
-                                   'method="GET",status="200"}')
+    before = value(
+        scrape(client),
+        'lbm_http_requests_total{endpoint="bot-info",kind="api",method="GET",status="200"}',
+    )
     assert api.get("/v2/bot/info").status_code == 200
     assert api.get("/v2/bot/audienceGroup/999999").status_code == 400  # LINE's answer
     text = scrape(client)
-    assert value(text, 'lbm_http_requests_total{endpoint="bot-info",kind="api",'
-                        'method="GET",status="200"}') == before + 1
-    assert value(text, 'lbm_http_requests_total{endpoint="audience",kind="api",'
-                        'method="GET",status="400"}') >= 1
+    assert (
+        value(
+            text,
+            'lbm_http_requests_total{endpoint="bot-info",kind="api",method="GET",status="200"}',
+        )
+        == before + 1
+    )
+    assert (
+        value(
+            text,
+            'lbm_http_requests_total{endpoint="audience",kind="api",method="GET",status="400"}',
+        )
+        >= 1
+    )
     assert 'lbm_http_request_duration_seconds_bucket{endpoint="bot-info",kind="api"' in text
     assert value(text, 'lbm_review_pending{queue="organizations"}') == 1
     assert value(text, 'lbm_review_overdue{queue="organizations"}') == 0
@@ -33,7 +45,6 @@ def test_metrics_count_api_requests_per_endpoint_and_read_the_system(client, api
     assert value(text, "lbm_notices_awaiting_charge") == 0
     assert value(text, 'lbm_webhook_deliveries_open{state="queued"}') == 0
     assert value(text, 'lbm_stalled_jobs{kind="upload"}') == 0
-
 
 
 def test_every_api_request_is_logged_once_with_its_id_channel_and_duration(api, oa, caplog):

@@ -11,8 +11,12 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def redis_unreachable(settings):
     """Cache, stamps and rate limits on a Redis address that refuses connections."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                                   "LOCATION": "redis://127.0.0.1:9/0"}}
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:9/0",
+        }
+    }
     caches._settings = caches.settings = settings.CACHES
     generations.forget_all()
     yield
@@ -24,8 +28,9 @@ def test_redis_unreachable_answers_a_line_shaped_503_with_retry_after(api, redis
     response = api.get("/v2/bot/message/quota")
     assert response.status_code == 503
     assert response["Content-Type"].startswith("application/json")
-    assert response.json() == {"message": "The service is temporarily unavailable. "
-                                          "Try again later."}
+    assert response.json() == {
+        "message": "The service is temporarily unavailable. Try again later."
+    }
     assert int(response["Retry-After"]) > 0
 
 
@@ -90,8 +95,9 @@ def test_redis_unreachable_in_a_middleware_answers_503_with_retry_after(oa, rais
     raising.append(redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:9"))
     response = client_with_token(oa).post("/bot/pnp/push", {}, format="json")
     assert response.status_code == 503
-    assert response.json() == {"message": "The service is temporarily unavailable. "
-                                          "Try again later."}
+    assert response.json() == {
+        "message": "The service is temporarily unavailable. Try again later."
+    }
     assert int(response["Retry-After"]) > 0
 
 
@@ -122,9 +128,15 @@ def test_a_host_django_refuses_is_lines_400(oa):
     assert response.json() == {"message": "The request could not be understood."}
 
 
-@pytest.mark.parametrize("path,method", [
-    ("/bot/pnp/push", "post"), ("/v2/bot/audienceGroup/list?page=1", "get"),
-    ("/v2/bot/info", "get"), ("/v2/bot/message/narrowcast", "post")])
+@pytest.mark.parametrize(
+    "path,method",
+    [
+        ("/bot/pnp/push", "post"),
+        ("/v2/bot/audienceGroup/list?page=1", "get"),
+        ("/v2/bot/info", "get"),
+        ("/v2/bot/message/narrowcast", "post"),
+    ],
+)
 def test_redis_unreachable_is_503_on_every_endpoint(oa, redis_unreachable, path, method):
     """Token lookup, rate limits and stamps all live in Redis: each endpoint says it cannot
     answer now, in LINE's shape."""
@@ -140,7 +152,10 @@ def test_an_oversized_multipart_field_is_413(api, settings):
 
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
     upload = SimpleUploadedFile("ids.txt", b"U" + b"0" * 32 + b"\n", content_type="text/plain")
-    response = api.post("/v2/bot/audienceGroup/upload/byFile",
-                        {"description": "x" * 5000, "file": upload}, format="multipart")
+    response = api.post(
+        "/v2/bot/audienceGroup/upload/byFile",
+        {"description": "x" * 5000, "file": upload},
+        format="multipart",
+    )
     assert response.status_code == 413
     assert response.json() == {"message": "The request body is too large."}

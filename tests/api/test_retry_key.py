@@ -38,9 +38,15 @@ def live(db):
 
 def push(client, phone, key=None):
     headers = {"HTTP_X_LINE_RETRY_KEY": key} if key is not None else {}
-    return client.post("/bot/pnp/push", {"to": hashlib.sha256(phone.encode()).hexdigest(),
-                                         "messages": [{"type": "text", "text": TEXT}]},
-                       format="json", **headers)
+    return client.post(
+        "/bot/pnp/push",
+        {
+            "to": hashlib.sha256(phone.encode()).hexdigest(),
+            "messages": [{"type": "text", "text": TEXT}],
+        },
+        format="json",
+        **headers,
+    )
 
 
 @pytest.mark.django_db
@@ -73,9 +79,16 @@ def test_keys_are_per_channel(live):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("key", ["not-a-uuid", "123e4567e89b12d3a456426614174000",
-                                 "{123e4567-e89b-12d3-a456-426614174000}",
-                                 "123e4567-e89b-12d3-a456-4266141740001", "x" * 5000])
+@pytest.mark.parametrize(
+    "key",
+    [
+        "not-a-uuid",
+        "123e4567e89b12d3a456426614174000",
+        "{123e4567-e89b-12d3-a456-426614174000}",
+        "123e4567-e89b-12d3-a456-4266141740001",
+        "x" * 5000,
+    ],
+)
 def test_a_malformed_key_is_400_and_nothing_is_sent(live, key):
     _user, phone = lonf.line_user()
     response = push(live["client"], phone, key)
@@ -137,19 +150,24 @@ def test_a_retried_narrowcast_is_409_and_counted_once(live, django_capture_on_co
     phones += af.phones(100, start=7000)  # shared to an Official Account from 100 members
     with django_capture_on_commit_callbacks(execute=True):  # the import and the sharing
         audience = af.upload_audience(org, live["admin"], phones, name="重試名單")
-    body = {"messages": [{"type": "text", "text": "會員日"}],
-            "recipient": {"type": "audience", "audienceGroupId": audience.pk}}
+    body = {
+        "messages": [{"type": "text", "text": "會員日"}],
+        "recipient": {"type": "audience", "audienceGroupId": audience.pk},
+    }
     key = str(uuid.uuid4())
-    first = live["client"].post("/v2/bot/message/narrowcast", body, format="json",
-                                HTTP_X_LINE_RETRY_KEY=key)
+    first = live["client"].post(
+        "/v2/bot/message/narrowcast", body, format="json", HTTP_X_LINE_RETRY_KEY=key
+    )
     assert first.status_code == 202
-    again = live["client"].post("/v2/bot/message/narrowcast", body, format="json",
-                                HTTP_X_LINE_RETRY_KEY=key)
+    again = live["client"].post(
+        "/v2/bot/message/narrowcast", body, format="json", HTTP_X_LINE_RETRY_KEY=key
+    )
     assert again.status_code == 409 and again.json() == ACCEPTED
     assert again["X-Line-Accepted-Request-Id"] == first["X-Line-Request-Id"]
     assert UsageRecord.objects.filter(kind="narrowcast").count() == 1
-    bad = live["client"].post("/v2/bot/message/narrowcast", body, format="json",
-                              HTTP_X_LINE_RETRY_KEY="retry-1")
+    bad = live["client"].post(
+        "/v2/bot/message/narrowcast", body, format="json", HTTP_X_LINE_RETRY_KEY="retry-1"
+    )
     assert bad.status_code == 400
     assert UsageRecord.objects.filter(kind="narrowcast").count() == 1
 
@@ -177,8 +195,13 @@ def test_concurrent_retries_on_postgresql_send_once():
         try:
             barrier.wait()
             response = push(client, phone, key)
-            answers.append((response.status_code, response.get("X-Line-Request-Id"),
-                            response.get("X-Line-Accepted-Request-Id")))
+            answers.append(
+                (
+                    response.status_code,
+                    response.get("X-Line-Request-Id"),
+                    response.get("X-Line-Accepted-Request-Id"),
+                )
+            )
         finally:
             own.close()
 

@@ -46,15 +46,21 @@ def clients(live_server, token):
 def test_create_by_json_add_and_read_back(live_server, channel_oa):
     _org, account, token = channel_oa
     api, _blob = clients(live_server, token)
-    created = api.create_audience_group(CreateAudienceGroupRequest(
-        description="春季新品點擊", audiences=[SdkAudience(id=i) for i in user_ids(3)]))
+    created = api.create_audience_group(
+        CreateAudienceGroupRequest(
+            description="春季新品點擊", audiences=[SdkAudience(id=i) for i in user_ids(3)]
+        )
+    )
     assert created.create_route == "MESSAGING_API" and created.type == "UPLOAD"
     assert created.permission == "READ_WRITE" and created.is_ifa_audience is False
     audience = Audience.objects.get(pk=created.audience_group_id)
     assert audience.source_account == account and audience.size == 3
-    api.add_audience_to_audience_group(AddAudienceToAudienceGroupRequest(
-        audience_group_id=created.audience_group_id,
-        audiences=[SdkAudience(id=i) for i in user_ids(2)]))
+    api.add_audience_to_audience_group(
+        AddAudienceToAudienceGroupRequest(
+            audience_group_id=created.audience_group_id,
+            audiences=[SdkAudience(id=i) for i in user_ids(2)],
+        )
+    )
     data = api.get_audience_data(created.audience_group_id)
     assert data.audience_group.audience_count == 5
     assert data.audience_group.status == "READY"
@@ -67,8 +73,11 @@ def test_create_and_add_by_file_path(live_server, channel_oa, tmp_path):
     first = tmp_path / "ids.txt"
     first.write_text("\n".join(user_ids(250)) + "\n")
     created = blob.create_audience_for_uploading_user_ids(
-        file=str(first), description="會員名單", is_ifa_audience=False,
-        upload_description="2026-11 會員")
+        file=str(first),
+        description="會員名單",
+        is_ifa_audience=False,
+        upload_description="2026-11 會員",
+    )
     assert Audience.objects.get(pk=created.audience_group_id).size == 250
     more = tmp_path / "more.txt"
     more.write_text("\r\n".join(user_ids(10)))
@@ -81,8 +90,9 @@ def test_ifa_audience_by_file(live_server, channel_oa, tmp_path):
     _api, blob = clients(live_server, token)
     path = tmp_path / "ifa.txt"
     path.write_text("\n".join(str(__import__("uuid").uuid4()).upper() for _ in range(5)))
-    created = blob.create_audience_for_uploading_user_ids(file=str(path), description="IFA",
-                                                          is_ifa_audience=True)
+    created = blob.create_audience_for_uploading_user_ids(
+        file=str(path), description="IFA", is_ifa_audience=True
+    )
     assert created.is_ifa_audience is True
     stored = AudienceMember.objects.filter(audience_id=created.audience_group_id)
     assert all(m.identifier == m.identifier.lower() for m in stored)
@@ -106,13 +116,16 @@ def test_list_filters_and_pages(live_server, channel_oa):
     _org, account, token = channel_oa
     api, _blob = clients(live_server, token)
     for n in range(3):
-        api.create_audience_group(CreateAudienceGroupRequest(
-            description=f"名單 {n}", audiences=[SdkAudience(id=i) for i in user_ids(1)]))
-    page = api.get_audience_groups(page=1, size=2, description="名單",
-                                   includes_external_public_groups=True)
+        api.create_audience_group(
+            CreateAudienceGroupRequest(
+                description=f"名單 {n}", audiences=[SdkAudience(id=i) for i in user_ids(1)]
+            )
+        )
+    page = api.get_audience_groups(
+        page=1, size=2, description="名單", includes_external_public_groups=True
+    )
     assert page.total_count == 3 and page.has_next_page is True and len(page.audience_groups) == 2
-    second = api.get_audience_groups(page=2, size=2, create_route="MESSAGING_API",
-                                     status="READY")
+    second = api.get_audience_groups(page=2, size=2, create_route="MESSAGING_API", status="READY")
     assert [g.description for g in second.audience_groups] == ["名單 0"]
 
 
@@ -127,7 +140,8 @@ def test_not_found_is_400_and_another_channels_audience_is_403(live_server, chan
     other = factories.account_for(other_org)
     factories.linked(other_org, other)
     foreign = audience_services.audience_create_from_ids(
-        actor=None, account_id=other.pk, name="別人的", id_type="user_id", ids=user_ids(2))
+        actor=None, account_id=other.pk, name="別人的", id_type="user_id", ids=user_ids(2)
+    )
     with pytest.raises(ApiException) as forbidden:
         api.get_audience_data(foreign.pk)
     assert forbidden.value.status == 403
@@ -165,19 +179,30 @@ def test_rename_delete_click_and_impression_audiences(live_server, channel_oa):
 
     _org, account, token = channel_oa
     api, _blob = clients(live_server, token)
-    created = api.create_audience_group(CreateAudienceGroupRequest(
-        description="舊名稱", audiences=[SdkAudience(id=i) for i in user_ids(2)]))
+    created = api.create_audience_group(
+        CreateAudienceGroupRequest(
+            description="舊名稱", audiences=[SdkAudience(id=i) for i in user_ids(2)]
+        )
+    )
     api.update_audience_group_description(
-        created.audience_group_id, UpdateAudienceGroupDescriptionRequest(description="新名稱"))
+        created.audience_group_id, UpdateAudienceGroupDescriptionRequest(description="新名稱")
+    )
     assert api.get_audience_data(created.audience_group_id).audience_group.description == "新名稱"
-    click = api.create_click_based_audience_group(CreateClickBasedAudienceGroupRequest(
-        description="點擊過優惠頁", request_id="f70dd685-499a-4231-a441-f24b8d4fba21",
-        click_url="https://shop.example.com/spring"))
+    click = api.create_click_based_audience_group(
+        CreateClickBasedAudienceGroupRequest(
+            description="點擊過優惠頁",
+            request_id="f70dd685-499a-4231-a441-f24b8d4fba21",
+            click_url="https://shop.example.com/spring",
+        )
+    )
     assert click.type == "CLICK" and click.click_url == "https://shop.example.com/spring"
     data = api.get_audience_data(click.audience_group_id)
     assert data.audience_group.request_id == "f70dd685-499a-4231-a441-f24b8d4fba21"
-    imp = api.create_imp_based_audience_group(CreateImpBasedAudienceGroupRequest(
-        description="看過訊息", request_id="f70dd685-499a-4231-a441-f24b8d4fba21"))
+    imp = api.create_imp_based_audience_group(
+        CreateImpBasedAudienceGroupRequest(
+            description="看過訊息", request_id="f70dd685-499a-4231-a441-f24b8d4fba21"
+        )
+    )
     assert imp.type == "IMP"
     api.delete_audience_group(created.audience_group_id)
     assert not Audience.objects.filter(pk=created.audience_group_id).exists()
@@ -197,5 +222,6 @@ def test_a_channel_cannot_rename_an_organizations_audience(live_server, channel_
     theirs = af.upload_audience(org, org.contact, af.phones(3), name="組織名單")
     with pytest.raises(ApiException) as error:
         api.update_audience_group_description(
-            theirs.pk, UpdateAudienceGroupDescriptionRequest(description="改名"))
+            theirs.pk, UpdateAudienceGroupDescriptionRequest(description="改名")
+        )
     assert error.value.status == 403

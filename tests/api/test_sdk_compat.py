@@ -48,8 +48,9 @@ def test_sdk_reads_quota_and_consumption_from_billing(live_server, sdk_token):
 
     account, token = sdk_token
     manager = factories.account_manager()
-    billing_factories.subscription(plan="light", actor=manager, account=account,
-                                   started_on=date(2025, 1, 1))
+    billing_factories.subscription(
+        plan="light", actor=manager, account=account, started_on=date(2025, 1, 1)
+    )
     billing_factories.send(account.pk, 35, timezone.now())
     api = messaging(live_server, token)
     quota = api.get_message_quota()
@@ -63,6 +64,7 @@ def test_sdk_sees_no_limit_on_the_high_plan(live_server, sdk_token):
     from tests.billing import factories as billing_factories
 
     account, token = sdk_token
-    billing_factories.subscription(plan="high", actor=factories.account_manager(),
-                                   account=account, started_on=date(2025, 1, 1))
+    billing_factories.subscription(
+        plan="high", actor=factories.account_manager(), account=account, started_on=date(2025, 1, 1)
+    )
     assert messaging(live_server, token).get_message_quota().type == "none"

@@ -65,13 +65,13 @@ def wait_for(predicate, timeout=10.0):
     return False
 
 
-def test_push_by_phone_delivers_and_the_sdk_parses_our_signed_webhook(live_server, setup,
-                                                                        receiver):
+def test_push_by_phone_delivers_and_the_sdk_parses_our_signed_webhook(live_server, setup, receiver):
     _user, phone = lon.line_user(consent="on", verified_days_ago=10)
     tag = "order-A123456-2026-11"
     api_for(live_server, setup["token"]).push_messages_by_phone(
         PnpMessagesRequest(to=sha(phone), messages=[TextMessage(text=TEXT)]),
-        x_line_delivery_tag=tag)
+        x_line_delivery_tag=tag,
+    )
     notice = Notice.objects.get()
     assert notice.state == Notice.State.DELIVERED
     assert notice.template_version_id == setup["version"].pk
@@ -87,18 +87,21 @@ def test_push_by_phone_delivers_and_the_sdk_parses_our_signed_webhook(live_serve
 def test_webhook_carries_the_hash_when_no_tag_was_given(live_server, setup, receiver):
     _user, phone = lon.line_user()
     api_for(live_server, setup["token"]).push_messages_by_phone(
-        PnpMessagesRequest(to=sha(phone), messages=[TextMessage(text=TEXT)]))
+        PnpMessagesRequest(to=sha(phone), messages=[TextMessage(text=TEXT)])
+    )
     assert wait_for(lambda: receiver.requests)
     headers, body = receiver.requests[0]
     events = WebhookParser(setup["channel"].channel_secret).parse(
-        body.decode(), headers["X-Line-Signature"])
+        body.decode(), headers["X-Line-Signature"]
+    )
     assert events[0].delivery.data == sha(phone)
 
 
 def test_unknown_number_is_422_at_once_and_not_charged(live_server, setup):
     with pytest.raises(ApiException) as error:
         api_for(live_server, setup["token"]).push_messages_by_phone(
-            PnpMessagesRequest(to=sha("+886987654321"), messages=[TextMessage(text=TEXT)]))
+            PnpMessagesRequest(to=sha("+886987654321"), messages=[TextMessage(text=TEXT)])
+        )
     assert error.value.status == 422
     assert Notice.objects.get().state == Notice.State.FAILED
     assert not UsageRecord.objects.filter(kind="notification").exists()
@@ -108,7 +111,8 @@ def test_text_outside_an_approved_template_is_refused(live_server, setup):
     _user, phone = lon.line_user()
     with pytest.raises(ApiException) as error:
         api_for(live_server, setup["token"]).push_messages_by_phone(
-            PnpMessagesRequest(to=sha(phone), messages=[TextMessage(text="限時優惠！全館五折")]))
+            PnpMessagesRequest(to=sha(phone), messages=[TextMessage(text="限時優惠！全館五折")])
+        )
     assert error.value.status == 400
     assert "approved notification template" in error.value.body
     assert not Notice.objects.exists()
@@ -117,12 +121,14 @@ def test_text_outside_an_approved_template_is_refused(live_server, setup):
 def test_a_channel_without_a_live_application_gets_403(live_server, setup):
     from notifications import services as lon_services
 
-    lon_services.application_suspend(actor=setup["reviewer"],
-                                     application_id=setup["application"].pk, reason="違規廣告")
+    lon_services.application_suspend(
+        actor=setup["reviewer"], application_id=setup["application"].pk, reason="違規廣告"
+    )
     _user, phone = lon.line_user()
     with pytest.raises(ApiException) as error:
         api_for(live_server, setup["token"]).push_messages_by_phone(
-            PnpMessagesRequest(to=sha(phone), messages=[TextMessage(text=TEXT)]))
+            PnpMessagesRequest(to=sha(phone), messages=[TextMessage(text=TEXT)])
+        )
     assert error.value.status == 403
 
 
@@ -130,7 +136,8 @@ def test_statistics_of_a_japan_day(live_server, setup):
     for _ in range(20):
         _user, phone = lon.line_user()
         api_for(live_server, setup["token"]).push_messages_by_phone(
-            PnpMessagesRequest(to=sha(phone), messages=[TextMessage(text=TEXT)]))
+            PnpMessagesRequest(to=sha(phone), messages=[TextMessage(text=TEXT)])
+        )
     day = Notice.objects.first().line_day
     api = api_for(live_server, setup["token"])
     assert api.get_pnp_message_statistics(day.strftime("%Y%m%d")).status == "unready"
@@ -146,7 +153,8 @@ def _audience_with_friends(setup, *, friends: int, blocked: int = 0):
     phones = []
     for n in range(friends + blocked):
         _user, phone = lon.line_user(
-            account=account, friendship="friend" if n < friends else "blocked")
+            account=account, friendship="friend" if n < friends else "blocked"
+        )
         phones.append(phone)
     phones += af.phones(100, start=900)  # members who are nobody's friends
     return af.upload_audience(org, setup["admin"], phones, name=f"名單 {friends}")
@@ -155,9 +163,12 @@ def _audience_with_friends(setup, *, friends: int, blocked: int = 0):
 def test_narrowcast_reaches_only_unblocked_friends_and_counts_them(live_server, setup):
     audience = _audience_with_friends(setup, friends=60, blocked=7)
     assert Friendship.objects.filter(state="blocked").count() == 7
-    api_for(live_server, setup["token"]).narrowcast(NarrowcastRequest(
-        messages=[TextMessage(text="會員日提醒")],
-        recipient=AudienceRecipient(audience_group_id=audience.pk)))
+    api_for(live_server, setup["token"]).narrowcast(
+        NarrowcastRequest(
+            messages=[TextMessage(text="會員日提醒")],
+            recipient=AudienceRecipient(audience_group_id=audience.pk),
+        )
+    )
     usage = UsageRecord.objects.get(kind="narrowcast")
     assert usage.recipients == 60
 
@@ -165,9 +176,12 @@ def test_narrowcast_reaches_only_unblocked_friends_and_counts_them(live_server, 
 def test_narrowcast_needs_50_reachable(live_server, setup):
     audience = _audience_with_friends(setup, friends=49)
     with pytest.raises(ApiException) as error:
-        api_for(live_server, setup["token"]).narrowcast(NarrowcastRequest(
-            messages=[TextMessage(text="會員日提醒")],
-            recipient=AudienceRecipient(audience_group_id=audience.pk)))
+        api_for(live_server, setup["token"]).narrowcast(
+            NarrowcastRequest(
+                messages=[TextMessage(text="會員日提醒")],
+                recipient=AudienceRecipient(audience_group_id=audience.pk),
+            )
+        )
     assert error.value.status == 400
     assert "AUDIENCE_GROUP_AUDIENCE_INSUFFICIENT" in error.value.body
     assert not UsageRecord.objects.filter(kind="narrowcast").exists()
@@ -177,12 +191,16 @@ def test_narrowcast_over_the_light_quota_is_refused(live_server, setup):
     audience = _audience_with_friends(setup, friends=60)
     from billing import services as billing
 
-    billing.usage_record(account_id=setup["account"].pk, kind="broadcast", recipients=180,
-                         sent_at=timezone.now())
+    billing.usage_record(
+        account_id=setup["account"].pk, kind="broadcast", recipients=180, sent_at=timezone.now()
+    )
     with pytest.raises(ApiException) as error:
-        api_for(live_server, setup["token"]).narrowcast(NarrowcastRequest(
-            messages=[TextMessage(text="會員日提醒")],
-            recipient=AudienceRecipient(audience_group_id=audience.pk)))
+        api_for(live_server, setup["token"]).narrowcast(
+            NarrowcastRequest(
+                messages=[TextMessage(text="會員日提醒")],
+                recipient=AudienceRecipient(audience_group_id=audience.pk),
+            )
+        )
     assert error.value.status == 429
     assert "monthly limit" in error.value.body
     assert not UsageRecord.objects.filter(kind="narrowcast").exists()

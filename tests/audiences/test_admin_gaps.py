@@ -23,8 +23,9 @@ def audience(org, admin_user):
 
 
 def _user(org, role):
-    return org.memberships.get(role="admin").user if role == "admin" else \
-        factories.member(org, role)
+    return (
+        org.memberships.get(role="admin").user if role == "admin" else factories.member(org, role)
+    )
 
 
 @pytest.mark.parametrize("role", ["admin", "operator", "operator_data"])
@@ -75,15 +76,25 @@ def test_delete_removes_members_and_shares_with_history(org, admin_user, oa, aud
 
 def test_audience_used_by_a_combined_one_cannot_be_deleted(org, admin_user, audience):
     other = af.upload_audience(org, admin_user, af.phones(5))
-    services.audience_combine(actor=admin_user, organization_id=org.pk, name="合併",
-                              operator="or", component_ids=[audience.pk, other.pk])
+    services.audience_combine(
+        actor=admin_user,
+        organization_id=org.pk,
+        name="合併",
+        operator="or",
+        component_ids=[audience.pk, other.pk],
+    )
     with pytest.raises(AudienceError, match="合併"):
         services.audience_delete(actor=admin_user, audience_id=audience.pk)
 
 
 def test_an_accounts_own_audience_is_not_renamed_here(org, admin_user, oa):
-    own = services.account_audience_upsert(account_id=oa.pk, external_id=7, name="OA 受眾",
-                                           audience_type="upload_uid", ids=[af.user_id(1)])
+    own = services.account_audience_upsert(
+        account_id=oa.pk,
+        external_id=7,
+        name="OA 受眾",
+        audience_type="upload_uid",
+        ids=[af.user_id(1)],
+    )
     with pytest.raises(AudienceError, match="changed in that account"):
         services.audience_rename(actor=admin_user, audience_id=own.pk, name="x")
     with pytest.raises(AudienceError, match="changed in that account"):
@@ -95,9 +106,16 @@ def test_an_accounts_own_audience_is_not_renamed_here(org, admin_user, oa):
 
 def test_rename_action(client, org, audience):
     client.force_login(factories.member(org, "operator_data"))
-    response = client.post(reverse(CHANGELIST), {
-        "action": "rename", "_selected_action": [audience.pk], "confirm": "yes",
-        "name": "新名字", "reason": "清楚一點"})
+    response = client.post(
+        reverse(CHANGELIST),
+        {
+            "action": "rename",
+            "_selected_action": [audience.pk],
+            "confirm": "yes",
+            "name": "新名字",
+            "reason": "清楚一點",
+        },
+    )
     assert response.status_code == 302
     audience.refresh_from_db()
     assert audience.name == "新名字"
@@ -122,33 +140,60 @@ def test_viewer_has_no_rename_or_delete_action(client, org, audience):
     form = response.context["action_form"]  # None: no action at all for a viewer
     actions = dict(form.fields["action"].choices) if form else {}
     assert "rename" not in actions and "delete_audiences" not in actions
-    client.post(reverse(CHANGELIST), {"action": "delete_audiences", "confirm": "yes",
-                                      "_selected_action": [audience.pk]})
+    client.post(
+        reverse(CHANGELIST),
+        {"action": "delete_audiences", "confirm": "yes", "_selected_action": [audience.pk]},
+    )
     assert Audience.objects.filter(pk=audience.pk).exists()
 
 
 def test_unshare_from_chosen_accounts_only(client, org, admin_user, audience):
-    accounts = [factories.AccountFactory(kind="lap", basic_id=None, external_id=f"LAP-{i}",
-                                         verified=True, business_number=org.business_number,
-                                         name=f"廣告 {i}") for i in range(2)]
+    accounts = [
+        factories.AccountFactory(
+            kind="lap",
+            basic_id=None,
+            external_id=f"LAP-{i}",
+            verified=True,
+            business_number=org.business_number,
+            name=f"廣告 {i}",
+        )
+        for i in range(2)
+    ]
     for account in accounts:
         factories.linked(org, account)
-    services.audience_share(actor=admin_user, audience_id=audience.pk,
-                            account_ids=[a.pk for a in accounts])
+    services.audience_share(
+        actor=admin_user, audience_id=audience.pk, account_ids=[a.pk for a in accounts]
+    )
     client.force_login(factories.member(org, "operator"))
     url = reverse(CHANGELIST)
     page = client.post(url, {"action": "unshare", "_selected_action": [audience.pk]})
     assert set(page.context["form"].fields["accounts"].queryset) == set(accounts)
-    preview = client.post(url, {"action": "unshare", "_selected_action": [audience.pk],
-                                "stage": "preview", "accounts": [accounts[0].pk]})
+    preview = client.post(
+        url,
+        {
+            "action": "unshare",
+            "_selected_action": [audience.pk],
+            "stage": "preview",
+            "accounts": [accounts[0].pk],
+        },
+    )
     assert [(r["audience"], r["account"]) for r in preview.context["rows"]] == [
-        (audience, accounts[0])]  # what will stop, before anything stops
+        (audience, accounts[0])
+    ]  # what will stop, before anything stops
     assert AudienceShare.objects.filter(audience=audience).count() == 2
-    response = client.post(url, {"action": "unshare", "_selected_action": [audience.pk],
-                                 "stage": "confirm", "accounts": [accounts[0].pk]})
+    response = client.post(
+        url,
+        {
+            "action": "unshare",
+            "_selected_action": [audience.pk],
+            "stage": "confirm",
+            "accounts": [accounts[0].pk],
+        },
+    )
     assert response.status_code == 302
-    assert list(AudienceShare.objects.filter(audience=audience)
-                .values_list("account_id", flat=True)) == [accounts[1].pk]
+    assert list(
+        AudienceShare.objects.filter(audience=audience).values_list("account_id", flat=True)
+    ) == [accounts[1].pk]
     ended = AudienceShare.history.filter(history_type="-").get()
     assert ended.account_id == accounts[0].pk and ended.history_change_reason == "Unshared"
 
@@ -156,14 +201,17 @@ def test_unshare_from_chosen_accounts_only(client, org, admin_user, audience):
 def test_web_traffic_audience_from_a_line_tag_in_the_admin(client, org, admin_user):
     tag = services.line_tag_create(actor=admin_user, organization_id=org.pk, name="官網")
     users = af.line_users(4)
-    TagEvent.objects.bulk_create(TagEvent(tag=tag, line_user=u, event="PageView",
-                                          occurred_at=timezone.now()) for u in users)
+    TagEvent.objects.bulk_create(
+        TagEvent(tag=tag, line_user=u, event="PageView", occurred_at=timezone.now()) for u in users
+    )
     client.force_login(factories.member(org, "operator_data"))
     url = reverse("admin:audiences_linetag_changelist")
     data = {"action": "create_web_traffic_audience", "_selected_action": [tag.pk]}
     assert client.post(url, data).status_code == 200  # the form
-    response = client.post(url, {**data, "confirm": "yes", "name": "官網訪客",
-                                 "event": "PageView", "retention_days": 30})
+    response = client.post(
+        url,
+        {**data, "confirm": "yes", "name": "官網訪客", "event": "PageView", "retention_days": 30},
+    )
     audience = Audience.objects.get(name="官網訪客")
     assert response.status_code == 302
     assert audience.type == "webtraffic" and audience.line_tag == tag and audience.size == 4
@@ -174,7 +222,14 @@ def test_web_traffic_audience_from_a_line_tag_in_the_admin(client, org, admin_us
 def test_viewer_cannot_build_web_traffic_audiences(client, org, admin_user):
     tag = services.line_tag_create(actor=admin_user, organization_id=org.pk, name="官網")
     client.force_login(factories.member(org, "viewer"))
-    client.post(reverse("admin:audiences_linetag_changelist"), {
-        "action": "create_web_traffic_audience", "_selected_action": [tag.pk],
-        "confirm": "yes", "name": "x", "retention_days": 30})
+    client.post(
+        reverse("admin:audiences_linetag_changelist"),
+        {
+            "action": "create_web_traffic_audience",
+            "_selected_action": [tag.pk],
+            "confirm": "yes",
+            "name": "x",
+            "retention_days": 30,
+        },
+    )
     assert not Audience.objects.filter(name="x").exists()

@@ -25,8 +25,9 @@ def audience(org, admin_user):
 
 @pytest.mark.parametrize("role", ["admin", "operator", "operator_data"])
 def test_roles_that_may_create_audiences(org, role):
-    user = (org.memberships.get(role="admin").user if role == "admin"
-            else factories.member(org, role))
+    user = (
+        org.memberships.get(role="admin").user if role == "admin" else factories.member(org, role)
+    )
     assert af.upload_audience(org, user, af.phones(3)).status == "ready"
 
 
@@ -110,22 +111,30 @@ def test_changelist_query_count_does_not_grow_with_rows(client, org, admin_user)
             assert client.get(url).status_code == 200
         counts.append(len(queries))
     assert counts[0] == counts[1]
-    assert not any("COUNT(*)" in q["sql"] and "audiences_audiencemember" in q["sql"]
-                   for q in queries.captured_queries)
+    assert not any(
+        "COUNT(*)" in q["sql"] and "audiences_audiencemember" in q["sql"]
+        for q in queries.captured_queries
+    )
 
 
 def _upload(client, data, content, name="ids.txt"):
-    return client.post(reverse("admin:audiences_audience_import"), {
-        **data, "import_file": SimpleUploadedFile(name, content)})
+    return client.post(
+        reverse("admin:audiences_audience_import"),
+        {**data, "import_file": SimpleUploadedFile(name, content)},
+    )
 
 
 def test_upload_shows_a_summary_with_masked_samples_then_imports_on_confirm(
-        client, org, admin_user, django_capture_on_commit_callbacks):
+    client, org, admin_user, django_capture_on_commit_callbacks
+):
     _login(client, factories.member(org, "operator_data"))
     content = "".join(f"{p}\n" for p in af.phones(20)).encode("utf-8-sig")
     with django_capture_on_commit_callbacks(execute=True):
-        response = _upload(client, {"mode": "new", "organization": org.pk, "name": "預覽上傳",
-                                    "id_type": ""}, content)
+        response = _upload(
+            client,
+            {"mode": "new", "organization": org.pk, "name": "預覽上傳", "id_type": ""},
+            content,
+        )
     upload = AudienceUpload.objects.get()
     progress = reverse("admin:audiences_audienceupload_progress", args=[upload.pk])
     assert response.status_code == 302 and response["Location"] == progress
@@ -137,8 +146,10 @@ def test_upload_shows_a_summary_with_masked_samples_then_imports_on_confirm(
     assert pii.mask_phone(af.phone(0)) in page  # 0912***…
     assert af.phone(0) not in page and pii.phone_keyed_hash(af.phone(0)) not in page
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("admin:audiences_audienceupload_confirm", args=[upload.pk]),
-                    {"decision": "confirm"})
+        client.post(
+            reverse("admin:audiences_audienceupload_confirm", args=[upload.pk]),
+            {"decision": "confirm"},
+        )
     audience = Audience.objects.get(name="預覽上傳")
     assert audience.size == 20 and audience.status == "ready"
     upload.refresh_from_db()
@@ -146,30 +157,37 @@ def test_upload_shows_a_summary_with_masked_samples_then_imports_on_confirm(
 
 
 def test_an_addition_counts_the_ids_the_audience_already_has(
-        client, org, admin_user, audience, django_capture_on_commit_callbacks):
+    client, org, admin_user, audience, django_capture_on_commit_callbacks
+):
     _login(client, admin_user)
     content = "".join(f"{p}\n" for p in af.phones(130)).encode()  # 120 known, 10 new
     with django_capture_on_commit_callbacks(execute=True):
         _upload(client, {"mode": "add", "audience": audience.pk}, content)
     upload = AudienceUpload.objects.get()
     assert (upload.status, upload.id_count, upload.added_count) == ("awaiting", 130, 10)
-    page = client.get(reverse("admin:audiences_audienceupload_progress",
-                              args=[upload.pk])).content.decode()
+    page = client.get(
+        reverse("admin:audiences_audienceupload_progress", args=[upload.pk])
+    ).content.decode()
     assert 'id="summary-new">10<' in page and 'id="summary-existing">120<' in page
     assert audience.members.count() == 120  # the check stored nothing
 
 
 def test_an_unconfirmed_upload_is_not_imported_and_a_cancel_removes_its_file(
-        client, org, admin_user, django_capture_on_commit_callbacks):
+    client, org, admin_user, django_capture_on_commit_callbacks
+):
     _login(client, admin_user)
     with django_capture_on_commit_callbacks(execute=True):
-        _upload(client, {"mode": "new", "organization": org.pk, "name": "不要",
-                         "id_type": "phone"}, b"0912345678\n")
+        _upload(
+            client,
+            {"mode": "new", "organization": org.pk, "name": "不要", "id_type": "phone"},
+            b"0912345678\n",
+        )
     upload = AudienceUpload.objects.get()
     assert services.upload_process(upload_id=upload.pk).status == "awaiting"
     assert not Audience.objects.filter(name="不要").exists()
-    response = client.post(reverse("admin:audiences_audienceupload_confirm", args=[upload.pk]),
-                           {"decision": "cancel"})
+    response = client.post(
+        reverse("admin:audiences_audienceupload_confirm", args=[upload.pk]), {"decision": "cancel"}
+    )
     assert response["Location"].startswith(reverse("admin:audiences_audience_import"))
     upload.refresh_from_db()
     assert upload.status == "failed" and not upload.file
@@ -178,14 +196,19 @@ def test_an_unconfirmed_upload_is_not_imported_and_a_cancel_removes_its_file(
 
 
 def test_a_refused_file_names_its_lines_and_offers_to_upload_again(
-        client, org, admin_user, django_capture_on_commit_callbacks):
+    client, org, admin_user, django_capture_on_commit_callbacks
+):
     _login(client, admin_user)
     with django_capture_on_commit_callbacks(execute=True):
-        _upload(client, {"mode": "new", "organization": org.pk, "name": "壞",
-                         "id_type": "phone"}, b"0912345678\nxx\n0912345678\n")
+        _upload(
+            client,
+            {"mode": "new", "organization": org.pk, "name": "壞", "id_type": "phone"},
+            b"0912345678\nxx\n0912345678\n",
+        )
     upload = AudienceUpload.objects.get()
-    page = client.get(reverse("admin:audiences_audienceupload_progress",
-                              args=[upload.pk])).content.decode()
+    page = client.get(
+        reverse("admin:audiences_audienceupload_progress", args=[upload.pk])
+    ).content.decode()
     assert "<li>Line 2: not a valid phone number</li>" in page
     assert "<li>Line 3: duplicate of line 1</li>" in page
     assert 'id="upload-again-link"' in page and "name=%E5%A3%9E" in page  # 壞, prefilled
@@ -195,8 +218,11 @@ def test_a_refused_file_names_its_lines_and_offers_to_upload_again(
 
 def test_an_unguessable_file_asks_for_the_id_type(client, org, admin_user):
     _login(client, admin_user)
-    response = _upload(client, {"mode": "new", "organization": org.pk, "name": "猜不到",
-                                "id_type": ""}, b"hello\nworld\n")
+    response = _upload(
+        client,
+        {"mode": "new", "organization": org.pk, "name": "猜不到", "id_type": ""},
+        b"hello\nworld\n",
+    )
     assert response.status_code == 200
     assert "choose the ID type" in str(response.context["form"].errors["id_type"])
     assert not AudienceUpload.objects.exists()
@@ -217,12 +243,17 @@ def test_the_only_organization_is_preselected_and_the_viewer_is_told_why(client,
 
 
 def test_large_file_goes_to_the_background_with_a_progress_page(
-        client, org, admin_user, django_capture_on_commit_callbacks):
+    client, org, admin_user, django_capture_on_commit_callbacks
+):
     _login(client, admin_user)
     content = "".join(f"{p}\n" for p in af.phones(30)).encode()
     with django_capture_on_commit_callbacks(execute=True):
-        _upload(client, {"mode": "new", "organization": org.pk, "name": "大檔",
-                         "id_type": "phone"}, content, name="big.txt")
+        _upload(
+            client,
+            {"mode": "new", "organization": org.pk, "name": "大檔", "id_type": "phone"},
+            content,
+            name="big.txt",
+        )
     upload = AudienceUpload.objects.get()
     with django_capture_on_commit_callbacks(execute=True):
         services.upload_confirm(upload_id=upload.pk, actor=admin_user)
@@ -230,8 +261,10 @@ def test_large_file_goes_to_the_background_with_a_progress_page(
     assert status["status"] == "done" and status["progress"] == 100 and status["id_count"] == 30
     other = factories.organization(state="approved", name="別家")
     _login(client, other.memberships.get(role="admin").user)
-    assert client.get(reverse("admin:audiences_audienceupload_status",
-                              args=[upload.pk])).status_code == 404
+    assert (
+        client.get(reverse("admin:audiences_audienceupload_status", args=[upload.pk])).status_code
+        == 404
+    )
 
 
 def test_member_search_matches_a_phone_number_by_its_hash(client, org, admin_user, audience):
@@ -256,8 +289,9 @@ def test_export_action_is_for_admins_only(client, org, admin_user, audience):
     _login(client, admin_user)
     response = client.post(url, data)
     body = b"".join(response.streaming_content).decode()
-    assert sorted(body.split()) == sorted(pii.sha256_hex(pii.normalise_phone(p))
-                                          for p in af.phones(120))
+    assert sorted(body.split()) == sorted(
+        pii.sha256_hex(pii.normalise_phone(p)) for p in af.phones(120)
+    )
     assert response["X-Audience-Members-Left-Out"] == "0"
     record = audience.history.first()
     assert record.history_change_reason == "Members exported as LINE-style hashes (120)"
@@ -266,9 +300,15 @@ def test_export_action_is_for_admins_only(client, org, admin_user, audience):
 
 def test_share_action_refuses_operator_data_only(client, org, oa, audience):
     _login(client, factories.member(org, "operator_data"))
-    response = client.post(reverse("admin:audiences_audience_changelist"), {
-        "action": "share", "_selected_action": [audience.pk], "confirm": "yes",
-        "accounts": [oa.pk]})
+    response = client.post(
+        reverse("admin:audiences_audience_changelist"),
+        {
+            "action": "share",
+            "_selected_action": [audience.pk],
+            "confirm": "yes",
+            "accounts": [oa.pk],
+        },
+    )
     assert not AudienceShare.objects.exists()
     assert response.status_code == 302  # the action is not offered to them
     assert _messages(response) == ["No action selected."]
@@ -276,8 +316,14 @@ def test_share_action_refuses_operator_data_only(client, org, oa, audience):
 
 def test_share_action_shares_for_an_operator(client, org, oa, audience):
     _login(client, factories.member(org, "operator"))
-    response = client.post(reverse("admin:audiences_audience_changelist"), {
-        "action": "share", "_selected_action": [audience.pk], "confirm": "yes",
-        "accounts": [oa.pk]})
+    response = client.post(
+        reverse("admin:audiences_audience_changelist"),
+        {
+            "action": "share",
+            "_selected_action": [audience.pk],
+            "confirm": "yes",
+            "accounts": [oa.pk],
+        },
+    )
     assert response.status_code == 302
     assert AudienceShare.objects.filter(audience=audience, account=oa).exists()

@@ -21,11 +21,14 @@ def _export(actor, audience):
 
 
 def test_exported_hash_is_the_sha256_of_the_e164_number(org, admin_user):
-    audience = af.upload_audience(org, admin_user, ["0912-345-678", "+886987654321",
-                                                    "886911111111"])
+    audience = af.upload_audience(
+        org, admin_user, ["0912-345-678", "+886987654321", "886911111111"]
+    )
     _export_obj, lines = _export(admin_user, audience)
-    expected = {hashlib.sha256(e164.encode()).hexdigest()
-                for e164 in ["+886912345678", "+886987654321", "+886911111111"]}
+    expected = {
+        hashlib.sha256(e164.encode()).hexdigest()
+        for e164 in ["+886912345678", "+886987654321", "+886911111111"]
+    }
     assert set(lines) == expected
 
 
@@ -60,7 +63,8 @@ def test_a_different_pii_hash_key_cannot_open_the_sealed_copy(org, admin_user, s
     phone = next(p for p in af.phones(3) if pii.phone_keyed_hash(p) == member.identifier)
     # Under the key it was sealed with, the copy opens to the number's LINE-style hash.
     assert importers.open_sealed(member.identifier, member.sealed) == pii.sha256_hex(
-        pii.normalise_phone(phone))
+        pii.normalise_phone(phone)
+    )
     settings.PII_HASH_KEY = "someone-elses-key"
     assert importers.open_sealed(member.identifier, member.sealed) is None
     with pytest.raises(AudienceError, match="cannot be opened with the current key"):
@@ -81,8 +85,9 @@ def test_sealing_is_the_documented_construction(settings):
 
     key = settings.PII_HASH_KEY.encode()
     k_seal = hashing.seal_key(key)
-    assert k_seal == HKDF(algorithm=hashes.SHA256(), length=64, salt=None,
-                          info=b"lbm/audiences/sealed-line-hash/v2").derive(key)
+    assert k_seal == HKDF(
+        algorithm=hashes.SHA256(), length=64, salt=None, info=b"lbm/audiences/sealed-line-hash/v2"
+    ).derive(key)
     identifier, sealed_hex = importers.stored_row("phone", "0912345678")
     digest = hashlib.sha256(b"+886912345678").digest()
     assert bytes.fromhex(sealed_hex) == AESSIV(k_seal).encrypt(digest, None)
@@ -100,14 +105,17 @@ def test_a_copy_sealed_before_aes_siv_still_opens(org, admin_user, settings):
 
     audience = af.upload_audience(org, admin_user, ["0912345678", "0987654321"])
     key = settings.PII_HASH_KEY.encode()
-    k_v1 = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-                info=b"lbm/audiences/sealed-line-hash/v1").derive(key)
-    member = AudienceMember.objects.get(audience=audience,
-                                        identifier=pii.phone_keyed_hash("0912345678"))
+    k_v1 = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"lbm/audiences/sealed-line-hash/v1"
+    ).derive(key)
+    member = AudienceMember.objects.get(
+        audience=audience, identifier=pii.phone_keyed_hash("0912345678")
+    )
     digest = hashlib.sha256(b"+886912345678").digest()
     pad = hmac.new(k_v1, bytes.fromhex(member.identifier), hashlib.sha256).digest()
     AudienceMember.objects.filter(pk=member.pk).update(
-        sealed=bytes(a ^ b for a, b in zip(digest, pad, strict=True)))
+        sealed=bytes(a ^ b for a, b in zip(digest, pad, strict=True))
+    )
     member.refresh_from_db()
     assert len(bytes(member.sealed)) == 32
     assert importers.open_sealed(member.identifier, member.sealed) == digest.hex()
@@ -115,8 +123,9 @@ def test_a_copy_sealed_before_aes_siv_still_opens(org, admin_user, settings):
     assert importers.open_sealed(member.identifier, tampered) is None
     export, lines = _export(admin_user, audience)
     assert export.left_out == 0
-    assert sorted(lines) == sorted(hashlib.sha256(e.encode()).hexdigest()
-                                   for e in ["+886912345678", "+886987654321"])
+    assert sorted(lines) == sorted(
+        hashlib.sha256(e.encode()).hexdigest() for e in ["+886912345678", "+886987654321"]
+    )
 
 
 def test_a_sealed_copy_moved_to_another_row_does_not_open(org, admin_user):
@@ -132,11 +141,12 @@ def test_members_without_a_sealed_copy_are_left_out_and_counted(org, admin_user)
     export, lines = _export(admin_user, audience)
     assert export.left_out == 2 and len(lines) == 3
     assert audience.history.first().history_change_reason == (
-        "Members exported as LINE-style hashes (3; 2 stored before sealed copies existed left "
-        "out)")
+        "Members exported as LINE-style hashes (3; 2 stored before sealed copies existed left out)"
+    )
     # Uploading the same numbers again as an addition fills their sealed copies in.
-    assert services.audience_add_ids(actor=admin_user, audience_id=audience.pk,
-                                     ids=af.phones(5)) == 0
+    assert (
+        services.audience_add_ids(actor=admin_user, audience_id=audience.pk, ids=af.phones(5)) == 0
+    )
     export, lines = _export(admin_user, audience)
     assert export.left_out == 0 and len(lines) == 5
 

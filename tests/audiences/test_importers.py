@@ -30,16 +30,21 @@ def _owner(org):
 def load(source, id_type="phone"):
     """``source`` through the one upload path (``importers.load_ids``, as every upload whatever
     its size) into a new audience: how many IDs, and the stored identifiers, sorted."""
-    audience = Audience.objects.create(organization=_OWNER["org"],
-                                       name=f"名單 {Audience.objects.count()}",
-                                       type=UPLOAD_TYPE_FOR_ID[id_type], id_type=id_type,
-                                       created_at=timezone.now(),
-                                       expires_at=timezone.now() + timezone.timedelta(days=1))
+    audience = Audience.objects.create(
+        organization=_OWNER["org"],
+        name=f"名單 {Audience.objects.count()}",
+        type=UPLOAD_TYPE_FOR_ID[id_type],
+        id_type=id_type,
+        created_at=timezone.now(),
+        expires_at=timezone.now() + timezone.timedelta(days=1),
+    )
     with transaction.atomic():
-        loaded = importers.load_ids(source, id_type=id_type, audience_id=audience.pk,
-                                    new_audience=True)
-    return loaded.count, sorted(AudienceMember.objects.filter(audience_id=audience.pk)
-                                .values_list("identifier", flat=True))
+        loaded = importers.load_ids(
+            source, id_type=id_type, audience_id=audience.pk, new_audience=True
+        )
+    return loaded.count, sorted(
+        AudienceMember.objects.filter(audience_id=audience.pk).values_list("identifier", flat=True)
+    )
 
 
 def parse_bytes(tmp_path, content: bytes, id_type="phone"):
@@ -51,8 +56,9 @@ def parse_bytes(tmp_path, content: bytes, id_type="phone"):
 def test_phones_are_stored_as_keyed_hashes_only(tmp_path):
     count, lines = parse_bytes(tmp_path, b"0912345678\n+886987654321\n")
     assert count == 2
-    assert lines == sorted([pii.phone_keyed_hash("0912345678"),
-                            pii.phone_keyed_hash("+886987654321")])
+    assert lines == sorted(
+        [pii.phone_keyed_hash("0912345678"), pii.phone_keyed_hash("+886987654321")]
+    )
     assert all("0912345678" not in line for line in lines)
 
 
@@ -107,8 +113,9 @@ def test_empty_file_is_rejected(tmp_path, content):
         parse_bytes(tmp_path, content)
 
 
-@pytest.mark.parametrize("content", ["0912345678\n電話\n".encode("big5"),
-                                     "0912345678\n".encode("utf-16")])
+@pytest.mark.parametrize(
+    "content", ["0912345678\n電話\n".encode("big5"), "0912345678\n".encode("utf-16")]
+)
 def test_wrong_encoding_is_rejected(tmp_path, content):
     with pytest.raises(UploadRejected, match="not UTF-8"):
         parse_bytes(tmp_path, content)
@@ -136,10 +143,12 @@ def test_ifas_are_lower_cased(tmp_path):
 
 
 def test_emails_are_trimmed_lower_cased_and_hashed(tmp_path):
-    _count, lines = parse_bytes(tmp_path, b'  Chen@Example.COM \n"li@example.com"\n',
-                                id_type="email")
-    assert lines == sorted([pii.email_keyed_hash("chen@example.com"),
-                            pii.email_keyed_hash("li@example.com")])
+    _count, lines = parse_bytes(
+        tmp_path, b'  Chen@Example.COM \n"li@example.com"\n', id_type="email"
+    )
+    assert lines == sorted(
+        [pii.email_keyed_hash("chen@example.com"), pii.email_keyed_hash("li@example.com")]
+    )
     with pytest.raises(UploadRejected):
         parse_bytes(tmp_path, b"chen@\n", id_type="email")
 
@@ -157,8 +166,18 @@ def test_iterable_of_strings_is_accepted_for_the_api():
 
 def test_fast_phone_path_agrees_with_lbm_pii():
     rng = random.Random(7)
-    samples = ["0912345678", "+886912345678", "886912345678", "0990123456", "0912-345-678",
-               "+8860912345678", "02-2720-1234", "+81 90 1234 5678", "0900000000", "0989999999"]
+    samples = [
+        "0912345678",
+        "+886912345678",
+        "886912345678",
+        "0990123456",
+        "0912-345-678",
+        "+8860912345678",
+        "02-2720-1234",
+        "+81 90 1234 5678",
+        "0900000000",
+        "0989999999",
+    ]
     for prefix in range(90, 100):
         for _ in range(20):
             n = rng.randrange(10_000_000)

@@ -13,7 +13,10 @@ def test_overlap_counts_in_the_database(org, admin_user):
     a = af.upload_audience(org, admin_user, af.phones(200), name="A")
     b = af.upload_audience(org, admin_user, af.phones(200, start=120), name="B")
     assert selectors.audience_overlap(admin_user, a, b) == {
-        "both": 80, "first_only": 120, "second_only": 120}
+        "both": 80,
+        "first_only": 120,
+        "second_only": 120,
+    }
 
 
 def test_numbers_under_50_are_never_shown_exactly(org, admin_user):
@@ -21,7 +24,10 @@ def test_numbers_under_50_are_never_shown_exactly(org, admin_user):
     b = af.upload_audience(org, admin_user, af.phones(100, start=51), name="B")
     # both 49, A only 51, B only 51
     assert selectors.audience_overlap(admin_user, a, b) == {
-        "both": None, "first_only": 51, "second_only": 51}
+        "both": None,
+        "first_only": 51,
+        "second_only": 51,
+    }
     assert selectors.insight_number(49) is None
     assert selectors.insight_number(50) == 50
 
@@ -35,12 +41,18 @@ def test_overlap_across_id_types_goes_through_the_directory(org, admin_user):
     users = af.line_users(120)
     a = af.upload_audience(org, admin_user, af.phones(120), name="電話")
     tag = services.line_tag_create(actor=admin_user, organization_id=org.pk, name="官網")
-    TagEvent.objects.bulk_create(TagEvent(tag=tag, line_user=u, event="PageView",
-                                          occurred_at=timezone.now()) for u in users[60:])
-    b = services.audience_web_traffic_create(actor=admin_user, organization_id=org.pk,
-                                             name="訪客", tag_id=tag.pk)
+    TagEvent.objects.bulk_create(
+        TagEvent(tag=tag, line_user=u, event="PageView", occurred_at=timezone.now())
+        for u in users[60:]
+    )
+    b = services.audience_web_traffic_create(
+        actor=admin_user, organization_id=org.pk, name="訪客", tag_id=tag.pk
+    )
     assert selectors.audience_overlap(admin_user, a, b) == {
-        "both": 60, "first_only": 60, "second_only": None}
+        "both": 60,
+        "first_only": 60,
+        "second_only": None,
+    }
 
 
 @pytest.mark.parametrize("role", ["viewer", "operator_data"])
@@ -61,12 +73,16 @@ def test_a_snapshot_is_recorded_whenever_the_size_changes(org, admin_user):
 
     audience = af.upload_audience(org, admin_user, af.phones(60), name="A")
     services_ = __import__("audiences.services", fromlist=["x"])
-    services_.audience_add_ids(actor=admin_user, audience_id=audience.pk,
-                               ids=af.phones(30, start=60))
+    services_.audience_add_ids(
+        actor=admin_user, audience_id=audience.pk, ids=af.phones(30, start=60)
+    )
     services_.audience_add_ids(actor=admin_user, audience_id=audience.pk, ids=af.phones(10))
     services_.audience_rename(actor=admin_user, audience_id=audience.pk, name="A2")
-    assert list(AudienceSizeSnapshot.objects.filter(audience=audience)
-                .order_by("recorded_at", "pk").values_list("size", flat=True)) == [60, 90]
+    assert list(
+        AudienceSizeSnapshot.objects.filter(audience=audience)
+        .order_by("recorded_at", "pk")
+        .values_list("size", flat=True)
+    ) == [60, 90]
     assert [h["size"] for h in selectors.size_history(audience)] == [60, 90]
 
 
@@ -78,12 +94,17 @@ def test_web_traffic_recompute_records_the_new_size(org, admin_user):
 
     users = af.line_users(80)
     tag = services.line_tag_create(actor=admin_user, organization_id=org.pk, name="官網")
-    TagEvent.objects.bulk_create(TagEvent(tag=tag, line_user=u, event="PageView",
-                                          occurred_at=timezone.now()) for u in users[:30])
-    audience = services.audience_web_traffic_create(actor=admin_user, organization_id=org.pk,
-                                                    name="訪客", tag_id=tag.pk)
-    TagEvent.objects.bulk_create(TagEvent(tag=tag, line_user=u, event="PageView",
-                                          occurred_at=timezone.now()) for u in users[30:])
+    TagEvent.objects.bulk_create(
+        TagEvent(tag=tag, line_user=u, event="PageView", occurred_at=timezone.now())
+        for u in users[:30]
+    )
+    audience = services.audience_web_traffic_create(
+        actor=admin_user, organization_id=org.pk, name="訪客", tag_id=tag.pk
+    )
+    TagEvent.objects.bulk_create(
+        TagEvent(tag=tag, line_user=u, event="PageView", occurred_at=timezone.now())
+        for u in users[30:]
+    )
     services.web_traffic_recompute_all()
     services.web_traffic_recompute_all()  # unchanged: no new row
     assert [h["size"] for h in selectors.size_history(audience)] == [None, 80]  # 30: under 50
@@ -97,9 +118,14 @@ def _insight_setup(org, admin_user):
     users = af.line_users(200)
     oa = factories.account_for(org, name="A 官方帳號")
     factories.linked(org, oa)
-    lap = factories.AccountFactory(kind="lap", basic_id=None, external_id="LAP-INS",
-                                   verified=True, business_number=org.business_number,
-                                   name="B LAP")
+    lap = factories.AccountFactory(
+        kind="lap",
+        basic_id=None,
+        external_id="LAP-INS",
+        verified=True,
+        business_number=org.business_number,
+        name="B LAP",
+    )
     factories.linked(org, lap)
     af.friends(oa, users[:120])
     af.friends(lap, users[:30])
@@ -127,8 +153,10 @@ def test_insight_page_never_shows_a_number_under_50(client, org, admin_user, lan
 
     audience, oa, lap = _insight_setup(org, admin_user)
     client.force_login(factories.member(org, "operator"))
-    page = client.get(reverse("admin:audiences_audience_insight", args=[audience.pk]),
-                      HTTP_ACCEPT_LANGUAGE=language)
+    page = client.get(
+        reverse("admin:audiences_audience_insight", args=[audience.pk]),
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
     assert page.status_code == 200
     body = page.content.decode()
     reachable = {r["account"].name: r["shown"] for r in page.context["reachable"]}
@@ -139,16 +167,19 @@ def test_insight_page_never_shows_a_number_under_50(client, org, admin_user, lan
     assert "billing/chart.umd.js" in body and "audience-insight-data" in body
 
 
-@pytest.mark.parametrize("role, status", [("viewer", 403), ("operator_data", 403),
-                                          ("operator", 200), ("admin", 200)])
+@pytest.mark.parametrize(
+    "role, status", [("viewer", 403), ("operator_data", 403), ("operator", 200), ("admin", 200)]
+)
 def test_insight_pages_for_admins_and_operators(client, org, admin_user, role, status):
     from django.urls import reverse
 
     audience = af.upload_audience(org, admin_user, af.phones(60), name="A")
     user = admin_user if role == "admin" else factories.member(org, role)
     client.force_login(user)
-    assert client.get(reverse("admin:audiences_audience_insight",
-                              args=[audience.pk])).status_code == status
+    assert (
+        client.get(reverse("admin:audiences_audience_insight", args=[audience.pk])).status_code
+        == status
+    )
     assert client.get(reverse("admin:audiences_audience_overlap")).status_code == status
 
 
@@ -158,12 +189,16 @@ def test_insight_of_another_organizations_audience_is_a_404(client, org, admin_u
     other = factories.organization(state="approved")
     from lbm.models import Membership
 
-    theirs = af.upload_audience(other, Membership.objects.get(organization=other,
-                                                              role="admin").user,
-                                af.phones(60), name="他們的")
+    theirs = af.upload_audience(
+        other,
+        Membership.objects.get(organization=other, role="admin").user,
+        af.phones(60),
+        name="他們的",
+    )
     client.force_login(admin_user)
-    assert client.get(reverse("admin:audiences_audience_insight",
-                              args=[theirs.pk])).status_code == 404
+    assert (
+        client.get(reverse("admin:audiences_audience_insight", args=[theirs.pk])).status_code == 404
+    )
 
 
 @pytest.mark.parametrize("language, under", [("en", "under 50"), ("zh-hant", "少於 50")])

@@ -40,8 +40,13 @@ def test_worker_imports_200000_ids_into_postgresql(shared_media, celery_worker, 
         for i in range(200_000):
             handle.write(f"09{i * 7 + 11:08d}\r\n")
     with open(path, "rb") as handle:
-        upload = services.upload_start(actor=admin, organization_id=org.pk, id_type="phone",
-                                       file=File(handle, name="members.txt"), name="二十萬")
+        upload = services.upload_start(
+            actor=admin,
+            organization_id=org.pk,
+            id_type="phone",
+            file=File(handle, name="members.txt"),
+            name="二十萬",
+        )
     stored = upload.file.path
     _wait(lambda: AudienceUpload.objects.get(pk=upload.pk).is_finished, worker=celery_worker)
     upload.refresh_from_db()
@@ -49,7 +54,8 @@ def test_worker_imports_200000_ids_into_postgresql(shared_media, celery_worker, 
     audience = Audience.objects.get(name="二十萬")
     assert audience.size == 200_000 == AudienceMember.objects.filter(audience=audience).count()
     assert AudienceMember.objects.filter(
-        audience=audience, identifier=pii.phone_keyed_hash("0900000011")).exists()
+        audience=audience, identifier=pii.phone_keyed_hash("0900000011")
+    ).exists()
     import os
 
     assert not os.path.exists(stored)  # the raw file is gone
@@ -72,16 +78,21 @@ def test_a_threads_pool_worker_spawns_its_hashing_processes(shared_media, settin
     children = set()
 
     def finished():
-        out = subprocess.run(["ps", "-ww", "-o", "args=", "--ppid", str(worker.pid)],
-                             capture_output=True, text=True).stdout
+        out = subprocess.run(
+            ["ps", "-ww", "-o", "args=", "--ppid", str(worker.pid)], capture_output=True, text=True
+        ).stdout
         children.update(line for line in out.splitlines() if "multiprocessing" in line)
         return AudienceUpload.objects.get(pk=upload.pk).is_finished
 
     try:
         with open(path, "rb") as handle:
-            upload = services.upload_start(actor=admin, organization_id=org.pk,
-                                           id_type="phone", name="執行緒",
-                                           file=File(handle, name="members.txt"))
+            upload = services.upload_start(
+                actor=admin,
+                organization_id=org.pk,
+                id_type="phone",
+                name="執行緒",
+                file=File(handle, name="members.txt"),
+            )
         _wait(finished, worker=worker)
     finally:
         worker.stop()
@@ -97,14 +108,21 @@ def test_worker_rejects_a_bad_file_whole(shared_media, celery_worker, tmp_path):
     path = tmp_path / "bad.txt"
     path.write_text("".join(f"09{i:08d}\n" for i in range(5000)) + "0900000001\n")
     with open(path, "rb") as handle:
-        upload = services.upload_start(actor=admin, organization_id=org.pk, id_type="phone",
-                                       file=File(handle, name="bad.txt"), name="壞檔")
+        upload = services.upload_start(
+            actor=admin,
+            organization_id=org.pk,
+            id_type="phone",
+            file=File(handle, name="bad.txt"),
+            name="壞檔",
+        )
     _wait(lambda: AudienceUpload.objects.get(pk=upload.pk).is_finished, worker=celery_worker)
     upload.refresh_from_db()
     # The worker speaks the site's default language (zh-Hant); either wording names the lines.
     assert upload.status == "failed"
-    assert ("Line 5001: duplicate of line 2" in upload.error
-            or "第 5001 行：與第 2 行重複" in upload.error), upload.error
+    assert (
+        "Line 5001: duplicate of line 2" in upload.error
+        or "第 5001 行：與第 2 行重複" in upload.error
+    ), upload.error
     assert not Audience.objects.filter(name="壞檔").exists()
     assert not AudienceMember.objects.exists()
 
@@ -117,10 +135,20 @@ def test_link_approval_syncs_audiences_through_the_worker(shared_media, celery_w
     from django.utils import timezone
 
     own = Audience.objects.create(
-        source_account=account, name="帳號名單", type="chat_tag", id_type="user_id",
-        create_route="oa_manager", status="ready", created_at=timezone.now(),
-        expires_at=timezone.now() + timezone.timedelta(days=180))
+        source_account=account,
+        name="帳號名單",
+        type="chat_tag",
+        id_type="user_id",
+        create_route="oa_manager",
+        status="ready",
+        created_at=timezone.now(),
+        expires_at=timezone.now() + timezone.timedelta(days=180),
+    )
     factories.linked(org, account)  # approval: the hook sends the sync task to the worker
-    _wait(lambda: Audience.objects.get(pk=own.pk).organization_id == org.pk
-          and AudienceShare.objects.filter(audience=shared_later, account=account).exists(),
-          worker=celery_worker)
+    _wait(
+        lambda: (
+            Audience.objects.get(pk=own.pk).organization_id == org.pk
+            and AudienceShare.objects.filter(audience=shared_later, account=account).exists()
+        ),
+        worker=celery_worker,
+    )

@@ -22,17 +22,24 @@ def tag(org, admin_user):
 
 
 def _event(**over):
-    event = {"type": "PageView", "url": "https://shop.example.com/items/1",
-             "timestamp": int(time.time()), "user": {"lineUserId": af.user_id(0)}}
+    event = {
+        "type": "PageView",
+        "url": "https://shop.example.com/items/1",
+        "timestamp": int(time.time()),
+        "user": {"lineUserId": af.user_id(0)},
+    }
     event.update(over)
     return event
 
 
 def _post(client, tag, events, *, name="tag-events", token=None, tag_id=None):
     headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token is not None else {}
-    return client.post(reverse(name), json.dumps({"tagId": tag_id or tag.tag_id,
-                                                  "events": events}),
-                       content_type="text/plain", **headers)
+    return client.post(
+        reverse(name),
+        json.dumps({"tagId": tag_id or tag.tag_id, "events": events}),
+        content_type="text/plain",
+        **headers,
+    )
 
 
 def test_good_events_are_stored_and_matched(client, tag):
@@ -43,8 +50,9 @@ def test_good_events_are_stored_and_matched(client, tag):
     stamp = int(time.time()) - 60
     events = [
         _event(user={"lineUserId": users[0].user_id}, timestamp=stamp),
-        _event(type="Conversion", user={"phoneHash": pii.sha256_hex(
-            pii.normalise_phone(af.phone(1)))}),
+        _event(
+            type="Conversion", user={"phoneHash": pii.sha256_hex(pii.normalise_phone(af.phone(1)))}
+        ),
         _event(type="CustomEvent", name="add_to_cart", user={"emailHash": email_hash}),
         _event(user={"lineUserId": af.user_id(99)}),  # nobody known: stored, matched to nobody
     ]
@@ -53,29 +61,36 @@ def test_good_events_are_stored_and_matched(client, tag):
     assert response.json() == {"accepted": 4}
     rows = list(TagEvent.objects.filter(tag=tag).order_by("pk"))
     assert [(r.event, r.line_user_id) for r in rows] == [
-        ("PageView", users[0].pk), ("Conversion", users[1].pk), ("add_to_cart", users[2].pk),
-        ("PageView", None)]
+        ("PageView", users[0].pk),
+        ("Conversion", users[1].pk),
+        ("add_to_cart", users[2].pk),
+        ("PageView", None),
+    ]
     assert rows[0].url == "https://shop.example.com/items/1"
     assert int(rows[0].occurred_at.timestamp()) == stamp
     tag.refresh_from_db()
     assert tag.last_event_at == max(r.occurred_at for r in rows)
 
 
-@pytest.mark.parametrize(("field", "value", "property"), [
-    ("type", "Purchase", "events[1].type"),
-    ("name", "", "events[1].name"),
-    ("url", "ftp://shop.example.com/", "events[1].url"),
-    ("url", "https://x.example/" + "a" * 2000, "events[1].url"),
-    ("timestamp", "yesterday", "events[1].timestamp"),
-    ("timestamp", int(time.time()) + 3600, "events[1].timestamp"),
-    ("timestamp", int(time.time()) - 181 * 86400, "events[1].timestamp"),
-    ("user", {}, "events[1].user"),
-    ("user", {"lineUserId": "U123"}, "events[1].user.lineUserId"),
-    ("user", {"phoneHash": "0912345678"}, "events[1].user.phoneHash"),
-    ("user", {"emailHash": "A" * 64}, "events[1].user.emailHash"),
-])
-def test_each_bad_field_is_a_400_naming_it_and_nothing_is_stored(client, tag, field, value,
-                                                                 property):
+@pytest.mark.parametrize(
+    ("field", "value", "property"),
+    [
+        ("type", "Purchase", "events[1].type"),
+        ("name", "", "events[1].name"),
+        ("url", "ftp://shop.example.com/", "events[1].url"),
+        ("url", "https://x.example/" + "a" * 2000, "events[1].url"),
+        ("timestamp", "yesterday", "events[1].timestamp"),
+        ("timestamp", int(time.time()) + 3600, "events[1].timestamp"),
+        ("timestamp", int(time.time()) - 181 * 86400, "events[1].timestamp"),
+        ("user", {}, "events[1].user"),
+        ("user", {"lineUserId": "U123"}, "events[1].user.lineUserId"),
+        ("user", {"phoneHash": "0912345678"}, "events[1].user.phoneHash"),
+        ("user", {"emailHash": "A" * 64}, "events[1].user.emailHash"),
+    ],
+)
+def test_each_bad_field_is_a_400_naming_it_and_nothing_is_stored(
+    client, tag, field, value, property
+):
     bad = _event(type="CustomEvent", name="ok") if field == "name" else _event()
     bad[field] = value
     response = _post(client, tag, [_event(), bad])
@@ -87,8 +102,9 @@ def test_each_bad_field_is_a_400_naming_it_and_nothing_is_stored(client, tag, fi
 
 
 def test_bad_envelopes(client, tag):
-    assert client.post(reverse("tag-events"), "not json", content_type="text/plain"
-                       ).status_code == 400
+    assert (
+        client.post(reverse("tag-events"), "not json", content_type="text/plain").status_code == 400
+    )
     assert _post(client, tag, []).json()["details"][0]["property"] == "events"
     assert _post(client, tag, [_event()] * 101).status_code == 400
     unknown = _post(client, tag, [_event()], tag_id="nosuchtag")
@@ -101,19 +117,21 @@ def test_server_to_server_needs_the_tags_token(client, tag, admin_user, org):
     other = services.line_tag_create(actor=admin_user, organization_id=org.pk, name="其他")
     other_token = services.line_tag_issue_token(actor=admin_user, tag_id=other.pk)
     assert _post(client, tag, [_event()], name="tag-conversions").status_code == 401
-    assert _post(client, tag, [_event()], name="tag-conversions",
-                 token=other_token).status_code == 401
+    assert (
+        _post(client, tag, [_event()], name="tag-conversions", token=other_token).status_code == 401
+    )
     token = services.line_tag_issue_token(actor=admin_user, tag_id=tag.pk)
     tag.refresh_from_db()
     assert token not in tag.token_hash and len(tag.token_hash) == 64
-    assert _post(client, tag, [_event()], name="tag-conversions",
-                 token=token + "x").status_code == 401
+    assert (
+        _post(client, tag, [_event()], name="tag-conversions", token=token + "x").status_code == 401
+    )
     assert not TagEvent.objects.exists()
-    assert _post(client, tag, [_event()], name="tag-conversions",
-                 token=token).status_code == 202
+    assert _post(client, tag, [_event()], name="tag-conversions", token=token).status_code == 202
     new = services.line_tag_issue_token(actor=admin_user, tag_id=tag.pk)
-    assert _post(client, tag, [_event()], name="tag-conversions",
-                 token=token).status_code == 401  # the old token stopped working
+    assert (
+        _post(client, tag, [_event()], name="tag-conversions", token=token).status_code == 401
+    )  # the old token stopped working
     assert _post(client, tag, [_event()], name="tag-conversions", token=new).status_code == 202
     assert TagEvent.objects.filter(tag=tag).count() == 2
 
@@ -151,13 +169,16 @@ def test_rate_limit_per_tag(client, tag, org, admin_user, settings):
 
 def test_purge_deletes_only_events_past_180_days(tag):
     now = timezone.now()
-    TagEvent.objects.bulk_create([
-        TagEvent(tag=tag, event="PageView", occurred_at=now - timedelta(days=180, seconds=1)),
-        TagEvent(tag=tag, event="PageView", occurred_at=now - timedelta(days=179)),
-    ])
+    TagEvent.objects.bulk_create(
+        [
+            TagEvent(tag=tag, event="PageView", occurred_at=now - timedelta(days=180, seconds=1)),
+            TagEvent(tag=tag, event="PageView", occurred_at=now - timedelta(days=179)),
+        ]
+    )
     assert services.tag_events_purge(now=now) == 1
     assert list(TagEvent.objects.values_list("occurred_at", flat=True)) == [
-        now - timedelta(days=179)]
+        now - timedelta(days=179)
+    ]
 
 
 def test_beat_schedules_purge_and_recompute(db):
@@ -165,29 +186,44 @@ def test_beat_schedules_purge_and_recompute(db):
     assert {"audiences.purge_tag_events", "audiences.recompute_web_traffic"} <= tasks
 
 
-URLS = ["https://shop.example.com/cart", "https://shop.example.com/cart?step=2",
-        "https://shop.example.com/items/cart", "https://blog.example.com/cart"]
+URLS = [
+    "https://shop.example.com/cart",
+    "https://shop.example.com/cart?step=2",
+    "https://shop.example.com/items/cart",
+    "https://blog.example.com/cart",
+]
 
 
-@pytest.mark.parametrize(("match", "value", "expected"), [
-    ("", "", {0, 1, 2, 3}),
-    ("equals", "https://shop.example.com/cart", {0}),
-    ("contains", "/cart", {0, 1, 2, 3}),
-    ("contains", "step=2", {1}),
-    ("starts_with", "https://shop.example.com/", {0, 1, 2}),
-    ("starts_with", "https://shop.example.com/cart", {0, 1}),
-])
+@pytest.mark.parametrize(
+    ("match", "value", "expected"),
+    [
+        ("", "", {0, 1, 2, 3}),
+        ("equals", "https://shop.example.com/cart", {0}),
+        ("contains", "/cart", {0, 1, 2, 3}),
+        ("contains", "step=2", {1}),
+        ("starts_with", "https://shop.example.com/", {0, 1, 2}),
+        ("starts_with", "https://shop.example.com/cart", {0, 1}),
+    ],
+)
 def test_web_traffic_url_rules(tag, org, admin_user, match, value, expected):
     users = af.line_users(4)
     now = timezone.now()
     TagEvent.objects.bulk_create(
         TagEvent(tag=tag, line_user=u, event="PageView", url=url, occurred_at=now)
-        for u, url in zip(users, URLS, strict=True))
+        for u, url in zip(users, URLS, strict=True)
+    )
     audience = services.audience_web_traffic_create(
-        actor=admin_user, organization_id=org.pk, name="購物車", tag_id=tag.pk,
-        retention_days=7, url_match=match, url_value=value)
+        actor=admin_user,
+        organization_id=org.pk,
+        name="購物車",
+        tag_id=tag.pk,
+        retention_days=7,
+        url_match=match,
+        url_value=value,
+    )
     assert set(audience.members.values_list("identifier", flat=True)) == {
-        users[i].user_id for i in expected}
+        users[i].user_id for i in expected
+    }
     assert audience.size == len(expected) and audience.status == Audience.Status.READY
 
 
@@ -196,18 +232,35 @@ def test_web_traffic_window_edge_and_recompute_task(tag, org, admin_user):
 
     users = af.line_users(3)
     now = timezone.now()
-    TagEvent.objects.bulk_create([
-        TagEvent(tag=tag, line_user=users[0], event="Conversion", occurred_at=now),
-        TagEvent(tag=tag, line_user=users[1], event="Conversion",
-                 occurred_at=now - timedelta(days=7) + timedelta(minutes=1)),
-        TagEvent(tag=tag, line_user=users[2], event="Conversion",
-                 occurred_at=now - timedelta(days=7, minutes=1)),
-    ])
+    TagEvent.objects.bulk_create(
+        [
+            TagEvent(tag=tag, line_user=users[0], event="Conversion", occurred_at=now),
+            TagEvent(
+                tag=tag,
+                line_user=users[1],
+                event="Conversion",
+                occurred_at=now - timedelta(days=7) + timedelta(minutes=1),
+            ),
+            TagEvent(
+                tag=tag,
+                line_user=users[2],
+                event="Conversion",
+                occurred_at=now - timedelta(days=7, minutes=1),
+            ),
+        ]
+    )
     audience = services.audience_web_traffic_create(
-        actor=admin_user, organization_id=org.pk, name="七天", tag_id=tag.pk,
-        event="Conversion", retention_days=7)
+        actor=admin_user,
+        organization_id=org.pk,
+        name="七天",
+        tag_id=tag.pk,
+        event="Conversion",
+        retention_days=7,
+    )
     assert set(audience.members.values_list("identifier", flat=True)) == {
-        users[0].user_id, users[1].user_id}
+        users[0].user_id,
+        users[1].user_id,
+    }
     # An event arrives, the beat task recomputes: size follows.
     TagEvent.objects.create(tag=tag, line_user=users[2], event="Conversion", occurred_at=now)
     assert recompute_web_traffic.delay().get() == 1
@@ -216,12 +269,21 @@ def test_web_traffic_window_edge_and_recompute_task(tag, org, admin_user):
     for days in (0, 181):
         with pytest.raises(services.AudienceError):
             services.audience_web_traffic_create(
-                actor=admin_user, organization_id=org.pk, name=f"x{days}", tag_id=tag.pk,
-                retention_days=days)
+                actor=admin_user,
+                organization_id=org.pk,
+                name=f"x{days}",
+                tag_id=tag.pk,
+                retention_days=days,
+            )
     with pytest.raises(services.AudienceError):
         services.audience_web_traffic_create(
-            actor=admin_user, organization_id=org.pk, name="y", tag_id=tag.pk,
-            url_match="contains", url_value="")
+            actor=admin_user,
+            organization_id=org.pk,
+            name="y",
+            tag_id=tag.pk,
+            url_match="contains",
+            url_value="",
+        )
 
 
 def test_admin_shows_snippets_tag_id_and_last_event(client, tag, admin_user):
@@ -237,9 +299,11 @@ def test_admin_shows_snippets_tag_id_and_last_event(client, tag, admin_user):
 
 def test_admin_issues_a_token_once(client, tag, admin_user):
     client.force_login(admin_user)
-    response = client.post(reverse("admin:audiences_linetag_changelist"),
-                           {"action": "issue_access_token", "_selected_action": [tag.pk]},
-                           follow=True)
+    response = client.post(
+        reverse("admin:audiences_linetag_changelist"),
+        {"action": "issue_access_token", "_selected_action": [tag.pk]},
+        follow=True,
+    )
     shown = [str(m) for m in response.context["messages"]]
     assert len(shown) == 1
     token = shown[0].rsplit(" ", 1)[1]

@@ -19,9 +19,14 @@ def lap(org):
 
     Organization.objects.filter(pk=org.pk).update(share_mode="share_selected")
     org.refresh_from_db()
-    account = factories.AccountFactory(kind="lap", basic_id=None, external_id="LAP-LOOK",
-                                       verified=True, business_number=org.business_number,
-                                       name="C 品牌 LAP")
+    account = factories.AccountFactory(
+        kind="lap",
+        basic_id=None,
+        external_id="LAP-LOOK",
+        verified=True,
+        business_number=org.business_number,
+        name="C 品牌 LAP",
+    )
     factories.linked(org, account)
     return account
 
@@ -46,11 +51,16 @@ def source(org, admin_user, lap, population):
 
 
 @pytest.mark.parametrize("percent, size", [(1, 10), (10, 100), (15, 150)])
-def test_size_is_the_percent_of_the_accounts_reachable_users(admin_user, lap, source, percent,
-                                                             size):
-    audience = services.audience_lookalike_create(actor=admin_user, account_id=lap.pk,
-                                                  source_id=source.pk, name=f"類似 {percent}",
-                                                  percent=percent)
+def test_size_is_the_percent_of_the_accounts_reachable_users(
+    admin_user, lap, source, percent, size
+):
+    audience = services.audience_lookalike_create(
+        actor=admin_user,
+        account_id=lap.pk,
+        source_id=source.pk,
+        name=f"類似 {percent}",
+        percent=percent,
+    )
     assert audience.type == Audience.Type.LOOKALIKE and audience.status == "ready"
     assert audience.size == size  # blocked users do not count
     assert audience.source_account_id == lap.pk and audience.lookalike_source_id == source.pk
@@ -59,16 +69,19 @@ def test_size_is_the_percent_of_the_accounts_reachable_users(admin_user, lap, so
 @pytest.mark.parametrize("percent", [0, 16, -1, 100])
 def test_size_outside_1_to_15_percent_is_refused(admin_user, lap, source, percent):
     with pytest.raises(AudienceError, match="1% to 15%"):
-        services.audience_lookalike_create(actor=admin_user, account_id=lap.pk,
-                                           source_id=source.pk, name="太大", percent=percent)
+        services.audience_lookalike_create(
+            actor=admin_user, account_id=lap.pk, source_id=source.pk, name="太大", percent=percent
+        )
     assert not Audience.objects.filter(type="lookalike").exists()
 
 
 def test_members_are_alike_and_never_the_source(admin_user, lap, source, population):
-    audience = services.audience_lookalike_create(actor=admin_user, account_id=lap.pk,
-                                                  source_id=source.pk, name="類似", percent=4)
-    members = set(AudienceMember.objects.filter(audience=audience)
-                  .values_list("identifier", flat=True))
+    audience = services.audience_lookalike_create(
+        actor=admin_user, account_id=lap.pk, source_id=source.pk, name="類似", percent=4
+    )
+    members = set(
+        AudienceMember.objects.filter(audience=audience).values_list("identifier", flat=True)
+    )
     source_ids = {u.user_id for u in population[:60]}
     assert len(members) == 40 and not members & source_ids
     # The source came by friend ads: the other 40 friend-ad friends are the most alike.
@@ -77,61 +90,85 @@ def test_members_are_alike_and_never_the_source(admin_user, lap, source, populat
 
 def test_made_only_on_a_lap_account(org, admin_user, oa, source):
     with pytest.raises(AudienceError, match="LAP ad account"):
-        services.audience_lookalike_create(actor=admin_user, account_id=oa.pk,
-                                           source_id=source.pk, name="類似", percent=5)
+        services.audience_lookalike_create(
+            actor=admin_user, account_id=oa.pk, source_id=source.pk, name="類似", percent=5
+        )
 
 
 def test_source_must_be_usable_on_the_account(org, admin_user, lap, population):
     unshared = af.upload_audience(org, admin_user, af.phones(60), name="未分享")
     with pytest.raises(AudienceError, match="first"):
-        services.audience_lookalike_create(actor=admin_user, account_id=lap.pk,
-                                           source_id=unshared.pk, name="類似", percent=5)
+        services.audience_lookalike_create(
+            actor=admin_user, account_id=lap.pk, source_id=unshared.pk, name="類似", percent=5
+        )
     friends = services.account_audience_upsert(
-        account_id=lap.pk, external_id=77, name="好友與封鎖", audience_type="friends_blocked",
-        ids=[u.user_id for u in population[:60]])
+        account_id=lap.pk,
+        external_id=77,
+        name="好友與封鎖",
+        audience_type="friends_blocked",
+        ids=[u.user_id for u in population[:60]],
+    )
     with pytest.raises(AudienceError, match="cannot be the source"):
-        services.audience_lookalike_create(actor=admin_user, account_id=lap.pk,
-                                           source_id=friends.pk, name="類似", percent=5)
+        services.audience_lookalike_create(
+            actor=admin_user, account_id=lap.pk, source_id=friends.pk, name="類似", percent=5
+        )
 
 
 def test_the_accounts_own_audience_may_be_the_source(admin_user, lap, population):
     own = services.account_audience_upsert(
-        account_id=lap.pk, external_id=78, name="網站訪客", audience_type="webtraffic",
-        ids=[u.user_id for u in population[:60]])
-    audience = services.audience_lookalike_create(actor=admin_user, account_id=lap.pk,
-                                                  source_id=own.pk, name="類似", percent=2)
+        account_id=lap.pk,
+        external_id=78,
+        name="網站訪客",
+        audience_type="webtraffic",
+        ids=[u.user_id for u in population[:60]],
+    )
+    audience = services.audience_lookalike_create(
+        actor=admin_user, account_id=lap.pk, source_id=own.pk, name="類似", percent=2
+    )
     assert audience.size == 20
 
 
 def test_a_lookalike_is_used_on_lap_only(org, admin_user, lap, source, oa):
-    audience = services.audience_lookalike_create(actor=admin_user, account_id=lap.pk,
-                                                  source_id=source.pk, name="類似", percent=15)
-    other = factories.AccountFactory(kind="lap", basic_id=None, external_id="LAP-2",
-                                     verified=True, business_number=org.business_number)
+    audience = services.audience_lookalike_create(
+        actor=admin_user, account_id=lap.pk, source_id=source.pk, name="類似", percent=15
+    )
+    other = factories.AccountFactory(
+        kind="lap",
+        basic_id=None,
+        external_id="LAP-2",
+        verified=True,
+        business_number=org.business_number,
+    )
     factories.linked(org, other)
     services.audience_share(actor=admin_user, audience_id=audience.pk, account_ids=[other.pk])
     with pytest.raises(SharingRefused, match="for LAP ad accounts only"):
-        services.audience_share(actor=admin_user, audience_id=audience.pk,
-                                account_ids=[oa.pk])
+        services.audience_share(actor=admin_user, audience_id=audience.pk, account_ids=[oa.pk])
 
 
 @pytest.mark.parametrize("role", ["viewer"])
 def test_a_viewer_cannot_make_one(org, lap, source, role):
     with pytest.raises(NotAllowed):
-        services.audience_lookalike_create(actor=factories.member(org, role),
-                                           account_id=lap.pk, source_id=source.pk,
-                                           name="類似", percent=5)
+        services.audience_lookalike_create(
+            actor=factories.member(org, role),
+            account_id=lap.pk,
+            source_id=source.pk,
+            name="類似",
+            percent=5,
+        )
 
 
 def test_recomputed_while_the_source_is_shared_kept_after(admin_user, lap, source, population):
-    audience = services.audience_lookalike_create(actor=admin_user, account_id=lap.pk,
-                                                  source_id=source.pk, name="類似", percent=10)
+    audience = services.audience_lookalike_create(
+        actor=admin_user, account_id=lap.pk, source_id=source.pk, name="類似", percent=10
+    )
     Friendship.objects.filter(account=lap, line_user__in=population[900:1000]).update(
-        state=Friendship.State.BLOCKED)
+        state=Friendship.State.BLOCKED
+    )
     assert services.audience_refresh(audience_id=audience.pk).size == 90
     services.audience_unshare(actor=admin_user, audience_id=source.pk, account_id=lap.pk)
     Friendship.objects.filter(account=lap, line_user__in=population[800:900]).update(
-        state=Friendship.State.BLOCKED)
+        state=Friendship.State.BLOCKED
+    )
     assert services.audience_refresh(audience_id=audience.pk).size == 90  # not recomputed
     with pytest.raises(AudienceError, match="lookalike"):
         services.audience_delete(actor=admin_user, audience_id=source.pk)
@@ -143,11 +180,13 @@ def test_lookalike_admin_action(client, org, admin_user, lap, source):
     data = {"action": "make_lookalike", "_selected_action": [source.pk]}
     page = client.post(url, data)
     assert list(page.context["form"].fields["account"].queryset) == [lap]
-    response = client.post(url, {**data, "stage": "confirm", "account": lap.pk,
-                                 "percent": 3, "name": "類似來源"})
+    response = client.post(
+        url, {**data, "stage": "confirm", "account": lap.pk, "percent": 3, "name": "類似來源"}
+    )
     assert response.status_code == 302
     made = Audience.objects.get(type="lookalike")
     assert (made.name, made.size, made.lookalike_percent) == ("類似來源", 30, 3)
-    bad = client.post(url, {**data, "stage": "confirm", "account": lap.pk, "percent": 16,
-                            "name": "太大"})
+    bad = client.post(
+        url, {**data, "stage": "confirm", "account": lap.pk, "percent": 16, "name": "太大"}
+    )
     assert bad.status_code == 200 and "percent" in bad.context["form"].errors

@@ -65,32 +65,44 @@ def test_user_id_upload_is_not_an_organization_type(org, admin_user):
 
 def test_messaging_api_creates_a_user_id_audience_for_a_linked_account(org, oa):
     audience = services.audience_create_from_ids(
-        actor=None, account_id=oa.pk, name="API 上傳", id_type="user_id",
-        ids=[af.user_id(i) for i in range(3)], route=Audience.Route.MESSAGING_API)
+        actor=None,
+        account_id=oa.pk,
+        name="API 上傳",
+        id_type="user_id",
+        ids=[af.user_id(i) for i in range(3)],
+        route=Audience.Route.MESSAGING_API,
+    )
     assert audience.organization == org and audience.source_account == oa
     assert audience.size == 3 and audience.create_route == "messaging_api"
 
 
 def test_addition_skips_ids_already_present_and_is_all_or_nothing(org, admin_user):
     audience = af.upload_audience(org, admin_user, af.phones(10))
-    added = services.audience_add_ids(actor=admin_user, audience_id=audience.pk,
-                                      ids=af.phones(10, start=5))
+    added = services.audience_add_ids(
+        actor=admin_user, audience_id=audience.pk, ids=af.phones(10, start=5)
+    )
     audience.refresh_from_db()
     assert added == 5 and audience.size == 15
     with pytest.raises(UploadRejected):
-        services.audience_add_ids(actor=admin_user, audience_id=audience.pk,
-                                  ids=af.phones(3, start=100) + ["bad"])
+        services.audience_add_ids(
+            actor=admin_user, audience_id=audience.pk, ids=af.phones(3, start=100) + ["bad"]
+        )
     audience.refresh_from_db()
     assert audience.size == 15 == audience.members.count()
 
 
-def test_background_upload_imports_and_deletes_the_raw_file(org, admin_user,
-                                                          django_capture_on_commit_callbacks):
+def test_background_upload_imports_and_deletes_the_raw_file(
+    org, admin_user, django_capture_on_commit_callbacks
+):
     content = "".join(f"{p}\r\n" for p in af.phones(50)).encode()
     with django_capture_on_commit_callbacks(execute=True):
-        upload = services.upload_start(actor=admin_user, organization_id=org.pk, id_type="phone",
-                                       file=SimpleUploadedFile("members.csv", content),
-                                       name="背景上傳")
+        upload = services.upload_start(
+            actor=admin_user,
+            organization_id=org.pk,
+            id_type="phone",
+            file=SimpleUploadedFile("members.csv", content),
+            name="背景上傳",
+        )
         path = upload.file.path
     upload.refresh_from_db()
     assert upload.status == AudienceUpload.Status.DONE and upload.progress == 100
@@ -102,11 +114,17 @@ def test_background_upload_imports_and_deletes_the_raw_file(org, admin_user,
 
 
 def test_failed_background_upload_keeps_no_audience_and_no_values(
-        org, admin_user, django_capture_on_commit_callbacks):
+    org, admin_user, django_capture_on_commit_callbacks
+):
     content = b"0912345678\n0987654321\n0912345678\n"
     with django_capture_on_commit_callbacks(execute=True):
-        upload = services.upload_start(actor=admin_user, organization_id=org.pk, id_type="phone",
-                                       file=SimpleUploadedFile("m.txt", content), name="失敗")
+        upload = services.upload_start(
+            actor=admin_user,
+            organization_id=org.pk,
+            id_type="phone",
+            file=SimpleUploadedFile("m.txt", content),
+            name="失敗",
+        )
     upload.refresh_from_db()
     assert upload.status == AudienceUpload.Status.FAILED
     assert "Line 3: duplicate of line 1" in upload.error
@@ -115,12 +133,17 @@ def test_failed_background_upload_keeps_no_audience_and_no_values(
     assert not upload.file
 
 
-def test_processing_a_finished_upload_again_changes_nothing(org, admin_user,
-                                                          django_capture_on_commit_callbacks):
+def test_processing_a_finished_upload_again_changes_nothing(
+    org, admin_user, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        upload = services.upload_start(actor=admin_user, organization_id=org.pk, id_type="phone",
-                                       file=SimpleUploadedFile("m.txt", b"0912345678\n"),
-                                       name="一次")
+        upload = services.upload_start(
+            actor=admin_user,
+            organization_id=org.pk,
+            id_type="phone",
+            file=SimpleUploadedFile("m.txt", b"0912345678\n"),
+            name="一次",
+        )
     services.upload_process(upload_id=upload.pk)
     assert Audience.objects.filter(name="一次").count() == 1
     assert AudienceMember.objects.count() == 1
@@ -146,8 +169,13 @@ def test_sharing_to_an_official_account_needs_100_members(org, admin_user, oa):
 
 def test_small_audience_may_go_to_an_ad_account(org, admin_user):
     _share_selected(org)
-    lap = factories.AccountFactory(kind="lap", basic_id=None, external_id="LAP-1", verified=True,
-                                   business_number=org.business_number)
+    lap = factories.AccountFactory(
+        kind="lap",
+        basic_id=None,
+        external_id="LAP-1",
+        verified=True,
+        business_number=org.business_number,
+    )
     factories.linked(org, lap)
     audience = af.upload_audience(org, admin_user, af.phones(5))
     services.audience_share(actor=admin_user, audience_id=audience.pk, account_ids=[lap.pk])
@@ -169,8 +197,9 @@ def test_sharing_to_an_account_not_linked_is_refused(org, admin_user):
     stranger = factories.account_for(org)
     audience = af.upload_audience(org, admin_user, af.phones(150))
     with pytest.raises(SharingRefused, match="not linked"):
-        services.audience_share(actor=admin_user, audience_id=audience.pk,
-                                account_ids=[stranger.pk])
+        services.audience_share(
+            actor=admin_user, audience_id=audience.pk, account_ids=[stranger.pk]
+        )
 
 
 def test_share_all_organization_shares_a_new_audience_to_linked_accounts(org, admin_user, oa):
@@ -201,10 +230,11 @@ def test_reachable_size_counts_friends_who_have_not_blocked(org, admin_user, oa)
     af.friends(oa, users[:60])
     af.friends(oa, users[60:70], state=Friendship.State.HIDDEN)  # hidden still receives
     for i, state in enumerate(Friendship.BLOCKING):
-        af.friends(oa, users[70 + 10 * i:80 + 10 * i], state=state)
+        af.friends(oa, users[70 + 10 * i : 80 + 10 * i], state=state)
     audience = af.upload_audience(org, admin_user, af.phones(150))
-    [share] = services.audience_share(actor=admin_user, audience_id=audience.pk,
-                                      account_ids=[oa.pk]).shared
+    [share] = services.audience_share(
+        actor=admin_user, audience_id=audience.pk, account_ids=[oa.pk]
+    ).shared
     assert share.reachable_size == 70
     assert share.usable_for_sending
 
@@ -213,8 +243,9 @@ def test_fewer_than_50_reachable_is_not_usable_for_sending(org, admin_user, oa):
     _share_selected(org)
     af.friends(oa, af.line_users(49))
     audience = af.upload_audience(org, admin_user, af.phones(100))
-    [share] = services.audience_share(actor=admin_user, audience_id=audience.pk,
-                                      account_ids=[oa.pk]).shared
+    [share] = services.audience_share(
+        actor=admin_user, audience_id=audience.pk, account_ids=[oa.pk]
+    ).shared
     assert share.reachable_size == 49 and not share.usable_for_sending
 
 
@@ -222,13 +253,21 @@ def test_fewer_than_50_reachable_is_not_usable_for_sending(org, admin_user, oa):
 
 
 def test_link_approval_brings_the_accounts_audiences_and_applies_share_all(
-        org, admin_user, django_capture_on_commit_callbacks):
+    org, admin_user, django_capture_on_commit_callbacks
+):
     org_audience = af.upload_audience(org, admin_user, af.phones(100), name="組織受眾")
     account = factories.account_for(org)
     own = Audience.objects.create(
-        source_account=account, name="點擊再行銷", type="click", id_type="user_id",
-        create_route="oa_manager", status="ready", size=0, created_at=timezone.now(),
-        expires_at=timezone.now() + timedelta(days=180))
+        source_account=account,
+        name="點擊再行銷",
+        type="click",
+        id_type="user_id",
+        create_route="oa_manager",
+        status="ready",
+        size=0,
+        created_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(days=180),
+    )
     tag = services.line_tag_create(actor=admin_user, organization_id=org.pk, name="官網")
     with django_capture_on_commit_callbacks(execute=True):
         factories.linked(org, account)
@@ -246,9 +285,15 @@ def test_refresh_expires_old_audiences_and_detaches_unlinked_accounts(org, admin
     old = af.upload_audience(org, admin_user, af.phones(3))
     Audience.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     own = Audience.objects.create(
-        organization=org, source_account=oa, name="好友路徑", type="friend_path",
-        id_type="user_id", status="ready", created_at=timezone.now(),
-        expires_at=timezone.now() + timedelta(days=180))
+        organization=org,
+        source_account=oa,
+        name="好友路徑",
+        type="friend_path",
+        id_type="user_id",
+        status="ready",
+        created_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(days=180),
+    )
     link = oa.links.get()
     from lbm import services as lbm_services
 
@@ -262,13 +307,20 @@ def test_refresh_expires_old_audiences_and_detaches_unlinked_accounts(org, admin
 
 
 def test_unlinking_detaches_the_accounts_audiences_and_shares_at_once(
-        org, admin_user, oa, django_capture_on_commit_callbacks):
+    org, admin_user, oa, django_capture_on_commit_callbacks
+):
     from lbm import services as lbm_services
 
     own = Audience.objects.create(
-        organization=org, source_account=oa, name="點擊再行銷", type="click",
-        id_type="user_id", status="ready", created_at=timezone.now(),
-        expires_at=timezone.now() + timedelta(days=180))
+        organization=org,
+        source_account=oa,
+        name="點擊再行銷",
+        type="click",
+        id_type="user_id",
+        status="ready",
+        created_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(days=180),
+    )
     shared = af.upload_audience(org, admin_user, af.phones(120))
     services.audience_share(actor=admin_user, audience_id=shared.pk, account_ids=[oa.pk])
     assert shared.shares.filter(account=oa).exists()
@@ -285,13 +337,17 @@ def test_unlinking_detaches_the_accounts_audiences_and_shares_at_once(
 
 @pytest.mark.parametrize("operator,expected", [("and", 5), ("or", 20), ("and_not", 5)])
 def test_combined_audiences_use_set_operations(org, admin_user, operator, expected):
-    a = af.upload_audience(org, admin_user, af.phones(10))          # 0..9
+    a = af.upload_audience(org, admin_user, af.phones(10))  # 0..9
     b = af.upload_audience(org, admin_user, af.phones(10, start=5))  # 5..14
     c = af.upload_audience(org, admin_user, af.phones(5, start=15))  # 15..19
     ids = [a.pk, b.pk] if operator != "or" else [a.pk, b.pk, c.pk]
-    combined = services.audience_combine(actor=admin_user, organization_id=org.pk,
-                                         name=f"組合 {operator}", operator=operator,
-                                         component_ids=ids)
+    combined = services.audience_combine(
+        actor=admin_user,
+        organization_id=org.pk,
+        name=f"組合 {operator}",
+        operator=operator,
+        component_ids=ids,
+    )
     assert combined.size == expected == combined.members.count()
     assert combined.status == Audience.Status.READY
 
@@ -300,8 +356,13 @@ def test_audiences_of_different_id_types_cannot_be_combined(org, admin_user):
     a = af.upload_audience(org, admin_user, af.phones(3))
     b = af.upload_audience(org, admin_user, ["a@example.com"], id_type="email")
     with pytest.raises(AudienceError, match="different ID types"):
-        services.audience_combine(actor=admin_user, organization_id=org.pk, name="x",
-                                  operator="or", component_ids=[a.pk, b.pk])
+        services.audience_combine(
+            actor=admin_user,
+            organization_id=org.pk,
+            name="x",
+            operator="or",
+            component_ids=[a.pk, b.pk],
+        )
 
 
 def test_web_traffic_audience_is_built_from_tag_events(org, admin_user):
@@ -311,21 +372,35 @@ def test_web_traffic_audience_is_built_from_tag_events(org, admin_user):
     TagEvent.objects.bulk_create(
         [TagEvent(tag=tag, line_user=u, event="Conversion", occurred_at=now) for u in users[:3]]
         + [TagEvent(tag=tag, line_user=u, event="PageView", occurred_at=now) for u in users]
-        + [TagEvent(tag=tag, line_user=users[5], event="Conversion",
-                    occurred_at=now - timedelta(days=40))])
+        + [
+            TagEvent(
+                tag=tag,
+                line_user=users[5],
+                event="Conversion",
+                occurred_at=now - timedelta(days=40),
+            )
+        ]
+    )
     audience = services.audience_web_traffic_create(
-        actor=admin_user, organization_id=org.pk, name="轉換", tag_id=tag.pk,
-        event="Conversion", retention_days=30)
+        actor=admin_user,
+        organization_id=org.pk,
+        name="轉換",
+        tag_id=tag.pk,
+        event="Conversion",
+        retention_days=30,
+    )
     assert audience.size == 3
     assert set(audience.members.values_list("identifier", flat=True)) == {
-        u.user_id for u in users[:3]}
+        u.user_id for u in users[:3]
+    }
 
 
 def test_export_is_recorded_in_the_history(org, admin_user):
     audience = af.upload_audience(org, admin_user, af.phones(3))
     lines = "".join(services.audience_export(actor=admin_user, audience_id=audience.pk).lines)
-    assert sorted(lines.split()) == sorted(pii.sha256_hex(pii.normalise_phone(p))
-                                           for p in af.phones(3))
+    assert sorted(lines.split()) == sorted(
+        pii.sha256_hex(pii.normalise_phone(p)) for p in af.phones(3)
+    )
     record = audience.history.first()
     assert record.history_change_reason == "Members exported as LINE-style hashes (3)"
     assert record.history_user == admin_user

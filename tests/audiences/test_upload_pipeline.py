@@ -18,8 +18,7 @@ def _file(tmp_path, lines, ending="\n"):
     return path
 
 
-def test_workers_hash_every_block_in_file_order(parallel, tmp_path, org, admin_user,
-                                                monkeypatch):
+def test_workers_hash_every_block_in_file_order(parallel, tmp_path, org, admin_user, monkeypatch):
     from concurrent import futures
 
     used = []
@@ -33,14 +32,16 @@ def test_workers_hash_every_block_in_file_order(parallel, tmp_path, org, admin_u
     numbers = af.phones(300)
     audience = af.upload_audience(org, admin_user, _file(tmp_path, numbers, "\r\n"))
     assert audience.size == 300
-    stored = set(AudienceMember.objects.filter(audience=audience)
-                 .values_list("identifier", flat=True))
+    stored = set(
+        AudienceMember.objects.filter(audience=audience).values_list("identifier", flat=True)
+    )
     assert stored == {pii.phone_keyed_hash(n) for n in numbers}
     assert used == [2]  # hashed in two worker processes
 
 
-def test_duplicate_in_another_block_is_found_with_both_line_numbers(parallel, tmp_path, org,
-                                                                    admin_user):
+def test_duplicate_in_another_block_is_found_with_both_line_numbers(
+    parallel, tmp_path, org, admin_user
+):
     numbers = af.phones(200) + ["+886" + af.phone(3)[1:]]  # line 201 repeats line 4
     with pytest.raises(UploadRejected) as exc:
         af.upload_audience(org, admin_user, _file(tmp_path, numbers), name="重複")
@@ -57,10 +58,12 @@ def test_bad_lines_in_several_blocks_are_all_counted(parallel, tmp_path, org, ad
     numbers[180] = numbers[0]
     with pytest.raises(UploadRejected) as exc:
         af.upload_audience(org, admin_user, _file(tmp_path, numbers))
-    assert exc.value.problems == [(10, "not a valid phone number"),
-                                  (90, "not a valid phone number"),
-                                  (150, "not a valid phone number"),
-                                  (181, "duplicate of line 1")]
+    assert exc.value.problems == [
+        (10, "not a valid phone number"),
+        (90, "not a valid phone number"),
+        (150, "not a valid phone number"),
+        (181, "duplicate of line 1"),
+    ]
     assert exc.value.bad_count == 4
     assert not AudienceMember.objects.exists()
 
@@ -72,8 +75,7 @@ def test_blank_lines_across_block_boundaries(parallel, tmp_path, org, admin_user
     assert exc.value.bad_count == 12
     assert [n for n, _r in exc.value.problems] == list(range(41, 51))
     # Blank lines at the end only are ignored.
-    audience = af.upload_audience(org, admin_user,
-                                  _file(tmp_path, af.phones(80) + [""] * 30))
+    audience = af.upload_audience(org, admin_user, _file(tmp_path, af.phones(80) + [""] * 30))
     assert audience.size == 80
 
 
@@ -84,15 +86,17 @@ def test_over_the_limit_in_workers(parallel, tmp_path, org, admin_user, monkeypa
     assert not AudienceMember.objects.exists()
 
 
-def test_addition_with_an_id_repeated_inside_the_file_is_refused(parallel, tmp_path, org,
-                                                                 admin_user):
+def test_addition_with_an_id_repeated_inside_the_file_is_refused(
+    parallel, tmp_path, org, admin_user
+):
     from audiences import services
 
     audience = af.upload_audience(org, admin_user, af.phones(10))
     numbers = af.phones(100, start=50) + [af.phone(60)]
     with pytest.raises(UploadRejected, match="duplicated"):
-        services.audience_add_ids(actor=admin_user, audience_id=audience.pk,
-                                  ids=_file(tmp_path, numbers))
+        services.audience_add_ids(
+            actor=admin_user, audience_id=audience.pk, ids=_file(tmp_path, numbers)
+        )
     audience.refresh_from_db()
     assert audience.size == 10 == AudienceMember.objects.filter(audience=audience).count()
 
@@ -102,4 +106,5 @@ def test_mixed_forms_fall_back_to_the_full_parser(parallel, tmp_path, org, admin
     audience = af.upload_audience(org, admin_user, _file(tmp_path, numbers))
     assert audience.size == 103
     assert AudienceMember.objects.filter(
-        audience=audience, identifier=pii.phone_keyed_hash("0912345678")).exists()
+        audience=audience, identifier=pii.phone_keyed_hash("0912345678")
+    ).exists()

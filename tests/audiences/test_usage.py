@@ -19,8 +19,11 @@ LAP_ONLY = {AudienceType.FRIENDS_BLOCKED, AudienceType.LOOKALIKE}
 def test_every_type_on_every_account_kind(audience_type, kind):
     used = set(usages(audience_type, kind))
     if kind == "lap":
-        expected = ({"retargeting", "exclusion"} if audience_type in LAP_ONLY
-                    else {"retargeting", "exclusion", "lookalike"})
+        expected = (
+            {"retargeting", "exclusion"}
+            if audience_type in LAP_ONLY
+            else {"retargeting", "exclusion", "lookalike"}
+        )
     elif kind == "oa":
         expected = set() if audience_type in LAP_ONLY else {"retargeting", "exclusion"}
     else:
@@ -34,9 +37,17 @@ def accounts(org):
     org.refresh_from_db()
     out = {}
     for i, kind in enumerate(("oa", "lap", "mvp")):
-        account = (factories.account_for(org) if kind == "oa" else factories.AccountFactory(
-            kind=kind, basic_id=None, external_id=f"X-{i}", verified=True,
-            business_number=org.business_number))
+        account = (
+            factories.account_for(org)
+            if kind == "oa"
+            else factories.AccountFactory(
+                kind=kind,
+                basic_id=None,
+                external_id=f"X-{i}",
+                verified=True,
+                business_number=org.business_number,
+            )
+        )
         factories.linked(org, account)
         out[kind] = account
     return out
@@ -49,34 +60,45 @@ def test_sharing_follows_the_usage_table(org, admin_user, accounts, audience_typ
     allowed = {"upload_phone": {"oa", "lap"}}.get(audience_type, {"lap"})
     for kind, account in accounts.items():
         if kind in allowed:
-            services.audience_share(actor=admin_user, audience_id=audience.pk,
-                                    account_ids=[account.pk])
+            services.audience_share(
+                actor=admin_user, audience_id=audience.pk, account_ids=[account.pk]
+            )
         else:
             with pytest.raises(SharingRefused, match="cannot be used on"):
-                services.audience_share(actor=admin_user, audience_id=audience.pk,
-                                        account_ids=[account.pk])
-    assert set(AudienceShare.objects.filter(audience=audience)
-               .values_list("account__kind", flat=True)) == allowed
+                services.audience_share(
+                    actor=admin_user, audience_id=audience.pk, account_ids=[account.pk]
+                )
+    assert (
+        set(AudienceShare.objects.filter(audience=audience).values_list("account__kind", flat=True))
+        == allowed
+    )
 
 
 def test_share_page_shows_what_each_account_may_use_it_for(client, org, admin_user, accounts):
     audience = af.upload_audience(org, admin_user, af.phones(120))
     client.force_login(admin_user)
-    page = client.post(reverse("admin:audiences_audience_changelist"),
-                       {"action": "share", "_selected_action": [audience.pk]})
+    page = client.post(
+        reverse("admin:audiences_audience_changelist"),
+        {"action": "share", "_selected_action": [audience.pk]},
+    )
     rows = {account.name: used for _a, account, used in page.context["usage_rows"]}
-    assert rows == {accounts["oa"].name: ["Retargeting", "Exclusion"],
-                    accounts["lap"].name: ["Retargeting", "Exclusion", "Lookalike source"],
-                    accounts["mvp"].name: []}
+    assert rows == {
+        accounts["oa"].name: ["Retargeting", "Exclusion"],
+        accounts["lap"].name: ["Retargeting", "Exclusion", "Lookalike source"],
+        accounts["mvp"].name: [],
+    }
     assert "Cannot be used on this account" in page.content.decode()
 
 
-@pytest.mark.parametrize("audience_type, kind, reason", [
-    ("friends_blocked", "oa", "for LAP ad accounts only"),
-    ("lookalike", "oa", "for LAP ad accounts only"),
-    ("upload_phone", "mvp", "only on LAP ad accounts and Official Accounts"),
-    ("webtraffic", "points_ads", "only on LAP ad accounts and Official Accounts"),
-])
+@pytest.mark.parametrize(
+    "audience_type, kind, reason",
+    [
+        ("friends_blocked", "oa", "for LAP ad accounts only"),
+        ("lookalike", "oa", "for LAP ad accounts only"),
+        ("upload_phone", "mvp", "only on LAP ad accounts and Official Accounts"),
+        ("webtraffic", "points_ads", "only on LAP ad accounts and Official Accounts"),
+    ],
+)
 def test_a_refusal_says_why(org, admin_user, audience_type, kind, reason):
     from audiences.services import share_problems
 
@@ -90,18 +112,37 @@ def test_a_combined_audience_is_used_only_where_all_its_parts_are(org, admin_use
     from audiences import selectors
 
     lap_only = services.account_audience_upsert(
-        account_id=accounts["lap"].pk, external_id=5, name="好友與封鎖",
-        audience_type="friends_blocked", ids=[af.user_id(i) for i in range(150)])
+        account_id=accounts["lap"].pk,
+        external_id=5,
+        name="好友與封鎖",
+        audience_type="friends_blocked",
+        ids=[af.user_id(i) for i in range(150)],
+    )
     web = services.account_audience_upsert(
-        account_id=accounts["lap"].pk, external_id=6, name="網站訪客",
-        audience_type="webtraffic", ids=[af.user_id(i) for i in range(100, 300)])
-    both = services.audience_combine(actor=admin_user, organization_id=org.pk, name="組合",
-                                     operator="or", component_ids=[lap_only.pk, web.pk])
+        account_id=accounts["lap"].pk,
+        external_id=6,
+        name="網站訪客",
+        audience_type="webtraffic",
+        ids=[af.user_id(i) for i in range(100, 300)],
+    )
+    both = services.audience_combine(
+        actor=admin_user,
+        organization_id=org.pk,
+        name="組合",
+        operator="or",
+        component_ids=[lap_only.pk, web.pk],
+    )
     assert selectors.audience_usages(both, "oa") == ()
     assert selectors.audience_usages(both, "lap") == ("retargeting", "exclusion")
     with pytest.raises(SharingRefused, match="every audience it is built from"):
-        services.audience_share(actor=admin_user, audience_id=both.pk,
-                                account_ids=[accounts["oa"].pk])
-    plain = services.audience_combine(actor=admin_user, organization_id=org.pk, name="組合 2",
-                                      operator="and", component_ids=[web.pk, both.pk])
+        services.audience_share(
+            actor=admin_user, audience_id=both.pk, account_ids=[accounts["oa"].pk]
+        )
+    plain = services.audience_combine(
+        actor=admin_user,
+        organization_id=org.pk,
+        name="組合 2",
+        operator="and",
+        component_ids=[web.pk, both.pk],
+    )
     assert selectors.audience_usages(plain, "oa") == ()  # nested: still carries the LAP-only

@@ -22,17 +22,27 @@ def einvoice_numbers(request):
     enter them before billing. Tests of exhaustion ask for ``no_einvoice_numbers``."""
     if "no_einvoice_numbers" in request.fixturenames:
         return
-    if not ({"db", "transactional_db"} & set(request.fixturenames)
-            or request.node.get_closest_marker("django_db")):
+    if not (
+        {"db", "transactional_db"} & set(request.fixturenames)
+        or request.node.get_closest_marker("django_db")
+    ):
         return
-    request.getfixturevalue("db" if "transactional_db" not in request.fixturenames
-                            else "transactional_db")
+    request.getfixturevalue(
+        "db" if "transactional_db" not in request.fixturenames else "transactional_db"
+    )
     from billing.models import EInvoiceTrack
 
     EInvoiceTrack.objects.bulk_create(
-        EInvoiceTrack(period=date(year, month, 1), prefix="ZZ", first_number=90_000_000,
-                      last_number=90_999_999, next_number=90_000_000)
-        for year in range(2024, 2029) for month in range(1, 13, 2))
+        EInvoiceTrack(
+            period=date(year, month, 1),
+            prefix="ZZ",
+            first_number=90_000_000,
+            last_number=90_999_999,
+            next_number=90_000_000,
+        )
+        for year in range(2024, 2029)
+        for month in range(1, 13, 2)
+    )
 
 
 @pytest.fixture

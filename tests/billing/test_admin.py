@@ -13,9 +13,22 @@ from .factories import government_contract, send, subscription, taipei
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["plan", "pricetier", "billingcustomer", "subscription", "planchange", "usagerecord",
-         "promotioncode", "governmentcontract", "invoice", "creditnote", "billingrun",
-         "addonprice", "governmentaccount", "governmentrenewal"]
+PAGES = [
+    "plan",
+    "pricetier",
+    "billingcustomer",
+    "subscription",
+    "planchange",
+    "usagerecord",
+    "promotioncode",
+    "governmentcontract",
+    "invoice",
+    "creditnote",
+    "billingrun",
+    "addonprice",
+    "governmentaccount",
+    "governmentrenewal",
+]
 
 
 @pytest.fixture
@@ -37,8 +50,9 @@ def test_reviewer_and_customer_see_no_billing_page(client, reviewer, customer_ad
         assert client.get(reverse(f"admin:billing_{page}_changelist")).status_code == 403
 
 
-def test_billing_is_not_on_the_index_for_reviewers_or_customers(client, manager, reviewer,
-                                                                customer_admin):
+def test_billing_is_not_on_the_index_for_reviewers_or_customers(
+    client, manager, reviewer, customer_admin
+):
     client.force_login(manager)
     assert b"/admin/billing/invoice/" in client.get(reverse("admin:index")).content
     for user in (reviewer, customer_admin):
@@ -66,9 +80,17 @@ def test_account_manager_upgrades_through_the_admin_with_who_and_why(client, man
     sub = subscription(plan="light", actor=manager)
     client.force_login(manager)
     url = reverse("admin:billing_subscription_change", args=[sub.pk])
-    response = client.post(url, {"new_plan": "high", "promotion_code": "", "reason": "旺季",
-                                 "chat_advanced": "on", "premium_id_since": "",
-                                 "monthly_limit": ""})
+    response = client.post(
+        url,
+        {
+            "new_plan": "high",
+            "promotion_code": "",
+            "reason": "旺季",
+            "chat_advanced": "on",
+            "premium_id_since": "",
+            "monthly_limit": "",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     change = PlanChange.objects.get(kind="upgrade")
     assert (change.to_plan.code, change.created_by, change.reason) == ("high", manager, "旺季")
@@ -129,8 +151,12 @@ def test_plan_change_action_shows_the_charge_and_quota_then_confirms(client, man
     medium = subscription(plan="medium", actor=manager)
     client.force_login(manager)
     url = reverse("admin:billing_subscription_changelist")
-    data = {"action": "change_plan", "_selected_action": [light.pk, medium.pk],
-            "plan_code": "high", "reason": "旺季"}
+    data = {
+        "action": "change_plan",
+        "_selected_action": [light.pk, medium.pk],
+        "plan_code": "high",
+        "reason": "旺季",
+    }
     preview = client.post(url, data)
     assert preview.status_code == 200
     rows = {p.subscription.pk: p for p in preview.context["previews"]}
@@ -139,30 +165,45 @@ def test_plan_change_action_shows_the_charge_and_quota_then_confirms(client, man
     assert not PlanChange.objects.filter(kind="upgrade").exists()  # nothing until confirmed
     response = client.post(url, {**data, "confirm": "yes"})
     assert response.status_code == 302
-    assert sorted(PlanChange.objects.filter(kind="upgrade").values_list("charge", flat=True)) \
-        == [400, 1200]
+    assert sorted(PlanChange.objects.filter(kind="upgrade").values_list("charge", flat=True)) == [
+        400,
+        1200,
+    ]
 
 
 def test_plan_change_action_is_not_offered_to_reviewers(client, manager, reviewer):
     sub = subscription(plan="light", actor=manager)
     client.force_login(reviewer)
-    response = client.post(reverse("admin:billing_subscription_changelist"),
-                           {"action": "change_plan", "_selected_action": [sub.pk],
-                            "plan_code": "high", "confirm": "yes"})
+    response = client.post(
+        reverse("admin:billing_subscription_changelist"),
+        {
+            "action": "change_plan",
+            "_selected_action": [sub.pk],
+            "plan_code": "high",
+            "confirm": "yes",
+        },
+    )
     assert response.status_code == 403
     assert not PlanChange.objects.filter(kind="upgrade").exists()
 
 
 def test_codes_batch_page_and_export_for_account_managers(client, manager, reviewer):
     client.force_login(manager)
-    response = client.post(reverse("admin:billing_promotioncode_batch"),
-                           {"count": 3, "prefix": "x", "valid_from": "2025-01-01",
-                            "valid_until": "2025-12-31"})
+    response = client.post(
+        reverse("admin:billing_promotioncode_batch"),
+        {"count": 3, "prefix": "x", "valid_from": "2025-01-01", "valid_until": "2025-12-31"},
+    )
     assert response.status_code == 302 and PromotionCode.objects.count() == 3
-    export = client.post(reverse("admin:billing_promotioncode_export"),
-                         {"format": "0",
-                          **{f"promotioncoderesource_{f}": "on" for f in (
-                              "code", "face_value", "valid_from", "valid_until", "status")}})
+    export = client.post(
+        reverse("admin:billing_promotioncode_export"),
+        {
+            "format": "0",
+            **{
+                f"promotioncoderesource_{f}": "on"
+                for f in ("code", "face_value", "valid_from", "valid_until", "status")
+            },
+        },
+    )
     assert export.status_code == 200
     assert PromotionCode.objects.first().code in export.content.decode()
     client.force_login(reviewer)
@@ -193,13 +234,25 @@ def _gov_with_sub_accounts(manager):
     main = factories.AccountFactory(name="熊大市政府")
     cust = customer(name="熊大市政府", payment_method=BillingCustomer.PaymentMethod.TRANSFER)
     contract = government_contract(
-        customer_id=cust.pk, plan_code="gov_a", main_account_id=main.pk,
-        starts_on=date(2025, 7, 1), ends_on=date(2025, 12, 31), actor=manager)
+        customer_id=cust.pk,
+        plan_code="gov_a",
+        main_account_id=main.pk,
+        starts_on=date(2025, 7, 1),
+        ends_on=date(2025, 12, 31),
+        actor=manager,
+    )
     listed = []
     for name in ("環保局", "煙火節"):
         account = factories.AccountFactory(name=f"熊大市政府 {name}")
-        subscription(plan="gov_sub", actor=manager, account=account, customer_obj=cust,
-                     contract_id=contract.pk, target_friends=100, started_on=date(2025, 7, 1))
+        subscription(
+            plan="gov_sub",
+            actor=manager,
+            account=account,
+            customer_obj=cust,
+            contract_id=contract.pk,
+            target_friends=100,
+            started_on=date(2025, 7, 1),
+        )
         listed.append(GovernmentAccount.objects.get(account=account))
     return contract, listed
 
@@ -207,15 +260,24 @@ def _gov_with_sub_accounts(manager):
 def test_account_manager_submits_a_renewal_list_and_sees_the_deletion_window(client, manager):
     contract, (kept, dropped) = _gov_with_sub_accounts(manager)
     client.force_login(manager)
-    response = client.post(reverse("admin:billing_governmentrenewal_add"), {
-        "contract": contract.pk, "submitted_on": "2025-12-01", "next_contract": "",
-        "kept": [kept.pk], "reason": "續約清單"})
+    response = client.post(
+        reverse("admin:billing_governmentrenewal_add"),
+        {
+            "contract": contract.pk,
+            "submitted_on": "2025-12-01",
+            "next_contract": "",
+            "kept": [kept.pk],
+            "reason": "續約清單",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:3000]
     dropped.refresh_from_db()
     assert dropped.kept_on_renewal is False
     assert dropped.history.first().history_user == manager
-    assert reverse("admin:billing_governmentcontract_deletion_windows") in client.get(
-        reverse("admin:billing_governmentcontract_changelist")).content.decode()
+    assert (
+        reverse("admin:billing_governmentcontract_deletion_windows")
+        in client.get(reverse("admin:billing_governmentcontract_changelist")).content.decode()
+    )
     page = client.get(reverse("admin:billing_governmentcontract_deletion_windows"), {"all": 1})
     body = page.content.decode()
     assert page.status_code == 200
@@ -229,21 +291,30 @@ def test_deletion_windows_page_is_for_account_managers_only(client, reviewer):
     assert client.get(url).status_code == 403
 
 
-def test_close_term_action_moves_accounts_not_deleted_to_a_normal_plan(client, manager,
-                                                                       reviewer):
+def test_close_term_action_moves_accounts_not_deleted_to_a_normal_plan(client, manager, reviewer):
     contract, (first, second) = _gov_with_sub_accounts(manager)
     url = reverse("admin:billing_governmentcontract_changelist")
-    data = {"action": "close_term", "_selected_action": [contract.pk], "plan_code": "medium",
-            "suspend": "on", "reason": "未刪除"}
+    data = {
+        "action": "close_term",
+        "_selected_action": [contract.pk],
+        "plan_code": "medium",
+        "suspend": "on",
+        "reason": "未刪除",
+    }
     client.force_login(reviewer)
     assert client.post(url, data).status_code == 403
     client.force_login(manager)
-    assert client.post(url, {"action": "close_term",
-                             "_selected_action": [contract.pk]}).status_code == 200  # form
+    assert (
+        client.post(url, {"action": "close_term", "_selected_action": [contract.pk]}).status_code
+        == 200
+    )  # form
     assert client.post(url, data).status_code == 302
     first.account.subscription.refresh_from_db()
     sub = first.account.subscription
-    assert (sub.plan.code, sub.contract_id, sub.suspended_at is not None) == (
-        "medium", None, True)
-    assert PlanChange.objects.filter(to_plan__code="medium", period=date(2026, 1, 1),
-                                     created_by=manager).count() == 2
+    assert (sub.plan.code, sub.contract_id, sub.suspended_at is not None) == ("medium", None, True)
+    assert (
+        PlanChange.objects.filter(
+            to_plan__code="medium", period=date(2026, 1, 1), created_by=manager
+        ).count()
+        == 2
+    )

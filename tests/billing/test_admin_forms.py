@@ -27,9 +27,16 @@ ADD = "admin:billing_subscription_add"
 
 
 def _add_form(account, customer_obj, **overrides):
-    data = {"account": account.pk, "customer": customer_obj.pk, "plan_code": "medium",
-            "contract": "", "started_on": "2025-03-01", "target_friends": "",
-            "premium_id_since": "", "monthly_limit": ""}
+    data = {
+        "account": account.pk,
+        "customer": customer_obj.pk,
+        "plan_code": "medium",
+        "contract": "",
+        "started_on": "2025-03-01",
+        "target_friends": "",
+        "premium_id_since": "",
+        "monthly_limit": "",
+    }
     data.update(overrides)
     return data
 
@@ -53,8 +60,9 @@ def test_a_refused_add_keeps_the_input_and_shows_the_error_by_its_field(client, 
     client.force_login(manager)
     account = factories.AccountFactory()
     bare = BillingCustomer.objects.create(name="尚未登記的客戶")
-    response = client.post(reverse(ADD), _add_form(account, bare, monthly_limit="12345",
-                                                   plan_code="high"))
+    response = client.post(
+        reverse(ADD), _add_form(account, bare, monthly_limit="12345", plan_code="high")
+    )
     assert response.status_code == 200
     form = response.context["adminform"].form
     assert "customer" in form.errors
@@ -65,22 +73,30 @@ def test_a_refused_add_keeps_the_input_and_shows_the_error_by_its_field(client, 
     assert not Subscription.objects.filter(account=account).exists()
 
 
-def test_a_government_plan_without_its_contract_is_refused_on_the_contract_field(client,
-                                                                                 manager):
+def test_a_government_plan_without_its_contract_is_refused_on_the_contract_field(client, manager):
     client.force_login(manager)
     account = factories.AccountFactory()
     response = client.post(reverse(ADD), _add_form(account, customer(), plan_code="gov_a"))
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["contract"] == [
-        "A government plan needs its government contract."]
+        "A government plan needs its government contract."
+    ]
 
 
 def test_an_invalid_promotion_code_on_a_plan_change_stays_on_its_field(client, manager):
     sub = subscription(plan="light", actor=manager)
     client.force_login(manager)
     url = reverse("admin:billing_subscription_change", args=[sub.pk])
-    response = client.post(url, {"new_plan": "high", "promotion_code": "NOSUCHCODE",
-                                 "reason": "旺季", "premium_id_since": "", "monthly_limit": ""})
+    response = client.post(
+        url,
+        {
+            "new_plan": "high",
+            "promotion_code": "NOSUCHCODE",
+            "reason": "旺季",
+            "premium_id_since": "",
+            "monthly_limit": "",
+        },
+    )
     assert response.status_code == 200
     form = response.context["adminform"].form
     assert form.errors["promotion_code"] == ["This promotion code does not exist."]
@@ -90,13 +106,22 @@ def test_an_invalid_promotion_code_on_a_plan_change_stays_on_its_field(client, m
     assert not PlanChange.objects.filter(kind="upgrade").exists()
 
 
-def test_e_invoice_details_are_checked_once_by_the_service_and_shown_per_field(client,
-                                                                                manager):
+def test_e_invoice_details_are_checked_once_by_the_service_and_shown_per_field(client, manager):
     client.force_login(manager)
-    response = client.post(reverse("admin:billing_billingcustomer_add"), {
-        "name": "熊大", "organization": "", "business_number": "12345678", "country": "TW",
-        "payment_method": "credit_card", "invoice_title": "", "invoice_carrier": "",
-        "donation_code": "", "invoice_email": ""})
+    response = client.post(
+        reverse("admin:billing_billingcustomer_add"),
+        {
+            "name": "熊大",
+            "organization": "",
+            "business_number": "12345678",
+            "country": "TW",
+            "payment_method": "credit_card",
+            "invoice_title": "",
+            "invoice_carrier": "",
+            "donation_code": "",
+            "invoice_email": "",
+        },
+    )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "business_number" in errors and "invoice_title" in errors
@@ -113,12 +138,19 @@ def test_a_government_contract_is_added_from_its_page(client, manager):
     prefix = page.context["inline_admin_formsets"][0].formset.prefix
     management = {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
     plan = Plan.objects.get(code="gov_a")
-    data = {"customer": buyer.pk, "plan": plan.pk, "main_account": main.pk,
-            "starts_on": "2025-01-01", "ends_on": "2025-12-31", **management}  # A: from July
+    data = {
+        "customer": buyer.pk,
+        "plan": plan.pk,
+        "main_account": main.pk,
+        "starts_on": "2025-01-01",
+        "ends_on": "2025-12-31",
+        **management,
+    }  # A: from July
     refused = client.post(url, data)
     assert refused.status_code == 200
     assert refused.context["adminform"].form.errors["starts_on"] == [
-        "This plan is for contracts starting from 2025-07-01 to 2026-12-31."]
+        "This plan is for contracts starting from 2025-07-01 to 2026-12-31."
+    ]
     assert refused.context["adminform"].form["ends_on"].value() == "2025-12-31"
     data.update(starts_on="2025-07-01", ends_on="2026-06-30")
     assert client.post(url, data).status_code == 302
@@ -127,8 +159,7 @@ def test_a_government_contract_is_added_from_its_page(client, manager):
     assert contract.approval.status == "pending"
     assert not Subscription.objects.filter(account=main).exists()
     client.force_login(factories.account_manager(username="second_manager"))
-    decide = reverse("admin:billing_secondapproval_decide", args=[contract.approval_id,
-                                                                   "approve"])
+    decide = reverse("admin:billing_secondapproval_decide", args=[contract.approval_id, "approve"])
     assert client.post(decide, {"confirm": "yes", "reason": ""}).status_code == 302
     assert Subscription.objects.get(account=main).contract == contract
 
@@ -145,6 +176,7 @@ def test_money_and_counts_read_with_separators_in_lists(client, manager):
 
 def test_money_and_count_helpers():
     from lbm.formatting import count, money
+
     assert money(Decimal("1200.0000")) == "NT$1,200"
     assert money(Decimal("0.2000")) == "NT$0.2"
     assert money(Decimal("-400")) == "-NT$400"
@@ -152,15 +184,17 @@ def test_money_and_count_helpers():
 
 
 def test_a_duplicate_promotion_code_is_refused_on_the_code_field(client, manager):
-    services.promotion_code_create(code="TAKEN1", valid_from=date(2025, 1, 1),
-                                   valid_until=date(2025, 12, 31), actor=manager)
+    services.promotion_code_create(
+        code="TAKEN1", valid_from=date(2025, 1, 1), valid_until=date(2025, 12, 31), actor=manager
+    )
     client.force_login(manager)
     url = reverse("admin:billing_promotioncode_add")
     data = {"code": "taken1", "valid_from": "2025-01-01", "valid_until": "2025-12-31"}
     refused = client.post(url, data)
     assert refused.status_code == 200
     assert refused.context["adminform"].form.errors["code"] == [
-        "This promotion code already exists."]
+        "This promotion code already exists."
+    ]
     data["code"] = "FRESH1"
     assert client.post(url, data).status_code == 302
 
@@ -172,11 +206,18 @@ def test_a_credit_note_larger_than_the_invoice_is_refused_on_the_amount(client, 
     invoice = Invoice.objects.get(customer=sub.customer, period=date(2025, 2, 1))
     client.force_login(manager)
     url = reverse("admin:billing_creditnote_add")
-    data = {"invoice": invoice.pk, "kind": "credit", "einvoice_action": "",
-            "amount": str(invoice.total + 1), "reason": "補償"}
+    data = {
+        "invoice": invoice.pk,
+        "kind": "credit",
+        "einvoice_action": "",
+        "amount": str(invoice.total + 1),
+        "reason": "補償",
+    }
     refused = client.post(url, data)
     assert refused.status_code == 200
     errors = refused.context["adminform"].form.errors["amount"]
-    assert errors == [f"A credit of NT${invoice.total + 1:,} is more than the "
-                      f"NT${invoice.total:,} this invoice still bills."]
+    assert errors == [
+        f"A credit of NT${invoice.total + 1:,} is more than the "
+        f"NT${invoice.total:,} this invoice still bills."
+    ]
     assert not CreditNote.objects.exists()

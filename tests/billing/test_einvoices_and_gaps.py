@@ -30,6 +30,7 @@ def bill(period=MARCH, **kwargs):
 
 def current_bimonth():
     from django.utils import timezone
+
     return einvoice.bimonth_of_moment(timezone.now())
 
 
@@ -42,8 +43,9 @@ def test_survey_messages_are_neither_counted_nor_billed(manager):
     send(sub.account_id, 5_000, taipei(2025, 3, 4, 10), kind="survey")
     quota = selectors.quota(account_id=sub.account_id, at=taipei(2025, 3, 5, 10))
     assert quota.used == 2_900
-    services.quota_check(account_id=sub.account_id, recipients=100,
-                         sent_at=taipei(2025, 3, 5, 10))  # 3,000 free: still room for 100
+    services.quota_check(
+        account_id=sub.account_id, recipients=100, sent_at=taipei(2025, 3, 5, 10)
+    )  # 3,000 free: still room for 100
     bill()
     assert Invoice.objects.get().untaxed == D("800")
 
@@ -63,10 +65,12 @@ def test_tax_is_exact_to_six_decimals_and_only_the_total_is_rounded(manager):
 
 def test_a_code_valid_from_mid_month_and_registered_then_pays_that_months_renewal(manager):
     sub = subscription(plan="high", actor=manager)
-    services.promotion_code_create(code="MID", valid_from=date(2025, 3, 15),
-                                   valid_until=date(2025, 3, 31), actor=manager)
-    services.promotion_code_register(code="MID", subscription_id=sub.pk, actor=manager,
-                                     on=date(2025, 3, 15))
+    services.promotion_code_create(
+        code="MID", valid_from=date(2025, 3, 15), valid_until=date(2025, 3, 31), actor=manager
+    )
+    services.promotion_code_register(
+        code="MID", subscription_id=sub.pk, actor=manager, on=date(2025, 3, 15)
+    )
     bill()
     assert Invoice.objects.get().untaxed == 0
     assert PromotionCode.objects.get().status == "redeemed"
@@ -74,10 +78,12 @@ def test_a_code_valid_from_mid_month_and_registered_then_pays_that_months_renewa
 
 def test_a_code_expired_before_the_charge_day_is_not_applied(manager):
     sub = subscription(plan="medium", actor=manager)
-    services.promotion_code_create(code="EARLY", valid_from=date(2025, 3, 1),
-                                   valid_until=date(2025, 3, 10), actor=manager)
-    services.promotion_code_register(code="EARLY", subscription_id=sub.pk, actor=manager,
-                                     on=date(2025, 3, 5))
+    services.promotion_code_create(
+        code="EARLY", valid_from=date(2025, 3, 1), valid_until=date(2025, 3, 10), actor=manager
+    )
+    services.promotion_code_register(
+        code="EARLY", subscription_id=sub.pk, actor=manager, on=date(2025, 3, 5)
+    )
     bill()
     assert Invoice.objects.get().untaxed == D("800")
     assert PromotionCode.objects.get().status == "registered"
@@ -102,8 +108,9 @@ def test_usage_recorded_after_its_month_was_invoiced_is_billed_on_a_debit_note(m
     # More late usage, priced on the month's whole count (still the 0.2 tier).
     send(sub.account_id, 500, taipei(2025, 3, 31, 10))
     services.late_usage_bill(before=APRIL)
-    assert list(CreditNote.objects.filter(invoice=march).order_by("number")
-                .values_list("amount", flat=True)) == [D("221"), D("105")]
+    assert list(
+        CreditNote.objects.filter(invoice=march).order_by("number").values_list("amount", flat=True)
+    ) == [D("221"), D("105")]
 
 
 def test_late_usage_inside_the_free_quota_adds_no_note(manager):
@@ -119,8 +126,9 @@ def test_a_plan_change_dated_in_an_invoiced_month_is_refused(manager):
     sub = subscription(plan="medium", actor=manager)
     bill()
     with pytest.raises(PlanChangeRefused, match="2025-03 is already invoiced"):
-        services.subscription_change_plan(subscription_id=sub.pk, plan_code="high",
-                                          actor=manager, at=taipei(2025, 3, 20, 10))
+        services.subscription_change_plan(
+            subscription_id=sub.pk, plan_code="high", actor=manager, at=taipei(2025, 3, 20, 10)
+        )
     sub.refresh_from_db()
     assert sub.plan.code == "medium"
 
@@ -129,49 +137,66 @@ def test_a_plan_change_dated_in_an_invoiced_month_is_refused(manager):
 
 
 def test_tracks_number_invoices_in_order_and_exhaustion_stops_before_issuing(
-        manager, no_einvoice_numbers):
+    manager, no_einvoice_numbers
+):
     bimonth = current_bimonth()
     subs = [subscription(plan="medium", actor=manager) for _ in range(3)]
     subscription(plan="light", actor=manager)  # nothing to charge: no invoice, no number
-    services.einvoice_track_create(period=bimonth, prefix="ab", first_number=1,
-                                   last_number=2, actor=manager)
+    services.einvoice_track_create(
+        period=bimonth, prefix="ab", first_number=1, last_number=2, actor=manager
+    )
     with pytest.raises(NumbersExhausted, match="3 invoices to issue, 2 numbers left"):
         bill()
     assert not Invoice.objects.exists()
     assert EInvoiceTrack.objects.get().next_number == 1
     assert BillingRun.objects.get().status == "failed"
-    services.einvoice_track_create(period=bimonth, prefix="AC", first_number=5_000,
-                                   last_number=5_009, actor=manager)
+    services.einvoice_track_create(
+        period=bimonth, prefix="AC", first_number=5_000, last_number=5_009, actor=manager
+    )
     bill()
-    numbers = list(Invoice.objects.filter(customer__subscriptions__in=subs)
-                   .order_by("customer_id").values_list("einvoice_number", flat=True))
+    numbers = list(
+        Invoice.objects.filter(customer__subscriptions__in=subs)
+        .order_by("customer_id")
+        .values_list("einvoice_number", flat=True)
+    )
     assert numbers == ["AB00000001", "AB00000002", "AC00005000"]
-    assert list(EInvoiceTrack.objects.order_by("prefix").values_list(
-        "next_number", flat=True)) == [3, 5_001]
+    assert list(EInvoiceTrack.objects.order_by("prefix").values_list("next_number", flat=True)) == [
+        3,
+        5_001,
+    ]
 
 
 def test_a_zero_total_invoice_takes_no_number(manager):
     sub = subscription(plan="light", actor=manager)
-    services.promotion_code_create(code="FREE", valid_from=date(2025, 1, 1),
-                                   valid_until=date(2025, 12, 31), actor=manager)
-    services.subscription_change_plan(subscription_id=sub.pk, plan_code="medium",
-                                      actor=manager, at=taipei(2025, 3, 10, 10),
-                                      promotion_code="FREE")
+    services.promotion_code_create(
+        code="FREE", valid_from=date(2025, 1, 1), valid_until=date(2025, 12, 31), actor=manager
+    )
+    services.subscription_change_plan(
+        subscription_id=sub.pk,
+        plan_code="medium",
+        actor=manager,
+        at=taipei(2025, 3, 10, 10),
+        promotion_code="FREE",
+    )
     bill()
     invoice = Invoice.objects.get()
     assert (invoice.total, invoice.einvoice_number) == (0, None)
 
 
-@pytest.mark.parametrize("fields, message", [
-    (dict(prefix="A1"), "two letters"),
-    (dict(period=date(2025, 2, 1)), "two-month period starts"),
-    (dict(first_number=10, last_number=9), "eight digits"),
-    (dict(last_number=100_000_000), "eight digits"),
-    (dict(first_number=50, last_number=60), "overlaps"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        (dict(prefix="A1"), "two letters"),
+        (dict(period=date(2025, 2, 1)), "two-month period starts"),
+        (dict(first_number=10, last_number=9), "eight digits"),
+        (dict(last_number=100_000_000), "eight digits"),
+        (dict(first_number=50, last_number=60), "overlaps"),
+    ],
+)
 def test_a_bad_number_track_is_refused(manager, fields, message):
-    services.einvoice_track_create(period=MARCH, prefix="QQ", first_number=1, last_number=99,
-                                   actor=manager)
+    services.einvoice_track_create(
+        period=MARCH, prefix="QQ", first_number=1, last_number=99, actor=manager
+    )
     args = dict(period=MARCH, prefix="QQ", first_number=100, last_number=199)
     args.update(fields)
     with pytest.raises(BillingError, match=message):
@@ -180,8 +205,9 @@ def test_a_bad_number_track_is_refused(manager, fields, message):
 
 def test_only_account_managers_enter_number_tracks(reviewer):
     with pytest.raises(NotAllowed):
-        services.einvoice_track_create(period=MARCH, prefix="QQ", first_number=1,
-                                       last_number=9, actor=reviewer)
+        services.einvoice_track_create(
+            period=MARCH, prefix="QQ", first_number=1, last_number=9, actor=reviewer
+        )
 
 
 @pytest.mark.integration
@@ -193,8 +219,9 @@ def test_concurrent_runs_take_numbers_without_gaps_or_repeats(monkeypatch):
     monkeypatch.setattr(services.invoicing, "INVOICE_BATCH", 3)  # the module that uses it
     manager = factories.account_manager()
     EInvoiceTrack.objects.all().delete()
-    services.einvoice_track_create(period=current_bimonth(), prefix="CC", first_number=1,
-                                   last_number=1_000, actor=manager)
+    services.einvoice_track_create(
+        period=current_bimonth(), prefix="CC", first_number=1, last_number=1_000, actor=manager
+    )
     for _ in range(15):
         subscription(plan="medium", actor=manager, started_on=date(2025, 2, 1))
     errors = []
@@ -220,36 +247,45 @@ def test_concurrent_runs_take_numbers_without_gaps_or_repeats(monkeypatch):
     assert EInvoiceTrack.objects.get().next_number == 31
     # Within each run the numbers follow the issue order.
     for period in (date(2025, 2, 1), MARCH):
-        mine = list(Invoice.objects.filter(period=period).order_by("customer_id")
-                    .values_list("einvoice_number", flat=True))
+        mine = list(
+            Invoice.objects.filter(period=period)
+            .order_by("customer_id")
+            .values_list("einvoice_number", flat=True)
+        )
         assert mine == sorted(mine)
 
 
 # --- Buyer -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fields", [
-    dict(business_number="04595257", name="熊大股份有限公司"),
-    dict(carrier="/ABC+1.-", name="王小明"),
-    dict(donation_code="919", name="王小明"),
-    dict(donation_code="1234567", name="王小明"),
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        dict(business_number="04595257", name="熊大股份有限公司"),
+        dict(carrier="/ABC+1.-", name="王小明"),
+        dict(donation_code="919", name="王小明"),
+        dict(donation_code="1234567", name="王小明"),
+    ],
+)
 def test_valid_buyers(fields):
     einvoice.validate_buyer(**fields)
 
 
-@pytest.mark.parametrize("fields, field", [
-    (dict(business_number="04595258", name="熊大"), "business_number"),
-    (dict(business_number="04595257", name=""), "invoice_title"),
-    (dict(business_number="04595257", name="熊大", carrier="/ABC1234"), "invoice_carrier"),
-    (dict(carrier="ABC12345", name="王"), "invoice_carrier"),
-    (dict(carrier="/abc1234", name="王"), "invoice_carrier"),
-    (dict(carrier="/ABC123", name="王"), "invoice_carrier"),
-    (dict(donation_code="12", name="王"), "donation_code"),
-    (dict(donation_code="12345678", name="王"), "donation_code"),
-    (dict(carrier="/ABC1234", donation_code="919", name="王"), "donation_code"),
-    (dict(name="王"), "invoice_carrier"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        (dict(business_number="04595258", name="熊大"), "business_number"),
+        (dict(business_number="04595257", name=""), "invoice_title"),
+        (dict(business_number="04595257", name="熊大", carrier="/ABC1234"), "invoice_carrier"),
+        (dict(carrier="ABC12345", name="王"), "invoice_carrier"),
+        (dict(carrier="/abc1234", name="王"), "invoice_carrier"),
+        (dict(carrier="/ABC123", name="王"), "invoice_carrier"),
+        (dict(donation_code="12", name="王"), "donation_code"),
+        (dict(donation_code="12345678", name="王"), "donation_code"),
+        (dict(carrier="/ABC1234", donation_code="919", name="王"), "donation_code"),
+        (dict(name="王"), "invoice_carrier"),
+    ],
+)
 def test_invalid_buyers_name_the_field(fields, field):
     with pytest.raises(ValidationError) as error:
         einvoice.validate_buyer(**fields)
@@ -271,7 +307,10 @@ def test_the_invoice_keeps_the_buyer_as_issued(manager):
     bill()
     invoice = Invoice.objects.get()
     assert (invoice.buyer_id, invoice.buyer_name, invoice.carrier) == (
-        "0000000000", "王小明", "/ABC1234")
+        "0000000000",
+        "王小明",
+        "/ABC1234",
+    )
 
 
 # --- Allowances, voids and the export ---------------------------------------------------------
@@ -284,29 +323,55 @@ def test_allowance_void_and_export(manager):
     subscription(plan="high", actor=manager, customer_obj=donor)
     bill()
     first, second = Invoice.objects.order_by("einvoice_number")
-    allowance = services.credit_note_create(invoice_id=first.pk, kind="credit", amount=D("100"),
-                                            reason="服務中斷補償", actor=manager)
+    allowance = services.credit_note_create(
+        invoice_id=first.pk, kind="credit", amount=D("100"), reason="服務中斷補償", actor=manager
+    )
     assert allowance.einvoice_action == "allowance"
     with pytest.raises(BillingError, match="void cancels the whole e-invoice"):
-        services.credit_note_create(invoice_id=second.pk, kind="credit", amount=D("5"),
-                                    reason="作廢", einvoice_action="void", actor=manager)
-    void = services.credit_note_create(invoice_id=second.pk, kind="credit",
-                                       amount=second.total, reason="開立錯誤",
-                                       einvoice_action="void", actor=manager)
+        services.credit_note_create(
+            invoice_id=second.pk,
+            kind="credit",
+            amount=D("5"),
+            reason="作廢",
+            einvoice_action="void",
+            actor=manager,
+        )
+    void = services.credit_note_create(
+        invoice_id=second.pk,
+        kind="credit",
+        amount=second.total,
+        reason="開立錯誤",
+        einvoice_action="void",
+        actor=manager,
+    )
     with pytest.raises(BillingError, match="void"):
-        services.credit_note_create(invoice_id=second.pk, kind="debit", amount=D("1"),
-                                    reason="x", einvoice_action="void", actor=manager)
-    rows = list(csv.DictReader(io.StringIO(einvoice.export_csv(bimonth=current_bimonth(),
-                                                               seller_id="24549210"))))
+        services.credit_note_create(
+            invoice_id=second.pk,
+            kind="debit",
+            amount=D("1"),
+            reason="x",
+            einvoice_action="void",
+            actor=manager,
+        )
+    rows = list(
+        csv.DictReader(
+            io.StringIO(einvoice.export_csv(bimonth=current_bimonth(), seller_id="24549210"))
+        )
+    )
     assert [(r["message"], r["number"], r["related_number"]) for r in rows] == [
-        ("C0401", first.einvoice_number, ""), ("C0401", second.einvoice_number, ""),
+        ("C0401", first.einvoice_number, ""),
+        ("C0401", second.einvoice_number, ""),
         ("D0401", allowance.number, first.einvoice_number),
-        ("C0501", second.einvoice_number, second.einvoice_number)]
+        ("C0501", second.einvoice_number, second.einvoice_number),
+    ]
     company_row, donor_row = rows[0], rows[1]
     assert company_row["buyer_id"] == "04595257" and company_row["total_amount"] == "840"
     assert (company_row["sales_amount"], company_row["tax_amount"]) == ("800", "40")
     assert (donor_row["buyer_id"], donor_row["donate"], donor_row["donation_code"]) == (
-        "0000000000", "1", "919")
+        "0000000000",
+        "1",
+        "919",
+    )
     assert rows[2]["total_amount"] == "100" and rows[3]["reason"] == "開立錯誤"
     assert {r["seller_id"] for r in rows} == {"24549210"}
     assert void.einvoice_action == "void"

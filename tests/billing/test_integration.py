@@ -50,11 +50,17 @@ def test_concurrent_runs_issue_exactly_one_invoice_per_customer_and_period(celer
     runs = list(BillingRun.objects.values_list("status", "invoices_created"))
     assert not errors, errors
     assert len(runs) == 3 and all(status == "done" for status, _n in runs), (
-        runs, celery_worker.log_path.read_text()[-3000:])
+        runs,
+        celery_worker.log_path.read_text()[-3000:],
+    )
     assert sum(n for _status, n in runs) == 40  # each invoice issued by exactly one run
     assert Invoice.objects.filter(period=MARCH).count() == 40
-    assert not Invoice.objects.values("customer", "period").annotate(n=Count("id")).filter(
-        n__gt=1).exists()
+    assert (
+        not Invoice.objects.values("customer", "period")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .exists()
+    )
     # Every invoice is whole: 1,200 fee + 800 extra for 10,000 messages.
     assert InvoiceLine.objects.count() == 80
     assert set(Invoice.objects.values_list("untaxed", flat=True)) == {2000}

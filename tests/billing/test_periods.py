@@ -46,9 +46,12 @@ def test_a_month_closes_24_hours_after_it_ends_on_japan_time():
 
 
 def test_last_closed_period_is_worked_out_from_the_clock():
-    assert periods.last_closed_period(
-        now=datetime(2025, 2, 1, 12, 0, tzinfo=JAPAN)) == date(2024, 12, 1)
-    assert periods.last_closed_period(
-        now=datetime(2025, 2, 2, 3, 0, tzinfo=JAPAN)) == date(2025, 1, 1)
-    assert periods.last_closed_period(
-        now=datetime(2025, 2, 27, 3, 0, tzinfo=JAPAN)) == date(2025, 1, 1)
+    assert periods.last_closed_period(now=datetime(2025, 2, 1, 12, 0, tzinfo=JAPAN)) == date(
+        2024, 12, 1
+    )
+    assert periods.last_closed_period(now=datetime(2025, 2, 2, 3, 0, tzinfo=JAPAN)) == date(
+        2025, 1, 1
+    )
+    assert periods.last_closed_period(now=datetime(2025, 2, 27, 3, 0, tzinfo=JAPAN)) == date(
+        2025, 1, 1
+    )

@@ -41,37 +41,48 @@ def setup(manager):
     selfservice.administrator_grant(account_id=sub.account_id, user=admin, actor=manager)
     other_sub = subscription(plan="medium", actor=manager)
     other_admin = factories.UserFactory()
-    selfservice.administrator_grant(account_id=other_sub.account_id, user=other_admin,
-                                    actor=manager)
+    selfservice.administrator_grant(
+        account_id=other_sub.account_id, user=other_admin, actor=manager
+    )
     org_admin = org.memberships.get(role="admin").user
     viewer = factories.member(org, "viewer")
-    services.promotion_code_create(code="CODE1200", valid_from=date(2025, 1, 1),
-                                   valid_until=date(2025, 12, 31), actor=manager)
+    services.promotion_code_create(
+        code="CODE1200", valid_from=date(2025, 1, 1), valid_until=date(2025, 12, 31), actor=manager
+    )
     return dict(sub=sub, admin=admin, refused=[other_admin, org_admin, viewer])
 
 
 ACTIONS = {
     "einvoice": lambda sub, user: selfservice.einvoice_details_set(
-        account_id=sub.account_id, actor=user, name="王小明", carrier="/ABC1234"),
+        account_id=sub.account_id, actor=user, name="王小明", carrier="/ABC1234"
+    ),
     "payment": lambda sub, user: selfservice.payment_method_register(
-        account_id=sub.account_id, actor=user, kind="credit_card", gateway_token="tok_visa",
-        last4="4242"),
+        account_id=sub.account_id,
+        actor=user,
+        kind="credit_card",
+        gateway_token="tok_visa",
+        last4="4242",
+    ),
     "preview": lambda sub, user: selfservice.plan_change_preview(
-        account_id=sub.account_id, plan_code="high", actor=user, at=AT),
+        account_id=sub.account_id, plan_code="high", actor=user, at=AT
+    ),
     "change": lambda sub, user: selfservice.plan_change(
-        account_id=sub.account_id, plan_code="high", actor=user, at=AT),
+        account_id=sub.account_id, plan_code="high", actor=user, at=AT
+    ),
     "register_code": lambda sub, user: selfservice.promotion_code_register(
-        account_id=sub.account_id, code="CODE1200", actor=user, on=date(2025, 3, 10)),
+        account_id=sub.account_id, code="CODE1200", actor=user, on=date(2025, 3, 10)
+    ),
     "invite": lambda sub, user: selfservice.invitation_create(
-        account_id=sub.account_id, actor=user, email="new.admin@company.example"),
+        account_id=sub.account_id, actor=user, email="new.admin@company.example"
+    ),
     "grant": lambda sub, user: selfservice.administrator_grant(
-        account_id=sub.account_id, user=factories.UserFactory(), actor=user),
+        account_id=sub.account_id, user=factories.UserFactory(), actor=user
+    ),
 }
 
 
 @pytest.mark.parametrize("action", sorted(ACTIONS))
-def test_every_action_is_refused_to_other_roles_and_allowed_to_the_administrator(
-        setup, action):
+def test_every_action_is_refused_to_other_roles_and_allowed_to_the_administrator(setup, action):
     sub = setup["sub"]
     for user in setup["refused"]:
         with pytest.raises(NotAllowed):
@@ -80,14 +91,16 @@ def test_every_action_is_refused_to_other_roles_and_allowed_to_the_administrator
     assert ACTIONS[action](sub, setup["admin"]) is not None
 
 
-def test_invitation_is_single_use_and_lasts_seven_days(setup, mailoutbox,
-                                                       django_capture_on_commit_callbacks):
+def test_invitation_is_single_use_and_lasts_seven_days(
+    setup, mailoutbox, django_capture_on_commit_callbacks
+):
     sub, admin = setup["sub"], setup["admin"]
     now = timezone.now()
     newcomer, late = factories.UserFactory(), factories.UserFactory()
     with django_capture_on_commit_callbacks(execute=True):
-        token = selfservice.invitation_create(account_id=sub.account_id, actor=admin,
-                                              email=f"  {newcomer.email.upper()} ", now=now)
+        token = selfservice.invitation_create(
+            account_id=sub.account_id, actor=admin, email=f"  {newcomer.email.upper()} ", now=now
+        )
     assert len(mailoutbox) == 1 and mailoutbox[0].to == [newcomer.email.upper()]
     assert f"/invitation/{token}/" in mailoutbox[0].body
     assert token not in str(list(AccountAdministratorInvitation.objects.values()))
@@ -95,8 +108,9 @@ def test_invitation_is_single_use_and_lasts_seven_days(setup, mailoutbox,
     assert AccountAdministrator.objects.filter(account=sub.account, user=newcomer).exists()
     with pytest.raises(BillingError, match="already been used"):
         selfservice.invitation_accept(token=token, user=newcomer, now=now + timedelta(days=6))
-    expired = selfservice.invitation_create(account_id=sub.account_id, actor=admin,
-                                            email=late.email, now=now)
+    expired = selfservice.invitation_create(
+        account_id=sub.account_id, actor=admin, email=late.email, now=now
+    )
     with pytest.raises(BillingError, match="expired"):
         selfservice.invitation_accept(token=expired, user=late, now=now + timedelta(days=7))
     assert not AccountAdministrator.objects.filter(user=late).exists()
@@ -105,8 +119,9 @@ def test_invitation_is_single_use_and_lasts_seven_days(setup, mailoutbox,
 def test_an_invitation_works_only_for_the_address_it_was_sent_to(setup):
     sub, admin = setup["sub"], setup["admin"]
     invited, other = factories.UserFactory(), factories.UserFactory()
-    token = selfservice.invitation_create(account_id=sub.account_id, actor=admin,
-                                          email=invited.email)
+    token = selfservice.invitation_create(
+        account_id=sub.account_id, actor=admin, email=invited.email
+    )
     with pytest.raises(BillingError, match="another e-mail address"):
         selfservice.invitation_accept(token=token, user=other)
     assert not AccountAdministrator.objects.filter(user=other).exists()
@@ -118,19 +133,21 @@ def test_an_invitation_works_only_for_the_address_it_was_sent_to(setup):
         selfservice.invitation_create(account_id=sub.account_id, actor=admin, email="nobody")
 
 
-def test_invitation_pages_invite_by_e_mail_and_accept_once(setup, client, mailoutbox,
-                                                          django_capture_on_commit_callbacks):
+def test_invitation_pages_invite_by_e_mail_and_accept_once(
+    setup, client, mailoutbox, django_capture_on_commit_callbacks
+):
     sub, admin = setup["sub"], setup["admin"]
     invited, other = factories.UserFactory(), factories.UserFactory()
     page = f"/admin/billing/accountadministrator/account/{sub.account_id}/"
     client.force_login(admin)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(page, {"action": "invite", "invite-email": invited.email},
-                               follow=True)
+        response = client.post(
+            page, {"action": "invite", "invite-email": invited.email}, follow=True
+        )
     assert "An invitation was sent to" in response.content.decode()
     assert invited.email not in response.content.decode()  # shown masked
     link = next(line for line in mailoutbox[0].body.splitlines() if "/invitation/" in line)
-    path = link[link.index("/admin/"):]
+    path = link[link.index("/admin/") :]
     bad = client.post(page, {"action": "invite", "invite-email": "not an address"})
     assert bad.status_code == 200 and "not an address" in bad.content.decode()  # kept, shown again
     client.force_login(other)
@@ -149,89 +166,122 @@ def test_invitation_pages_invite_by_e_mail_and_accept_once(setup, client, mailou
 def test_payment_method_keeps_a_token_and_a_masked_label_never_a_card_number(setup):
     sub, admin = setup["sub"], setup["admin"]
     with pytest.raises(BillingError, match="never a card number"):
-        selfservice.payment_method_register(account_id=sub.account_id, actor=admin,
-                                            kind="credit_card",
-                                            gateway_token="4242 4242 4242 4242", last4="4242")
-    method = selfservice.payment_method_register(account_id=sub.account_id, actor=admin,
-                                                 kind="credit_card", gateway_token="tok_1",
-                                                 last4="4242")
-    assert (method.label, method.gateway_token, method.gateway) == ("•••• 4242", "tok_1",
-                                                                    "manual")
-    selfservice.payment_method_register(account_id=sub.account_id, actor=admin,
-                                        kind="line_pay", gateway_token="lp_1")
+        selfservice.payment_method_register(
+            account_id=sub.account_id,
+            actor=admin,
+            kind="credit_card",
+            gateway_token="4242 4242 4242 4242",
+            last4="4242",
+        )
+    method = selfservice.payment_method_register(
+        account_id=sub.account_id,
+        actor=admin,
+        kind="credit_card",
+        gateway_token="tok_1",
+        last4="4242",
+    )
+    assert (method.label, method.gateway_token, method.gateway) == ("•••• 4242", "tok_1", "manual")
+    selfservice.payment_method_register(
+        account_id=sub.account_id, actor=admin, kind="line_pay", gateway_token="lp_1"
+    )
     assert list(PaymentMethod.objects.filter(active=True).values_list("kind", flat=True)) == [
-        "line_pay"]
+        "line_pay"
+    ]
     assert BillingCustomer.objects.get(pk=sub.customer_id).payment_method == "line_pay"
 
 
 def test_einvoice_details_are_validated(setup):
     sub, admin = setup["sub"], setup["admin"]
     with pytest.raises(BillingError, match="checksum|not a valid business number"):
-        selfservice.einvoice_details_set(account_id=sub.account_id, actor=admin,
-                                         business_number="12345678", name="熊大")
+        selfservice.einvoice_details_set(
+            account_id=sub.account_id, actor=admin, business_number="12345678", name="熊大"
+        )
     customer_obj = selfservice.einvoice_details_set(
-        account_id=sub.account_id, actor=admin, business_number="04595257",
-        name="熊大股份有限公司")
-    assert (customer_obj.business_number, customer_obj.invoice_title) == ("04595257",
-                                                                          "熊大股份有限公司")
+        account_id=sub.account_id, actor=admin, business_number="04595257", name="熊大股份有限公司"
+    )
+    assert (customer_obj.business_number, customer_obj.invoice_title) == (
+        "04595257",
+        "熊大股份有限公司",
+    )
 
 
-@pytest.mark.parametrize("start, target, deducted, forfeited, quota", [
-    ("light", "medium", "800", "400", 3000),
-    ("light", "high", "1200", "0", 6000),
-    ("medium", "high", "400", "800", 6000),
-])
+@pytest.mark.parametrize(
+    "start, target, deducted, forfeited, quota",
+    [
+        ("light", "medium", "800", "400", 3000),
+        ("light", "high", "1200", "0", 6000),
+        ("medium", "high", "400", "800", 6000),
+    ],
+)
 def test_code_table_through_the_administrators_path_and_preview_equals_charge(
-        manager, start, target, deducted, forfeited, quota):
+    manager, start, target, deducted, forfeited, quota
+):
     sub = subscription(plan=start, actor=manager)
     # As in the seed, the administrator has never registered e-invoice details nor a payment
     # method (a Medium account bought by a reseller, say).
     BillingCustomer.objects.filter(pk=sub.customer_id).update(
-        business_number="", invoice_title="", payment_method="none")
+        business_number="", invoice_title="", payment_method="none"
+    )
     admin = factories.UserFactory()
     selfservice.administrator_grant(account_id=sub.account_id, user=admin, actor=manager)
-    services.promotion_code_create(code="TABLE", valid_from=date(2025, 1, 1),
-                                   valid_until=date(2025, 12, 31), actor=manager)
+    services.promotion_code_create(
+        code="TABLE", valid_from=date(2025, 1, 1), valid_until=date(2025, 12, 31), actor=manager
+    )
     # The seed's order: e-invoice details, then a payment method, then the code.
     with pytest.raises(BillingError, match="e-invoice|payment"):
-        selfservice.plan_change(account_id=sub.account_id, plan_code=target, actor=admin,
-                                at=AT, promotion_code="TABLE")
-    selfservice.einvoice_details_set(account_id=sub.account_id, actor=admin, name="王小明",
-                                     carrier="/ABC1234")
-    selfservice.payment_method_register(account_id=sub.account_id, actor=admin,
-                                        kind="line_pay", gateway_token="lp_tok")
-    preview = selfservice.plan_change_preview(account_id=sub.account_id, plan_code=target,
-                                              actor=admin, promotion_code="TABLE", at=AT)
-    assert (preview.deducted, preview.forfeited, preview.quota) == (D(deducted), D(forfeited),
-                                                                    quota)
-    change = selfservice.plan_change(account_id=sub.account_id, plan_code=target, actor=admin,
-                                     at=AT, promotion_code="TABLE")
+        selfservice.plan_change(
+            account_id=sub.account_id, plan_code=target, actor=admin, at=AT, promotion_code="TABLE"
+        )
+    selfservice.einvoice_details_set(
+        account_id=sub.account_id, actor=admin, name="王小明", carrier="/ABC1234"
+    )
+    selfservice.payment_method_register(
+        account_id=sub.account_id, actor=admin, kind="line_pay", gateway_token="lp_tok"
+    )
+    preview = selfservice.plan_change_preview(
+        account_id=sub.account_id, plan_code=target, actor=admin, promotion_code="TABLE", at=AT
+    )
+    assert (preview.deducted, preview.forfeited, preview.quota) == (
+        D(deducted),
+        D(forfeited),
+        quota,
+    )
+    change = selfservice.plan_change(
+        account_id=sub.account_id, plan_code=target, actor=admin, at=AT, promotion_code="TABLE"
+    )
     assert (change.charge, change.deducted) == (preview.charge, preview.deducted)
     code = PromotionCode.objects.get(code="TABLE")
     assert (code.deducted, code.forfeited) == (D(deducted), D(forfeited))
     services.bill_month(period=date(2025, 3, 1))
     invoice = Invoice.objects.get(customer_id=sub.customer_id)
-    upgrade_lines = sum(line.amount for line in invoice.lines.filter(
-        kind__in=["upgrade", "promotion"]))
+    upgrade_lines = sum(
+        line.amount for line in invoice.lines.filter(kind__in=["upgrade", "promotion"])
+    )
     assert upgrade_lines == preview.untaxed
     assert selectors.quota(account_id=sub.account_id, at=AT).plan.free_messages == quota
 
 
 def test_downgrade_preview_and_no_code_on_a_downgrade(setup):
     sub, admin = setup["sub"], setup["admin"]
-    preview = selfservice.plan_change_preview(account_id=sub.account_id, plan_code="light",
-                                              actor=admin, at=AT)
-    assert (preview.effect, preview.total, preview.starts) == ("downgrade", 0,
-                                                               date(2025, 4, 1))
+    preview = selfservice.plan_change_preview(
+        account_id=sub.account_id, plan_code="light", actor=admin, at=AT
+    )
+    assert (preview.effect, preview.total, preview.starts) == ("downgrade", 0, date(2025, 4, 1))
     with pytest.raises(PromotionCodeRefused):
-        selfservice.plan_change_preview(account_id=sub.account_id, plan_code="light",
-                                        actor=admin, promotion_code="CODE1200", at=AT)
+        selfservice.plan_change_preview(
+            account_id=sub.account_id,
+            plan_code="light",
+            actor=admin,
+            promotion_code="CODE1200",
+            at=AT,
+        )
 
 
 def test_registering_a_code_for_the_next_renewal(setup):
     sub, admin = setup["sub"], setup["admin"]
-    code = selfservice.promotion_code_register(account_id=sub.account_id, code="CODE1200",
-                                               actor=admin, on=date(2025, 3, 10))
+    code = selfservice.promotion_code_register(
+        account_id=sub.account_id, code="CODE1200", actor=admin, on=date(2025, 3, 10)
+    )
     assert (code.status, code.subscription_id) == ("registered", sub.pk)
 
 
@@ -239,8 +289,7 @@ def test_invoice_payment_state_is_set_by_account_managers_only(setup, manager):
     services.bill_month(period=date(2025, 3, 1))
     invoice = Invoice.objects.get(customer_id=setup["sub"].customer_id)
     with pytest.raises(NotAllowed):
-        selfservice.invoice_payment_set(invoice_id=invoice.pk, status="paid",
-                                        actor=setup["admin"])
+        selfservice.invoice_payment_set(invoice_id=invoice.pk, status="paid", actor=setup["admin"])
     selfservice.invoice_payment_set(invoice_id=invoice.pk, status="paid", actor=manager)
     assert InvoicePayment.objects.get(invoice=invoice).status == "paid"
 
@@ -272,8 +321,7 @@ def test_account_managers_filter_invoices_by_payment_state(setup, client, manage
     services.bill_month(period=date(2025, 3, 1))
     paid, unpaid = Invoice.objects.order_by("pk")[:2]
     client.force_login(manager)
-    client.post("/admin/billing/invoice/", {"action": "mark_paid",
-                                            "_selected_action": [paid.pk]})
+    client.post("/admin/billing/invoice/", {"action": "mark_paid", "_selected_action": [paid.pk]})
     assert InvoicePayment.objects.get(invoice=paid).status == "paid"
     shown = client.get("/admin/billing/invoice/?payment=unpaid").content.decode()
     assert unpaid.number in shown and paid.number not in shown
@@ -288,9 +336,17 @@ def test_seed_billing_is_idempotent():
 
     call_command("seed_demo", verbosity=0)
     call_command("seed_billing", verbosity=0)
-    counts = (Subscription.objects.count(), AccountAdministrator.objects.count(),
-              EInvoiceTrack.objects.count(), PromotionCode.objects.count())
+    counts = (
+        Subscription.objects.count(),
+        AccountAdministrator.objects.count(),
+        EInvoiceTrack.objects.count(),
+        PromotionCode.objects.count(),
+    )
     call_command("seed_billing", verbosity=0)
-    assert counts == (Subscription.objects.count(), AccountAdministrator.objects.count(),
-                      EInvoiceTrack.objects.count(), PromotionCode.objects.count())
+    assert counts == (
+        Subscription.objects.count(),
+        AccountAdministrator.objects.count(),
+        EInvoiceTrack.objects.count(),
+        PromotionCode.objects.count(),
+    )
     assert AccountAdministrator.objects.filter(user__username="oa_admin").count() == 2

@@ -42,8 +42,14 @@ def invoice(manager):
 
 
 def note(invoice, actor, amount, kind="credit", **kwargs):
-    return services.credit_note_create(invoice_id=invoice.pk, kind=kind, amount=D(amount),
-                                       reason="服務中斷補償", actor=actor, **kwargs)
+    return services.credit_note_create(
+        invoice_id=invoice.pk,
+        kind=kind,
+        amount=D(amount),
+        reason="服務中斷補償",
+        actor=actor,
+        **kwargs,
+    )
 
 
 def balance(invoice):
@@ -94,10 +100,14 @@ def test_the_proposer_cannot_approve_their_own(invoice, manager):
 
 def test_a_second_staff_member_approves_and_it_takes_effect(invoice, manager, second):
     proposed = note(invoice, manager, "12000")
-    approval = services.second_approval_approve(approval_id=proposed.approval_id,
-                                                actor=second, note="已核對")
+    approval = services.second_approval_approve(
+        approval_id=proposed.approval_id, actor=second, note="已核對"
+    )
     assert (approval.status, approval.decided_by, approval.decision_reason) == (
-        SecondApproval.Status.APPROVED, second, "已核對")
+        SecondApproval.Status.APPROVED,
+        second,
+        "已核對",
+    )
     assert balance(invoice) == D("4454")
     with pytest.raises(SecondApprovalRefused, match="already decided"):
         services.second_approval_approve(approval_id=approval.pk, actor=second)
@@ -110,14 +120,14 @@ def test_customers_and_reviewers_cannot_approve(invoice, manager, reviewer):
         with pytest.raises(NotAllowed):
             services.second_approval_approve(approval_id=proposed.approval_id, actor=actor)
         with pytest.raises(NotAllowed):
-            services.second_approval_reject(approval_id=proposed.approval_id, actor=actor,
-                                            reason="不同意")
+            services.second_approval_reject(
+                approval_id=proposed.approval_id, actor=actor, reason="不同意"
+            )
     proposed.approval.refresh_from_db()
     assert proposed.approval.status == SecondApproval.Status.PENDING
 
 
-def test_approval_checks_the_note_again_against_notes_that_took_effect(invoice, manager,
-                                                                       second):
+def test_approval_checks_the_note_again_against_notes_that_took_effect(invoice, manager, second):
     first, other = note(invoice, manager, "10001"), note(invoice, manager, "10001")
     services.second_approval_approve(approval_id=first.approval_id, actor=second)
     with pytest.raises(BillingError, match="more than"):
@@ -135,9 +145,11 @@ def test_a_pending_note_is_not_in_the_einvoice_export(invoice, manager, second):
     bimonth = einvoice.bimonth_of_moment(timezone.now())
 
     def allowances():
-        return [row["number"] for row in einvoice.export_rows(bimonth=bimonth,
-                                                              seller_id="24549210")
-                if row["document"] == "allowance"]
+        return [
+            row["number"]
+            for row in einvoice.export_rows(bimonth=bimonth, seller_id="24549210")
+            if row["document"] == "allowance"
+        ]
 
     assert allowances() == []
     services.second_approval_approve(approval_id=proposed.approval_id, actor=second)
@@ -148,8 +160,14 @@ def _contract(manager, **kwargs):
     main = factories.AccountFactory(name="熊大市政府")
     cust = customer(name="熊大市政府", payment_method="transfer")
     contract = services.government_contract_propose(
-        customer_id=cust.pk, plan_code="gov_a", main_account_id=main.pk, starts_on=JULY,
-        ends_on=date(2026, 6, 30), actor=manager, **kwargs)
+        customer_id=cust.pk,
+        plan_code="gov_a",
+        main_account_id=main.pk,
+        starts_on=JULY,
+        ends_on=date(2026, 6, 30),
+        actor=manager,
+        **kwargs,
+    )
     return contract, main, cust
 
 
@@ -158,12 +176,22 @@ def test_a_pending_government_contract_is_not_billed_nor_used(manager, second):
     assert contract.approval.kind == SecondApproval.Kind.GOVERNMENT_CONTRACT
     assert not Subscription.objects.filter(account=main).exists()  # not on the plan yet
     with pytest.raises(BillingError, match="second approval"):
-        services.government_block_add(contract_id=contract.pk, kind="sub_accounts",
-                                      accounts=10, purchased_on=JULY, actor=manager)
+        services.government_block_add(
+            contract_id=contract.pk,
+            kind="sub_accounts",
+            accounts=10,
+            purchased_on=JULY,
+            actor=manager,
+        )
     with pytest.raises(BillingError, match="second approval"):
-        subscription(plan="gov_sub", actor=manager, customer_obj=cust,
-                     contract_id=contract.pk, started_on=JULY,
-                     account=factories.AccountFactory(name="熊大市政府 觀光局"))
+        subscription(
+            plan="gov_sub",
+            actor=manager,
+            customer_obj=cust,
+            contract_id=contract.pk,
+            started_on=JULY,
+            account=factories.AccountFactory(name="熊大市政府 觀光局"),
+        )
     services.bill_month(period=JULY)
     assert not cust.invoices.exists()
     assert not InvoiceLine.objects.filter(contract=contract).exists()
@@ -179,27 +207,37 @@ def test_an_approved_government_contract_is_billed(manager, second):
 
 
 def _batch(manager, count=3):
-    return services.promotion_code_batch_propose(count=count, prefix="tw", actor=manager,
-                                                 valid_from=date(2025, 1, 1),
-                                                 valid_until=date(2025, 12, 31))
+    return services.promotion_code_batch_propose(
+        count=count,
+        prefix="tw",
+        actor=manager,
+        valid_from=date(2025, 1, 1),
+        valid_until=date(2025, 12, 31),
+    )
 
 
 def test_a_pending_batchs_codes_cannot_be_redeemed(manager, second):
     codes = _batch(manager)
     sub = subscription(plan="medium", actor=manager)
     for use in (
-        lambda: services.promotion_code_register(code=codes[0].code, subscription_id=sub.pk,
-                                                 actor=manager, on=date(2025, 3, 10)),
-        lambda: services.subscription_change_plan(subscription_id=sub.pk, plan_code="high",
-                                                  actor=manager, promotion_code=codes[0].code,
-                                                  at=taipei(2025, 3, 10, 10)),
+        lambda: services.promotion_code_register(
+            code=codes[0].code, subscription_id=sub.pk, actor=manager, on=date(2025, 3, 10)
+        ),
+        lambda: services.subscription_change_plan(
+            subscription_id=sub.pk,
+            plan_code="high",
+            actor=manager,
+            promotion_code=codes[0].code,
+            at=taipei(2025, 3, 10, 10),
+        ),
     ):
         with pytest.raises(PromotionCodeRefused, match="second approval"):
             use()
     assert PromotionCode.objects.get(pk=codes[0].pk).status == "available"
     services.second_approval_approve(approval_id=codes[0].approval_id, actor=second)
-    registered = services.promotion_code_register(code=codes[0].code, subscription_id=sub.pk,
-                                                  actor=manager, on=date(2025, 3, 10))
+    registered = services.promotion_code_register(
+        code=codes[0].code, subscription_id=sub.pk, actor=manager, on=date(2025, 3, 10)
+    )
     assert registered.status == "registered"
 
 
@@ -209,22 +247,27 @@ def test_a_pending_batchs_codes_cannot_be_redeemed(manager, second):
 def test_a_rejected_proposal_never_takes_effect(invoice, manager, second):
     proposed = note(invoice, manager, "12000")
     with pytest.raises(BillingError, match="reason"):
-        services.second_approval_reject(approval_id=proposed.approval_id, actor=second,
-                                        reason=" ")
-    rejected = services.second_approval_reject(approval_id=proposed.approval_id,
-                                               actor=second, reason="金額有誤")
+        services.second_approval_reject(approval_id=proposed.approval_id, actor=second, reason=" ")
+    rejected = services.second_approval_reject(
+        approval_id=proposed.approval_id, actor=second, reason="金額有誤"
+    )
     assert (rejected.status, rejected.decided_by, rejected.decision_reason) == (
-        SecondApproval.Status.REJECTED, second, "金額有誤")
+        SecondApproval.Status.REJECTED,
+        second,
+        "金額有誤",
+    )
     assert balance(invoice) == D("16454")
     with pytest.raises(SecondApprovalRefused, match="already decided"):
         services.second_approval_approve(approval_id=rejected.pk, actor=second)
     codes = _batch(manager, count=1)
-    services.second_approval_reject(approval_id=codes[0].approval_id, actor=manager,
-                                    reason="活動取消")  # the proposer may withdraw it
+    services.second_approval_reject(
+        approval_id=codes[0].approval_id, actor=manager, reason="活動取消"
+    )  # the proposer may withdraw it
     sub = subscription(plan="medium", actor=manager)
     with pytest.raises(PromotionCodeRefused, match="rejected"):
-        services.promotion_code_register(code=codes[0].code, subscription_id=sub.pk,
-                                         actor=manager, on=date(2025, 3, 10))
+        services.promotion_code_register(
+            code=codes[0].code, subscription_id=sub.pk, actor=manager, on=date(2025, 3, 10)
+        )
 
 
 # --- History, backlog and admin ---------------------------------------------------------------
@@ -233,17 +276,20 @@ def test_a_rejected_proposal_never_takes_effect(invoice, manager, second):
 def test_history_shows_the_proposer_and_the_approver(client, invoice, manager, second):
     proposed = note(invoice, manager, "12000")
     services.second_approval_approve(approval_id=proposed.approval_id, actor=second)
-    users = list(SecondApproval.history.filter(id=proposed.approval_id)
-                 .order_by("history_date").values_list("history_user__username", flat=True))
+    users = list(
+        SecondApproval.history.filter(id=proposed.approval_id)
+        .order_by("history_date")
+        .values_list("history_user__username", flat=True)
+    )
     assert users == [manager.username, second.username]
     client.force_login(manager)
-    page = client.get(reverse("admin:billing_secondapproval_history",
-                              args=[proposed.approval_id]))
+    page = client.get(reverse("admin:billing_secondapproval_history", args=[proposed.approval_id]))
     assert page.status_code == 200
     body = page.content.decode()
     assert manager.username in body and second.username in body
-    change = client.get(reverse("admin:billing_secondapproval_change",
-                                args=[proposed.approval_id])).content.decode()
+    change = client.get(
+        reverse("admin:billing_secondapproval_change", args=[proposed.approval_id])
+    ).content.decode()
     assert manager.username in change and second.username in change and proposed.number in change
 
 
@@ -253,7 +299,8 @@ def test_backlog_counts_what_waits_for_a_second_approval(invoice, manager, revie
     done = note(invoice, manager, "10500")
     services.second_approval_approve(approval_id=done.approval_id, actor=second)
     SecondApproval.objects.filter(pk=old.approval_id).update(
-        review_due_on=date.today() - timedelta(days=30))
+        review_due_on=date.today() - timedelta(days=30)
+    )
     queues = {q.key: q for q in review_backlog(manager).queues}
     waiting = queues["second_approvals"]
     assert (waiting.pending, waiting.overdue) == (2, 1)
@@ -261,8 +308,9 @@ def test_backlog_counts_what_waits_for_a_second_approval(invoice, manager, revie
     assert "second_approvals" not in {q.key for q in review_backlog(reviewer).queues}
 
 
-def test_admin_buttons_refuse_the_proposer_and_let_the_second_approve(client, invoice, manager,
-                                                                      second):
+def test_admin_buttons_refuse_the_proposer_and_let_the_second_approve(
+    client, invoice, manager, second
+):
     proposed = note(invoice, manager, "12000")
     approval_id = proposed.approval_id
     decide = reverse("admin:billing_secondapproval_decide", args=[approval_id, "approve"])
@@ -271,8 +319,10 @@ def test_admin_buttons_refuse_the_proposer_and_let_the_second_approve(client, in
     assert "lbm-queue-second_approvals" in index
     listing = client.get(reverse("admin:billing_creditnote_changelist"), {"approval": "pending"})
     assert proposed.number in listing.content.decode()
-    assert proposed.number in client.get(
-        reverse("admin:billing_secondapproval_changelist")).content.decode()
+    assert (
+        proposed.number
+        in client.get(reverse("admin:billing_secondapproval_changelist")).content.decode()
+    )
     refused = client.post(decide, {"confirm": "yes", "reason": ""}, follow=True)
     assert "You proposed this" in refused.content.decode()
     assert SecondApproval.objects.get(pk=approval_id).status == "pending"

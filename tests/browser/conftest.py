@@ -8,8 +8,13 @@ import shutil
 import pytest
 
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--disable-dev-shm-usage",
 ]
 
@@ -36,8 +41,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=path, headless=True,
-                                             args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path=path, headless=True, args=CHROMIUM_FLAGS
+        )
         yield browser
         browser.close()
 
@@ -49,8 +55,9 @@ def new_page(browser, live_server, tmp_path):
     contexts = []
 
     def make(locale: str = "en"):
-        context = browser.new_context(locale=locale, base_url=live_server.url,
-                                      extra_http_headers={"Accept-Language": locale})
+        context = browser.new_context(
+            locale=locale, base_url=live_server.url, extra_http_headers={"Accept-Language": locale}
+        )
         context.set_default_timeout(15000)
         contexts.append(context)
         return context.new_page()

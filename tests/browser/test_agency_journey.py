@@ -60,7 +60,8 @@ def _grant_and_accept(new_page, world):
 
 
 def test_agency_member_uploads_for_the_client_and_sees_only_the_granted_account(
-        new_page, world, tmp_path):
+    new_page, world, tmp_path
+):
     _grant_and_accept(new_page, world)
     path = tmp_path / "members.csv"
     path.write_bytes("".join(f"{p}\r\n" for p in af.phones(50)).encode())

@@ -18,15 +18,21 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def test_administrator_upgrades_medium_to_high_with_a_code(new_page):
     manager = factories.account_manager()
-    sub = subscription(plan="medium", actor=manager,
-                       started_on=timezone.localdate() - timedelta(days=40))
+    sub = subscription(
+        plan="medium", actor=manager, started_on=timezone.localdate() - timedelta(days=40)
+    )
     BillingCustomer.objects.filter(pk=sub.customer_id).update(
-        business_number="", invoice_title="", payment_method="none")
+        business_number="", invoice_title="", payment_method="none"
+    )
     admin = factories.UserFactory(username="oa.admin")
     selfservice.administrator_grant(account_id=sub.account_id, user=admin, actor=manager)
     today = timezone.localdate()
-    services.promotion_code_create(code="LINE1200", valid_from=today - timedelta(days=30),
-                                   valid_until=today + timedelta(days=30), actor=manager)
+    services.promotion_code_create(
+        code="LINE1200",
+        valid_from=today - timedelta(days=30),
+        valid_until=today + timedelta(days=30),
+        actor=manager,
+    )
 
     page = new_page("zh-hant")
     sign_in(page, "oa.admin", factories.PASSWORD)

@@ -101,8 +101,9 @@ def test_admin_invites_a_member_and_uploads_an_audience(new_page, demo, tmp_path
     assert Membership.objects.get(user__username="amy_lin").role == "operator"
     # Upload an audience: summary, confirm, done.
     ids = tmp_path / "門市會員.csv"
-    ids.write_bytes(b"\xef\xbb\xbf" + "".join(f"09{n:08d}\r\n" for n in range(12345678, 12345978))
-                    .encode())
+    ids.write_bytes(
+        b"\xef\xbb\xbf" + "".join(f"09{n:08d}\r\n" for n in range(12345678, 12345978)).encode()
+    )
     page.goto("/admin/audiences/audience/")
     _upload(page, shot, ids, name="門市會員", expected_type="phone", sample="0912***678")
     assert page.inner_text("#summary-count") == "300"

@@ -19,8 +19,9 @@ def _run_action(page, row_text: str, action: str) -> None:
 
 def test_reject_fix_resubmit_approve(new_page):
     admin = factories.UserFactory(username="wang.daming", email="wang@bear.example")
-    org = factories.organization(admin=admin, state="pending", name="熊大餐飲集團",
-                                 address="台北市信義區錯誤路 0 號")
+    org = factories.organization(
+        admin=admin, state="pending", name="熊大餐飲集團", address="台北市信義區錯誤路 0 號"
+    )
     factories.reviewer(username="lin.reviewer")
 
     reviewer_page = new_page()
@@ -51,6 +52,7 @@ def test_reject_fix_resubmit_approve(new_page):
     org.refresh_from_db()
     assert org.status == Organization.Status.APPROVED
     assert org.address == "台北市信義區松高路 11 號"
-    reasons = list(org.history.order_by("history_date").values_list("history_change_reason",
-                                                                    flat=True))
+    reasons = list(
+        org.history.order_by("history_date").values_list("history_change_reason", flat=True)
+    )
     assert reasons[-3:] == ["Edited: address", "Resubmitted for review", "Approved"]

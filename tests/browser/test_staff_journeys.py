@@ -53,8 +53,10 @@ def test_reviewer_approves_and_rejects_from_the_review_pages(demo, new_page):
             sign_in(probe, "reviewer", DEMO_PASSWORD)
         probe.set_viewport_size({"width": 1366, "height": 900})
         table = probe.locator("#lbm-backlog table")
-        fits = table.evaluate("t => t.scrollWidth <= t.clientWidth && [...t.querySelectorAll("
-                              "'th, td')].every(c => c.scrollWidth <= c.clientWidth)")
+        fits = table.evaluate(
+            "t => t.scrollWidth <= t.clientWidth && [...t.querySelectorAll("
+            "'th, td')].every(c => c.scrollWidth <= c.clientWidth)"
+        )
         assert fits and probe.evaluate("document.documentElement.scrollWidth") <= 1366, language
         header = probe.locator("#lbm-backlog thead th")
         assert header.count() == 4
@@ -94,7 +96,9 @@ def test_reviewer_approves_and_rejects_from_the_review_pages(demo, new_page):
     steps.shot(page, "lon application approved")
     rejected = Application.objects.get(account__basic_id="@bxy1002b")
     assert (rejected.stage, rejected.review_reason) == (
-        "rejected", "使用情境說明不足，請補充通知的觸發時機。")
+        "rejected",
+        "使用情境說明不足，請補充通知的觸發時機。",
+    )
     moved = Application.objects.get(account__basic_id="@bxy1003c")
     assert (moved.stage, moved.review_reason) == ("testing", "合約與保密協議已收到。")
 

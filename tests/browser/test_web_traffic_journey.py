@@ -38,9 +38,14 @@ def customer(settings):
     Organization.objects.filter(pk=org.pk).update(share_mode="share_selected")
     oa = factories.account_for(org, name="熊大餐廳官方帳號")
     factories.linked(org, oa)
-    lap = factories.AccountFactory(kind="lap", basic_id=None, external_id="LAP-SHOP",
-                                   verified=True, business_number=org.business_number,
-                                   name="熊大商店 LAP")
+    lap = factories.AccountFactory(
+        kind="lap",
+        basic_id=None,
+        external_id="LAP-SHOP",
+        verified=True,
+        business_number=org.business_number,
+        name="熊大商店 LAP",
+    )
     factories.linked(org, lap)
     return org, factories.member(org, "operator"), oa, lap
 
@@ -65,23 +70,41 @@ def test_tag_events_audience_and_share_to_one_account(new_page, customer):
     # 2. Events posted through the intake as the snippet posts them (text/plain, no preflight):
     # 60 visitors of an item page, 20 of the home page only.
     now = int(page.evaluate("Date.now() / 1000"))
-    events = ([{"type": "PageView", "url": f"https://shop.example.com/items/{i}",
-                "timestamp": now - 60, "user": {"lineUserId": u.user_id}}
-               for i, u in enumerate(users[:60])]
-              + [{"type": "PageView", "url": "https://shop.example.com/",
-                  "timestamp": now - 60, "user": {"lineUserId": u.user_id}}
-                 for u in users[60:]])
+    events = [
+        {
+            "type": "PageView",
+            "url": f"https://shop.example.com/items/{i}",
+            "timestamp": now - 60,
+            "user": {"lineUserId": u.user_id},
+        }
+        for i, u in enumerate(users[:60])
+    ] + [
+        {
+            "type": "PageView",
+            "url": "https://shop.example.com/",
+            "timestamp": now - 60,
+            "user": {"lineUserId": u.user_id},
+        }
+        for u in users[60:]
+    ]
     answer = page.evaluate(
         """async (body) => {
              const r = await fetch('/tag/v1/events', {method: 'POST', body: body,
                                    headers: {'Content-Type': 'text/plain'}});
              return {status: r.status, body: await r.json()};
-           }""", json.dumps({"tagId": tag.tag_id, "events": events}))
+           }""",
+        json.dumps({"tagId": tag.tag_id, "events": events}),
+    )
     assert answer == {"status": 202, "body": {"accepted": 80}}
     bad = page.evaluate(
         """async (body) => (await fetch('/tag/v1/events', {method: 'POST', body: body})).status""",
-        json.dumps({"tagId": tag.tag_id, "events": [{"type": "PageView", "url": "ftp://x",
-                                                     "timestamp": now, "user": {}}]}))
+        json.dumps(
+            {
+                "tagId": tag.tag_id,
+                "events": [{"type": "PageView", "url": "ftp://x", "timestamp": now, "user": {}}],
+            }
+        ),
+    )
     assert bad == 400 and TagEvent.objects.filter(tag=tag).count() == 80
 
     # 3. A web-traffic audience: page views of URLs containing /items/ in the last 30 days.
@@ -108,8 +131,9 @@ def test_tag_events_audience_and_share_to_one_account(new_page, customer):
     shot(page, "3-share")
     page.click("#lbm-confirm")
     page.wait_for_selector(".messagelist")
-    assert list(AudienceShare.objects.filter(audience=audience)
-                .values_list("account_id", flat=True)) == [lap.pk]
+    assert list(
+        AudienceShare.objects.filter(audience=audience).values_list("account_id", flat=True)
+    ) == [lap.pk]
     page.goto(f"/admin/audiences/audience/{audience.pk}/change/")
     assert "熊大商店 LAP" in page.content() and "熊大餐廳官方帳號" not in page.content()
 

@@ -34,8 +34,13 @@ def _start_upload(tmp_path, name):
         for i in range(LINES):
             handle.write(f"09{i * 7 + 11:08d}\n")
     with open(path, "rb") as handle:
-        upload = services.upload_start(actor=admin, organization_id=org.pk, id_type="phone",
-                                       file=File(handle, name="members.txt"), name=name)
+        upload = services.upload_start(
+            actor=admin,
+            organization_id=org.pk,
+            id_type="phone",
+            file=File(handle, name="members.txt"),
+            name=name,
+        )
     return upload, upload.file.path
 
 
@@ -52,21 +57,25 @@ def _wait(predicate, worker, timeout=180, step=0.05):
 def _copy_backends() -> list[int]:
     """Backends of this database running the import's COPY right now."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                       "AND pid <> pg_backend_pid() AND query ILIKE 'COPY %%' "
-                       "AND state = 'active'")
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND query ILIKE 'COPY %%' "
+            "AND state = 'active'"
+        )
         return [row[0] for row in cursor.fetchall()]
 
 
 def test_a_database_backend_terminated_during_the_copy_fails_the_upload_whole(
-        shared_media, celery_worker, tmp_path):
+    shared_media, celery_worker, tmp_path
+):
     upload, stored = _start_upload(tmp_path, "斷線")
     pids = _wait(_copy_backends, celery_worker)
     with connection.cursor() as cursor:
         for pid in pids:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
-    done = _wait(lambda: AudienceUpload.objects.get(pk=upload.pk).is_finished, celery_worker,
-                 step=0.5)
+    done = _wait(
+        lambda: AudienceUpload.objects.get(pk=upload.pk).is_finished, celery_worker, step=0.5
+    )
     upload.refresh_from_db()
     assert done and upload.status == AudienceUpload.Status.FAILED, upload.error
     assert "unexpected error" in upload.error or "未預期" in upload.error, upload.error
@@ -76,13 +85,15 @@ def test_a_database_backend_terminated_during_the_copy_fails_the_upload_whole(
 
 
 def _pool_children(worker) -> list[int]:
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(worker.pid)], capture_output=True,
-                         text=True).stdout
+    out = subprocess.run(
+        ["ps", "-o", "pid=", "--ppid", str(worker.pid)], capture_output=True, text=True
+    ).stdout
     return [int(pid) for pid in out.split()]
 
 
 def test_a_worker_process_killed_mid_import_is_redelivered_and_completes(
-        shared_media, celery_worker, tmp_path):
+    shared_media, celery_worker, tmp_path
+):
     upload, stored = _start_upload(tmp_path, "重來")
     _wait(_copy_backends, celery_worker)
     for pid in _pool_children(celery_worker):  # kill -9 the prefork children mid-COPY
@@ -117,8 +128,12 @@ def test_concurrent_narrowcasts_at_the_quota_edge_never_record_past_it(django_db
 
         try:
             barrier.wait()
-            billing.usage_send(account_id=sub.account_id, kind=UsageRecord.Kind.NARROWCAST,
-                               recipients=10, sent_at=at)
+            billing.usage_send(
+                account_id=sub.account_id,
+                kind=UsageRecord.Kind.NARROWCAST,
+                recipients=10,
+                sent_at=at,
+            )
             outcomes.append("sent")
         except QuotaExceeded:
             outcomes.append("refused")
@@ -131,8 +146,9 @@ def test_concurrent_narrowcasts_at_the_quota_edge_never_record_past_it(django_db
     for thread in threads:
         thread.join(60)
     assert sorted(outcomes) == ["refused"] * 15 + ["sent"] * 5
-    total = sum(UsageRecord.objects.filter(account_id=sub.account_id)
-                .values_list("recipients", flat=True))
+    total = sum(
+        UsageRecord.objects.filter(account_id=sub.account_id).values_list("recipients", flat=True)
+    )
     assert total == 3_000
 
 
@@ -150,7 +166,8 @@ def _later():
 
 
 def test_a_refused_broker_during_an_admin_upload_and_a_push_then_the_sweep_publishes_once(
-        shared_media, celery_worker, broker, client, settings, tmp_path):
+    shared_media, celery_worker, broker, client, settings, tmp_path
+):
     """docs/reliability.md#the-outbox: the broker's address refuses connections (a closed port)
     for the web process while the worker runs on; the admin upload says so and keeps its row,
     the push answers 503 with nothing recorded; once the broker is back the outbox sweep (as
@@ -180,10 +197,19 @@ def test_a_refused_broker_during_an_admin_upload_and_a_push_then_the_sweep_publi
     broker.down()
     client.force_login(admin)
     content = "".join(f"09{i * 7 + 11:08d}\n" for i in range(500)).encode()
-    response = client.post(reverse("admin:audiences_audience_import"), {
-        "mode": "new", "organization": org.pk, "name": "佇列斷線", "id_type": "phone",
-        "format": "0", "resource": "0",
-        "import_file": SimpleUploadedFile("ids.txt", content)}, follow=True)
+    response = client.post(
+        reverse("admin:audiences_audience_import"),
+        {
+            "mode": "new",
+            "organization": org.pk,
+            "name": "佇列斷線",
+            "id_type": "phone",
+            "format": "0",
+            "resource": "0",
+            "import_file": SimpleUploadedFile("ids.txt", content),
+        },
+        follow=True,
+    )
     assert response.status_code == 200
     assert "The queue is unreachable" in response.content.decode()
     upload = AudienceUpload.objects.get()
@@ -191,8 +217,10 @@ def test_a_refused_broker_during_an_admin_upload_and_a_push_then_the_sweep_publi
     assert upload.status == AudienceUpload.Status.CHECKING and os.path.exists(stored)
 
     text = "到貨通知\n王小明 您好，您的訂單 A123456 已送達門市。"
-    body = {"to": hashlib.sha256(phone.encode()).hexdigest(),
-            "messages": [{"type": "text", "text": text}]}
+    body = {
+        "to": hashlib.sha256(phone.encode()).hexdigest(),
+        "messages": [{"type": "text", "text": text}],
+    }
     refused = api.post("/bot/pnp/push", body, format="json")
     assert refused.status_code == 503 and int(refused["Retry-After"]) > 0
     assert not Notice.objects.exists()
@@ -202,14 +230,17 @@ def test_a_refused_broker_during_an_admin_upload_and_a_push_then_the_sweep_publi
     broker.up(settings.CELERY_BROKER_URL)
     assert api.post("/bot/pnp/push", body, format="json").status_code == 200  # the retry
     assert outbox.sweep(now=_later()) == 1  # the check, published by the sweep
-    _wait(lambda: AudienceUpload.objects.get().status == AudienceUpload.Status.AWAITING,
-          celery_worker, step=0.3)
+    _wait(
+        lambda: AudienceUpload.objects.get().status == AudienceUpload.Status.AWAITING,
+        celery_worker,
+        step=0.3,
+    )
     # The person confirms the summary; the import is published at once (the broker is back).
-    client.post(reverse("admin:audiences_audienceupload_confirm", args=[upload.pk]),
-                {"decision": "confirm"})
+    client.post(
+        reverse("admin:audiences_audienceupload_confirm", args=[upload.pk]), {"decision": "confirm"}
+    )
     _wait(lambda: AudienceUpload.objects.get().is_finished, celery_worker, step=0.3)
-    _wait(lambda: Notice.objects.filter(charged_at__isnull=False).exists(), celery_worker,
-          step=0.3)
+    _wait(lambda: Notice.objects.filter(charged_at__isnull=False).exists(), celery_worker, step=0.3)
     assert outbox.sweep(now=_later()) == 0  # published once
     time.sleep(2)  # a second import or charge would show now
     upload.refresh_from_db()
@@ -217,14 +248,22 @@ def test_a_refused_broker_during_an_admin_upload_and_a_push_then_the_sweep_publi
     assert Audience.objects.filter(name="佇列斷線").count() == 1
     assert AudienceMember.objects.count() == 500 and not os.path.exists(stored)
     assert Notice.objects.count() == 1
-    assert sum(UsageRecord.objects.filter(kind="notification")
-               .values_list("recipients", flat=True)) == 1
+    assert (
+        sum(UsageRecord.objects.filter(kind="notification").values_list("recipients", flat=True))
+        == 1
+    )
     log = celery_worker.log_path.read_text()
-    received = [line for line in log.splitlines()
-                if "Task audiences.import_upload[" in line and "received" in line]
+    received = [
+        line
+        for line in log.splitlines()
+        if "Task audiences.import_upload[" in line and "received" in line
+    ]
     assert len(received) == 1, log[-3000:]  # one import, published once
-    checks = [line for line in log.splitlines()
-              if "Task audiences.check_upload[" in line and "received" in line]
+    checks = [
+        line
+        for line in log.splitlines()
+        if "Task audiences.check_upload[" in line and "received" in line
+    ]
     assert len(checks) == 1, log[-3000:]  # one check, published once
 
 
@@ -235,7 +274,8 @@ def _own_pid() -> int:
 
 
 def test_database_backends_terminated_during_api_load_lose_or_double_no_notice(
-        celery_worker, live_server):
+    celery_worker, live_server
+):
     """Pushes from 6 threads while a separate connection terminates every other backend of the
     database (the API's and the worker's) every 400 ms: a push that answered 200 is exactly one
     notice, none is recorded twice, every delivered notice is charged exactly once, and every
@@ -263,30 +303,42 @@ def test_database_backends_terminated_during_api_load_lose_or_double_no_notice(
     dsn = connection.settings_dict
 
     def kill():
-        with psycopg.connect(host=dsn["HOST"] or "127.0.0.1", port=dsn["PORT"] or 5432,
-                             user=dsn["USER"] or "postgres", dbname=dsn["NAME"],
-                             autocommit=True) as own:
+        with psycopg.connect(
+            host=dsn["HOST"] or "127.0.0.1",
+            port=dsn["PORT"] or 5432,
+            user=dsn["USER"] or "postgres",
+            dbname=dsn["NAME"],
+            autocommit=True,
+        ) as own:
             while not stop.is_set():
                 rows = own.execute(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = "
                     "current_database() AND pid NOT IN (pg_backend_pid(), %s) AND "
-                    "backend_type = 'client backend'", [main_pid]).fetchall()
+                    "backend_type = 'client backend'",
+                    [main_pid],
+                ).fetchall()
                 killed.extend(row[0] for row in rows if row[0])
                 time.sleep(0.4)
 
     def pushes(share):
         # A real HTTP server (live_server: Django's request signals, connection checks), as
         # a client sees it.
-        with httpx.Client(base_url=live_server.url, timeout=30, headers={
-                "Authorization": f"Bearer {token}"}) as client:
+        with httpx.Client(
+            base_url=live_server.url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        ) as client:
             for index, phone in share:
                 tag = f"fault-load-tag-{index:05d}"
                 response = client.post(
-                    "/bot/pnp/push", json={"to": hashlib.sha256(phone.encode()).hexdigest(),
-                                           "messages": [{"type": "text", "text": text}]},
-                    headers={"X-Line-Delivery-Tag": tag})
-                outcomes.append((tag, response.status_code,
-                                 response.headers.get("Content-Type", "")))
+                    "/bot/pnp/push",
+                    json={
+                        "to": hashlib.sha256(phone.encode()).hexdigest(),
+                        "messages": [{"type": "text", "text": text}],
+                    },
+                    headers={"X-Line-Delivery-Tag": tag},
+                )
+                outcomes.append(
+                    (tag, response.status_code, response.headers.get("Content-Type", ""))
+                )
 
     killer = threading.Thread(target=kill)
     killer.start()
@@ -314,10 +366,16 @@ def test_database_backends_terminated_during_api_load_lose_or_double_no_notice(
     assert accepted <= set(by_tag)  # no accepted push lost
     outbox.publish_now(finish_notices)  # as beat's every-minute run would
     delivered = Notice.objects.filter(state="delivered")
-    _wait(lambda: not delivered.filter(charged_at__isnull=True).exists(), celery_worker,
-          timeout=120, step=0.5)
-    assert sum(UsageRecord.objects.filter(kind="notification").values_list(
-        "recipients", flat=True)) == delivered.count()
+    _wait(
+        lambda: not delivered.filter(charged_at__isnull=True).exists(),
+        celery_worker,
+        timeout=120,
+        step=0.5,
+    )
+    assert (
+        sum(UsageRecord.objects.filter(kind="notification").values_list("recipients", flat=True))
+        == delivered.count()
+    )
 
 
 class _CountingReceiver:
@@ -352,8 +410,7 @@ class _CountingReceiver:
         self.server.server_close()
 
 
-def test_two_worker_processes_executing_one_delivery_post_once(celery_worker, settings,
-                                                                 tmp_path):
+def test_two_worker_processes_executing_one_delivery_post_once(celery_worker, settings, tmp_path):
     """Two real worker processes (two `celery worker`s) take the same delivery at once: the
     claim lets one POST; the other retries and finds the webhook sent."""
     from django.utils import timezone
@@ -368,13 +425,18 @@ def test_two_worker_processes_executing_one_delivery_post_once(celery_worker, se
     receiver = _CountingReceiver()
     try:
         live = lon.live_setup()
-        notice = lon_services.notice_send(account_id=live["account"].pk,
-                                          to=lon.line_user()[1],
-                                          template_version_id=live["version"].pk,
-                                          values=lon.VALUES)
+        notice = lon_services.notice_send(
+            account_id=live["account"].pk,
+            to=lon.line_user()[1],
+            template_version_id=live["version"].pk,
+            values=lon.VALUES,
+        )
         delivery = WebhookDelivery.objects.create(
-            notice=notice, account=live["account"], created_at=timezone.now(),
-            webhook_event_id=lon_services.new_event_id())
+            notice=notice,
+            account=live["account"],
+            created_at=timezone.now(),
+            webhook_event_id=lon_services.new_event_id(),
+        )
         live["channel"].webhook_url = receiver.url
         live["channel"].save(update_fields=["webhook_url"])
         deliver_webhook.apply_async(kwargs={"delivery_id": delivery.pk}, queue="webhooks")
@@ -382,8 +444,7 @@ def test_two_worker_processes_executing_one_delivery_post_once(celery_worker, se
 
         def both_done():
             logs = [w.log_path.read_text() for w in (celery_worker, second)]
-            return all("notifications.deliver_webhook" in log and "'sent'" in log
-                       for log in logs)
+            return all("notifications.deliver_webhook" in log and "'sent'" in log for log in logs)
 
         _wait(both_done, second, timeout=90, step=0.5)
         delivery.refresh_from_db()

@@ -62,16 +62,18 @@ def test_two_simultaneous_link_requests_exactly_one_wins(monkeypatch):
 
     def request(actor):
         try:
-            services.link_request(organization_id=org.pk, actor=actor,
-                                  account_identifier=account.display_id)
+            services.link_request(
+                organization_id=org.pk, actor=actor, account_identifier=account.display_id
+            )
             outcomes.append("linked")
         except (AccountAlreadyLinked, IneligibleLink) as exc:
             outcomes.append(type(exc).__name__)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=request, args=(actor,))
-               for actor in (org.contact, second_admin)]
+    threads = [
+        threading.Thread(target=request, args=(actor,)) for actor in (org.contact, second_admin)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

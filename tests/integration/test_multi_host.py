@@ -43,12 +43,22 @@ def _free_port() -> int:
 
 def _env(settings) -> dict:
     db = connection.settings_dict
-    return {**os.environ, "PYTHONUNBUFFERED": "1", "DEBUG": "1",
-            "DATABASE_URL": "postgres://{u}@{h}:{p}/{n}".format(
-                u=db["USER"] or "postgres", h=db["HOST"] or "127.0.0.1", p=db["PORT"] or 5432,
-                n=db["NAME"]),
-            "REDIS_URL": settings.REDIS_URL, "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-            "PII_HASH_KEY": settings.PII_HASH_KEY, "WEB_CONCURRENCY": "2", "LOG_REQUESTS": "0"}
+    return {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "DEBUG": "1",
+        "DATABASE_URL": "postgres://{u}@{h}:{p}/{n}".format(
+            u=db["USER"] or "postgres",
+            h=db["HOST"] or "127.0.0.1",
+            p=db["PORT"] or 5432,
+            n=db["NAME"],
+        ),
+        "REDIS_URL": settings.REDIS_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "PII_HASH_KEY": settings.PII_HASH_KEY,
+        "WEB_CONCURRENCY": "2",
+        "LOG_REQUESTS": "0",
+    }
 
 
 def _start(stack: ExitStack, args: list[str], env: dict, log: Path) -> subprocess.Popen:
@@ -86,8 +96,12 @@ def _answers(port: int) -> bool:
 
 
 def _request(url: str, token: str, *, body: bytes, content_type: str) -> tuple[int, dict]:
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Authorization": f"Bearer {token}", "Content-Type": content_type})
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": content_type},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status, json.loads(response.read() or b"{}")
@@ -97,13 +111,19 @@ def _request(url: str, token: str, *, body: bytes, content_type: str) -> tuple[i
 
 def _multipart(fields: dict, file_bytes: bytes) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-             .encode() for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-                 f'filename="ids.txt"\r\nContent-Type: text/plain\r\n\r\n'.encode()
-                 + file_bytes + b"\r\n")
-    return b"".join(parts) + f"--{boundary}--\r\n".encode(), \
-        f"multipart/form-data; boundary={boundary}"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="ids.txt"\r\nContent-Type: text/plain\r\n\r\n'.encode()
+        + file_bytes
+        + b"\r\n"
+    )
+    return b"".join(
+        parts
+    ) + f"--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
 
 
 def test_two_web_servers_and_two_workers_charge_and_finish_everything_once(settings, tmp_path):
@@ -119,52 +139,108 @@ def test_two_web_servers_and_two_workers_charge_and_finish_everything_once(setti
         logs = []
         for n, port in enumerate(ports):
             logs.append(tmp_path / f"web{n}.log")
-            _start(stack, [sys.executable, "-m", "gunicorn", "-c", "python:lbm.gunicorn_conf",
-                           "-b", f"127.0.0.1:{port}", "lbm.wsgi"], env, logs[-1])
+            _start(
+                stack,
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "-c",
+                    "python:lbm.gunicorn_conf",
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "lbm.wsgi",
+                ],
+                env,
+                logs[-1],
+            )
         for n in range(2):
             logs.append(tmp_path / f"worker{n}.log")
             # One as `make worker` starts it, one as plain as a newcomer would (no -Q).
             queues = ["-Q", ",".join(settings.TASK_QUEUES)] if n == 0 else []
-            _start(stack, [sys.executable, "-m", "celery", "-A", "lbm", "worker", *queues,
-                           "--concurrency=2", "--loglevel=INFO",
-                           "-n", f"host{n}-{os.getpid()}@%h"], env, logs[-1])
+            _start(
+                stack,
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "lbm",
+                    "worker",
+                    *queues,
+                    "--concurrency=2",
+                    "--loglevel=INFO",
+                    "-n",
+                    f"host{n}-{os.getpid()}@%h",
+                ],
+                env,
+                logs[-1],
+            )
         _wait(lambda: all(_answers(p) for p in ports), "both web servers", logs, timeout=60)
 
         # Uploads queued the way the admin queues them: the two workers share them.
         queued = []
         for n in range(4):
             ids = "".join(f"09{n}{i:07d}\n" for i in range(5_000)).encode()
-            queued.append(audiences.upload_start(
-                actor=admin, organization_id=org.pk, id_type="phone", name=f"分批 {n}",
-                file=ContentFile(ids, name=f"batch{n}.txt")))
+            queued.append(
+                audiences.upload_start(
+                    actor=admin,
+                    organization_id=org.pk,
+                    id_type="phone",
+                    name=f"分批 {n}",
+                    file=ContentFile(ids, name=f"batch{n}.txt"),
+                )
+            )
         # Pushes and API uploads through both servers, interleaved.
         for i, phone in enumerate(phones):
             port = ports[i % 2]
-            body = json.dumps({"to": hashlib.sha256(phone.encode()).hexdigest(),
-                               "messages": [{"type": "text", "text": TEXT}]}).encode()
-            status, answer = _request(f"http://127.0.0.1:{port}/bot/pnp/push", token,
-                                      body=body, content_type="application/json")
+            body = json.dumps(
+                {
+                    "to": hashlib.sha256(phone.encode()).hexdigest(),
+                    "messages": [{"type": "text", "text": TEXT}],
+                }
+            ).encode()
+            status, answer = _request(
+                f"http://127.0.0.1:{port}/bot/pnp/push",
+                token,
+                body=body,
+                content_type="application/json",
+            )
             assert status == 200, answer
         for n, port in enumerate(ports):
             ids = "".join(f"U{n:x}{i:031x}\n" for i in range(1_000)).encode()
             body, content_type = _multipart({"description": f"API 名單 {n}"}, ids)
-            status, answer = _request(f"http://127.0.0.1:{port}/v2/bot/audienceGroup/upload/"
-                                      "byFile", token, body=body, content_type=content_type)
+            status, answer = _request(
+                f"http://127.0.0.1:{port}/v2/bot/audienceGroup/upload/byFile",
+                token,
+                body=body,
+                content_type=content_type,
+            )
             assert status == 202, answer
 
         pushes = 2 * PUSHES_PER_HOST
-        _wait(lambda: Notice.objects.filter(charged_at__isnull=False).count() == pushes
-              and len(receiver.requests) >= pushes
-              and not AudienceUpload.objects.exclude(status__in=AudienceUpload.FINISHED).exists(),
-              "every notice charged, sent, and every upload finished", logs)
+        _wait(
+            lambda: (
+                Notice.objects.filter(charged_at__isnull=False).count() == pushes
+                and len(receiver.requests) >= pushes
+                and not AudienceUpload.objects.exclude(status__in=AudienceUpload.FINISHED).exists()
+            ),
+            "every notice charged, sent, and every upload finished",
+            logs,
+        )
         time.sleep(2)  # a second POST or charge, if anything did one twice, has time to land
 
     assert Notice.objects.count() == pushes
-    assert sum(UsageRecord.objects.filter(kind="notification")
-               .values_list("recipients", flat=True)) == pushes
+    assert (
+        sum(UsageRecord.objects.filter(kind="notification").values_list("recipients", flat=True))
+        == pushes
+    )
     assert WebhookDelivery.objects.filter(state="sent").count() == pushes
-    event_ids = [event["webhookEventId"] for _headers, body in receiver.requests
-                 for event in json.loads(body)["events"]]
+    event_ids = [
+        event["webhookEventId"]
+        for _headers, body in receiver.requests
+        for event in json.loads(body)["events"]
+    ]
     assert len(event_ids) == len(set(event_ids)) == pushes
     for upload in AudienceUpload.objects.all():
         assert upload.status == "done", upload.error

@@ -30,8 +30,10 @@ def _linked_world():
 
 def _version_url(obj):
     opts = obj._meta
-    return reverse(f"admin:{opts.app_label}_{opts.model_name}_simple_history",
-                   args=[obj.pk, obj.history.earliest().history_id])
+    return reverse(
+        f"admin:{opts.app_label}_{opts.model_name}_simple_history",
+        args=[obj.pk, obj.history.earliest().history_id],
+    )
 
 
 def test_a_view_only_user_cannot_rename_a_linked_account_through_its_history(client):
@@ -64,11 +66,15 @@ def test_a_member_cannot_revert_an_audience_status_through_its_history(client):
 def test_another_organizations_history_is_the_same_404_as_a_missing_one(client):
     bear, _bunny, _account, other_account = _linked_world()
     client.force_login(bear.contact)
-    for name, args in [("lbm_account_history", [other_account.pk]),
-                       ("lbm_account_history", [987654]),
-                       ("lbm_account_simple_history",
-                        [other_account.pk, other_account.history.earliest().history_id]),
-                       ("lbm_account_simple_history", [987654, 1])]:
+    for name, args in [
+        ("lbm_account_history", [other_account.pk]),
+        ("lbm_account_history", [987654]),
+        (
+            "lbm_account_simple_history",
+            [other_account.pk, other_account.history.earliest().history_id],
+        ),
+        ("lbm_account_simple_history", [987654, 1]),
+    ]:
         url = reverse(f"admin:{name}", args=args)
         assert client.get(url).status_code == 404, url
         assert client.post(url, {"name": "x"}).status_code == 404, url
@@ -99,8 +105,9 @@ def test_a_url_nobody_declared_is_refused():
 
     class ExtraAdmin(admin.ModelAdmin):
         def get_urls(self):
-            return [path("extra/", self.admin_site.admin_view(self.extra),
-                         name="lbm_provider_extra")] + super().get_urls()
+            return [
+                path("extra/", self.admin_site.admin_view(self.extra), name="lbm_provider_extra")
+            ] + super().get_urls()
 
         def extra(self, request):
             raise AssertionError("the view ran")
@@ -122,8 +129,9 @@ def test_a_declared_url_passes_the_gate_before_its_view():
         admin_gates = {"extra": permissions.Gate(permissions.Action.MANAGE_ACCOUNTS)}
 
         def get_urls(self):
-            return [path("extra/", self.admin_site.admin_view(self.extra),
-                         name="lbm_provider_extra")] + super().get_urls()
+            return [
+                path("extra/", self.admin_site.admin_view(self.extra), name="lbm_provider_extra")
+            ] + super().get_urls()
 
         def extra(self, request):
             ran.append(request.user)

@@ -55,14 +55,20 @@ def world(django_db_setup, django_db_blocker):
 
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True
-    with django_db_blocker.unblock(), override_settings(
+    with (
+        django_db_blocker.unblock(),
+        override_settings(
             PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-            LANGUAGE_CODE="en", AXES_ENABLED=False):
+            LANGUAGE_CODE="en",
+            AXES_ENABLED=False,
+        ),
+    ):
         with transaction.atomic():
             built = matrix_world.build()
             built["superuser"] = matrix_world.factories.UserFactory(
-                username="matrix_superuser", is_staff=True, is_superuser=True)
+                username="matrix_superuser", is_staff=True, is_superuser=True
+            )
             yield built
             transaction.set_rollback(True)
     app.conf.task_always_eager = eager
@@ -72,9 +78,19 @@ def _owner(obj):
     """The organization a row belongs to, for picking own and foreign rows (None: global)."""
     from lbm.models import Account, Organization
 
-    for path in ("organization", "client", "account", "template.account", "subscription.account",
-                 "channel.account", "notice.account", "contract.main_account",
-                 "invoice.customer", "customer", "audience.organization"):
+    for path in (
+        "organization",
+        "client",
+        "account",
+        "template.account",
+        "subscription.account",
+        "channel.account",
+        "notice.account",
+        "contract.main_account",
+        "invoice.customer",
+        "customer",
+        "audience.organization",
+    ):
         target = obj
         for part in path.split("."):
             target = getattr(target, part, None)
@@ -119,8 +135,11 @@ def _rows(model, world, model_admin=None):
     return (own.pk if own else None), (other.pk if other else None)
 
 
-ARG_MODELS = {"upload_id": "audiences.audienceupload", "account_id": "lbm.account",
-              "invoice_id": "billing.invoice"}
+ARG_MODELS = {
+    "upload_id": "audiences.audienceupload",
+    "account_id": "lbm.account",
+    "invoice_id": "billing.invoice",
+}
 
 
 def _model_of(entry, arg):
@@ -142,8 +161,9 @@ def _urls(route, entry, world):
             values = {name: "matrixtoken" for name in converters}
             path = route
             for name in converters:
-                path = path.replace(f"<{converters[name].__class__.__name__.lower()[:-9]}:"
-                                    f"{name}>", values[name])
+                path = path.replace(
+                    f"<{converters[name].__class__.__name__.lower()[:-9]}:{name}>", values[name]
+                )
             path = path.replace("<str:token>", "matrixtoken")
             if entry.name == "app_list":
                 path = "lbm/"
@@ -152,8 +172,11 @@ def _urls(route, entry, world):
         if model_admin is not None and entry.name and entry.name.endswith("_changelist"):
             # POST: the first action on an own row, then on another organization's row.
             own, other = _rows(model_admin.model, world, model_admin)
-            return {label: (prefix + route, pk) for label, pk in (("own", own), ("other", other))
-                    if pk is not None}
+            return {
+                label: (prefix + route, pk)
+                for label, pk in (("own", own), ("other", other))
+                if pk is not None
+            }
         return {"-": (prefix + route, None)}
     model_admin = entry.callback.lbm_model_admin
     model = _model_of(entry, gate.obj if isinstance(gate.obj, str) else "object_id")
@@ -176,8 +199,9 @@ def _urls(route, entry, world):
         else:
             path = route
             for name, converter in converters.items():
-                kind = {"IntConverter": "int", "PathConverter": "path",
-                        "StringConverter": "str"}[type(converter).__name__]
+                kind = {"IntConverter": "int", "PathConverter": "path", "StringConverter": "str"}[
+                    type(converter).__name__
+                ]
                 value = str(pk) if name == gate.obj else {"decision": "approve"}.get(name, "x")
                 path = path.replace(f"<{kind}:{name}>", value)
         result[label] = (prefix + path, None)
@@ -193,16 +217,16 @@ def _snapshot(model):
 
 def _post_data(model_admin, pk):
     actions = list(model_admin.actions or []) if model_admin else []
-    data = {"name": "matrix", "status": "draft", "reason": "matrix", "confirm": "yes",
-            "index": "0"}
+    data = {"name": "matrix", "status": "draft", "reason": "matrix", "confirm": "yes", "index": "0"}
     if actions and pk is not None:
         data.update(action=actions[0], _selected_action=[str(pk)])
     return data
 
 
 def outcome(client, method, path, model_admin, pk):
-    response = getattr(client, method)(path, _post_data(model_admin, pk)
-                                       if method == "post" else None)
+    response = getattr(client, method)(
+        path, _post_data(model_admin, pk) if method == "post" else None
+    )
     return response.status_code
 
 
@@ -210,8 +234,15 @@ def outcome(client, method, path, model_admin, pk):
 # Roles by letter: V viewer ("User"), D operator (data only), O operator, A admin (the four
 # customer roles, lbm.permissions.ROLE_ACTIONS), R LINE reviewer, M LINE account manager, X an
 # Official Account administrator (billing self-service, no organization role).
-LETTERS = {"viewer": "V", "operator_data": "D", "operator": "O", "admin": "A", "reviewer": "R",
-           "account_manager": "M", "oa_admin": "X"}
+LETTERS = {
+    "viewer": "V",
+    "operator_data": "D",
+    "operator": "O",
+    "admin": "A",
+    "reviewer": "R",
+    "account_manager": "M",
+    "oa_admin": "X",
+}
 CUSTOMERS = "VDOA"
 
 
@@ -227,8 +258,9 @@ class Rule:
 
 RULES = {
     # lbm: organizations, members, links (docs/organizations.md#roles)
-    "lbm.organization": Rule(view=CUSTOMERS + "RM", all="RM", add=CUSTOMERS + "X", change="A",
-                             act="A"),
+    "lbm.organization": Rule(
+        view=CUSTOMERS + "RM", all="RM", add=CUSTOMERS + "X", change="A", act="A"
+    ),
     # Members join by accepting an invitation (lbm.membershipinvitation): no add page.
     "lbm.membership": Rule(view=CUSTOMERS + "RM", all="RM", change="A", delete="A"),
     "lbm.account": Rule(view=CUSTOMERS + "RM", all="RM", add="M", change="M"),
@@ -251,11 +283,13 @@ RULES = {
     "audiences.lineuser": Rule(view=""),
     "audiences.linksharing": Rule(view=CUSTOMERS + "RM", all="RM", act="OA"),
     # notifications (docs/notifications.md)
-    "notifications.application": Rule(view=CUSTOMERS + "RM", all="RM", add="OA", change="OA",
-                                      act="OA"),
+    "notifications.application": Rule(
+        view=CUSTOMERS + "RM", all="RM", add="OA", change="OA", act="OA"
+    ),
     "notifications.applicationreview": Rule(view="R", all="R", act="R"),
-    "notifications.template": Rule(view=CUSTOMERS + "RM", all="RM", add="OA", change="OA",
-                                   act="OA"),
+    "notifications.template": Rule(
+        view=CUSTOMERS + "RM", all="RM", add="OA", change="OA", act="OA"
+    ),
     "notifications.templateversionreview": Rule(view="R", all="R", act="R"),
     "notifications.notice": Rule(view=CUSTOMERS + "RM", all="RM"),
     "notifications.failednoticeexport": Rule(view="AR", all="R"),
@@ -314,184 +348,135 @@ def _frozen(text: str) -> dict[str, dict[str, int]]:
     result = {}
     for cell in text.split("; "):
         name, outcomes = cell.split("=")
-        result[name] = {letter: int(status) for status, letters in
-                        (o.split(":") for o in outcomes.split(",")) for letter in letters}
+        result[name] = {
+            letter: int(status)
+            for status, letters in (o.split(":") for o in outcomes.split(","))
+            for letter in letters
+        }
     return result
 
 
 # The outcome of each URL that is not one of the standard ones, per role letter (404:VDOA:
 # those roles get 404). Written from the role table; a new URL needs its line here.
 FROZEN_TEXT = {
-    '(?P<url>.*)$': (
-        '--get=404:VDOARMX; --post=404:VDOARMX'
+    "(?P<url>.*)$": ("--get=404:VDOARMX; --post=404:VDOARMX"),
+    "app_list": ("--get=200:VDOARM,404:X; --post=200:VDOARM,404:X"),
+    "audiences_audience_import": ("--get=200:DOA,403:VRMX; --post=200:DOA,403:VRMX"),
+    "audiences_audience_import_guess": ("--get=403:VDOARMX; --post=200:DOA,403:VRMX"),
+    "audiences_audience_insight": (
+        "own-get=200:OA,403:VDRM,404:X; own-post=200:OA,403:VDRM,404:X; "
+        "other-get=403:RM,404:VDOAX; other-post=403:RM,404:VDOAX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'app_list': (
-        '--get=200:VDOARM,404:X; --post=200:VDOARM,404:X'
+    "audiences_audience_overlap": ("--get=200:OA,403:VDRMX; --post=200:OA,403:VDRMX"),
+    "audiences_audienceupload_confirm": (
+        "own-get=302:VDOARM,404:X; own-post=302:VDOARM,404:X; "
+        "other-get=302:RM,404:VDOAX; other-post=302:RM,404:VDOAX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'audiences_audience_import': (
-        '--get=200:DOA,403:VRMX; --post=200:DOA,403:VRMX'
-    ),
-    'audiences_audience_import_guess': (
-        '--get=403:VDOARMX; --post=200:DOA,403:VRMX'
-    ),
-    'audiences_audience_insight': (
-        'own-get=200:OA,403:VDRM,404:X; own-post=200:OA,403:VDRM,404:X; '
-        'other-get=403:RM,404:VDOAX; other-post=403:RM,404:VDOAX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
-    ),
-    'audiences_audience_overlap': (
-        '--get=200:OA,403:VDRMX; --post=200:OA,403:VDRMX'
-    ),
-    'audiences_audienceupload_confirm': (
-        'own-get=302:VDOARM,404:X; own-post=302:VDOARM,404:X; '
-        'other-get=302:RM,404:VDOAX; other-post=302:RM,404:VDOAX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
-    ),
-    'lbm_membershipinvitation_accept': (
-        '--get=400:VDOARMX; --post=400:VDOARMX'  # the matrix's token is not an invitation
+    "lbm_membershipinvitation_accept": (
+        "--get=400:VDOARMX; --post=400:VDOARMX"  # the matrix's token is not an invitation
     ),
     # Agency access pages (docs/organizations.md#agencies): the client's Admin grants, renews and
     # ends; accepting and assigning are the agency's Admin's (not a role of the matrix world).
-    'lbm_agencyaccess_accept': (
-        'own-get=403:A,404:VDORMX; own-post=403:A,404:VDORMX; '
-        'other-get=404:VDOARMX; other-post=404:VDOARMX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "lbm_agencyaccess_accept": (
+        "own-get=403:A,404:VDORMX; own-post=403:A,404:VDORMX; "
+        "other-get=404:VDOARMX; other-post=404:VDOARMX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'lbm_agencyaccess_end': (
-        'own-get=200:A,404:VDORMX; own-post=302:A,404:VDORMX; '
-        'other-get=404:VDOARMX; other-post=404:VDOARMX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "lbm_agencyaccess_end": (
+        "own-get=200:A,404:VDORMX; own-post=302:A,404:VDORMX; "
+        "other-get=404:VDOARMX; other-post=404:VDOARMX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'lbm_agencyaccess_grant': (
-        '--get=200:A,403:VDORMX; --post=200:A,403:VDORMX'
+    "lbm_agencyaccess_grant": ("--get=200:A,403:VDORMX; --post=200:A,403:VDORMX"),
+    "lbm_agencyaccess_members": (
+        "own-get=403:A,404:VDORMX; own-post=403:A,404:VDORMX; "
+        "other-get=404:VDOARMX; other-post=404:VDOARMX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'lbm_agencyaccess_members': (
-        'own-get=403:A,404:VDORMX; own-post=403:A,404:VDORMX; '
-        'other-get=404:VDOARMX; other-post=404:VDOARMX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "lbm_agencyaccess_renew": (
+        "own-get=200:A,404:VDORMX; own-post=200:A,404:VDORMX; "
+        "other-get=404:VDOARMX; other-post=404:VDOARMX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'lbm_agencyaccess_renew': (
-        'own-get=200:A,404:VDORMX; own-post=200:A,404:VDORMX; '
-        'other-get=404:VDOARMX; other-post=404:VDOARMX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "lbm_membership_rights": (  # the organization's Admins and LINE staff who see members
+        "own-get=200:ARM,403:VDO,404:X; own-post=200:ARM,403:VDO,404:X; "
+        "other-get=200:RM,404:VDOAX; other-post=200:RM,404:VDOAX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'lbm_membership_rights': (  # the organization's Admins and LINE staff who see members
-        'own-get=200:ARM,403:VDO,404:X; own-post=200:ARM,403:VDO,404:X; '
-        'other-get=200:RM,404:VDOAX; other-post=200:RM,404:VDOAX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "lbm_organization_next_step": (
+        "own-get=403:VDOARM,404:X; own-post=403:VDOARM,404:X; "
+        "other-get=403:RM,404:VDOAX; other-post=403:RM,404:VDOAX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'lbm_organization_next_step': (
-        'own-get=403:VDOARM,404:X; own-post=403:VDOARM,404:X; '
-        'other-get=403:RM,404:VDOAX; other-post=403:RM,404:VDOAX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "lbm_organizationreview_decide": (
+        "own-get=200:R,404:VDOAMX; own-post=302:R,404:VDOAMX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'lbm_organizationreview_decide': (
-        'own-get=200:R,404:VDOAMX; own-post=302:R,404:VDOAMX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "lbm_accountlinkreview_decide": (
+        "own-get=200:R,404:VDOAMX; own-post=302:R,404:VDOAMX; "
+        "other-get=200:R,404:VDOAMX; other-post=302:R,404:VDOAMX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'lbm_accountlinkreview_decide': (
-        'own-get=200:R,404:VDOAMX; own-post=302:R,404:VDOAMX; '
-        'other-get=200:R,404:VDOAMX; other-post=302:R,404:VDOAMX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "notifications_applicationreview_decide": (
+        "own-get=200:R,404:VDOAMX; own-post=302:R,404:VDOAMX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'notifications_applicationreview_decide': (
-        'own-get=200:R,404:VDOAMX; own-post=302:R,404:VDOAMX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "notifications_templateversionreview_decide": (
+        "own-get=200:R,404:VDOAMX; own-post=302:R,404:VDOAMX; "
+        "other-get=200:R,404:VDOAMX; other-post=302:R,404:VDOAMX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'notifications_templateversionreview_decide': (
-        'own-get=200:R,404:VDOAMX; own-post=302:R,404:VDOAMX; '
-        'other-get=200:R,404:VDOAMX; other-post=302:R,404:VDOAMX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "audiences_audienceupload_progress": (
+        "own-get=200:VDOARM,404:X; own-post=200:VDOARM,404:X; "
+        "other-get=200:RM,404:VDOAX; other-post=200:RM,404:VDOAX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'audiences_audienceupload_progress': (
-        'own-get=200:VDOARM,404:X; own-post=200:VDOARM,404:X; '
-        'other-get=200:RM,404:VDOAX; other-post=200:RM,404:VDOAX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "audiences_audienceupload_status": (
+        "own-get=200:VDOARM,404:X; own-post=200:VDOARM,404:X; "
+        "other-get=200:RM,404:VDOAX; other-post=200:RM,404:VDOAX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'audiences_audienceupload_status': (
-        'own-get=200:VDOARM,404:X; own-post=200:VDOARM,404:X; '
-        'other-get=200:RM,404:VDOAX; other-post=200:RM,404:VDOAX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "auth_user_password_change": (
+        "own-get=404:VDOARMX; own-post=404:VDOARMX; missing-get=404:VDOARMX; "
+        "missing-post=404:VDOARMX"
     ),
-    'auth_user_password_change': (
-        'own-get=404:VDOARMX; own-post=404:VDOARMX; missing-get=404:VDOARMX; '
-        'missing-post=404:VDOARMX'
+    "autocomplete": ("--get=403:VDOARMX; --post=405:VDOARMX"),
+    "billing_secondapproval_decide": (
+        "own-get=200:M,404:VDOARX; own-post=302:M,404:VDOARX; "
+        "missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'autocomplete': (
-        '--get=403:VDOARMX; --post=405:VDOARMX'
+    "billing_einvoicetrack_export": ("--get=200:M,403:VDOARX; --post=200:M,403:VDOARX"),
+    "billing_governmentcontract_deletion_windows": (
+        "--get=200:M,403:VDOARX; --post=200:M,403:VDOARX"
     ),
-    'billing_secondapproval_decide': (
-        'own-get=200:M,404:VDOARX; own-post=302:M,404:VDOARX; '
-        'missing-get=404:VDOARMX; missing-post=404:VDOARMX'
+    "billing_invoice_export": ("--get=200:M,403:VDOARX; --post=200:M,403:VDOARX"),
+    "billing_invoice_run": ("--get=200:M,403:VDOARX; --post=200:M,403:VDOARX"),
+    "billing_promotioncode_batch": ("--get=200:M,403:VDOARX; --post=200:M,403:VDOARX"),
+    "billing_promotioncode_export": ("--get=200:M,403:VDOARX; --post=200:M,403:VDOARX"),
+    "billing_selfservice": (
+        "own-get=200:X,404:VDOARM; own-post=403:X,404:VDOARM; other-get=404:VDOARMX; "
+        "other-post=404:VDOARMX; missing-get=404:VDOARMX; missing-post=404:VDOARMX"
     ),
-    'billing_einvoicetrack_export': (
-        '--get=200:M,403:VDOARX; --post=200:M,403:VDOARX'
+    "billing_selfservice_accept": ("--get=200:VDOARMX; --post=302:VDOARMX"),
+    "billing_selfservice_print": (
+        "own-get=200:M,404:VDOARX; own-post=200:M,404:VDOARX; missing-get=404:VDOARMX; "
+        "missing-post=404:VDOARMX"
     ),
-    'billing_governmentcontract_deletion_windows': (
-        '--get=200:M,403:VDOARX; --post=200:M,403:VDOARX'
-    ),
-    'billing_invoice_export': (
-        '--get=200:M,403:VDOARX; --post=200:M,403:VDOARX'
-    ),
-    'billing_invoice_run': (
-        '--get=200:M,403:VDOARX; --post=200:M,403:VDOARX'
-    ),
-    'billing_promotioncode_batch': (
-        '--get=200:M,403:VDOARX; --post=200:M,403:VDOARX'
-    ),
-    'billing_promotioncode_export': (
-        '--get=200:M,403:VDOARX; --post=200:M,403:VDOARX'
-    ),
-    'billing_selfservice': (
-        'own-get=200:X,404:VDOARM; own-post=403:X,404:VDOARM; other-get=404:VDOARMX; '
-        'other-post=404:VDOARMX; missing-get=404:VDOARMX; missing-post=404:VDOARMX'
-    ),
-    'billing_selfservice_accept': (
-        '--get=200:VDOARMX; --post=302:VDOARMX'
-    ),
-    'billing_selfservice_print': (
-        'own-get=200:M,404:VDOARX; own-post=200:M,404:VDOARX; missing-get=404:VDOARMX; '
-        'missing-post=404:VDOARMX'
-    ),
-    'index': (
-        '--get=200:VDOARMX; --post=200:VDOARMX'
-    ),
-    'jsi18n': (
-        '--get=200:VDOARMX; --post=405:VDOARMX'
-    ),
-    'lbm_account_export': (
-        '--get=200:M,403:VDOARX; --post=200:M,403:VDOARX'
-    ),
-    'lbm_account_import': (
-        '--get=200:M,403:VDOARX; --post=200:M,403:VDOARX'
-    ),
-    'lbm_account_process_import': (
-        '--get=403:VDOARX,405:M; --post=200:M,403:VDOARX'
-    ),
-    'lbm_provider_export': (
-        '--get=200:M,403:VDOARX; --post=200:M,403:VDOARX'
-    ),
-    'lbm_provider_import': (
-        '--get=200:M,403:VDOARX; --post=200:M,403:VDOARX'
-    ),
-    'lbm_provider_process_import': (
-        '--get=403:VDOARX,405:M; --post=200:M,403:VDOARX'
-    ),
-    'login': (
-        '--get=302:VDOARMX; --post=200:VDOARMX'
-    ),
-    'logout': (
-        '--get=405:VDOARMX; --post=200:VDOARMX'
-    ),
-    'password_change': (
-        '--get=200:VDOARMX; --post=200:VDOARMX'
-    ),
-    'password_change_done': (
-        '--get=200:VDOARMX; --post=405:VDOARMX'
-    ),
-    'view_on_site': (
-        '--get=404:VDOARMX; --post=404:VDOARMX'
-    ),
+    "index": ("--get=200:VDOARMX; --post=200:VDOARMX"),
+    "jsi18n": ("--get=200:VDOARMX; --post=405:VDOARMX"),
+    "lbm_account_export": ("--get=200:M,403:VDOARX; --post=200:M,403:VDOARX"),
+    "lbm_account_import": ("--get=200:M,403:VDOARX; --post=200:M,403:VDOARX"),
+    "lbm_account_process_import": ("--get=403:VDOARX,405:M; --post=200:M,403:VDOARX"),
+    "lbm_provider_export": ("--get=200:M,403:VDOARX; --post=200:M,403:VDOARX"),
+    "lbm_provider_import": ("--get=200:M,403:VDOARX; --post=200:M,403:VDOARX"),
+    "lbm_provider_process_import": ("--get=403:VDOARX,405:M; --post=200:M,403:VDOARX"),
+    "login": ("--get=302:VDOARMX; --post=200:VDOARMX"),
+    "logout": ("--get=405:VDOARMX; --post=200:VDOARMX"),
+    "password_change": ("--get=200:VDOARMX; --post=200:VDOARMX"),
+    "password_change_done": ("--get=200:VDOARMX; --post=405:VDOARMX"),
+    "view_on_site": ("--get=404:VDOARMX; --post=404:VDOARMX"),
 }
 FROZEN = {key: _frozen(text) for key, text in FROZEN_TEXT.items()}
 # Who may change rows through a non-standard URL on any organization's row (a review queue holds
@@ -515,7 +500,7 @@ def _kind(key, route, model_admin):
     opts = model_admin.model._meta
     prefix = f"{opts.app_label}_{opts.model_name}_"
     if key.startswith(prefix):
-        return key[len(prefix):]
+        return key[len(prefix) :]
     if route.endswith("/<path:object_id>/") and route.count("/") == 3:
         return "object"
     return key
@@ -546,17 +531,27 @@ def test_matrix(world, key, db):
     kind = _kind(key, route, model_admin)
     if model_admin is None or kind not in STANDARD:
         assert key in FROZEN, f"{key}: write down its outcomes per role in FROZEN_TEXT"
-        wrong = {k: status for k, (status, _c) in found.items()
-                 if status != FROZEN[key][f"{k[1]}-{k[2]}"][LETTERS[k[0]]]}
+        wrong = {
+            k: status
+            for k, (status, _c) in found.items()
+            if status != FROZEN[key][f"{k[1]}-{k[2]}"][LETTERS[k[0]]]
+        }
         writers = FROZEN_WRITERS.get(key, "")
-        wrong.update({k: "rows changed" for k, (_s, changed) in found.items()
-                      if changed and (k[1] in ("other", "missing") or k[2] == "get")
-                      and not (LETTERS[k[0]] in writers and k[1] != "missing" and k[2] == "post")})
+        wrong.update(
+            {
+                k: "rows changed"
+                for k, (_s, changed) in found.items()
+                if changed
+                and (k[1] in ("other", "missing") or k[2] == "get")
+                and not (LETTERS[k[0]] in writers and k[1] != "missing" and k[2] == "post")
+            }
+        )
         assert wrong == {}, f"{key}: outcomes differ from FROZEN: {wrong}"
         return
     label = model_admin.model._meta.label_lower
-    rule = RULES.get(label, OTHER_LIBRARIES if model_admin.model._meta.app_label
-                     not in PROJECT_APPS else None)
+    rule = RULES.get(
+        label, OTHER_LIBRARIES if model_admin.model._meta.app_label not in PROJECT_APPS else None
+    )
     assert rule is not None, f"no RULES entry for {label}: say who may do what on it"
     wrong = {}
     for (role, obj_label, method), (status, changed) in found.items():

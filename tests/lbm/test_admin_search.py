@@ -31,9 +31,18 @@ def setup():
 def notice(setup, **fields):
     now = timezone.now()
     return Notice.objects.create(
-        account=setup["account"], template_version=setup["version"], request_id=uuid.uuid4(),
-        phone_hash="0" * 64, state="pending", reason="phone_mismatch", user_flow=UserFlow.values[0],
-        accepted_at=now, line_day=now.date(), deadline_at=now + timedelta(days=1), **fields)
+        account=setup["account"],
+        template_version=setup["version"],
+        request_id=uuid.uuid4(),
+        phone_hash="0" * 64,
+        state="pending",
+        reason="phone_mismatch",
+        user_flow=UserFlow.values[0],
+        accepted_at=now,
+        line_day=now.date(),
+        deadline_at=now + timedelta(days=1),
+        **fields,
+    )
 
 
 def test_a_notice_is_found_by_request_id_and_by_delivery_tag(admin_client, setup):
@@ -66,8 +75,9 @@ def test_the_exact_fields_compare_the_column_itself_so_an_index_serves_them(rf, 
     model_admin = admin.site._registry[Notice]
     request = rf.get("/")
     request.user = admin_user
-    queryset, _duplicates = model_admin.get_search_results(request, Notice.objects.all(),
-                                                           str(uuid.UUID(int=7)))
+    queryset, _duplicates = model_admin.get_search_results(
+        request, Notice.objects.all(), str(uuid.UUID(int=7))
+    )
     sql = str(queryset.query)
     assert '"notifications_notice"."delivery_tag" IN' in sql
     assert '"notifications_notice"."request_id" = ' in sql

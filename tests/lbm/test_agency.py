@@ -32,9 +32,17 @@ def world():
     worker = factories.member(firm, "viewer")
     shop, cafe = factories.linked(client).account, factories.linked(client).account
     other_account = factories.linked(other_client).account
-    return {"client": client, "other_client": other_client, "agency": firm, "worker": worker,
-            "shop": shop, "cafe": cafe, "other_account": other_account,
-            "client_admin": client.contact, "agency_admin": firm.contact}
+    return {
+        "client": client,
+        "other_client": other_client,
+        "agency": firm,
+        "worker": worker,
+        "shop": shop,
+        "cafe": cafe,
+        "other_account": other_account,
+        "client_admin": client.contact,
+        "agency_admin": firm.contact,
+    }
 
 
 def _fresh(user):
@@ -43,13 +51,20 @@ def _fresh(user):
 
 
 def test_assigned_member_gets_the_role_on_the_client_and_nothing_elsewhere(world):
-    factories.agency_access(world["client"], world["agency"], role="operator",
-                            members=[world["worker"]])
+    factories.agency_access(
+        world["client"], world["agency"], role="operator", members=[world["worker"]]
+    )
     worker = world["worker"]
     assert permissions.can(worker, Action.CREATE_AUDIENCES, world["client"])
     assert permissions.can(worker, Action.SHARE_AUDIENCES, world["client"])
-    for action in (Action.MANAGE_MEMBERS, Action.MANAGE_LINKS, Action.CHANGE, Action.DELETE,
-                   Action.EXPORT_AUDIENCES, Action.EXPORT_NOTICES):
+    for action in (
+        Action.MANAGE_MEMBERS,
+        Action.MANAGE_LINKS,
+        Action.CHANGE,
+        Action.DELETE,
+        Action.EXPORT_AUDIENCES,
+        Action.EXPORT_NOTICES,
+    ):
         decision = permissions.explain(worker, action, world["client"])
         assert not decision.allowed
         assert "莎莉數位行銷" in decision.reason
@@ -68,15 +83,20 @@ def test_unassigned_member_of_the_agency_gets_nothing(world):
 
 def test_role_is_capped_at_operator(world):
     with pytest.raises(agency.AgencyError) as refused:
-        agency.access_grant(client_id=world["client"].pk, agency_id=world["agency"].pk,
-                            actor=world["client_admin"], role="admin",
-                            ends_at=timezone.now() + timedelta(days=10))
+        agency.access_grant(
+            client_id=world["client"].pk,
+            agency_id=world["agency"].pk,
+            actor=world["client_admin"],
+            role="admin",
+            ends_at=timezone.now() + timedelta(days=10),
+        )
     assert refused.value.field == "role"
 
 
 def test_viewer_role_only_views(world):
-    factories.agency_access(world["client"], world["agency"], role="viewer",
-                            members=[world["worker"]])
+    factories.agency_access(
+        world["client"], world["agency"], role="viewer", members=[world["worker"]]
+    )
     assert permissions.can(world["worker"], Action.VIEW, world["client"])
     decision = permissions.explain(world["worker"], Action.CREATE_AUDIENCES, world["client"])
     assert not decision.allowed and "莎莉數位行銷" in decision.reason
@@ -85,34 +105,53 @@ def test_viewer_role_only_views(world):
 def test_only_the_clients_admin_grants_and_only_to_an_agency(world):
     operator = factories.member(world["client"], "operator")
     with pytest.raises(NotAllowed):
-        agency.access_grant(client_id=world["client"].pk, agency_id=world["agency"].pk,
-                            actor=operator, role="viewer",
-                            ends_at=timezone.now() + timedelta(days=10))
+        agency.access_grant(
+            client_id=world["client"].pk,
+            agency_id=world["agency"].pk,
+            actor=operator,
+            role="viewer",
+            ends_at=timezone.now() + timedelta(days=10),
+        )
     with pytest.raises(agency.AgencyError) as refused:
-        agency.access_grant(client_id=world["client"].pk, agency_id=world["other_client"].pk,
-                            actor=world["client_admin"], role="viewer",
-                            ends_at=timezone.now() + timedelta(days=10))
+        agency.access_grant(
+            client_id=world["client"].pk,
+            agency_id=world["other_client"].pk,
+            actor=world["client_admin"],
+            role="viewer",
+            ends_at=timezone.now() + timedelta(days=10),
+        )
     assert refused.value.field == "agency"
 
 
 def test_period_is_at_most_one_year_and_renewable(world):
     with pytest.raises(agency.AgencyError) as refused:
-        agency.access_grant(client_id=world["client"].pk, agency_id=world["agency"].pk,
-                            actor=world["client_admin"], role="viewer",
-                            ends_at=timezone.now() + timedelta(days=400))
+        agency.access_grant(
+            client_id=world["client"].pk,
+            agency_id=world["agency"].pk,
+            actor=world["client_admin"],
+            role="viewer",
+            ends_at=timezone.now() + timedelta(days=400),
+        )
     assert refused.value.field == "ends_at"
     access = factories.agency_access(world["client"], world["agency"], days=5)
-    renewed = agency.access_renew(access_id=access.pk, actor=world["client_admin"],
-                                  ends_at=timezone.now() + timedelta(days=300))
+    renewed = agency.access_renew(
+        access_id=access.pk,
+        actor=world["client_admin"],
+        ends_at=timezone.now() + timedelta(days=300),
+    )
     assert renewed.ends_at > timezone.now() + timedelta(days=299)
     with pytest.raises(NotAllowed):
-        agency.access_renew(access_id=access.pk, actor=world["agency_admin"],
-                            ends_at=timezone.now() + timedelta(days=300))
+        agency.access_renew(
+            access_id=access.pk,
+            actor=world["agency_admin"],
+            ends_at=timezone.now() + timedelta(days=300),
+        )
 
 
 def test_limited_to_one_account_hides_the_others(world):
-    factories.agency_access(world["client"], world["agency"], accounts=[world["shop"]],
-                            members=[world["worker"]])
+    factories.agency_access(
+        world["client"], world["agency"], accounts=[world["shop"]], members=[world["worker"]]
+    )
     worker = world["worker"]
     assert set(permissions.visible(worker, Account.objects.all())) == {world["shop"]}
     links = permissions.visible(worker, AccountLink.objects.all())
@@ -123,11 +162,20 @@ def test_limited_to_one_account_hides_the_others(world):
     # The client's own audience from the other account is invisible; its own audiences are not.
     admin = world["client_admin"]
     cafe_audience = audience_services.audience_create_from_ids(
-        actor=admin, name="咖啡會員", id_type="user_id", ids=["U" + "d" * 32],
-        organization_id=world["client"].pk, account_id=world["cafe"].pk)
+        actor=admin,
+        name="咖啡會員",
+        id_type="user_id",
+        ids=["U" + "d" * 32],
+        organization_id=world["client"].pk,
+        account_id=world["cafe"].pk,
+    )
     org_audience = audience_services.audience_create_from_ids(
-        actor=admin, name="全體會員", id_type="phone", ids=af.phones(1),
-        organization_id=world["client"].pk)
+        actor=admin,
+        name="全體會員",
+        id_type="phone",
+        ids=af.phones(1),
+        organization_id=world["client"].pk,
+    )
     seen = set(permissions.visible(worker, Audience.objects.all()))
     assert org_audience in seen and cafe_audience not in seen
     assert not permissions.can(worker, Action.VIEW, cafe_audience)
@@ -135,22 +183,31 @@ def test_limited_to_one_account_hides_the_others(world):
 
 def test_accounts_must_be_the_clients(world):
     with pytest.raises(agency.AgencyError) as refused:
-        agency.access_grant(client_id=world["client"].pk, agency_id=world["agency"].pk,
-                            actor=world["client_admin"], role="viewer",
-                            ends_at=timezone.now() + timedelta(days=10),
-                            account_ids=[world["other_account"].pk])
+        agency.access_grant(
+            client_id=world["client"].pk,
+            agency_id=world["agency"].pk,
+            actor=world["client_admin"],
+            role="viewer",
+            ends_at=timezone.now() + timedelta(days=10),
+            account_ids=[world["other_account"].pk],
+        )
     assert refused.value.field == "accounts"
 
 
 def test_either_side_ends_it_at_once_and_what_was_made_stays(world):
     for ender in ("client_admin", "agency_admin"):
         AgencyAccess.objects.all().delete()
-        access = factories.agency_access(world["client"], world["agency"],
-                                         members=[world["worker"]])
+        access = factories.agency_access(
+            world["client"], world["agency"], members=[world["worker"]]
+        )
         worker = _fresh(world["worker"])
         audience = audience_services.audience_create_from_ids(
-            actor=worker, name=f"代理商名單 {ender}", id_type="phone",
-            ids=af.phones(1), organization_id=world["client"].pk)
+            actor=worker,
+            name=f"代理商名單 {ender}",
+            id_type="phone",
+            ids=af.phones(1),
+            organization_id=world["client"].pk,
+        )
         agency.access_end(access_id=access.pk, actor=world[ender], reason="合約結束")
         worker = _fresh(world["worker"])
         assert not permissions.can(worker, Action.VIEW, world["client"])
@@ -168,7 +225,8 @@ def test_an_outsider_cannot_end_it(world):
 def test_expiry_takes_rights_at_the_end_and_the_beat_task_records_it(world):
     access = factories.agency_access(world["client"], world["agency"], members=[world["worker"]])
     AgencyAccess.objects.filter(pk=access.pk).update(
-        starts_at=timezone.now() - timedelta(days=2), ends_at=timezone.now() - timedelta(seconds=1))
+        starts_at=timezone.now() - timedelta(days=2), ends_at=timezone.now() - timedelta(seconds=1)
+    )
     worker = _fresh(world["worker"])
     assert not permissions.can(worker, Action.VIEW, world["client"])  # before the task runs
     from lbm.tasks import expire_agency_access
@@ -193,29 +251,41 @@ def test_cross_client_isolation(world):
     factories.agency_access(world["client"], world["agency"], members=[world["worker"]])
     factories.agency_access(world["other_client"], world["agency"], members=[other_worker])
     assert set(permissions.visible(world["worker"], Account.objects.all())) == {
-        world["shop"], world["cafe"]}
-    assert set(permissions.visible(other_worker, Account.objects.all())) == {
-        world["other_account"]}
+        world["shop"],
+        world["cafe"],
+    }
+    assert set(permissions.visible(other_worker, Account.objects.all())) == {world["other_account"]}
     assert not permissions.can(world["worker"], Action.VIEW, world["other_account"])
 
 
 def test_agency_organization_owns_no_links_or_audiences(world):
     with pytest.raises(IneligibleLink) as refused:
-        services.link_request(organization_id=world["agency"].pk, actor=world["agency_admin"],
-                              account_identifier="@abc1234d")
+        services.link_request(
+            organization_id=world["agency"].pk,
+            actor=world["agency_admin"],
+            account_identifier="@abc1234d",
+        )
     assert refused.value.field == "account_identifier"
     with pytest.raises(AudienceError) as refused:
         audience_services.audience_create_from_ids(
-            actor=world["agency_admin"], name="自己的名單", id_type="phone",
-            ids=af.phones(1), organization_id=world["agency"].pk)
+            actor=world["agency_admin"],
+            name="自己的名單",
+            id_type="phone",
+            ids=af.phones(1),
+            organization_id=world["agency"].pk,
+        )
     assert refused.value.field == "organization"
 
 
 def test_history_names_the_member_and_the_agency(world):
     factories.agency_access(world["client"], world["agency"], members=[world["worker"]])
     audience = audience_services.audience_create_from_ids(
-        actor=world["worker"], name="代理商名單", id_type="phone", ids=af.phones(1),
-        organization_id=world["client"].pk)
+        actor=world["worker"],
+        name="代理商名單",
+        id_type="phone",
+        ids=af.phones(1),
+        organization_id=world["client"].pk,
+    )
     assert agency.agency_of(world["worker"], world["client"].pk) == world["agency"]
     assert agency.agency_of(world["client_admin"], world["client"].pk) is None
     from lbm.history_admin import actor_label
@@ -236,8 +306,12 @@ def test_removed_from_the_agency_loses_the_client(world):
 def test_history_page_and_the_access_page_show_the_agency_and_its_actions(world, client):
     access = factories.agency_access(world["client"], world["agency"], members=[world["worker"]])
     audience = audience_services.audience_create_from_ids(
-        actor=world["worker"], name="代理商名單", id_type="phone", ids=af.phones(1),
-        organization_id=world["client"].pk)
+        actor=world["worker"],
+        name="代理商名單",
+        id_type="phone",
+        ids=af.phones(1),
+        organization_id=world["client"].pk,
+    )
     client.force_login(world["client_admin"])
     history = client.get(f"/admin/audiences/audience/{audience.pk}/history/")
     assert history.status_code == 200
@@ -254,6 +328,7 @@ def test_history_page_and_the_access_page_show_the_agency_and_its_actions(world,
 
 # --- The admin pages (lbm.admin_agency): thin forms over lbm.agency ----------------------------
 
+
 def _signed_in(user):
     from django.test import Client
 
@@ -264,8 +339,15 @@ def _signed_in(user):
 
 def _grant_data(world, **extra):
     day = (timezone.localdate() + timedelta(days=90)).isoformat()
-    return {"client": world["client"].pk, "agency": world["agency"].pk, "role": "operator",
-            "ends_on": day, "accounts": [world["shop"].pk], "reason": "年度代操", **extra}
+    return {
+        "client": world["client"].pk,
+        "agency": world["agency"].pk,
+        "role": "operator",
+        "ends_on": day,
+        "accounts": [world["shop"].pk],
+        "reason": "年度代操",
+        **extra,
+    }
 
 
 def test_client_admin_grants_on_the_grant_page(world):
@@ -276,7 +358,10 @@ def test_client_admin_grants_on_the_grant_page(world):
     assert response.status_code == 302
     assert response["Location"] == f"/admin/lbm/agencyaccess/{access.pk}/change/"
     assert (access.client, access.agency, access.role) == (
-        world["client"], world["agency"], "operator")
+        world["client"],
+        world["agency"],
+        "operator",
+    )
     assert access.status == AgencyAccess.Status.PENDING
     assert list(access.accounts.all()) == [world["shop"]]
     assert access.granted_by == world["client_admin"]
@@ -294,8 +379,10 @@ def test_operator_of_the_client_cannot_open_the_grant_page(world):
     operator = factories.member(world["client"], "operator")
     browser = _signed_in(operator)
     assert browser.get("/admin/lbm/agencyaccess/grant/").status_code in (403, 404)
-    assert browser.post("/admin/lbm/agencyaccess/grant/",
-                        _grant_data(world)).status_code in (403, 404)
+    assert browser.post("/admin/lbm/agencyaccess/grant/", _grant_data(world)).status_code in (
+        403,
+        404,
+    )
     assert not AgencyAccess.objects.exists()
 
 
@@ -307,24 +394,32 @@ def test_role_above_operator_and_a_long_period_are_refused_on_their_fields(world
     response = browser.post("/admin/lbm/agencyaccess/grant/", _grant_data(world, ends_on=far))
     assert response.status_code == 200
     assert response.context["form"].errors["ends_on"] == [
-        "Agency access lasts at most one year; renew it to go on."]
+        "Agency access lasts at most one year; renew it to go on."
+    ]
     assert not AgencyAccess.objects.exists()
 
 
 def test_agency_admin_accepts_assigning_a_member_and_either_side_ends_it(world):
-    access = agency.access_grant(client_id=world["client"].pk, agency_id=world["agency"].pk,
-                                 actor=world["client_admin"], role="operator",
-                                 ends_at=timezone.now() + timedelta(days=30))
+    access = agency.access_grant(
+        client_id=world["client"].pk,
+        agency_id=world["agency"].pk,
+        actor=world["client_admin"],
+        role="operator",
+        ends_at=timezone.now() + timedelta(days=30),
+    )
     membership = Membership.objects.get(user=world["worker"], organization=world["agency"])
     # The client's Admin cannot accept for the agency.
     response = _signed_in(world["client_admin"]).post(
-        f"/admin/lbm/agencyaccess/{access.pk}/accept/", {"members": [membership.pk]})
+        f"/admin/lbm/agencyaccess/{access.pk}/accept/", {"members": [membership.pk]}
+    )
     assert response.status_code == 403
     agency_admin = _signed_in(world["agency_admin"])
     page = agency_admin.get(f"/admin/lbm/agencyaccess/{access.pk}/change/")
     assert f"/admin/lbm/agencyaccess/{access.pk}/accept/" in page.content.decode()
-    response = agency_admin.post(f"/admin/lbm/agencyaccess/{access.pk}/accept/",
-                                 {"members": [membership.pk], "reason": "接案"})
+    response = agency_admin.post(
+        f"/admin/lbm/agencyaccess/{access.pk}/accept/",
+        {"members": [membership.pk], "reason": "接案"},
+    )
     assert response.status_code == 302
     access.refresh_from_db()
     assert access.status == AgencyAccess.Status.ACTIVE
@@ -333,7 +428,8 @@ def test_agency_admin_accepts_assigning_a_member_and_either_side_ends_it(world):
 
     # The client's Admin ends it: the member's rights are gone at once.
     response = _signed_in(world["client_admin"]).post(
-        f"/admin/lbm/agencyaccess/{access.pk}/end/", {"reason": "合約結束"})
+        f"/admin/lbm/agencyaccess/{access.pk}/end/", {"reason": "合約結束"}
+    )
     assert response.status_code == 302
     access.refresh_from_db()
     assert access.status == AgencyAccess.Status.ENDED and access.reason == "合約結束"
@@ -347,13 +443,15 @@ def test_agency_admin_ends_and_assigns_on_the_members_page(world):
     access = factories.agency_access(world["client"], world["agency"], members=[])
     membership = Membership.objects.get(user=world["worker"], organization=world["agency"])
     agency_admin = _signed_in(world["agency_admin"])
-    response = agency_admin.post(f"/admin/lbm/agencyaccess/{access.pk}/members/",
-                                 {"assign": [membership.pk]})
+    response = agency_admin.post(
+        f"/admin/lbm/agencyaccess/{access.pk}/members/", {"assign": [membership.pk]}
+    )
     assert response.status_code == 302
     assert permissions.can(_fresh(world["worker"]), Action.VIEW, world["client"])
     assignment = access.assignments.get()
-    agency_admin.post(f"/admin/lbm/agencyaccess/{access.pk}/members/",
-                      {"unassign": [assignment.pk]})
+    agency_admin.post(
+        f"/admin/lbm/agencyaccess/{access.pk}/members/", {"unassign": [assignment.pk]}
+    )
     assert not permissions.can(_fresh(world["worker"]), Action.VIEW, world["client"])
     assert agency_admin.get(f"/admin/lbm/agencyaccess/{access.pk}/renew/").status_code == 403
     response = agency_admin.post(f"/admin/lbm/agencyaccess/{access.pk}/end/", {"reason": "x"})
@@ -370,11 +468,15 @@ def test_members_page_changes_all_or_nothing(world):
     newcomer_membership = Membership.objects.get(user=newcomer, organization=world["agency"])
     outsider = Membership.objects.get(user=world["client_admin"], organization=world["client"])
     with pytest.raises(agency.AgencyError, match="Only members of the agency"):
-        agency.members_change(access_id=access.pk, actor=world["agency_admin"],
-                              assign_ids=[newcomer_membership.pk, outsider.pk],
-                              unassign_ids=[assignment.pk])
+        agency.members_change(
+            access_id=access.pk,
+            actor=world["agency_admin"],
+            assign_ids=[newcomer_membership.pk, outsider.pk],
+            unassign_ids=[assignment.pk],
+        )
     assert list(access.assignments.values_list("membership__user", flat=True)) == [
-        world["worker"].pk]
+        world["worker"].pk
+    ]
     assert not permissions.can(_fresh(newcomer), Action.VIEW, world["client"])
     assert permissions.can(_fresh(world["worker"]), Action.VIEW, world["client"])
 
@@ -389,8 +491,9 @@ def test_client_admin_renews_but_not_beyond_a_year(world):
     access.refresh_from_db()
     assert access.ends_at == before
     near = (timezone.localdate() + timedelta(days=200)).isoformat()
-    response = browser.post(f"/admin/lbm/agencyaccess/{access.pk}/renew/",
-                            {"ends_on": near, "reason": "續約"})
+    response = browser.post(
+        f"/admin/lbm/agencyaccess/{access.pk}/renew/", {"ends_on": near, "reason": "續約"}
+    )
     assert response.status_code == 302
     access.refresh_from_db()
     assert timezone.localtime(access.ends_at).date().isoformat() == near
@@ -400,7 +503,11 @@ def test_another_client_admin_sees_nothing_of_the_access(world):
     access = factories.agency_access(world["client"], world["agency"], members=[world["worker"]])
     stranger = _signed_in(world["other_client"].contact)
     for step in ("accept", "members", "end", "renew"):
-        assert stranger.post(f"/admin/lbm/agencyaccess/{access.pk}/{step}/",
-                             {"reason": "x"}).status_code == 404
+        assert (
+            stranger.post(
+                f"/admin/lbm/agencyaccess/{access.pk}/{step}/", {"reason": "x"}
+            ).status_code
+            == 404
+        )
     access.refresh_from_db()
     assert access.status == AgencyAccess.Status.ACTIVE

@@ -16,16 +16,25 @@ SAME_IN_BOTH = {"ID", "URL", "LINE Pay", "LINE POINTS", "LINE Tag", "IDFA/AAID",
 # simple-history's bookkeeping columns: the history pages label them themselves.
 # Fields no page shows: django-guardian's permission rows (lbm.permissions reads them).
 NOT_SHOWN = {"lbm.OrganizationUserObjectPermission.content_object"}
-BOOKKEEPING = {"history_id", "history_date", "history_change_reason", "history_user",
-               "history_relation"}
+BOOKKEEPING = {
+    "history_id",
+    "history_date",
+    "history_change_reason",
+    "history_user",
+    "history_relation",
+}
 
 
 def _third_party_field(model, name) -> bool:
     """A field declared by a library's abstract base (django-guardian's permission rows)."""
     for base in model.__mro__[1:]:
         meta = getattr(base, "_meta", None)
-        if (meta is not None and meta.abstract and base.__module__.split(".")[0] not in PROJECT_APPS
-                and any(f.name == name for f in [*meta.fields, *meta.private_fields])):
+        if (
+            meta is not None
+            and meta.abstract
+            and base.__module__.split(".")[0] not in PROJECT_APPS
+            and any(f.name == name for f in [*meta.fields, *meta.private_fields])
+        ):
             return True
     return False
 
@@ -47,8 +56,11 @@ def project_texts():
         for field in opts.get_fields():
             if not getattr(field, "concrete", False) or _third_party_field(model, field.name):
                 continue
-            if (_hidden(field.name) or field.name in BOOKKEEPING
-                    or f"{opts.label}.{field.name}" in NOT_SHOWN):
+            if (
+                _hidden(field.name)
+                or field.name in BOOKKEEPING
+                or f"{opts.label}.{field.name}" in NOT_SHOWN
+            ):
                 continue
             if not historical or field.name == "history_type":
                 if not historical:
@@ -77,8 +89,12 @@ def test_every_model_field_and_choice_label_has_a_zh_hant_translation():
 
 
 def _unquote(chunk: str) -> str:
-    return "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', chunk)).replace('\\"', '"').replace(
-        "\\n", "\n").replace("\\\\", "\\")
+    return (
+        "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', chunk))
+        .replace('\\"', '"')
+        .replace("\\n", "\n")
+        .replace("\\\\", "\\")
+    )
 
 
 def catalogue_entries(path=CATALOGUE):
@@ -90,8 +106,10 @@ def catalogue_entries(path=CATALOGUE):
         msgid = re.search(r'^msgid ((?:".*"\n?)+)', text + "\n", re.M)
         if not msgid or not _unquote(msgid.group(1)):
             continue
-        strs = [_unquote(m) for m in re.findall(r'^msgstr(?:\[\d+\])? ((?:".*"\n?)+)',
-                                                  text + "\n", re.M)]
+        strs = [
+            _unquote(m)
+            for m in re.findall(r'^msgstr(?:\[\d+\])? ((?:".*"\n?)+)', text + "\n", re.M)
+        ]
         yield _unquote(msgid.group(1)), strs
 
 
@@ -113,24 +131,30 @@ def punctuation_problems(text: str) -> list[str]:
     return [name for name, pattern in HALF_WIDTH if pattern.search(text)]
 
 
-@pytest.mark.parametrize("text, problems", [
-    ("狀態：審核中", []),
-    ("狀態: 審核中", ["half-width , : ; after Chinese", "half-width , : ; before Chinese"]),
-    ("已核准,請稍候", ["half-width , : ; after Chinese", "half-width , : ; before Chinese"]),
-    ('請按"確認"', ['"…" quotes in Chinese (use 「」)']),
-    ("完成.", ["half-width full stop after Chinese"]),
-    ('<a href="/admin/">返回</a>，10:30', []),
-    ("NT$1,200 (%(count)d): ok", []),
-    ("請輸入「name: value」", []),
-])
+@pytest.mark.parametrize(
+    "text, problems",
+    [
+        ("狀態：審核中", []),
+        ("狀態: 審核中", ["half-width , : ; after Chinese", "half-width , : ; before Chinese"]),
+        ("已核准,請稍候", ["half-width , : ; after Chinese", "half-width , : ; before Chinese"]),
+        ('請按"確認"', ['"…" quotes in Chinese (use 「」)']),
+        ("完成.", ["half-width full stop after Chinese"]),
+        ('<a href="/admin/">返回</a>，10:30', []),
+        ("NT$1,200 (%(count)d): ok", []),
+        ("請輸入「name: value」", []),
+    ],
+)
 def test_the_punctuation_check_itself(text, problems):
     assert punctuation_problems(text) == problems
 
 
 def test_chinese_in_the_catalogue_uses_full_width_punctuation_and_corner_quotes():
-    found = [f"{msgid!r} → {msgstr!r}: {', '.join(problems)}"
-             for msgid, msgstrs in catalogue_entries() for msgstr in msgstrs
-             if (problems := punctuation_problems(msgstr))]
+    found = [
+        f"{msgid!r} → {msgstr!r}: {', '.join(problems)}"
+        for msgid, msgstrs in catalogue_entries()
+        for msgstr in msgstrs
+        if (problems := punctuation_problems(msgstr))
+    ]
     assert found == []
 
 
@@ -143,9 +167,11 @@ def test_the_catalogue_reader_reads_the_catalogue():
 DJANGO = Path(django.__file__).resolve().parent
 # Django's own zh_Hant catalogues of what the admin shows; the project catalogue overrides their
 # half-width punctuation (what the apps not installed or not shown say is left alone).
-SHOWN_CATALOGUES = [DJANGO / "contrib/admin/locale/zh_Hant/LC_MESSAGES/django.po",
-                    DJANGO / "contrib/auth/locale/zh_Hant/LC_MESSAGES/django.po",
-                    DJANGO / "conf/locale/zh_Hant/LC_MESSAGES/django.po"]
+SHOWN_CATALOGUES = [
+    DJANGO / "contrib/admin/locale/zh_Hant/LC_MESSAGES/django.po",
+    DJANGO / "contrib/auth/locale/zh_Hant/LC_MESSAGES/django.po",
+    DJANGO / "conf/locale/zh_Hant/LC_MESSAGES/django.po",
+]
 # Not sentences: the yesno filter's default argument is a comma-separated list.
 NOT_SENTENCES = {"yes,no,maybe"}
 

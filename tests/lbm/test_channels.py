@@ -52,18 +52,24 @@ def test_admin_issues_and_revokes_tokens(client):
     account = factories.AccountFactory()
     channel = channels.channel_ensure(account=account)
     client.force_login(manager)
-    response = client.post(reverse("admin:lbm_channel_changelist"),
-                           {"action": "issue_token", ACTION_CHECKBOX_NAME: [channel.pk]},
-                           follow=True)
+    response = client.post(
+        reverse("admin:lbm_channel_changelist"),
+        {"action": "issue_token", ACTION_CHECKBOX_NAME: [channel.pk]},
+        follow=True,
+    )
     message = next(str(m) for m in response.context["messages"])
     token = message.rsplit(": ", 1)[1]
     assert channels.channel_for_token(token) == channel
     row = ChannelAccessToken.objects.get()
-    client.post(reverse("admin:lbm_channelaccesstoken_changelist"),
-                {"action": "revoke", ACTION_CHECKBOX_NAME: [row.pk]})
+    client.post(
+        reverse("admin:lbm_channelaccesstoken_changelist"),
+        {"action": "revoke", ACTION_CHECKBOX_NAME: [row.pk]},
+    )
     assert channels.channel_for_token(token) is None
-    assert token not in client.get(reverse("admin:lbm_channel_change",
-                                           args=[channel.pk])).content.decode()
+    assert (
+        token
+        not in client.get(reverse("admin:lbm_channel_change", args=[channel.pk])).content.decode()
+    )
 
 
 def test_reviewers_and_customers_do_not_see_channels(client):

@@ -79,8 +79,11 @@ def expected_status(letter, organization, model, kind, obj) -> int:
     if letter == "S":  # the superuser sees everything and adds wherever the admin has a form
         if kind == "add":
             library = model._meta.app_label not in PROJECT_APPS
-            return 200 if rule.add or (library and model._meta.app_label not in READ_ONLY_APPS) \
+            return (
+                200
+                if rule.add or (library and model._meta.app_label not in READ_ONLY_APPS)
                 else 403
+            )
         return 200
     former_member = letter == "Z" and model is Organization
     if kind == "changelist":
@@ -102,16 +105,23 @@ def _deleted_organization_pages():
     happened (410); anyone else finds nothing, as for a missing row."""
     deleted = Organization.objects.get(status="deleted")
     for view in ("change", "history"):
-        yield Organization, view, deleted, reverse(f"admin:lbm_organization_{view}",
-                                                   args=[deleted.pk])
+        yield (
+            Organization,
+            view,
+            deleted,
+            reverse(f"admin:lbm_organization_{view}", args=[deleted.pk]),
+        )
 
 
 @pytest.mark.parametrize("username", sorted(CRAWLERS))
 def test_every_admin_page_gives_each_demo_login_what_its_role_allows(client, demo, username):
     letter, org_name = CRAWLERS[username]
     User = get_user_model()
-    user = (User.objects.create_user("nobody", "nobody@company.example") if username == "nobody"
-            else User.objects.get(username=username))
+    user = (
+        User.objects.create_user("nobody", "nobody@company.example")
+        if username == "nobody"
+        else User.objects.get(username=username)
+    )
     organization = Organization.objects.get(name=org_name) if org_name else None
     client.force_login(user)
     assert client.get("/admin/").status_code == 200

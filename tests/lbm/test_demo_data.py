@@ -34,8 +34,11 @@ def _seed():
 
 
 def _counts() -> dict[str, int]:
-    return {model._meta.label: model._default_manager.count() for model in apps.get_models()
-            if not model._meta.proxy}
+    return {
+        model._meta.label: model._default_manager.count()
+        for model in apps.get_models()
+        if not model._meta.proxy
+    }
 
 
 def _check_billing():
@@ -44,28 +47,43 @@ def _check_billing():
     assert services.bill_month(period=last).invoices_created == 0  # last month: a no-op
     high = UsageRecord.objects.filter(account__basic_id="@bbq2001a", period=last)
     assert sum(high.values_list("recipients", flat=True)) > 6_000 * 5  # deep in the tiers
-    assert len(set(UsageRecord.objects.filter(account__basic_id="@bbq2001a")
-                   .values_list("period", flat=True))) == 3
+    assert (
+        len(
+            set(
+                UsageRecord.objects.filter(account__basic_id="@bbq2001a").values_list(
+                    "period", flat=True
+                )
+            )
+        )
+        == 3
+    )
     assert {"upgrade", "downgrade"} <= set(PlanChange.objects.values_list("kind", flat=True))
     assert CreditNote.objects.filter(kind="credit").exists()
     assert {"available", "registered", "redeemed"} <= set(
-        PromotionCode.objects.values_list("status", flat=True))
+        PromotionCode.objects.values_list("status", flat=True)
+    )
     contract = GovernmentContract.objects.get(plan__code="gov_a")
     assert GovernmentBlock.objects.filter(contract=contract, kind="sub_accounts").exists()
-    kinds = set(GovernmentAccount.objects.filter(contract=contract).values_list("kind",
-                                                                                flat=True))
+    kinds = set(GovernmentAccount.objects.filter(contract=contract).values_list("kind", flat=True))
     assert kinds == {"sub_accounts", "civil_servants"}
 
 
 def _check_notifications():
     assert set(Application.objects.values_list("stage", flat=True)) == {
-        "draft", "scenario_review", "contract", "testing", "live", "rejected", "suspended"}
-    live = TemplateVersion.objects.filter(template__account__basic_id="@bea1234a",
-                                          status="approved")
+        "draft",
+        "scenario_review",
+        "contract",
+        "testing",
+        "live",
+        "rejected",
+        "suspended",
+    }
+    live = TemplateVersion.objects.filter(
+        template__account__basic_id="@bea1234a", status="approved"
+    )
     assert set(live.values_list("exempt", flat=True)) == {True, False}
     assert TemplateVersion.objects.filter(status="pending").exists()
-    assert set(Notice.objects.values_list("state", flat=True)) == {"delivered", "pending",
-                                                                    "failed"}
+    assert set(Notice.objects.values_list("state", flat=True)) == {"delivered", "pending", "failed"}
     webhooks = set(WebhookDelivery.objects.values_list("state", "attempts"))
     assert webhooks == {("sent", 1), ("sent", 2), ("failed", 1)}
 

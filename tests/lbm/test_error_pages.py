@@ -103,8 +103,8 @@ def test_an_unknown_tag_intake_path_answers_json_not_a_page(client):
     response = client.get("/tag/v1/nothing-here")
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json" and response.json() == {
-        "message": "Not found"}
-
+        "message": "Not found"
+    }
 
 
 def test_a_404_page_leaves_the_next_pages_messages_alone(client):
@@ -117,9 +117,16 @@ def test_a_404_page_leaves_the_next_pages_messages_alone(client):
     manager = factories.account_manager(username="flash_manager")
     account = factories.account_for(factories.organization(state="approved"))
     client.force_login(manager)
-    response = client.post(reverse("admin:billing_subscription_add"), {
-        "account": account.pk, "customer": bill.customer().pk, "plan_code": "light",
-        "started_on": timezone.localdate().isoformat(), "monthly_limit": ""})
+    response = client.post(
+        reverse("admin:billing_subscription_add"),
+        {
+            "account": account.pk,
+            "customer": bill.customer().pk,
+            "plan_code": "light",
+            "started_on": timezone.localdate().isoformat(),
+            "monthly_limit": "",
+        },
+    )
     assert response.status_code == 302
     assert client.get("/favicon.ico").status_code == 404
     page = client.get(response["Location"]).content.decode()

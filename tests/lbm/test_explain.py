@@ -50,8 +50,9 @@ def test_explain_agrees_with_can_for_every_role_and_action(people, deleted):
             assert decision.allowed is permissions.can(user, action, org)
             assert rows[action] == decision
             assert decision.reason
-            expected = (action in ROLE_ACTIONS[role]
-                        and (not deleted or action in permissions.DELETED_ORG_ACTIONS))
+            expected = action in ROLE_ACTIONS[role] and (
+                not deleted or action in permissions.DELETED_ORG_ACTIONS
+            )
             assert decision.allowed is expected, (role, action)
 
 
@@ -73,15 +74,18 @@ def test_explain_agrees_with_can_for_agency_roles_and_staff(people):
             for obj in (org, account, None):
                 permissions.forget_rights(worker)
                 assert permissions.explain(worker, action, obj).allowed is permissions.can(
-                    worker, action, obj)
+                    worker, action, obj
+                )
             permissions.forget_rights(worker)
             assert permissions.can(worker, action, org) is (
-                action in ROLE_ACTIONS[role] and action not in permissions.AGENCY_NEVER)
+                action in ROLE_ACTIONS[role] and action not in permissions.AGENCY_NEVER
+            )
         agency.access_end(access_id=access.pk, actor=org.contact)
     for staff in (factories.reviewer(), factories.account_manager()):
         for action in Action:
             assert permissions.explain(staff, action, org).allowed is permissions.can(
-                staff, action, org)
+                staff, action, org
+            )
 
 
 def test_rights_page_for_the_admin_and_staff_only(people, client):
@@ -93,8 +97,10 @@ def test_rights_page_for_the_admin_and_staff_only(people, client):
     assert page.status_code == 200
     html = page.content.decode()
     for row in rights_rows(users["operator"], org):
-        marker = (f'data-action="{row["action"].value}" '
-                  f'data-allowed="{"yes" if row["decision"].allowed else "no"}"')
+        marker = (
+            f'data-action="{row["action"].value}" '
+            f'data-allowed="{"yes" if row["decision"].allowed else "no"}"'
+        )
         assert marker in html
     client.force_login(users["operator"])
     assert client.get(url).status_code in (403, 404)

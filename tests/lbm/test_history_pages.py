@@ -22,8 +22,9 @@ WHEN = datetime.datetime(2026, 1, 31, 15, 30, tzinfo=datetime.UTC)
 def org(settings):
     settings.LANGUAGE_CODE = "zh-hant"
     with time_machine.travel(WHEN, tick=False):
-        return factories.organization(state="approved", name="熊大餐飲",
-                                      admin=factories.UserFactory(username="bear.boss"))
+        return factories.organization(
+            state="approved", name="熊大餐飲", admin=factories.UserFactory(username="bear.boss")
+        )
 
 
 def _history(client, org, language=None):
@@ -68,19 +69,21 @@ def test_hashes_never_reach_the_history_pages(client, org):
     digest = org.contact_email_verified_hash
     assert digest
     version = org.history.order_by("-history_date", "-history_id").first()
-    page = client.get(reverse("admin:lbm_organization_simple_history",
-                              args=[org.pk, version.history_id])).content.decode()
+    page = client.get(
+        reverse("admin:lbm_organization_simple_history", args=[org.pk, version.history_id])
+    ).content.decode()
     assert digest not in _history(client, org) and digest not in page
 
 
 def test_a_version_page_is_a_read_only_table_of_display_values(client, org):
     client.force_login(factories.member(org, "viewer"))
     draft = org.history.order_by("history_date", "history_id").first()
-    response = client.get(reverse("admin:lbm_organization_simple_history",
-                                  args=[org.pk, draft.history_id]))
+    response = client.get(
+        reverse("admin:lbm_organization_simple_history", args=[org.pk, draft.history_id])
+    )
     assert response.status_code == 200
     page = response.content.decode()
-    content = page[page.index('id="content"'):]
+    content = page[page.index('id="content"') :]
     assert not re.search(r"<(input|select|textarea)\b", content)
     text = _visible(content)
     assert "熊大餐飲" in text and "2026年1月31日 23:30" in text
@@ -104,7 +107,8 @@ def test_display_values_read_like_the_admin():
         assert display_value(org.get_field("status"), "pending") == "審核中"
         assert display_value(org.get_field("contact"), DeletedObject(org.model, None)) == "—"
         assert display_value(org.get_field("contact_email_verified_at"), WHEN) == (
-            "2026年1月31日 23:30")
+            "2026年1月31日 23:30"
+        )
         assert display_value(org.get_field("name"), "") == "—"
         assert display_value(code.get_field("face_value"), Decimal("1200.0000")) == "1,200"
         assert display_value(Account._meta.get_field("verified"), True) == "是"

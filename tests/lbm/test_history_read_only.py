@@ -18,12 +18,15 @@ pytestmark = pytest.mark.django_db
 def test_every_history_admin_of_the_site_is_read_only():
     history_admins = [a for a in admin.site._registry.values() if isinstance(a, SimpleHistoryAdmin)]
     assert len(history_admins) > 10, "the history pages were not found"
-    assert [type(a).__name__ for a in history_admins
-            if not isinstance(a, ReadOnlyHistoryAdmin)] == []
+    assert [
+        type(a).__name__ for a in history_admins if not isinstance(a, ReadOnlyHistoryAdmin)
+    ] == []
 
 
-READ_ONLY = ("The history is read-only and cannot be reverted; change the object through its "
-             "own page and actions.")
+READ_ONLY = (
+    "The history is read-only and cannot be reverted; change the object through its "
+    "own page and actions."
+)
 
 
 def test_the_refusal_speaks_zh_hant():

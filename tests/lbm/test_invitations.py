@@ -23,8 +23,9 @@ def bear():
 
 
 def _invite(org, email="Amy.Lin@Bear.example", role="operator", **kwargs):
-    return services.membership_invite(organization_id=org.pk, actor=org.contact, email=email,
-                                      role=role, **kwargs)
+    return services.membership_invite(
+        organization_id=org.pk, actor=org.contact, email=email, role=role, **kwargs
+    )
 
 
 def _member(org, user):
@@ -32,7 +33,8 @@ def _member(org, user):
 
 
 def test_the_invitation_is_mailed_and_keeps_neither_token_nor_address(
-        bear, mailoutbox, django_capture_on_commit_callbacks):
+    bear, mailoutbox, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         invitation, token = _invite(bear)
     assert mailoutbox[0].to == ["amy.lin@bear.example"]
@@ -74,8 +76,9 @@ def test_an_expired_invitation_is_refused(bear):
     with pytest.raises(InvalidInvitation, match="expired on"):
         services.membership_invitation_accept(token=token, user=amy, now=now + timedelta(days=7))
     assert _member(bear, amy) is None
-    services.membership_invitation_accept(token=token, user=amy,
-                                          now=now + timedelta(days=6, hours=23))
+    services.membership_invitation_accept(
+        token=token, user=amy, now=now + timedelta(days=6, hours=23)
+    )
     assert _member(bear, amy).role == "operator"  # the invitation's role, a day before expiry
 
 
@@ -102,8 +105,9 @@ def test_unknown_and_withdrawn_invitations_are_refused(bear):
 def test_only_admins_invite_and_staff_cannot_join(bear):
     operator = factories.member(bear, "operator")
     with pytest.raises(NotAllowed):
-        services.membership_invite(organization_id=bear.pk, actor=operator,
-                                   email="x@bear.example", role="viewer")
+        services.membership_invite(
+            organization_id=bear.pk, actor=operator, email="x@bear.example", role="viewer"
+        )
     staff = factories.reviewer(email="staff@line.example")
     _invitation, token = _invite(bear, email="staff@line.example")
     with pytest.raises(services.DomainError, match="LINE staff"):
@@ -113,34 +117,55 @@ def test_only_admins_invite_and_staff_cannot_join(bear):
 def test_a_sign_in_can_be_created_only_for_the_invited_address(bear):
     _invitation, token = _invite(bear)
     with pytest.raises(InvalidInvitation, match="another e-mail address"):
-        services.invited_user_register(token=token, username="amy", email="eve@bear.example",
-                                       password="a-long-pass-phrase-2026")
-    user = services.invited_user_register(token=token, username="amy",
-                                          email=" Amy.Lin@bear.example ",
-                                          password="a-long-pass-phrase-2026")
+        services.invited_user_register(
+            token=token,
+            username="amy",
+            email="eve@bear.example",
+            password="a-long-pass-phrase-2026",
+        )
+    user = services.invited_user_register(
+        token=token,
+        username="amy",
+        email=" Amy.Lin@bear.example ",
+        password="a-long-pass-phrase-2026",
+    )
     assert user.email == "amy.lin@bear.example" and not user.is_staff
     assert _member(bear, user) is None  # a sign-in is not a membership: accept first
 
 
-def test_the_whole_journey_in_the_pages(client, bear, mailoutbox,
-                                        django_capture_on_commit_callbacks):
+def test_the_whole_journey_in_the_pages(
+    client, bear, mailoutbox, django_capture_on_commit_callbacks
+):
     client.force_login(bear.contact)
     assert client.get(reverse("admin:lbm_membership_add")).status_code == 403  # no username box
     form = client.get(reverse("admin:lbm_membershipinvitation_add")).context["adminform"].form
     assert form["organization"].value() == bear.pk  # the only organization, preselected
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(reverse("admin:lbm_membershipinvitation_add"), {
-            "organization": bear.pk, "email": "amy.lin@bear.example", "role": "operator",
-            "is_company_member": "on"}, follow=True)
+        response = client.post(
+            reverse("admin:lbm_membershipinvitation_add"),
+            {
+                "organization": bear.pk,
+                "email": "amy.lin@bear.example",
+                "role": "operator",
+                "is_company_member": "on",
+            },
+            follow=True,
+        )
     assert "a***@bear.example" in response.content.decode()
     link = next(line for line in mailoutbox[0].body.splitlines() if "/lbm/invitation/" in line)
     path = link.split("127.0.0.1:8000")[-1] if "127.0.0.1:8000" in link else link
     client.logout()
     landing = client.get(path)
     assert landing.status_code == 200 and "熊大餐飲" in landing.content.decode()
-    register = client.post(path + "register/", {
-        "email": "amy.lin@bear.example", "username": "amy", "password1": "a-long-pass-2026!x",
-        "password2": "a-long-pass-2026!x"})
+    register = client.post(
+        path + "register/",
+        {
+            "email": "amy.lin@bear.example",
+            "username": "amy",
+            "password1": "a-long-pass-2026!x",
+            "password2": "a-long-pass-2026!x",
+        },
+    )
     token = path.rstrip("/").split("/")[-1]
     accept = reverse("admin:lbm_membershipinvitation_accept", args=[token])
     assert register.status_code == 302 and register["Location"] == accept

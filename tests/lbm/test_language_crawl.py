@@ -29,8 +29,7 @@ def test_every_page_of_a_demo_login_speaks_zh_hant(client, settings, username):
             continue
         pages += 1
         text = visible(response.content.decode())
-        words = [w for w in ENGLISH if re.search(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])",
-                                                 text)]
+        words = [w for w in ENGLISH if re.search(rf"(?<![A-Za-z]){re.escape(w)}(?![A-Za-z])", text)]
         words += [m.group(0) for m in UNNAMED.finditer(text)]
         if words:
             found.append((url, sorted(set(words))))

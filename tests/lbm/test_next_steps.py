@@ -16,7 +16,8 @@ def _page(client, org):
 
 
 def test_a_draft_with_an_unverified_contact_says_to_verify_and_cannot_be_submitted(
-        client, mailoutbox, django_capture_on_commit_callbacks):
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
     org = factories.organization(state="draft", verified=False, name="莎莉")
     client.force_login(org.contact)
     page = _page(client, org).content.decode()
@@ -24,8 +25,7 @@ def test_a_draft_with_an_unverified_contact_says_to_verify_and_cannot_be_submitt
     assert 'class="lbm-step lbm-step-business" data-done="yes"' in page
     assert 'id="lbm-submit" disabled' in page and "not been verified" in page
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("admin:lbm_organization_next_step", args=[org.pk]),
-                    {"step": "verify"})
+        client.post(reverse("admin:lbm_organization_next_step", args=[org.pk]), {"step": "verify"})
     assert len(mailoutbox) == 1
 
 

@@ -29,6 +29,7 @@ def _fresh_readiness():
 
 # --- health -------------------------------------------------------------------------------------
 
+
 def test_liveness_answers_without_a_session(client):
     response = client.get("/-/live")
     assert response.status_code == 200
@@ -63,12 +64,14 @@ def test_health_endpoints_take_only_get(client):
 
 # --- metrics ------------------------------------------------------------------------------------
 
+
 @override_settings(METRICS_TOKEN="s3cret-scrape-token", DEBUG=False)
 def test_metrics_are_not_public(client):
     assert client.get("/-/metrics").status_code == 404
     assert client.get("/-/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
-    assert client.get("/-/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scrape-token"
-                      ).status_code == 200
+    assert (
+        client.get("/-/metrics", HTTP_AUTHORIZATION="Bearer s3cret-scrape-token").status_code == 200
+    )
 
 
 @override_settings(METRICS_TOKEN="", DEBUG=False)
@@ -82,10 +85,19 @@ def test_admin_pages_are_counted_by_kind(client, admin_user):
     assert client.get("/admin/lbm/organization/").status_code == 200
     assert client.get("/admin/lbm/organization/add/").status_code == 200
     text = scrape(client)
-    assert value(text, 'lbm_http_requests_total{endpoint="changelist",kind="admin",'
-                        'method="GET",status="200"}') >= 1
-    assert value(text, 'lbm_http_requests_total{endpoint="add",kind="admin",'
-                        'method="GET",status="200"}') >= 1
+    assert (
+        value(
+            text,
+            'lbm_http_requests_total{endpoint="changelist",kind="admin",method="GET",status="200"}',
+        )
+        >= 1
+    )
+    assert (
+        value(
+            text, 'lbm_http_requests_total{endpoint="add",kind="admin",method="GET",status="200"}'
+        )
+        >= 1
+    )
 
 
 def test_a_stalled_upload_is_counted(settings):
@@ -101,7 +113,8 @@ def test_a_stalled_upload_is_counted(settings):
     fresh = AudienceUpload.objects.create(organization=org, name="new", id_type="phone")
     old = AudienceUpload.objects.create(organization=org, name="old", id_type="phone")
     AudienceUpload.objects.filter(pk=old.pk).update(
-        created_at=timezone.now() - settings.STALLED_AFTER - timedelta(minutes=1))
+        created_at=timezone.now() - settings.STALLED_AFTER - timedelta(minutes=1)
+    )
     metrics = {m.name: m for m in StateCollector().collect()}
     assert metrics["lbm_uploads_in_progress"].samples[0].value == 2
     stalled = {s.labels["kind"]: s.value for s in metrics["lbm_stalled_jobs"].samples}
@@ -124,8 +137,10 @@ def value(text: str, sample: str) -> float:
 
 # --- logs ---------------------------------------------------------------------------------------
 
-def test_an_admin_request_keeps_the_proxy_request_id_and_logs_the_user_id(client, admin_user,
-                                                                       caplog):
+
+def test_an_admin_request_keeps_the_proxy_request_id_and_logs_the_user_id(
+    client, admin_user, caplog
+):
     client.force_login(admin_user)
     with caplog.at_level(logging.INFO, logger="lbm.request"):
         client.get("/admin/?q=0912345678", HTTP_X_REQUEST_ID="proxy-abc-123")
@@ -137,26 +152,47 @@ def test_an_admin_request_keeps_the_proxy_request_id_and_logs_the_user_id(client
 
 
 def test_log_lines_mask_phone_numbers_and_e_mail_addresses():
-    record = logging.LogRecord("lbm.x", logging.WARNING, __file__, 1,
-                               "sent to %s and %s, order %s", ("0912-345-678",
-                                                               "wang.xm@example.com.tw", "A123"),
-                               None)
+    record = logging.LogRecord(
+        "lbm.x",
+        logging.WARNING,
+        __file__,
+        1,
+        "sent to %s and %s, order %s",
+        ("0912-345-678", "wang.xm@example.com.tw", "A123"),
+        None,
+    )
     observability.LogContextFilter().filter(record)
     line = json.loads(observability.json_formatter().format(record))
     assert line["message"] == "sent to [redacted] and [redacted], order A123"
     assert line["request_id"] == "-"
 
 
-@pytest.mark.parametrize("text", ["0912345678", "0912 345 678", "+886912345678",
-                                  "+886 912-345-678", "+819012345678", "a.b+c@example.com"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0912345678",
+        "0912 345 678",
+        "+886912345678",
+        "+886 912-345-678",
+        "+819012345678",
+        "a.b+c@example.com",
+    ],
+)
 def test_the_pii_scanner_finds_personal_data(text):
     assert observability.find_pii(f"x {text} y") == [text]
 
 
-@pytest.mark.parametrize("text", [
-    "audience 12345678 done", "2026-12-01T21:44:18",
-    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b", "request 6b1f0c1e-8e2a-4f6a-9a0b-0912345678ab",
-    "NT$1,200", "U4af4980629a0b1c2d3e4f5a6b7c8d9e0"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "audience 12345678 done",
+        "2026-12-01T21:44:18",
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b",
+        "request 6b1f0c1e-8e2a-4f6a-9a0b-0912345678ab",
+        "NT$1,200",
+        "U4af4980629a0b1c2d3e4f5a6b7c8d9e0",
+    ],
+)
 def test_the_pii_scanner_leaves_ids_and_hashes_alone(text):
     assert observability.find_pii(text) == []
 
@@ -172,14 +208,18 @@ def test_the_suite_log_guard_would_catch_a_raw_phone_number(caplog):
 
 # --- queues -------------------------------------------------------------------------------------
 
+
 def _queue_of(task_name: str) -> str:
     return app.amqp.router.route({}, task_name)["queue"].name
 
 
 def test_heavy_jobs_and_latency_sensitive_tasks_have_separate_queues(settings):
     app.loader.import_default_modules()
-    ours = sorted(name for name in app.tasks if name.split(".")[0] in
-                  ("lbm", "audiences", "billing", "notifications"))
+    ours = sorted(
+        name
+        for name in app.tasks
+        if name.split(".")[0] in ("lbm", "audiences", "billing", "notifications")
+    )
     assert len(ours) >= 10
     for name in ours:
         assert _queue_of(name) in settings.TASK_QUEUES, name

@@ -33,7 +33,8 @@ def _send_verification(org):
 
 
 def test_a_task_is_written_with_its_transaction_and_published_after_commit(
-        django_capture_on_commit_callbacks):
+    django_capture_on_commit_callbacks,
+):
     org = _org()
     with pytest.raises(RuntimeError), transaction.atomic():
         _send_verification(org)
@@ -51,7 +52,8 @@ def test_a_task_is_written_with_its_transaction_and_published_after_commit(
 
 
 def test_a_refused_publish_leaves_the_row_to_the_sweep_and_the_request_stands(
-        broker, django_capture_on_commit_callbacks):
+    broker, django_capture_on_commit_callbacks
+):
     org = _org()
     broker.down()
     with django_capture_on_commit_callbacks(execute=True):
@@ -71,9 +73,10 @@ def test_a_refused_publish_leaves_the_row_to_the_sweep_and_the_request_stands(
 
 
 def test_the_sweep_deletes_published_rows_past_their_keeping():
-    old = OutboxMessage.objects.create(task="lbm.publish_outbox",
-                                       published_at=timezone.now() - outbox.KEEP_PUBLISHED
-                                       - timedelta(hours=1))
+    old = OutboxMessage.objects.create(
+        task="lbm.publish_outbox",
+        published_at=timezone.now() - outbox.KEEP_PUBLISHED - timedelta(hours=1),
+    )
     kept = OutboxMessage.objects.create(task="lbm.publish_outbox", published_at=timezone.now())
     outbox.sweep()
     assert list(OutboxMessage.objects.values_list("pk", flat=True)) == [kept.pk]

@@ -35,9 +35,17 @@ def test_tampered_verification_link_is_a_clear_400(client):
 def test_account_manager_gets_form_errors_for_bad_ids(client):
     taken = factories.AccountFactory(premium_id="@bearfood")
     client.force_login(factories.account_manager())
-    response = client.post(reverse("admin:lbm_account_add"), {
-        "kind": "oa", "name": "熊大", "basic_id": "@bad", "premium_id": "@bearfood",
-        "badge": "blue", "business_number": taken.business_number})
+    response = client.post(
+        reverse("admin:lbm_account_add"),
+        {
+            "kind": "oa",
+            "name": "熊大",
+            "basic_id": "@bad",
+            "premium_id": "@bearfood",
+            "badge": "blue",
+            "business_number": taken.business_number,
+        },
+    )
     page = response.content.decode()
     assert response.status_code == 200
     assert "A basic ID is @, 3 letters" in page
@@ -49,9 +57,18 @@ def test_account_manager_changes_a_badge_and_the_history_records_it(client):
     account = factories.AccountFactory(badge="none")
     manager = factories.account_manager(username="chen.am")
     client.force_login(manager)
-    response = client.post(reverse("admin:lbm_account_change", args=[account.pk]), {
-        "kind": "oa", "name": account.name, "basic_id": account.basic_id, "premium_id": "",
-        "external_id": "", "badge": "blue", "business_number": account.business_number})
+    response = client.post(
+        reverse("admin:lbm_account_change", args=[account.pk]),
+        {
+            "kind": "oa",
+            "name": account.name,
+            "basic_id": account.basic_id,
+            "premium_id": "",
+            "external_id": "",
+            "badge": "blue",
+            "business_number": account.business_number,
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     account.refresh_from_db()
     assert account.badge == "blue"
@@ -60,17 +77,27 @@ def test_account_manager_changes_a_badge_and_the_history_records_it(client):
 
 def test_seed_demo_is_idempotent_and_covers_every_state_role_and_kind():
     call_command("seed_demo", verbosity=0)
-    counts = (Organization.objects.count(), Membership.objects.count(), Account.objects.count(),
-              AccountLink.objects.count())
+    counts = (
+        Organization.objects.count(),
+        Membership.objects.count(),
+        Account.objects.count(),
+        AccountLink.objects.count(),
+    )
     call_command("seed_demo", verbosity=0)
-    assert (Organization.objects.count(), Membership.objects.count(), Account.objects.count(),
-            AccountLink.objects.count()) == counts
+    assert (
+        Organization.objects.count(),
+        Membership.objects.count(),
+        Account.objects.count(),
+        AccountLink.objects.count(),
+    ) == counts
     assert set(Organization.objects.values_list("status", flat=True)) == set(
-        Organization.Status.values)
+        Organization.Status.values
+    )
     assert set(Membership.objects.values_list("role", flat=True)) == set(Membership.Role.values)
     assert set(Account.objects.values_list("kind", flat=True)) == set(Account.Kind.values)
     assert set(Account.objects.filter(kind="oa").values_list("badge", flat=True)) == set(
-        Account.Badge.values)
+        Account.Badge.values
+    )
     assert AccountLink.objects.filter(status="pending").exists()
     for number in Organization.objects.values_list("business_number", flat=True):
         assert business_number_is_valid(number)

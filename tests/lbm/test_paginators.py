@@ -63,9 +63,21 @@ def test_a_page_far_from_both_ends_is_refused_and_never_linked(groups):
     with pytest.raises(EmptyPage):
         large.page(5)
     assert list(large.get_elided_page_range(1, on_each_side=3, on_ends=2)) == [
-        1, 2, 3, Paginator.ELLIPSIS, 8, 9, 10]
+        1,
+        2,
+        3,
+        Paginator.ELLIPSIS,
+        8,
+        9,
+        10,
+    ]
     assert list(large.get_elided_page_range(9, on_each_side=1, on_ends=1)) == [
-        1, Paginator.ELLIPSIS, 8, 9, 10]
+        1,
+        Paginator.ELLIPSIS,
+        8,
+        9,
+        10,
+    ]
 
 
 def test_a_short_list_is_counted_exactly_and_every_page_served(groups):
@@ -85,15 +97,18 @@ def test_the_changelist_last_page_and_a_deep_page(admin_client, monkeypatch):
     # LineUser has no ordering of its own: the changelist orders by -pk, newest first.
     last = admin_client.get(url + "?p=7")
     assert [u.user_id for u in last.context["cl"].result_list] == [
-        f"U{i:032x}" for i in range(50, 0, -1)]
+        f"U{i:032x}" for i in range(50, 0, -1)
+    ]
     assert b"?p=4" not in first.content  # page 4 is 300 rows from both ends: not linked
     deep = admin_client.get(url + "?p=4")
     assert deep.status_code == 302 and deep.url.endswith("?e=1")
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(not os.environ.get("DATABASE_URL", "").startswith("postgres"),
-                    reason="the planner's estimate is PostgreSQL's")
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"),
+    reason="the planner's estimate is PostgreSQL's",
+)
 def test_on_postgresql_a_big_list_takes_the_estimate_in_the_same_two_queries(groups):
     small = groups.filter(name__lt="g010")
     with CaptureQueriesContext(connection) as few:

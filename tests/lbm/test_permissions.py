@@ -11,19 +11,41 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 
-ORG_ACTIONS = [Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES,
-               Action.EXPORT_AUDIENCES, Action.MANAGE_NOTIFICATIONS, Action.EXPORT_NOTICES,
-               Action.MANAGE_LINKS, Action.MANAGE_MEMBERS, Action.CHANGE, Action.DELETE]
+ORG_ACTIONS = [
+    Action.VIEW,
+    Action.CREATE_AUDIENCES,
+    Action.SHARE_AUDIENCES,
+    Action.EXPORT_AUDIENCES,
+    Action.MANAGE_NOTIFICATIONS,
+    Action.EXPORT_NOTICES,
+    Action.MANAGE_LINKS,
+    Action.MANAGE_MEMBERS,
+    Action.CHANGE,
+    Action.DELETE,
+]
 
 # SPEC section 1: ✓ per role. Exports of personal data (audience members, failed notices with
 # their phone hashes) are Admin-only; notification templates are managed by those who may
 # share data with the accounts (Admin, Operator).
 SPEC_MATRIX = {
-    "admin": {Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES,
-              Action.EXPORT_AUDIENCES, Action.MANAGE_NOTIFICATIONS, Action.EXPORT_NOTICES,
-              Action.MANAGE_LINKS, Action.MANAGE_MEMBERS, Action.CHANGE, Action.DELETE},
-    "operator": {Action.VIEW, Action.CREATE_AUDIENCES, Action.SHARE_AUDIENCES,
-                 Action.MANAGE_NOTIFICATIONS},
+    "admin": {
+        Action.VIEW,
+        Action.CREATE_AUDIENCES,
+        Action.SHARE_AUDIENCES,
+        Action.EXPORT_AUDIENCES,
+        Action.MANAGE_NOTIFICATIONS,
+        Action.EXPORT_NOTICES,
+        Action.MANAGE_LINKS,
+        Action.MANAGE_MEMBERS,
+        Action.CHANGE,
+        Action.DELETE,
+    },
+    "operator": {
+        Action.VIEW,
+        Action.CREATE_AUDIENCES,
+        Action.SHARE_AUDIENCES,
+        Action.MANAGE_NOTIFICATIONS,
+    },
     "operator_data": {Action.VIEW, Action.CREATE_AUDIENCES},
     "viewer": {Action.VIEW},
 }
@@ -71,8 +93,12 @@ def test_one_step_too_low_is_refused(two_orgs):
 @pytest.mark.parametrize("role", ROLES)
 def test_customers_hold_no_staff_capability(two_orgs, role):
     _own, _other, users = two_orgs
-    for action in (Action.REVIEW_ORGANIZATIONS, Action.REVIEW_LINKS,
-                   Action.REVIEW_NOTIFICATIONS, Action.MANAGE_ACCOUNTS):
+    for action in (
+        Action.REVIEW_ORGANIZATIONS,
+        Action.REVIEW_LINKS,
+        Action.REVIEW_NOTIFICATIONS,
+        Action.MANAGE_ACCOUNTS,
+    ):
         assert not permissions.can(users[role], action)
 
 
@@ -133,10 +159,12 @@ def test_visible_shows_only_own_organization_rows(two_orgs, role):
     factories.linked(other)
     user = users[role]
     assert list(permissions.visible(user, Organization.objects.all())) == [own]
-    assert {link.organization_id for link in permissions.visible(
-        user, AccountLink.objects.all())} == {own.pk}
-    assert {m.organization_id for m in permissions.visible(
-        user, Membership.objects.all())} == {own.pk}
+    assert {
+        link.organization_id for link in permissions.visible(user, AccountLink.objects.all())
+    } == {own.pk}
+    assert {m.organization_id for m in permissions.visible(user, Membership.objects.all())} == {
+        own.pk
+    }
 
 
 def test_visible_with_an_action_narrows_to_organizations_where_it_is_allowed(two_orgs):
@@ -170,14 +198,16 @@ def test_rights_follow_the_role_table_at_check_time(two_orgs, monkeypatch):
     assert not UserObjectPermission.objects.exists()
     viewer = type(users["viewer"]).objects.get(pk=users["viewer"].pk)  # nothing cached
     assert not permissions.can(viewer, Action.CREATE_AUDIENCES, own)
-    table = dict(permissions.ROLE_ACTIONS, viewer=frozenset({Action.VIEW,
-                                                             Action.CREATE_AUDIENCES}))
+    table = dict(permissions.ROLE_ACTIONS, viewer=frozenset({Action.VIEW, Action.CREATE_AUDIENCES}))
     monkeypatch.setattr(permissions, "ROLE_ACTIONS", table)
     viewer = type(viewer).objects.get(pk=viewer.pk)
     assert permissions.can(viewer, Action.CREATE_AUDIENCES, own)
     assert permissions.can(viewer, Action.CREATE_AUDIENCES)
-    assert set(permissions.visible(viewer, Organization.objects.all(),
-                                   Action.CREATE_AUDIENCES, organization_path="pk")) == {own}
+    assert set(
+        permissions.visible(
+            viewer, Organization.objects.all(), Action.CREATE_AUDIENCES, organization_path="pk"
+        )
+    ) == {own}
 
 
 def test_objects_of_a_linked_account_follow_the_linked_organization(two_orgs):
@@ -199,12 +229,14 @@ def test_objects_of_a_linked_account_follow_the_linked_organization(two_orgs):
     assert not permissions.can(users["operator_data"], Action.MANAGE_NOTIFICATIONS, thing)
     from lbm.models import Account
 
-    assert list(permissions.visible(users["viewer"], Account.objects.all(),
-                                    account_path="pk")) == [account]
+    assert list(permissions.visible(users["viewer"], Account.objects.all(), account_path="pk")) == [
+        account
+    ]
     services.link_end(link_id=link.pk, actor=users["admin"])
     assert not permissions.can(users["operator"], Action.MANAGE_NOTIFICATIONS, thing)
-    assert not permissions.visible(users["viewer"], Account.objects.all(),
-                                   account_path="pk").exists()
+    assert not permissions.visible(
+        users["viewer"], Account.objects.all(), account_path="pk"
+    ).exists()
 
 
 def test_staff_may_is_global_staff_permission_only(two_orgs):

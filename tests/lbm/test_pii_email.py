@@ -7,25 +7,39 @@ from audiences import hashing
 from lbm import pii
 
 
-@pytest.mark.parametrize(("raw", "normalised"), [
-    ("Chen@Example.COM", "chen@example.com"),
-    ("  chen@example.com\t", "chen@example.com"),
-    ("\ufeffchen@example.com", "chen@example.com"),           # stray BOM
-    ("chen\u200b@exam\u200dple.com", "chen@example.com"),     # zero-width space and joiner
-    ("ｃｈｅｎ＠ｅｘａｍｐｌｅ．ｃｏｍ", "chen@example.com"),  # full-width, as typed in Chinese
-    ("chen\u00ad@example.com", "chen@example.com"),           # soft hyphen
-    ("王小明@例子.台灣", "王小明@例子.台灣"),
-])
+@pytest.mark.parametrize(
+    ("raw", "normalised"),
+    [
+        ("Chen@Example.COM", "chen@example.com"),
+        ("  chen@example.com\t", "chen@example.com"),
+        ("\ufeffchen@example.com", "chen@example.com"),  # stray BOM
+        ("chen\u200b@exam\u200dple.com", "chen@example.com"),  # zero-width space and joiner
+        ("ｃｈｅｎ＠ｅｘａｍｐｌｅ．ｃｏｍ", "chen@example.com"),  # full-width, as typed in Chinese
+        ("chen\u00ad@example.com", "chen@example.com"),  # soft hyphen
+        ("王小明@例子.台灣", "王小明@例子.台灣"),
+    ],
+)
 def test_addresses_are_normalised(raw, normalised):
     assert pii.clean_email(raw) == normalised
     assert pii.email_keyed_hash(raw) == pii.keyed_hash(pii.sha256_hex(normalised))
 
 
-@pytest.mark.parametrize("raw", [
-    "=HYPERLINK(\"x\")@example.com", "+chen@example.com", "-chen@example.com",
-    "@chen@example.com", "chen\x07@example.com", "chen@exa\u202emple.com",  # control, RTL mark
-    "chen@example", "chen example@example.com", "", "   ", "\u200b",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '=HYPERLINK("x")@example.com',
+        "+chen@example.com",
+        "-chen@example.com",
+        "@chen@example.com",
+        "chen\x07@example.com",
+        "chen@exa\u202emple.com",  # control, RTL mark
+        "chen@example",
+        "chen example@example.com",
+        "",
+        "   ",
+        "\u200b",
+    ],
+)
 def test_malformed_addresses_are_refused(raw):
     assert pii.clean_email(raw) is None
     with pytest.raises(pii.InvalidIdentifier):

@@ -19,8 +19,11 @@ def _pending_organization(reviewer):
 
 def _pending_link(reviewer):
     org = factories.organization(state="approved")
-    return services.link_request(organization_id=org.pk, actor=org.contact,
-                                 account_identifier=factories.account_for(org).display_id)
+    return services.link_request(
+        organization_id=org.pk,
+        actor=org.contact,
+        account_identifier=factories.account_for(org).display_id,
+    )
 
 
 def _pending_version(reviewer):
@@ -33,13 +36,16 @@ def _pending_version(reviewer):
 
 def _review(obj, reviewer, decision, reason=""):
     if obj._meta.model_name == "organization":
-        return services.organization_review(organization_id=obj.pk, decision=decision,
-                                            actor=reviewer, reason=reason)
+        return services.organization_review(
+            organization_id=obj.pk, decision=decision, actor=reviewer, reason=reason
+        )
     if obj._meta.model_name == "accountlink":
-        return services.link_review(link_id=obj.pk, decision=decision, actor=reviewer,
-                                    reason=reason)
-    return notifications.template_review(actor=reviewer, version_id=obj.pk, decision=decision,
-                                         reason=reason)
+        return services.link_review(
+            link_id=obj.pk, decision=decision, actor=reviewer, reason=reason
+        )
+    return notifications.template_review(
+        actor=reviewer, version_id=obj.pk, decision=decision, reason=reason
+    )
 
 
 PENDING = [_pending_organization, _pending_link, _pending_version]
@@ -52,11 +58,16 @@ def test_a_rejection_records_who_when_and_the_reason(pending):
     decided = _review(obj, reviewer, "rejected", "  The provider name is wrong.  ")
     decided.refresh_from_db()
     assert (decided.status, decided.reviewed_by, decided.review_reason) == (
-        "rejected", reviewer, "The provider name is wrong.")
+        "rejected",
+        reviewer,
+        "The provider name is wrong.",
+    )
     assert decided.reviewed_at is not None
     latest = decided.history.first()
     assert (latest.history_user, latest.history_change_reason) == (
-        reviewer, "Rejected: The provider name is wrong.")
+        reviewer,
+        "Rejected: The provider name is wrong.",
+    )
 
 
 @pytest.mark.parametrize("pending", PENDING)

@@ -31,8 +31,11 @@ def test_an_organization_is_approved_from_its_page_with_a_note_the_applicant_see
     assert done.status_code == 302
     assert done["Location"] == reverse("admin:lbm_organizationreview_changelist")
     org.refresh_from_db()
-    assert (org.status, org.review_reason, org.reviewed_by) == ("approved", "資料齊全，歡迎使用。",
-                                                                 reviewer)
+    assert (org.status, org.review_reason, org.reviewed_by) == (
+        "approved",
+        "資料齊全，歡迎使用。",
+        reviewer,
+    )
     assert org.history.first().history_change_reason == "Approved: 資料齊全，歡迎使用。"
     client.force_login(org.contact)  # the applicant sees the note on the organization's page
     own = client.get(reverse("admin:lbm_organization_change", args=[org.pk])).content.decode()
@@ -46,7 +49,8 @@ def test_rejecting_from_the_page_needs_a_reason(client):
     refused = client.post(url, {"confirm": "yes", "reason": "  "})
     assert refused.status_code == 200
     assert refused.context["form"].errors["reason"] == [
-        "A written reason is required; the applicant will see it."]
+        "A written reason is required; the applicant will see it."
+    ]
     org.refresh_from_db()
     assert org.status == "pending"
     client.post(url, {"confirm": "yes", "reason": "地址不符"})
@@ -69,13 +73,16 @@ def test_an_account_link_is_approved_from_its_page(client):
     org = factories.organization(state="approved")
     account = factories.account_for(org)
     from lbm import services
-    link = services.link_request(organization_id=org.pk, actor=org.contact,
-                                 account_identifier=account.display_id)
+
+    link = services.link_request(
+        organization_id=org.pk, actor=org.contact, account_identifier=account.display_id
+    )
     client.force_login(factories.reviewer())
     page = client.get(reverse("admin:lbm_accountlinkreview_change", args=[link.pk]))
     assert 'id="lbm-approve"' in page.content.decode()
-    client.post(_decide("lbm_accountlinkreview", link.pk, "approve"),
-                {"confirm": "yes", "reason": ""})
+    client.post(
+        _decide("lbm_accountlinkreview", link.pk, "approve"), {"confirm": "yes", "reason": ""}
+    )
     link.refresh_from_db()
     assert link.status == "approved"
 
@@ -85,8 +92,9 @@ def _application_in_review():
     admin = lon.admin_of(org)
     account = factories.account_for(org)
     factories.linked(org, account)
-    app = lon_services.application_create(actor=admin, account_id=account.pk,
-                                          scenarios=["delivery"])
+    app = lon_services.application_create(
+        actor=admin, account_id=account.pk, scenarios=["delivery"]
+    )
     return lon_services.application_submit(actor=admin, application_id=app.pk), admin
 
 
@@ -107,8 +115,10 @@ def test_a_lon_application_is_rejected_from_its_page_and_the_applicant_sees_why(
 def test_approving_a_lon_application_moves_it_on_with_the_note(client):
     app, _admin = _application_in_review()
     client.force_login(factories.reviewer())
-    client.post(_decide("notifications_applicationreview", app.pk, "approve"),
-                {"confirm": "yes", "reason": "情境符合"})
+    client.post(
+        _decide("notifications_applicationreview", app.pk, "approve"),
+        {"confirm": "yes", "reason": "情境符合"},
+    )
     app.refresh_from_db()
     assert (app.stage, app.review_reason) == ("contract", "情境符合")
 
@@ -119,8 +129,11 @@ def test_a_refused_approval_returns_to_the_page_with_the_reason(client):
     reviewer = factories.reviewer()
     lon_services.application_advance(actor=reviewer, application_id=app.pk)  # → contract
     client.force_login(reviewer)
-    response = client.post(_decide("notifications_applicationreview", app.pk, "approve"),
-                           {"confirm": "yes", "reason": ""}, follow=True)
+    response = client.post(
+        _decide("notifications_applicationreview", app.pk, "approve"),
+        {"confirm": "yes", "reason": ""},
+        follow=True,
+    )
     change = reverse("admin:notifications_applicationreview_change", args=[app.pk])
     assert response.redirect_chain[-1][0] == change
     assert "purchase agreement and NDA" in response.content.decode()
@@ -130,12 +143,15 @@ def test_a_refused_approval_returns_to_the_page_with_the_reason(client):
 
 def test_a_lon_template_is_rejected_from_its_page(client):
     live = lon.live_setup()
-    version = lon.version(live["account"], admin=live["admin"], reviewer=live["reviewer"],
-                          approve=False)
+    version = lon.version(
+        live["account"], admin=live["admin"], reviewer=live["reviewer"], approve=False
+    )
     lon_services.template_submit(actor=live["admin"], version_id=version.pk)
     client.force_login(live["reviewer"])
-    client.post(_decide("notifications_templateversionreview", version.pk, "reject"),
-                {"confirm": "yes", "reason": "屬於行銷內容"})
+    client.post(
+        _decide("notifications_templateversionreview", version.pk, "reject"),
+        {"confirm": "yes", "reason": "屬於行銷內容"},
+    )
     version.refresh_from_db()
     assert (version.status, version.review_reason) == ("rejected", "屬於行銷內容")
 
@@ -155,8 +171,7 @@ def test_a_service_refusal_lands_on_the_field_it_names():
     form = Form({"name": "x", "user_identifier": "bob"})
     assert form.is_valid()
     show_refusal(form, DomainError("Taken.", field="name"))
-    show_refusal(form, DomainError("Already a member.", field="user"),
-                 {"user": "user_identifier"})
+    show_refusal(form, DomainError("Already a member.", field="user"), {"user": "user_identifier"})
     show_refusal(form, DomainError("Locked.", details=["Ask LINE."], field="business_number"))
     show_refusal(form, ValidationError({"name": ["Too long."], "__all__": ["Whole form."]}))
     assert form.errors["name"] == ["Taken.", "Too long."]

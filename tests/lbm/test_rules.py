@@ -106,7 +106,8 @@ def test_due_date_uses_the_taipei_date_of_submission():
 
 
 def test_creator_becomes_admin_contact_and_gets_a_verification_email(
-        django_capture_on_commit_callbacks):
+    django_capture_on_commit_callbacks,
+):
     admin = factories.UserFactory(email="wang@bear.example")
     with django_capture_on_commit_callbacks(execute=True):
         org = factories.organization(admin=admin, verified=False)
@@ -200,8 +201,9 @@ def test_verification_stores_only_a_keyed_hash_of_the_address():
 def test_verification_token_carries_no_clear_address():
     admin = factories.UserFactory(email="secret.person@bear.example")
     org = factories.organization(admin=admin, verified=False)
-    payload = signing.loads(services.contact_verification_token(org),
-                            salt=services.VERIFICATION_SALT)
+    payload = signing.loads(
+        services.contact_verification_token(org), salt=services.VERIFICATION_SALT
+    )
     assert "secret" not in str(payload)
 
 
@@ -209,10 +211,12 @@ def test_reviewer_rejects_with_reason_and_applicant_resubmits():
     org = factories.organization(state="pending")
     reviewer = factories.reviewer()
     with pytest.raises(DomainError, match="written reason"):
-        services.organization_review(organization_id=org.pk, decision="rejected",
-                                     actor=reviewer, reason="   ")
-    services.organization_review(organization_id=org.pk, decision="rejected", actor=reviewer,
-                                 reason="地址不符")
+        services.organization_review(
+            organization_id=org.pk, decision="rejected", actor=reviewer, reason="   "
+        )
+    services.organization_review(
+        organization_id=org.pk, decision="rejected", actor=reviewer, reason="地址不符"
+    )
     org.refresh_from_db()
     assert (org.status, org.review_reason, org.reviewed_by) == ("rejected", "地址不符", reviewer)
     org.address = "台北市中山區 2 號"
@@ -221,8 +225,9 @@ def test_reviewer_rejects_with_reason_and_applicant_resubmits():
     services.organization_review(organization_id=org.pk, decision="approved", actor=reviewer)
     org.refresh_from_db()
     assert org.status == "approved"
-    reasons = list(org.history.order_by("history_date").values_list("history_change_reason",
-                                                                    flat=True))
+    reasons = list(
+        org.history.order_by("history_date").values_list("history_change_reason", flat=True)
+    )
     assert "Rejected: 地址不符" in reasons
     assert "Resubmitted for review" in reasons
     assert reasons[-1] == "Approved"
@@ -241,8 +246,7 @@ def test_only_reviewers_review():
     org = factories.organization(state="pending")
     for actor in (org.contact, factories.account_manager()):
         with pytest.raises(NotAllowed):
-            services.organization_review(organization_id=org.pk, decision="approved",
-                                         actor=actor)
+            services.organization_review(organization_id=org.pk, decision="approved", actor=actor)
 
 
 def test_approving_twice_is_a_no_op_and_approving_a_draft_is_refused():
@@ -253,8 +257,7 @@ def test_approving_twice_is_a_no_op_and_approving_a_draft_is_refused():
     assert org.history.count() == before
     draft = factories.organization(business_number=factories.next_business_number())
     with pytest.raises(InvalidTransition):
-        services.organization_review(organization_id=draft.pk, decision="approved",
-                                     actor=reviewer)
+        services.organization_review(organization_id=draft.pk, decision="approved", actor=reviewer)
 
 
 def test_business_information_is_frozen_once_submitted():
@@ -283,8 +286,9 @@ def test_last_admin_cannot_be_removed_or_demoted():
     org = factories.organization()
     admin_membership = Membership.objects.get(organization=org, role="admin")
     with pytest.raises(LastAdmin, match="last Admin cannot be demoted"):
-        services.membership_change(membership_id=admin_membership.pk, actor=org.contact,
-                                   role="operator")
+        services.membership_change(
+            membership_id=admin_membership.pk, actor=org.contact, role="operator"
+        )
     with pytest.raises(LastAdmin, match="last Admin cannot be removed"):
         services.membership_remove(membership_id=admin_membership.pk, actor=org.contact)
     assert Membership.objects.get(pk=admin_membership.pk).role == "admin"
@@ -309,8 +313,7 @@ def test_role_change_reassigns_object_permissions():
     user = factories.member(org, "operator")
     assert can(user, Action.SHARE_AUDIENCES, org)
     membership = Membership.objects.get(organization=org, user=user)
-    services.membership_change(membership_id=membership.pk, actor=org.contact,
-                               role="operator_data")
+    services.membership_change(membership_id=membership.pk, actor=org.contact, role="operator_data")
     user = type(user).objects.get(pk=user.pk)
     assert not can(user, Action.SHARE_AUDIENCES, org)
     assert can(user, Action.CREATE_AUDIENCES, org)
@@ -325,8 +328,9 @@ def test_role_change_reassigns_object_permissions():
 def test_eligible_account_links_after_review():
     org = factories.organization(state="approved")
     account = factories.account_for(org)
-    link = services.link_request(organization_id=org.pk, actor=org.contact,
-                                 account_identifier=account.basic_id.upper())
+    link = services.link_request(
+        organization_id=org.pk, actor=org.contact, account_identifier=account.basic_id.upper()
+    )
     assert link.status == "pending" and link.review_due_on
     link = services.link_review(link_id=link.pk, decision="approved", actor=factories.reviewer())
     assert link.status == "approved"
@@ -335,18 +339,28 @@ def test_eligible_account_links_after_review():
 def test_link_by_premium_or_ad_account_id():
     org = factories.organization(state="approved")
     oa = factories.account_for(org, premium_id="@bearfood")
-    lap = factories.account_for(org, kind="lap", basic_id=None, external_id="LAP-1",
-                                verified=True, with_provider=False)
-    assert services.link_request(organization_id=org.pk, actor=org.contact,
-                                 account_identifier="@bearfood").account == oa
-    assert services.link_request(organization_id=org.pk, actor=org.contact,
-                                 account_identifier="LAP-1").account == lap
+    lap = factories.account_for(
+        org, kind="lap", basic_id=None, external_id="LAP-1", verified=True, with_provider=False
+    )
+    assert (
+        services.link_request(
+            organization_id=org.pk, actor=org.contact, account_identifier="@bearfood"
+        ).account
+        == oa
+    )
+    assert (
+        services.link_request(
+            organization_id=org.pk, actor=org.contact, account_identifier="LAP-1"
+        ).account
+        == lap
+    )
 
 
 def _failed_rules(org, account):
     with pytest.raises(IneligibleLink) as error:
-        services.link_request(organization_id=org.pk, actor=org.contact,
-                              account_identifier=account.display_id)
+        services.link_request(
+            organization_id=org.pk, actor=org.contact, account_identifier=account.display_id
+        )
     return str(error.value)
 
 
@@ -359,8 +373,9 @@ def test_unverified_account_is_refused_and_the_rule_named():
 
 def test_unverified_ad_account_is_refused():
     org = factories.organization(state="approved")
-    lap = factories.account_for(org, kind="lap", basic_id=None, external_id="LAP-2",
-                                verified=False, with_provider=False)
+    lap = factories.account_for(
+        org, kind="lap", basic_id=None, external_id="LAP-2", verified=False, with_provider=False
+    )
     assert "not verified" in _failed_rules(org, lap)
 
 
@@ -376,8 +391,9 @@ def test_different_business_number_is_refused():
 
 def test_provider_of_another_company_is_refused():
     org = factories.organization(state="approved")
-    provider = factories.ProviderFactory(name=f"{org.name}：熊大餐廳",
-                                         business_number=factories.next_business_number())
+    provider = factories.ProviderFactory(
+        name=f"{org.name}：熊大餐廳", business_number=factories.next_business_number()
+    )
     failed = _failed_rules(org, factories.account_for(org, provider=provider))
     assert "belongs to another company" in failed
     assert provider.business_number not in failed and "熊大餐廳" not in failed
@@ -390,14 +406,18 @@ def test_provider_name_without_the_company_name_is_refused():
     assert "does not show the company name 「台灣連線」" in failed
     assert "熊大餐廳" not in failed
     good = factories.ProviderFactory(name="台灣連線：熊大餐廳", business_number=org.business_number)
-    services.link_request(organization_id=org.pk, actor=org.contact,
-                          account_identifier=factories.account_for(org, provider=good).display_id)
+    services.link_request(
+        organization_id=org.pk,
+        actor=org.contact,
+        account_identifier=factories.account_for(org, provider=good).display_id,
+    )
 
 
 def test_every_failed_rule_is_listed_together():
     org = factories.organization(state="approved", name="台灣連線")
-    provider = factories.ProviderFactory(name="熊大餐廳",
-                                         business_number=factories.next_business_number())
+    provider = factories.ProviderFactory(
+        name="熊大餐廳", business_number=factories.next_business_number()
+    )
     account = factories.AccountFactory(badge="none", provider=provider)
     message = _failed_rules(org, account)
     for words in ("not verified", "business number", "another company", "company name"):
@@ -410,8 +430,9 @@ def test_account_linked_elsewhere_is_refused():
     factories.linked(org, account)
     other = factories.organization(state="approved")
     with pytest.raises(IneligibleLink, match="already linked .*to another organization"):
-        services.link_request(organization_id=other.pk, actor=other.contact,
-                              account_identifier=account.display_id)
+        services.link_request(
+            organization_id=other.pk, actor=other.contact, account_identifier=account.display_id
+        )
 
 
 def test_one_active_link_per_account_is_a_database_constraint():
@@ -432,8 +453,9 @@ def test_constraint_violation_is_reported_as_already_linked(monkeypatch):
     # Pretend the pre-check saw no link (as in a race): the database still refuses.
     monkeypatch.setattr(services, "_raise_if_ineligible", lambda results, **kw: None)
     with pytest.raises(AccountAlreadyLinked):
-        services.link_request(organization_id=org.pk, actor=org.contact,
-                              account_identifier=account.display_id)
+        services.link_request(
+            organization_id=org.pk, actor=org.contact, account_identifier=account.display_id
+        )
 
 
 def test_only_admins_link_and_unlink():
@@ -441,8 +463,9 @@ def test_only_admins_link_and_unlink():
     operator = factories.member(org, "operator")
     account = factories.account_for(org)
     with pytest.raises(NotAllowed):
-        services.link_request(organization_id=org.pk, actor=operator,
-                              account_identifier=account.display_id)
+        services.link_request(
+            organization_id=org.pk, actor=operator, account_identifier=account.display_id
+        )
     link = factories.linked(org, account)
     with pytest.raises(NotAllowed):
         services.link_end(link_id=link.pk, actor=operator)
@@ -454,26 +477,39 @@ def test_only_admins_link_and_unlink():
 
 def test_link_approval_needs_an_approved_organization():
     org = factories.organization(state="pending")
-    link = services.link_request(organization_id=org.pk, actor=org.contact,
-                                 account_identifier=factories.account_for(org).display_id)
+    link = services.link_request(
+        organization_id=org.pk,
+        actor=org.contact,
+        account_identifier=factories.account_for(org).display_id,
+    )
     with pytest.raises(DomainError, match="Approve the organization"):
         services.link_review(link_id=link.pk, decision="approved", actor=factories.reviewer())
 
 
 def test_link_rejection_needs_a_reason_and_approval_sends_the_signal(
-        django_capture_on_commit_callbacks):
+    django_capture_on_commit_callbacks,
+):
     org = factories.organization(state="approved")
     reviewer = factories.reviewer()
-    link = services.link_request(organization_id=org.pk, actor=org.contact,
-                                 account_identifier=factories.account_for(org).display_id)
+    link = services.link_request(
+        organization_id=org.pk,
+        actor=org.contact,
+        account_identifier=factories.account_for(org).display_id,
+    )
     with pytest.raises(DomainError, match="written reason"):
         services.link_review(link_id=link.pk, decision="rejected", actor=reviewer)
     seen = []
 
     def receiver(sender, link_id, **kwargs):
         # Inside the link's transaction: the approval is already visible to the receiver.
-        seen.append((sender, link_id, AccountLink.objects.get(pk=link_id).status,
-                     transaction.get_connection().in_atomic_block))
+        seen.append(
+            (
+                sender,
+                link_id,
+                AccountLink.objects.get(pk=link_id).status,
+                transaction.get_connection().in_atomic_block,
+            )
+        )
 
     signals.link_approved.connect(receiver, dispatch_uid="test.link_approved")
     try:
@@ -483,7 +519,8 @@ def test_link_rejection_needs_a_reason_and_approval_sends_the_signal(
         # What the audiences app's receiver queues (the sync) is an outbox row, published only
         # once the transaction commits.
         assert OutboxMessage.objects.get(task="audiences.sync_account").kwargs == {
-            "link_id": link.pk}
+            "link_id": link.pk
+        }
         assert not OutboxMessage.objects.filter(published_at__isnull=False).exists()
         assert callbacks
     finally:
@@ -504,8 +541,11 @@ def test_a_rolled_back_link_change_leaves_no_outbox_row():
 
 def test_a_failing_receiver_rolls_the_approval_back():
     org = factories.organization(state="approved")
-    link = services.link_request(organization_id=org.pk, actor=org.contact,
-                                 account_identifier=factories.account_for(org).display_id)
+    link = services.link_request(
+        organization_id=org.pk,
+        actor=org.contact,
+        account_identifier=factories.account_for(org).display_id,
+    )
 
     def refuse(sender, link_id, **kwargs):
         raise RuntimeError("receiver failed")
@@ -513,8 +553,7 @@ def test_a_failing_receiver_rolls_the_approval_back():
     signals.link_approved.connect(refuse, dispatch_uid="test.refuse")
     try:
         with pytest.raises(RuntimeError, match="receiver failed"):
-            services.link_review(link_id=link.pk, decision="approved",
-                                 actor=factories.reviewer())
+            services.link_review(link_id=link.pk, decision="approved", actor=factories.reviewer())
     finally:
         signals.link_approved.disconnect(dispatch_uid="test.refuse")
     link.refresh_from_db()
@@ -525,10 +564,14 @@ def test_a_failing_receiver_rolls_the_approval_back():
 def test_unlinking_and_deleting_the_organization_queue_the_detach_but_cancelling_does_not():
     org = factories.organization(state="approved")
     approved = factories.linked(org)
-    pending = services.link_request(organization_id=org.pk, actor=org.contact,
-                                    account_identifier=factories.account_for(org).display_id)
+    pending = services.link_request(
+        organization_id=org.pk,
+        actor=org.contact,
+        account_identifier=factories.account_for(org).display_id,
+    )
     services.link_end(link_id=pending.pk, actor=org.contact)
     assert not OutboxMessage.objects.filter(task="audiences.detach_account").exists()
     services.organization_delete(organization_id=org.pk, actor=org.contact)
     assert [m.kwargs for m in OutboxMessage.objects.filter(task="audiences.detach_account")] == [
-        {"link_id": approved.pk}]
+        {"link_id": approved.pk}
+    ]

@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _login(client, username, password):
-    return client.post(reverse("admin:login"),
-                       {"username": username, "password": password, "next": "/admin/"})
+    return client.post(
+        reverse("admin:login"), {"username": username, "password": password, "next": "/admin/"}
+    )
 
 
 def test_repeated_failed_sign_ins_lock_the_account_until_the_cool_off(client, settings):
@@ -33,8 +34,7 @@ def test_repeated_failed_sign_ins_lock_the_account_until_the_cool_off(client, se
         assert locked.status_code == 429
         assert b"Too many failed sign-in attempts" in locked.content
         assert "_auth_user_id" not in client.session
-    with time_machine.travel(start + settings.AXES_COOLOFF_TIME + timedelta(minutes=1),
-                             tick=False):
+    with time_machine.travel(start + settings.AXES_COOLOFF_TIME + timedelta(minutes=1), tick=False):
         assert _login(client, user.username, factories.PASSWORD).status_code == 302
 
 
@@ -64,8 +64,14 @@ def test_session_ends_after_30_idle_minutes_and_activity_extends_it(client):
 def _manage(*args, env_extra):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(env_extra)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 PRODUCTION_ENV = {

@@ -15,6 +15,8 @@ def send(live):
 
     def _send(to, **kwargs):
         kwargs.setdefault("values", lon.VALUES)
-        return services.notice_send(account_id=live["account"].pk, to=to,
-                                    template_version_id=live["version"].pk, **kwargs)
+        return services.notice_send(
+            account_id=live["account"].pk, to=to, template_version_id=live["version"].pk, **kwargs
+        )
+
     return _send

@@ -40,11 +40,18 @@ def upload(name="file.pdf", content=b"%PDF-1.4 test"):
 
 
 def application_live(account, *, admin, reviewer):
-    app = services.application_create(actor=admin, account_id=account.pk,
-                                      scenarios=["delivery", "bill"])
-    services.application_update(actor=admin, application_id=app.pk, files={
-        "purchase_agreement": upload("agreement.pdf"), "nda": upload("nda.pdf"),
-        "test_recording": upload("test.mp4", b"video")})
+    app = services.application_create(
+        actor=admin, account_id=account.pk, scenarios=["delivery", "bill"]
+    )
+    services.application_update(
+        actor=admin,
+        application_id=app.pk,
+        files={
+            "purchase_agreement": upload("agreement.pdf"),
+            "nda": upload("nda.pdf"),
+            "test_recording": upload("test.mp4", b"video"),
+        },
+    )
     services.application_submit(actor=admin, application_id=app.pk)
     for _ in range(3):
         app = services.application_advance(actor=reviewer, application_id=app.pk)
@@ -54,37 +61,58 @@ def application_live(account, *, admin, reviewer):
 def subscribe(account, manager=None):
     manager = manager or factories.shared_account_manager()
     customer = BillingCustomer.objects.create(
-        name=f"客戶 {account.pk}", country="TW",
+        name=f"客戶 {account.pk}",
+        country="TW",
         payment_method=BillingCustomer.PaymentMethod.CREDIT_CARD,
-        invoice_title="熊大股份有限公司", invoice_email="bill@company.example")
-    return billing.subscription_create(account_id=account.pk, customer_id=customer.pk,
-                                       plan_code="light", actor=manager,
-                                       started_on=date(2020, 1, 1))
+        invoice_title="熊大股份有限公司",
+        invoice_email="bill@company.example",
+    )
+    return billing.subscription_create(
+        account_id=account.pk,
+        customer_id=customer.pk,
+        plan_code="light",
+        actor=manager,
+        started_on=date(2020, 1, 1),
+    )
 
 
 def version(account, *, admin, reviewer, name=None, approve=True, **content):
     data = {**CONTENT, **content}
-    v = services.template_create(actor=admin, account_id=account.pk,
-                                 name=name or f"template {next(_user_ids)}", content=data)
+    v = services.template_create(
+        actor=admin, account_id=account.pk, name=name or f"template {next(_user_ids)}", content=data
+    )
     if approve:
         services.template_submit(actor=admin, version_id=v.pk)
         v = services.template_review(actor=reviewer, version_id=v.pk, decision="approved")
     return v
 
 
-def line_user(phone: str | None = None, *, consent="on", verified_days_ago: int | None = 10,
-              account=None, friendship: str | None = None) -> tuple[LineUser, str]:
+def line_user(
+    phone: str | None = None,
+    *,
+    consent="on",
+    verified_days_ago: int | None = 10,
+    account=None,
+    friendship: str | None = None,
+) -> tuple[LineUser, str]:
     """A LINE user registered with ``phone`` (returned with the E.164 number)."""
     phone = phone or f"+8869{next(_phones):08d}"
     e164 = pii.normalise_phone(phone)
     user = LineUser.objects.create(
-        user_id="U" + f"{next(_user_ids):032x}", phone_hash=pii.keyed_hash(pii.sha256_hex(e164)),
+        user_id="U" + f"{next(_user_ids):032x}",
+        phone_hash=pii.keyed_hash(pii.sha256_hex(e164)),
         notification_consent=consent,
-        sms_verified_at=None if verified_days_ago is None
-        else timezone.now() - timedelta(days=verified_days_ago))
+        sms_verified_at=None
+        if verified_days_ago is None
+        else timezone.now() - timedelta(days=verified_days_ago),
+    )
     if friendship is not None:
-        Friendship.objects.create(line_user=user, account=account, state=friendship,
-                                  since=timezone.now() - timedelta(days=100))
+        Friendship.objects.create(
+            line_user=user,
+            account=account,
+            state=friendship,
+            since=timezone.now() - timedelta(days=100),
+        )
     return user, e164
 
 
@@ -103,5 +131,12 @@ def live_setup(*, webhook_url: str = ""):
         channel.webhook_url = webhook_url
         channel.save(update_fields=["webhook_url"])
     v = version(account, admin=admin, reviewer=reviewer)
-    return {"org": org, "admin": admin, "reviewer": reviewer, "account": account,
-            "application": application, "channel": channel, "version": v}
+    return {
+        "org": org,
+        "admin": admin,
+        "reviewer": reviewer,
+        "account": account,
+        "application": application,
+        "channel": channel,
+        "version": v,
+    }

@@ -33,9 +33,14 @@ def _client(account):
 
 
 def _push(client, phone):
-    return client.post("/bot/pnp/push", {"to": hashlib.sha256(phone.encode()).hexdigest(),
-                                         "messages": [{"type": "text", "text": TEXT}]},
-                       format="json")
+    return client.post(
+        "/bot/pnp/push",
+        {
+            "to": hashlib.sha256(phone.encode()).hexdigest(),
+            "messages": [{"type": "text", "text": TEXT}],
+        },
+        format="json",
+    )
 
 
 def test_a_push_with_the_broker_unreachable_is_refused_with_nothing_recorded(live, broker):
@@ -54,7 +59,8 @@ def test_a_push_with_the_broker_unreachable_is_refused_with_nothing_recorded(liv
 
 
 def test_webhooks_of_a_batch_are_outbox_rows_published_after_commit(
-        live, send, broker, django_capture_on_commit_callbacks):
+    live, send, broker, django_capture_on_commit_callbacks
+):
     live["channel"].webhook_url = "http://127.0.0.1:9/hook"
     live["channel"].save(update_fields=["webhook_url"])
     OutboxMessage.objects.all().delete()  # the setup's own (link sync, e-mails)
@@ -73,15 +79,28 @@ def test_webhooks_of_a_batch_are_outbox_rows_published_after_commit(
 
 def _delivery(live, *, age, attempts=0, state="queued", claimed_until=None, last_attempt=None):
     _user, phone = lon.line_user()
-    notice = services.notice_send(account_id=live["account"].pk, to=phone,
-                                  template_version_id=live["version"].pk, values=lon.VALUES)
+    notice = services.notice_send(
+        account_id=live["account"].pk,
+        to=phone,
+        template_version_id=live["version"].pk,
+        values=lon.VALUES,
+    )
     delivery = WebhookDelivery.objects.create(
-        notice=notice, account=live["account"], webhook_event_id=services.new_event_id(),
-        state=state, attempts=attempts, created_at=timezone.now() - age,
-        claimed_until=claimed_until)
+        notice=notice,
+        account=live["account"],
+        webhook_event_id=services.new_event_id(),
+        state=state,
+        attempts=attempts,
+        created_at=timezone.now() - age,
+        claimed_until=claimed_until,
+    )
     if last_attempt is not None:
-        WebhookAttempt.objects.create(delivery=delivery, attempted_at=timezone.now() - last_attempt,
-                                      url="http://127.0.0.1:9/hook", error="refused")
+        WebhookAttempt.objects.create(
+            delivery=delivery,
+            attempted_at=timezone.now() - last_attempt,
+            url="http://127.0.0.1:9/hook",
+            error="refused",
+        )
     return delivery
 
 
@@ -89,21 +108,32 @@ def test_the_webhook_sweep_requeues_a_lost_one_once_and_gives_up_an_exhausted_on
     stuck = services.WEBHOOK_STUCK_AFTER + timedelta(minutes=1)
     lost = _delivery(live, age=stuck)
     retrying = _delivery(live, age=stuck * 2, attempts=2, state="retrying", last_attempt=stuck)
-    exhausted = _delivery(live, age=stuck * 3, attempts=services.WEBHOOK_MAX_ATTEMPTS,
-                          state="retrying", last_attempt=stuck)
-    claimed = _delivery(live, age=stuck, attempts=1,
-                        claimed_until=timezone.now() + timedelta(seconds=30))
-    recent_attempt = _delivery(live, age=stuck, attempts=1, state="retrying",
-                               last_attempt=timedelta(minutes=1))
+    exhausted = _delivery(
+        live,
+        age=stuck * 3,
+        attempts=services.WEBHOOK_MAX_ATTEMPTS,
+        state="retrying",
+        last_attempt=stuck,
+    )
+    claimed = _delivery(
+        live, age=stuck, attempts=1, claimed_until=timezone.now() + timedelta(seconds=30)
+    )
+    recent_attempt = _delivery(
+        live, age=stuck, attempts=1, state="retrying", last_attempt=timedelta(minutes=1)
+    )
     fresh = _delivery(live, age=timedelta(minutes=1))
     OutboxMessage.objects.all().delete()
     broker.up()
     assert services.webhooks_sweep() == {"requeued": 2, "failed": 1}
-    requeued = sorted(OutboxMessage.objects.filter(task="notifications.deliver_webhook")
-                      .values_list("kwargs__delivery_id", flat=True))
+    requeued = sorted(
+        OutboxMessage.objects.filter(task="notifications.deliver_webhook").values_list(
+            "kwargs__delivery_id", flat=True
+        )
+    )
     assert requeued == sorted([lost.pk, retrying.pk])
-    assert all(r.startswith("sweep:") for r in OutboxMessage.objects.values_list("reason",
-                                                                                 flat=True))
+    assert all(
+        r.startswith("sweep:") for r in OutboxMessage.objects.values_list("reason", flat=True)
+    )
     exhausted.refresh_from_db()
     assert exhausted.state == "failed" and exhausted.finished_at is not None
     assert "Given up by the sweep" in exhausted.attempt_rows.order_by("-pk").first().error
@@ -115,8 +145,9 @@ def test_the_webhook_sweep_requeues_a_lost_one_once_and_gives_up_an_exhausted_on
 
 def test_a_requeued_webhook_does_not_start_a_new_series_of_attempts(live):
     """The sweep's task has retries == 0, but the attempt count decides the last attempt."""
-    delivery = _delivery(live, age=timedelta(hours=1),
-                         attempts=services.WEBHOOK_MAX_ATTEMPTS - 1, state="retrying")
+    delivery = _delivery(
+        live, age=timedelta(hours=1), attempts=services.WEBHOOK_MAX_ATTEMPTS - 1, state="retrying"
+    )
     live["channel"].webhook_url = "http://127.0.0.1:9/hook"  # refused
     live["channel"].save(update_fields=["webhook_url"])
     result = services.webhook_attempt(delivery_id=delivery.pk)
@@ -176,7 +207,8 @@ def test_a_receiver_that_drips_its_headers_is_cut_off_at_the_deadline(live, monk
 
 
 def test_the_webhook_client_is_pooled_and_posts_the_signed_body(
-        live, send, django_capture_on_commit_callbacks):
+    live, send, django_capture_on_commit_callbacks
+):
     with Receiver() as receiver:
         live["channel"].webhook_url = receiver.url
         live["channel"].save(update_fields=["webhook_url"])
@@ -186,6 +218,7 @@ def test_the_webhook_client_is_pooled_and_posts_the_signed_body(
     assert len(receiver.requests) == 2
     for headers, body in receiver.requests:
         assert headers["X-Line-Signature"] == services.signature(
-            body, live["channel"].channel_secret)
+            body, live["channel"].channel_secret
+        )
         assert headers["User-Agent"] == "LineBotWebhook/2.0"
     assert services.webhook_client() is services.webhook_client()  # one per process

@@ -13,8 +13,7 @@ from tests.notifications import factories as lon
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["admin", "operator", "operator_data", "viewer", "other_org", "reviewer",
-         "account_manager"]
+ROLES = ["admin", "operator", "operator_data", "viewer", "other_org", "reviewer", "account_manager"]
 
 
 def user_for(role, live):
@@ -29,13 +28,23 @@ def user_for(role, live):
     return factories.account_manager()
 
 
-@pytest.mark.parametrize("role,allowed", [
-    ("admin", True), ("operator", True), ("operator_data", False), ("viewer", False),
-    ("other_org", False), ("reviewer", False), ("account_manager", False)])
+@pytest.mark.parametrize(
+    "role,allowed",
+    [
+        ("admin", True),
+        ("operator", True),
+        ("operator_data", False),
+        ("viewer", False),
+        ("other_org", False),
+        ("reviewer", False),
+        ("account_manager", False),
+    ],
+)
 def test_who_may_create_templates(live, role, allowed):
     user = user_for(role, live)
     call = lambda: services.template_create(  # noqa: E731
-        actor=user, account_id=live["account"].pk, name=f"t-{role}", content=lon.CONTENT)
+        actor=user, account_id=live["account"].pk, name=f"t-{role}", content=lon.CONTENT
+    )
     if allowed:
         assert call().number == 1
     else:
@@ -43,13 +52,23 @@ def test_who_may_create_templates(live, role, allowed):
             call()
 
 
-@pytest.mark.parametrize("role,allowed", [
-    ("admin", False), ("operator", False), ("operator_data", False), ("viewer", False),
-    ("other_org", False), ("reviewer", True), ("account_manager", False)])
+@pytest.mark.parametrize(
+    "role,allowed",
+    [
+        ("admin", False),
+        ("operator", False),
+        ("operator_data", False),
+        ("viewer", False),
+        ("other_org", False),
+        ("reviewer", True),
+        ("account_manager", False),
+    ],
+)
 def test_who_may_review(live, role, allowed):
     user = user_for(role, live)
     call = lambda: services.application_suspend(  # noqa: E731
-        actor=user, application_id=live["application"].pk, reason="檢查")
+        actor=user, application_id=live["application"].pk, reason="檢查"
+    )
     if allowed:
         assert call().stage == "suspended"
     else:
@@ -57,17 +76,32 @@ def test_who_may_review(live, role, allowed):
             call()
 
 
-@pytest.mark.parametrize("role,allowed", [
-    ("admin", True), ("operator", False), ("operator_data", False), ("viewer", False),
-    ("other_org", False), ("reviewer", False), ("account_manager", False)])
+@pytest.mark.parametrize(
+    "role,allowed",
+    [
+        ("admin", True),
+        ("operator", False),
+        ("operator_data", False),
+        ("viewer", False),
+        ("other_org", False),
+        ("reviewer", False),
+        ("account_manager", False),
+    ],
+)
 def test_only_admins_export_failed_notices(live, send, role, allowed):
     send("0987000111", delivery_tag="fallback-sms-00001")
     user = user_for(role, live)
     if allowed:
         rows = services.failed_notices_export(actor=user)
-        assert rows == [{"hash": rows[0]["hash"], "tag": "fallback-sms-00001",
-                         "reason": "phone_mismatch", "accepted_at": rows[0]["accepted_at"],
-                         "account_id": live["account"].pk}]
+        assert rows == [
+            {
+                "hash": rows[0]["hash"],
+                "tag": "fallback-sms-00001",
+                "reason": "phone_mismatch",
+                "accepted_at": rows[0]["accepted_at"],
+                "account_id": live["account"].pk,
+            }
+        ]
         assert len(rows[0]["hash"]) == 64
         assert FailedNoticeExport.objects.get().exported_by == user
     elif role == "other_org":
@@ -82,21 +116,30 @@ def test_only_admins_export_failed_notices(live, send, role, allowed):
 def test_sending_from_the_admin_needs_manage_rights(live):
     viewer = factories.member(live["org"], "viewer")
     with pytest.raises(SendRefused, match="permission"):
-        services.notice_send(account_id=live["account"].pk, to="0912345678",
-                             template_version_id=live["version"].pk, values=lon.VALUES,
-                             actor=viewer)
+        services.notice_send(
+            account_id=live["account"].pk,
+            to="0912345678",
+            template_version_id=live["version"].pk,
+            values=lon.VALUES,
+            actor=viewer,
+        )
     operator = factories.member(live["org"], "operator")
-    notice = services.notice_send(account_id=live["account"].pk, to="0912345678",
-                                  template_version_id=live["version"].pk, values=lon.VALUES,
-                                  actor=operator)
+    notice = services.notice_send(
+        account_id=live["account"].pk,
+        to="0912345678",
+        template_version_id=live["version"].pk,
+        values=lon.VALUES,
+        actor=operator,
+    )
     assert notice.sent_by == operator
 
 
 # --- Admin pages ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role,sees", [
-    ("admin", True), ("viewer", True), ("other_org", False), ("reviewer", True)])
+@pytest.mark.parametrize(
+    "role,sees", [("admin", True), ("viewer", True), ("other_org", False), ("reviewer", True)]
+)
 def test_changelists_are_scoped(client, live, send, role, sees):
     send("0987000111")
     client.force_login(user_for(role, live))
@@ -109,25 +152,32 @@ def test_changelists_are_scoped(client, live, send, role, sees):
 def test_other_org_gets_404_on_a_notice(client, live, send):
     notice = send("0987000111")
     client.force_login(user_for("other_org", live))
-    assert client.get(reverse("admin:notifications_notice_change",
-                              args=[notice.pk])).status_code == 404
+    assert (
+        client.get(reverse("admin:notifications_notice_change", args=[notice.pk])).status_code
+        == 404
+    )
 
 
 def test_reviewer_queue_highlights_flagged_spans(client, live):
-    v = lon.version(live["account"], admin=live["admin"], reviewer=live["reviewer"],
-                    approve=False, title="限時到貨通知")
+    v = lon.version(
+        live["account"],
+        admin=live["admin"],
+        reviewer=live["reviewer"],
+        approve=False,
+        title="限時到貨通知",
+    )
     services.template_submit(actor=live["admin"], version_id=v.pk)
     client.force_login(live["reviewer"])
     queue = client.get(reverse("admin:notifications_templateversionreview_changelist"))
     assert list(queue.context["cl"].result_list) == [v]
-    page = client.get(reverse("admin:notifications_templateversionreview_change",
-                              args=[v.pk])).content.decode()
+    page = client.get(
+        reverse("admin:notifications_templateversionreview_change", args=[v.pk])
+    ).content.decode()
     assert '<mark class="lon-flag lon-advertising" title="advertising">限時</mark>' in page
 
 
 def test_reviewer_rejects_a_template_with_a_reason_from_the_queue(client, live):
-    v = lon.version(live["account"], admin=live["admin"], reviewer=live["reviewer"],
-                    approve=False)
+    v = lon.version(live["account"], admin=live["admin"], reviewer=live["reviewer"], approve=False)
     services.template_submit(actor=live["admin"], version_id=v.pk)
     client.force_login(live["reviewer"])
     url = reverse("admin:notifications_templateversionreview_changelist")
@@ -150,8 +200,9 @@ def test_application_queue_oldest_first_and_advance(client, live):
     org2 = factories.organization(state="approved")
     account = factories.account_for(org2)
     factories.linked(org2, account)
-    app = services.application_create(actor=lon.admin_of(org2), account_id=account.pk,
-                                      scenarios=["bill"])
+    app = services.application_create(
+        actor=lon.admin_of(org2), account_id=account.pk, scenarios=["bill"]
+    )
     services.application_submit(actor=lon.admin_of(org2), application_id=app.pk)
     client.force_login(live["reviewer"])
     url = reverse("admin:notifications_applicationreview_changelist")
@@ -166,9 +217,15 @@ def test_customer_creates_an_application_in_the_admin(client):
     factories.linked(org, account)
     operator = factories.member(org, "operator")
     client.force_login(operator)
-    response = client.post(reverse("admin:notifications_application_add"), {
-        "account": account.pk, "scenarios": ["bill", "payment"], "use_description": "帳單",
-        "purchase_agreement": lon.upload("a.pdf")})
+    response = client.post(
+        reverse("admin:notifications_application_add"),
+        {
+            "account": account.pk,
+            "scenarios": ["bill", "payment"],
+            "use_description": "帳單",
+            "purchase_agreement": lon.upload("a.pdf"),
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     app = Application.objects.get(account=account)
     assert app.scenarios == ["bill", "payment"] and app.purchase_agreement
@@ -177,20 +234,29 @@ def test_customer_creates_an_application_in_the_admin(client):
 
 def test_customer_creates_a_template_and_a_new_version_in_the_admin(client, live):
     client.force_login(live["admin"])
-    form = {"account": live["account"].pk, "name": "帳單通知", "scenario": "bill",
-            "title": "本月帳單", "body": "{{name}} 您好，本月帳單已出。",
-            "placeholders": '["name"]', "fields_json": "[]", "cta_label": "", "cta_kind": "",
-            "cta_url": "", "service_type": "", "utility": "",
-            "versions-TOTAL_FORMS": "0", "versions-INITIAL_FORMS": "0"}
+    form = {
+        "account": live["account"].pk,
+        "name": "帳單通知",
+        "scenario": "bill",
+        "title": "本月帳單",
+        "body": "{{name}} 您好，本月帳單已出。",
+        "placeholders": '["name"]',
+        "fields_json": "[]",
+        "cta_label": "",
+        "cta_kind": "",
+        "cta_url": "",
+        "service_type": "",
+        "utility": "",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+    }
     response = client.post(reverse("admin:notifications_template_add"), form)
     assert response.status_code == 302, response.content.decode()[:3000]
     template = live["account"].lon_templates.get(name="帳單通知")
     form["body"] = "{{name}} 您好，本月帳單金額已確認。"
-    response = client.post(reverse("admin:notifications_template_change", args=[template.pk]),
-                           form)
+    response = client.post(reverse("admin:notifications_template_change", args=[template.pk]), form)
     assert response.status_code == 302, response.content.decode()[:3000]
-    assert list(template.versions.values_list("number", "status")) == [(2, "draft"),
-                                                                         (1, "draft")]
+    assert list(template.versions.values_list("number", "status")) == [(2, "draft"), (1, "draft")]
 
 
 def test_export_action_returns_csv_for_admins_only(client, live, send):

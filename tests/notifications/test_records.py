@@ -24,10 +24,14 @@ def test_daily_counts_use_the_japan_day_of_acceptance(live, send):
         send("0987000111")
     with time_machine.travel("2025-03-10 15:30:00+00:00", tick=False):  # 00:30 Tokyo, 11 Mar
         send(phone)
-    counts = selectors.daily_counts(account_id=live["account"].pk, start=date(2025, 3, 10),
-                                    end=date(2025, 3, 12))
+    counts = selectors.daily_counts(
+        account_id=live["account"].pk, start=date(2025, 3, 10), end=date(2025, 3, 12)
+    )
     assert [(c.day.day, c.delivered, c.failed, c.pending) for c in counts] == [
-        (10, 1, 1, 0), (11, 1, 0, 0), (12, 0, 0, 0)]
+        (10, 1, 1, 0),
+        (11, 1, 0, 0),
+        (12, 0, 0, 0),
+    ]
 
 
 def test_delivery_statistics_like_the_messaging_api(live, send):
@@ -35,18 +39,18 @@ def test_delivery_statistics_like_the_messaging_api(live, send):
         _user, phone = lon.line_user()
         for _ in range(20):
             send(phone)
-        stats = selectors.delivery_statistics(account_id=live["account"].pk,
-                                              day=date(2025, 3, 10))
+        stats = selectors.delivery_statistics(account_id=live["account"].pk, day=date(2025, 3, 10))
         assert stats == {"status": "unready"}
     with time_machine.travel("2025-03-11 03:00:00+00:00", tick=False):
-        assert selectors.delivery_statistics(account_id=live["account"].pk,
-                                             day=date(2025, 3, 10)) == {"status": "ready",
-                                                                        "success": 20}
-        assert selectors.delivery_statistics(account_id=live["account"].pk,
-                                             day=date(2025, 3, 9)) == {
-            "status": "unavailable_for_privacy"}
-    assert selectors.delivery_statistics(account_id=live["account"].pk,
-                                         day=date(2018, 1, 1)) == {"status": "out_of_service"}
+        assert selectors.delivery_statistics(
+            account_id=live["account"].pk, day=date(2025, 3, 10)
+        ) == {"status": "ready", "success": 20}
+        assert selectors.delivery_statistics(
+            account_id=live["account"].pk, day=date(2025, 3, 9)
+        ) == {"status": "unavailable_for_privacy"}
+    assert selectors.delivery_statistics(account_id=live["account"].pk, day=date(2018, 1, 1)) == {
+        "status": "out_of_service"
+    }
 
 
 def test_purge_clears_the_encrypted_hash_after_retention(live, send):
@@ -85,9 +89,18 @@ def test_settle_task_is_idempotent(live, send):
     assert Notice.objects.get().reason == "consent_off"
 
 
-@pytest.mark.parametrize("friendship,allowed", [
-    ("friend", True), ("hidden", True), ("blocked", False), ("blocked_unlisted", False),
-    ("blocked_chat_deleted", False), ("hidden_unlisted", False), (None, False)])
+@pytest.mark.parametrize(
+    "friendship,allowed",
+    [
+        ("friend", True),
+        ("hidden", True),
+        ("blocked", False),
+        ("blocked_unlisted", False),
+        ("blocked_chat_deleted", False),
+        ("hidden_unlisted", False),
+        (None, False),
+    ],
+)
 def test_ordinary_push_only_to_friends(live, friendship, allowed):
     user, _phone = lon.line_user(account=live["account"], friendship=friendship)
     if allowed:
@@ -96,9 +109,11 @@ def test_ordinary_push_only_to_friends(live, friendship, allowed):
         with pytest.raises(NotAFriend) as info:
             services.push_check(account=live["account"], user_id=user.user_id)
         assert ("blocks this Official Account" if friendship else "is not a friend") in str(
-            info.value)
-    refused = services.push_refusals(account_id=live["account"].pk,
-                                     user_ids=[user.user_id, "U" + "0" * 32])
+            info.value
+        )
+    refused = services.push_refusals(
+        account_id=live["account"].pk, user_ids=[user.user_id, "U" + "0" * 32]
+    )
     assert refused == ([] if allowed else [user.user_id]) + ["U" + "0" * 32]
 
 
@@ -109,9 +124,19 @@ def test_push_check_for_a_friend_of_another_account(live):
         services.push_check(account=live["account"], user_id=user.user_id)
 
 
-@pytest.mark.parametrize("raw", ["0912345678", "0912-345-678", "+886 912 345 678",
-                                 "+886912345678", "0987654321", "+81 90-1234-5678",
-                                 "02-2720-1234", "(02) 2720 1234"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "0912345678",
+        "0912-345-678",
+        "+886 912 345 678",
+        "+886912345678",
+        "0987654321",
+        "+81 90-1234-5678",
+        "02-2720-1234",
+        "(02) 2720 1234",
+    ],
+)
 def test_fast_normalisation_agrees_with_libphonenumber(raw):
     assert services.e164_of(raw) == pii.normalise_phone(raw)
 

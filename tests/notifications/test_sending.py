@@ -21,25 +21,31 @@ NOW = "2025-03-10 02:00:00+00:00"
 
 
 def charged(account) -> int:
-    return sum(UsageRecord.objects.filter(account=account, kind="notification")
-               .values_list("recipients", flat=True))
+    return sum(
+        UsageRecord.objects.filter(account=account, kind="notification").values_list(
+            "recipients", flat=True
+        )
+    )
 
 
 # --- The user-state table (seed 002) ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("consent,verified_days_ago,state,reason,flow", [
-    # consented
-    ("on", 10, "delivered", "", ""),
-    ("on", 200, "pending", "sms_unverified", "sms_verification"),
-    ("on", None, "pending", "sms_unverified", "sms_verification"),
-    # never answered: the consent page first, whatever the verification
-    ("unanswered", 10, "pending", "consent_unanswered", "consent_page"),
-    ("unanswered", 200, "pending", "consent_unanswered", "consent_page"),
-    # turned off: never delivered (X), nothing shown
-    ("off", 10, "pending", "consent_off", ""),
-    ("off", 200, "pending", "consent_off", ""),
-])
+@pytest.mark.parametrize(
+    "consent,verified_days_ago,state,reason,flow",
+    [
+        # consented
+        ("on", 10, "delivered", "", ""),
+        ("on", 200, "pending", "sms_unverified", "sms_verification"),
+        ("on", None, "pending", "sms_unverified", "sms_verification"),
+        # never answered: the consent page first, whatever the verification
+        ("unanswered", 10, "pending", "consent_unanswered", "consent_page"),
+        ("unanswered", 200, "pending", "consent_unanswered", "consent_page"),
+        # turned off: never delivered (X), nothing shown
+        ("off", 10, "pending", "consent_off", ""),
+        ("off", 200, "pending", "consent_off", ""),
+    ],
+)
 def test_user_state_table(live, send, consent, verified_days_ago, state, reason, flow):
     _user, phone = lon.line_user(consent=consent, verified_days_ago=verified_days_ago)
     notice = send(phone)
@@ -88,19 +94,24 @@ def test_six_months_is_calendar_months(live, send):
 
 
 def test_exempt_template_skips_sms_verification(live, send):
-    v = lon.version(live["account"], admin=live["admin"], reviewer=live["reviewer"],
-                    exempt=True)
+    v = lon.version(live["account"], admin=live["admin"], reviewer=live["reviewer"], exempt=True)
     _user, phone = lon.line_user(verified_days_ago=None)
     assert send(phone).reason == "sms_unverified"
-    notice = services.notice_send(account_id=live["account"].pk, to=phone,
-                                  template_version_id=v.pk, values=lon.VALUES)
+    notice = services.notice_send(
+        account_id=live["account"].pk, to=phone, template_version_id=v.pk, values=lon.VALUES
+    )
     assert notice.state == "delivered"
 
 
 def test_hash_and_every_phone_format_match_the_same_user(live, send):
     _user, phone = lon.line_user("+886912345678")
-    for to in ("0912345678", "0912-345-678", "+886 912 345 678", "+886-912-345678",
-               pii.sha256_hex("+886912345678")):
+    for to in (
+        "0912345678",
+        "0912-345-678",
+        "+886 912 345 678",
+        "+886-912-345678",
+        pii.sha256_hex("+886912345678"),
+    ):
         assert send(to).state == "delivered", to
 
 
@@ -125,7 +136,9 @@ def test_user_acting_within_24_hours_receives_the_notice(live, send, change):
         user, phone = lon.line_user(
             consent="unanswered" if change == "consent" else "on",
             verified_days_ago=None if change == "verify" else 10,
-            account=live["account"], friendship="blocked" if change == "unblock" else None)
+            account=live["account"],
+            friendship="blocked" if change == "unblock" else None,
+        )
         notice = send(phone)
         assert notice.state == "pending"
         clock.shift(timedelta(hours=23, minutes=50))
@@ -146,12 +159,15 @@ def test_user_acting_within_24_hours_receives_the_notice(live, send, change):
         assert charged(live["account"]) == 1
 
 
-@pytest.mark.parametrize("setup,reason", [
-    ({"friendship": "blocked_unlisted"}, "blocked"),
-    ({"consent": "off"}, "consent_off"),
-    ({"consent": "unanswered"}, "consent_unanswered"),
-    ({"verified_days_ago": 400}, "sms_unverified"),
-])
+@pytest.mark.parametrize(
+    "setup,reason",
+    [
+        ({"friendship": "blocked_unlisted"}, "blocked"),
+        ({"consent": "off"}, "consent_off"),
+        ({"consent": "unanswered"}, "consent_unanswered"),
+        ({"verified_days_ago": 400}, "sms_unverified"),
+    ],
+)
 def test_other_failures_are_known_only_after_24_hours(live, send, setup, reason):
     with time_machine.travel(NOW, tick=False) as clock:
         setup = dict(setup)
@@ -236,23 +252,29 @@ def _refused(call, message):
     assert (Notice.objects.count(), UsageRecord.objects.count()) == before
 
 
-@pytest.mark.parametrize("to,message", [
-    ("12345", "is not a valid phone number"),
-    ("hello", "is not a phone number"),
-    ("", "A recipient phone number (or its hash) is required."),
-    ("A" * 64, "lower-case hexadecimal"),
-    ("ab" * 20, "must be 64 hexadecimal characters (it has 40)"),
-    ("ab" * 33, "must be 64 hexadecimal characters (it has 66)"),
-])
+@pytest.mark.parametrize(
+    "to,message",
+    [
+        ("12345", "is not a valid phone number"),
+        ("hello", "is not a phone number"),
+        ("", "A recipient phone number (or its hash) is required."),
+        ("A" * 64, "lower-case hexadecimal"),
+        ("ab" * 20, "must be 64 hexadecimal characters (it has 40)"),
+        ("ab" * 33, "must be 64 hexadecimal characters (it has 66)"),
+    ],
+)
 def test_malformed_recipients_are_refused(live, send, to, message):
     _refused(lambda: send(to), message)
 
 
-@pytest.mark.parametrize("tag,message", [
-    ("short-tag", "16 to 100 characters long (it has 9)"),
-    ("x" * 101, "16 to 100 characters long (it has 101)"),
-    ("標籤標籤標籤標籤標籤標籤標籤標籤", "printable ASCII"),
-])
+@pytest.mark.parametrize(
+    "tag,message",
+    [
+        ("short-tag", "16 to 100 characters long (it has 9)"),
+        ("x" * 101, "16 to 100 characters long (it has 101)"),
+        ("標籤標籤標籤標籤標籤標籤標籤標籤", "printable ASCII"),
+    ],
+)
 def test_delivery_tag_out_of_length_is_refused(live, send, tag, message):
     _refused(lambda: send("0912345678", delivery_tag=tag), message)
 
@@ -262,31 +284,50 @@ def test_delivery_tag_limits_are_inclusive(live, send):
     assert send("0912345678", delivery_tag="y" * 100).delivery_tag == "y" * 100
 
 
-@pytest.mark.parametrize("values,message", [
-    ({"name": "王小明"}, "Missing placeholder values: order_no."),
-    ({**lon.VALUES, "coupon": "X"}, "Placeholder values not in the template: coupon."),
-    ({"name": "", "order_no": "A1"}, "The value of “name” must be non-empty text."),
-    (["王小明"], "name: value pairs"),
-])
+@pytest.mark.parametrize(
+    "values,message",
+    [
+        ({"name": "王小明"}, "Missing placeholder values: order_no."),
+        ({**lon.VALUES, "coupon": "X"}, "Placeholder values not in the template: coupon."),
+        ({"name": "", "order_no": "A1"}, "The value of “name” must be non-empty text."),
+        (["王小明"], "name: value pairs"),
+    ],
+)
 def test_placeholder_values_must_fit(live, send, values, message):
     _refused(lambda: send("0912345678", values=values), message)
 
 
 def test_unapproved_versions_are_refused(live, send):
-    draft = lon.version(live["account"], admin=live["admin"], reviewer=live["reviewer"],
-                        approve=False)
-    _refused(lambda: services.notice_send(account_id=live["account"].pk, to="0912345678",
-                                          template_version_id=draft.pk, values=lon.VALUES),
-             "is not approved by LINE (Draft)")
+    draft = lon.version(
+        live["account"], admin=live["admin"], reviewer=live["reviewer"], approve=False
+    )
+    _refused(
+        lambda: services.notice_send(
+            account_id=live["account"].pk,
+            to="0912345678",
+            template_version_id=draft.pk,
+            values=lon.VALUES,
+        ),
+        "is not approved by LINE (Draft)",
+    )
     services.template_submit(actor=live["admin"], version_id=draft.pk)
-    _refused(lambda: services.notice_send(account_id=live["account"].pk, to="0912345678",
-                                          template_version_id=draft.pk, values=lon.VALUES),
-             "(Pending review)")
+    _refused(
+        lambda: services.notice_send(
+            account_id=live["account"].pk,
+            to="0912345678",
+            template_version_id=draft.pk,
+            values=lon.VALUES,
+        ),
+        "(Pending review)",
+    )
 
 
 def test_superseded_version_is_refused(live, send):
-    v2 = services.template_revise(actor=live["admin"], template_id=live["version"].template_id,
-                                  content={"title": "到貨通知（新）"})
+    v2 = services.template_revise(
+        actor=live["admin"],
+        template_id=live["version"].template_id,
+        content={"title": "到貨通知（新）"},
+    )
     services.template_submit(actor=live["admin"], version_id=v2.pk)
     services.template_review(actor=live["reviewer"], version_id=v2.pk, decision="approved")
     _refused(lambda: send("0912345678"), "was replaced by a newer approved version")
@@ -294,19 +335,28 @@ def test_superseded_version_is_refused(live, send):
 
 def test_another_accounts_template_is_refused(live):
     other = lon.live_setup()
-    _refused(lambda: services.notice_send(account_id=live["account"].pk, to="0912345678",
-                                          template_version_id=other["version"].pk,
-                                          values=lon.VALUES),
-             "has no template version")
+    _refused(
+        lambda: services.notice_send(
+            account_id=live["account"].pk,
+            to="0912345678",
+            template_version_id=other["version"].pk,
+            values=lon.VALUES,
+        ),
+        "has no template version",
+    )
 
 
 def test_suspended_sender_is_refused(live, send):
-    services.application_suspend(actor=live["reviewer"], application_id=live["application"].pk,
-                                 reason="發送廣告內容")
-    _refused(lambda: send("0912345678"), "suspended this Official Account's notification "
-                                         "messages: 發送廣告內容")
-    services.application_reinstate(actor=live["reviewer"],
-                                   application_id=live["application"].pk, reason="已改善")
+    services.application_suspend(
+        actor=live["reviewer"], application_id=live["application"].pk, reason="發送廣告內容"
+    )
+    _refused(
+        lambda: send("0912345678"),
+        "suspended this Official Account's notification messages: 發送廣告內容",
+    )
+    services.application_reinstate(
+        actor=live["reviewer"], application_id=live["application"].pk, reason="已改善"
+    )
     assert send("0912345678").state == "failed"
 
 
@@ -318,15 +368,20 @@ def test_sender_not_yet_live_is_refused(db):
     account = factories.account_for(org)
     factories.linked(org, account)
     lon.subscribe(account)
-    app = services.application_create(actor=admin, account_id=account.pk,
-                                      scenarios=["delivery"])
-    _refused(lambda: services.notice_send(account_id=account.pk, to="0912345678",
-                                          template_version_id=1, values={}),
-             "not approved to send notification messages yet (stage: Draft)")
+    app = services.application_create(actor=admin, account_id=account.pk, scenarios=["delivery"])
+    _refused(
+        lambda: services.notice_send(
+            account_id=account.pk, to="0912345678", template_version_id=1, values={}
+        ),
+        "not approved to send notification messages yet (stage: Draft)",
+    )
     app.delete()
-    _refused(lambda: services.notice_send(account_id=account.pk, to="0912345678",
-                                          template_version_id=1, values={}),
-             "has not applied for notification messages")
+    _refused(
+        lambda: services.notice_send(
+            account_id=account.pk, to="0912345678", template_version_id=1, values={}
+        ),
+        "has not applied for notification messages",
+    )
 
 
 def test_sender_that_lost_its_badge_is_refused(live, send):
@@ -338,12 +393,17 @@ def test_sender_that_lost_its_badge_is_refused(live, send):
 
 def test_batch_with_one_bad_item_records_nothing(live):
     _user, phone = lon.line_user()
-    items = [{"to": phone, "values": lon.VALUES}, {"to": "123", "values": lon.VALUES},
-             {"to": phone, "values": {}}]
-    _refused(lambda: services.notice_send_batch(account_id=live["account"].pk,
-                                                template_version_id=live["version"].pk,
-                                                items=items),
-             "No notice was sent: 2 of 3 are invalid.")
+    items = [
+        {"to": phone, "values": lon.VALUES},
+        {"to": "123", "values": lon.VALUES},
+        {"to": phone, "values": {}},
+    ]
+    _refused(
+        lambda: services.notice_send_batch(
+            account_id=live["account"].pk, template_version_id=live["version"].pk, items=items
+        ),
+        "No notice was sent: 2 of 3 are invalid.",
+    )
 
 
 def test_batch_judges_and_charges_in_one_go(live, django_assert_max_num_queries):
@@ -351,13 +411,15 @@ def test_batch_judges_and_charges_in_one_go(live, django_assert_max_num_queries)
     items = []
     for i in range(30):
         consent = ["on", "off", "unanswered"][i % 3]
-        _user, phone = lon.line_user(consent=consent, account=account,
-                                     friendship="blocked" if i % 5 == 0 else None)
+        _user, phone = lon.line_user(
+            consent=consent, account=account, friendship="blocked" if i % 5 == 0 else None
+        )
         items.append({"to": phone, "values": lon.VALUES})
     items += [{"to": f"+8869{70000000 + i:08d}", "values": lon.VALUES} for i in range(10)]
     with django_assert_max_num_queries(25):
-        result = services.notice_send_batch(account_id=account.pk,
-                                            template_version_id=live["version"].pk, items=items)
+        result = services.notice_send_batch(
+            account_id=account.pk, template_version_id=live["version"].pk, items=items
+        )
     assert result.accepted == 40
     assert result.failed == 10
     assert result.delivered == Notice.objects.filter(state="delivered").count() == 8

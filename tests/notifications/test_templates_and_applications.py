@@ -40,15 +40,18 @@ def linked_account(org, **kwargs):
 # --- Applications -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"badge": "none"}, "must be verified (blue or green badge)"),
-    ({"certified": False}, "needs a certified provider"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"badge": "none"}, "must be verified (blue or green badge)"),
+        ({"certified": False}, "needs a certified provider"),
+    ],
+)
 def test_application_refused_without_badge_or_certified_provider(org, admin, kwargs, message):
     certified = kwargs.pop("certified", True)
-    provider = factories.ProviderFactory(certified=certified,
-                                         business_number=org.business_number,
-                                         name=f"{org.name}：熊大餐廳")
+    provider = factories.ProviderFactory(
+        certified=certified, business_number=org.business_number, name=f"{org.name}：熊大餐廳"
+    )
     account = factories.account_for(org, provider=provider)
     factories.linked(org, account)
     if kwargs:
@@ -62,8 +65,10 @@ def test_application_refused_without_badge_or_certified_provider(org, admin, kwa
 
 def test_green_badge_may_apply(org, admin):
     account = linked_account(org, badge="green")
-    assert services.application_create(actor=admin, account_id=account.pk,
-                                       scenarios=["bill"]).stage == "draft"
+    assert (
+        services.application_create(actor=admin, account_id=account.pk, scenarios=["bill"]).stage
+        == "draft"
+    )
 
 
 def test_stages_in_order_with_history_and_expected_finish(org, admin, reviewer):
@@ -76,24 +81,40 @@ def test_stages_in_order_with_history_and_expected_finish(org, admin, reviewer):
     assert app.stage == "contract"
     with pytest.raises(ApplicationRefused, match="purchase agreement and NDA"):
         services.application_advance(actor=reviewer, application_id=app.pk)
-    services.application_update(actor=admin, application_id=app.pk, files={
-        "purchase_agreement": lon.upload(), "nda": lon.upload()})
+    services.application_update(
+        actor=admin,
+        application_id=app.pk,
+        files={"purchase_agreement": lon.upload(), "nda": lon.upload()},
+    )
     app = services.application_advance(actor=reviewer, application_id=app.pk)
     assert app.stage == "testing"
     with pytest.raises(ApplicationRefused, match="recording of the test"):
         services.application_advance(actor=reviewer, application_id=app.pk)
-    services.application_update(actor=admin, application_id=app.pk,
-                                files={"test_recording": lon.upload("t.mp4")})
+    services.application_update(
+        actor=admin, application_id=app.pk, files={"test_recording": lon.upload("t.mp4")}
+    )
     app = services.application_advance(actor=reviewer, application_id=app.pk)
     assert app.stage == "live" and app.test_recording_checked_by == reviewer
     with pytest.raises(ApplicationRefused, match="written reason"):
         services.application_suspend(actor=reviewer, application_id=app.pk, reason=" ")
     services.application_suspend(actor=reviewer, application_id=app.pk, reason="違規廣告")
     services.application_reinstate(actor=reviewer, application_id=app.pk, reason="已改善")
-    history = list(app.history.order_by("history_id").values_list(
-        "stage", "history_user", "history_change_reason"))
-    assert [h[0] for h in history] == ["draft", "scenario_review", "contract", "contract",
-                                       "testing", "testing", "live", "suspended", "live"]
+    history = list(
+        app.history.order_by("history_id").values_list(
+            "stage", "history_user", "history_change_reason"
+        )
+    )
+    assert [h[0] for h in history] == [
+        "draft",
+        "scenario_review",
+        "contract",
+        "contract",
+        "testing",
+        "testing",
+        "live",
+        "suspended",
+        "live",
+    ]
     assert history[-2][1:] == (reviewer.pk, "Live → Suspended: 違規廣告")
 
 
@@ -105,16 +126,16 @@ def test_reject_needs_a_reason_and_the_customer_resubmits(org, admin, reviewer):
         services.application_reject(actor=reviewer, application_id=app.pk, reason="")
     services.application_reject(actor=reviewer, application_id=app.pk, reason="情境不符")
     services.application_update(actor=admin, application_id=app.pk, scenarios=["delivery"])
-    assert services.application_submit(actor=admin, application_id=app.pk).stage == \
-        "scenario_review"
+    assert (
+        services.application_submit(actor=admin, application_id=app.pk).stage == "scenario_review"
+    )
 
 
 def test_live_cannot_skip_back_or_be_reinstated(org, admin, reviewer):
     account = linked_account(org)
     app = lon.application_live(account, admin=admin, reviewer=reviewer)
     with pytest.raises(InvalidTransition):
-        services.application_transition(actor=reviewer, application_id=app.pk,
-                                        target="contract")
+        services.application_transition(actor=reviewer, application_id=app.pk, target="contract")
     with pytest.raises(ApplicationRefused, match="Only a suspended"):
         services.application_reinstate(actor=reviewer, application_id=app.pk, reason="x")
 
@@ -123,47 +144,65 @@ def test_live_cannot_skip_back_or_be_reinstated(org, admin, reviewer):
 
 
 def test_prescreen_flags_advertising_words_and_undeclared_placeholders():
-    content = rendering.Content(scenario="points", title="限時優惠", placeholders=["name"],
-                                body="{{name}} 您獲得 10 點，Big SALE and coupon {{code}}！",
-                                fields=[])
+    content = rendering.Content(
+        scenario="points",
+        title="限時優惠",
+        placeholders=["name"],
+        body="{{name}} 您獲得 10 點，Big SALE and coupon {{code}}！",
+        fields=[],
+    )
     flags = rendering.prescreen(content)
     assert {(f["part"], f["text"], f["kind"]) for f in flags} == {
-        ("title", "限時", "advertising"), ("title", "優惠", "advertising"),
-        ("body", "SALE", "advertising"), ("body", "coupon", "advertising"),
-        ("body", "{{code}}", "undeclared_placeholder")}
+        ("title", "限時", "advertising"),
+        ("title", "優惠", "advertising"),
+        ("body", "SALE", "advertising"),
+        ("body", "coupon", "advertising"),
+        ("body", "{{code}}", "undeclared_placeholder"),
+    }
     body_flag = next(f for f in flags if f["text"] == "{{code}}")
-    assert content.body[body_flag["start"]:body_flag["end"]] == "{{code}}"
-    assert not rendering.prescreen(rendering.Content(
-        scenario="bill", title="Wholesale bill", body="Your bill", placeholders=[], fields=[]))
+    assert content.body[body_flag["start"] : body_flag["end"]] == "{{code}}"
+    assert not rendering.prescreen(
+        rendering.Content(
+            scenario="bill", title="Wholesale bill", body="Your bill", placeholders=[], fields=[]
+        )
+    )
 
 
-@pytest.mark.parametrize("content,message", [
-    ({"scenario": "reservation", "service_type": "other"}, "only for restaurant reservations"),
-    ({"scenario": "reservation_reminder"}, "only for restaurant reservations"),
-    ({"scenario": "outage"}, "power, gas and telecom"),
-    ({"scenario": "points", "promotional_points": True}, "free points given by a promotion"),
-    ({"scenario": "lottery"}, "one of the 18 notification scenarios"),
-    ({"cta_url": "http://shop.example.com"}, "https link or a LIFF URL"),
-    ({"cta_kind": "liff", "cta_url": "https://example.com/liff"}, "https://liff.line.me/"),
-    ({"placeholders": ["Name"]}, "is not a placeholder name"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ({"scenario": "reservation", "service_type": "other"}, "only for restaurant reservations"),
+        ({"scenario": "reservation_reminder"}, "only for restaurant reservations"),
+        ({"scenario": "outage"}, "power, gas and telecom"),
+        ({"scenario": "points", "promotional_points": True}, "free points given by a promotion"),
+        ({"scenario": "lottery"}, "one of the 18 notification scenarios"),
+        ({"cta_url": "http://shop.example.com"}, "https link or a LIFF URL"),
+        ({"cta_kind": "liff", "cta_url": "https://example.com/liff"}, "https://liff.line.me/"),
+        ({"placeholders": ["Name"]}, "is not a placeholder name"),
+    ],
+)
 def test_scenario_restrictions_and_link_rules(org, admin, content, message):
     account = linked_account(org)
     with pytest.raises(TemplateRefused) as info:
-        services.template_create(actor=admin, account_id=account.pk, name="t",
-                                 content={**lon.CONTENT, **content})
+        services.template_create(
+            actor=admin, account_id=account.pk, name="t", content={**lon.CONTENT, **content}
+        )
     assert message in str(info.value)
 
 
-@pytest.mark.parametrize("content", [
-    {"scenario": "reservation", "service_type": "restaurant"},
-    {"scenario": "outage", "utility": "gas"},
-    {"scenario": "enquiry", "cta_kind": "liff", "cta_url": "https://liff.line.me/123-abc"},
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        {"scenario": "reservation", "service_type": "restaurant"},
+        {"scenario": "outage", "utility": "gas"},
+        {"scenario": "enquiry", "cta_kind": "liff", "cta_url": "https://liff.line.me/123-abc"},
+    ],
+)
 def test_allowed_scenarios(org, admin, content):
     account = linked_account(org)
-    v = services.template_create(actor=admin, account_id=account.pk, name="t",
-                                 content={**lon.CONTENT, **content})
+    v = services.template_create(
+        actor=admin, account_id=account.pk, name="t", content={**lon.CONTENT, **content}
+    )
     assert v.number == 1 and v.status == "draft"
 
 
@@ -171,14 +210,29 @@ def test_exempt_needs_masking_and_no_forbidden_field(org, admin):
     account = linked_account(org)
     name_field = {"label": "姓名", "value": "{{name}}", "kind": "name"}
     with pytest.raises(TemplateRefused, match="must be masked"):
-        services.template_create(actor=admin, account_id=account.pk, name="a", content={
-            **lon.CONTENT, "exempt": True, "fields": [name_field]})
+        services.template_create(
+            actor=admin,
+            account_id=account.pk,
+            name="a",
+            content={**lon.CONTENT, "exempt": True, "fields": [name_field]},
+        )
     with pytest.raises(TemplateRefused, match="may not be shown"):
-        services.template_create(actor=admin, account_id=account.pk, name="b", content={
-            **lon.CONTENT, "exempt": True,
-            "fields": [{"label": "身分證", "value": "A1", "kind": "national_id"}]})
-    v = services.template_create(actor=admin, account_id=account.pk, name="c", content={
-        **lon.CONTENT, "exempt": True, "fields": [{**name_field, "masked": True}]})
+        services.template_create(
+            actor=admin,
+            account_id=account.pk,
+            name="b",
+            content={
+                **lon.CONTENT,
+                "exempt": True,
+                "fields": [{"label": "身分證", "value": "A1", "kind": "national_id"}],
+            },
+        )
+    v = services.template_create(
+        actor=admin,
+        account_id=account.pk,
+        name="c",
+        content={**lon.CONTENT, "exempt": True, "fields": [{**name_field, "masked": True}]},
+    )
     rendered = rendering.render(rendering.Content.of(v), lon.VALUES)
     assert rendered["fields"] == [{"label": "姓名", "value": "王*明"}]
     assert rendered["body"].startswith("王小明 您好")
@@ -194,8 +248,11 @@ def test_change_makes_a_new_version_reviewed_again(org, admin, reviewer):
     v1 = lon.version(account, admin=admin, reviewer=reviewer, name="到貨")
     same = services.template_revise(actor=admin, template_id=v1.template_id, content={})
     assert same.pk == v1.pk
-    v2 = services.template_revise(actor=admin, template_id=v1.template_id,
-                                  content={"body": "{{name}} 您好，訂單 {{order_no}} 已出貨。"})
+    v2 = services.template_revise(
+        actor=admin,
+        template_id=v1.template_id,
+        content={"body": "{{name}} 您好，訂單 {{order_no}} 已出貨。"},
+    )
     assert (v2.number, v2.status) == (2, "draft")
     v1.refresh_from_db()
     assert v1.status == "approved"  # still sendable until v2 is approved
@@ -209,8 +266,12 @@ def test_change_makes_a_new_version_reviewed_again(org, admin, reviewer):
 
 def test_undeclared_placeholder_cannot_be_approved(org, admin, reviewer):
     account = linked_account(org)
-    v = services.template_create(actor=admin, account_id=account.pk, name="t", content={
-        **lon.CONTENT, "body": "{{name}} {{order_no}} {{secret}}"})
+    v = services.template_create(
+        actor=admin,
+        account_id=account.pk,
+        name="t",
+        content={**lon.CONTENT, "body": "{{name}} {{order_no}} {{secret}}"},
+    )
     assert any(f["kind"] == "undeclared_placeholder" for f in v.prescreen_flags)
     services.template_submit(actor=admin, version_id=v.pk)
     with pytest.raises(TemplateRefused, match="Placeholders not declared: {{secret}}"):

@@ -24,8 +24,10 @@ def _point(live, url):
 
 
 def _redelivery_flags(receiver):
-    return [json.loads(body)["events"][0]["deliveryContext"]["isRedelivery"]
-            for _headers, body in receiver.requests]
+    return [
+        json.loads(body)["events"][0]["deliveryContext"]["isRedelivery"]
+        for _headers, body in receiver.requests
+    ]
 
 
 @pytest.mark.django_db
@@ -35,8 +37,9 @@ def test_a_claimed_attempt_is_not_posted_twice_and_a_lost_one_makes_a_redelivery
         _point(live, receiver.url)
         notice = send(phone)  # eager: the notice's delivery event is sent by finish_notices
         delivery = WebhookDelivery.objects.get(notice=notice)
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(state="queued", attempts=0,
-                                                              finished_at=None)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            state="queued", attempts=0, finished_at=None
+        )
         receiver.requests.clear()
         # Another execution claimed the attempt and was then killed during its POST.
         assert services._claim(delivery.pk, timezone.now()) == 0
@@ -68,13 +71,17 @@ def test_two_executions_of_one_delivery_at_once_post_once():
         handler.do_POST = slow_post
         data = lon.live_setup(webhook_url=receiver.url)
         _user, phone = lon.line_user()
-        notice = services.notice_send(account_id=data["account"].pk, to=phone,
-                                      template_version_id=data["version"].pk,
-                                      values=lon.VALUES)
+        notice = services.notice_send(
+            account_id=data["account"].pk,
+            to=phone,
+            template_version_id=data["version"].pk,
+            values=lon.VALUES,
+        )
         services.notices_finish()
         delivery = WebhookDelivery.objects.get(notice=notice)
-        WebhookDelivery.objects.filter(pk=delivery.pk).update(state="queued", attempts=0,
-                                                              finished_at=None)
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            state="queued", attempts=0, finished_at=None
+        )
         receiver.requests.clear()
         outcomes = []
         barrier = threading.Barrier(2)

@@ -28,8 +28,9 @@ def _point(live, url):
     channel.save(update_fields=["webhook_url"])
 
 
-def test_delivered_notice_posts_a_signed_delivery_event(live, send,
-                                                        django_capture_on_commit_callbacks):
+def test_delivered_notice_posts_a_signed_delivery_event(
+    live, send, django_capture_on_commit_callbacks
+):
     _user, phone = lon.line_user("+886912345678")
     with Receiver() as receiver:
         _point(live, receiver.url)
@@ -60,7 +61,8 @@ def test_delivery_tag_replaces_the_hash(live, send, django_capture_on_commit_cal
         with django_capture_on_commit_callbacks(execute=True):
             send(phone, delivery_tag="order-A123456-0001")
     assert json.loads(receiver.requests[0][1])["events"][0]["delivery"] == {
-        "data": "order-A123456-0001"}
+        "data": "order-A123456-0001"
+    }
 
 
 def test_no_webhook_for_failures_or_pending(live, send, django_capture_on_commit_callbacks):
@@ -90,8 +92,9 @@ def test_server_errors_are_retried_then_sent(live, send, django_capture_on_commi
     assert delivery.state == "sent" and delivery.attempts == 3
     codes = list(delivery.attempt_rows.values_list("status_code", flat=True))
     assert codes == [500, 503, 200]
-    assert [json.loads(b)["events"][0]["deliveryContext"]["isRedelivery"]
-            for _h, b in receiver.requests] == [False, True, True]
+    assert [
+        json.loads(b)["events"][0]["deliveryContext"]["isRedelivery"] for _h, b in receiver.requests
+    ] == [False, True, True]
 
 
 def test_client_error_is_not_retried(live, send, django_capture_on_commit_callbacks):
@@ -142,14 +145,20 @@ def test_real_worker_delivers_a_signed_webhook(celery_worker):
     _user, phone = lon.line_user("+886911222333")
     with Receiver() as receiver:
         _point(live, receiver.url)
-        notice = services.notice_send(account_id=live["account"].pk, to=phone,
-                                      template_version_id=live["version"].pk, values=lon.VALUES,
-                                      delivery_tag="integration-tag-0001")
+        notice = services.notice_send(
+            account_id=live["account"].pk,
+            to=phone,
+            template_version_id=live["version"].pk,
+            values=lon.VALUES,
+            delivery_tag="integration-tag-0001",
+        )
         deadline = time.monotonic() + 30
         while not receiver.requests and time.monotonic() < deadline:
             time.sleep(0.2)
-        while time.monotonic() < deadline and WebhookDelivery.objects.get(
-                notice=notice).state != "sent":
+        while (
+            time.monotonic() < deadline
+            and WebhookDelivery.objects.get(notice=notice).state != "sent"
+        ):
             time.sleep(0.2)
     assert len(receiver.requests) == 1, celery_worker.log_path.read_text()[-2000:]
     headers, body = receiver.requests[0]

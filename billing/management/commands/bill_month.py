@@ -29,4 +29,5 @@ class Command(BaseCommand):
         else:
             self.stdout.write(
                 "{period}: {invoices_created} invoice(s) issued, {invoices_existing} already "
-                "issued, {amount_invoiced} TWD, {seconds} s".format(**data))
+                "issued, {amount_invoiced} TWD, {seconds} s".format(**data)
+            )

@@ -45,31 +45,48 @@ from notifications.models import (
 LIVE_ACCOUNT = "@bea1234a"  # 熊大餐廳, Medium (seed_billing)
 
 DELIVERY = {
-    "scenario": "delivery", "title": "到貨通知",
+    "scenario": "delivery",
+    "title": "到貨通知",
     "body": "{{name}} 您好，您的訂單 {{order_no}} 已送達門市，請於 7 日內取貨。",
     "placeholders": ["name", "order_no"],
     "fields": [{"label": "訂單編號", "value": "{{order_no}}", "kind": "order_number"}],
-    "cta_label": "查看訂單", "cta_kind": "link",
+    "cta_label": "查看訂單",
+    "cta_kind": "link",
     "cta_url": "https://shop.bearfood.example/orders/{{order_no}}",
 }
 BILL = {
-    "scenario": "bill", "title": "帳單繳費提醒",
+    "scenario": "bill",
+    "title": "帳單繳費提醒",
     "body": "{{name}} 您好，您本期帳單 {{amount}} 元將於 {{due}} 到期。",
     "placeholders": ["name", "amount", "due"],
     "fields": [{"label": "姓名", "value": "{{name}}", "kind": "name", "masked": True}],
-    "cta_label": "", "cta_kind": "", "cta_url": "", "exempt": True,
+    "cta_label": "",
+    "cta_kind": "",
+    "cta_url": "",
+    "exempt": True,
 }
-REVIEWED = {**DELIVERY, "title": "取貨提醒",
-            "body": "{{name}} 您好，您的訂單 {{order_no}} 明天截止取貨。"}
+REVIEWED = {
+    **DELIVERY,
+    "title": "取貨提醒",
+    "body": "{{name}} 您好，您的訂單 {{order_no}} 明天截止取貨。",
+}
 REJECTED = {**DELIVERY, "title": "會員好禮", "body": "{{name}} 您好，本週會員限定好禮等您來拿！"}
-REJECTION_REASON = ("此內容屬於行銷訊息，不符合通知型訊息的使用情境；"
-                    "請改為交易或服務相關的通知後再送審。")
+REJECTION_REASON = (
+    "此內容屬於行銷訊息，不符合通知型訊息的使用情境；請改為交易或服務相關的通知後再送審。"
+)
 
 # name, basic ID (accounts of seed_billing's BRANCHES), stage the application is brought to
-STAGES = [Stage.DRAFT, Stage.SCENARIO_REVIEW, Stage.CONTRACT, Stage.TESTING, Stage.REJECTED,
-          Stage.SUSPENDED]
-APPLICATIONS = [(name, basic_id, stage)
-                for (name, basic_id), stage in zip(BRANCHES, STAGES, strict=True)]
+STAGES = [
+    Stage.DRAFT,
+    Stage.SCENARIO_REVIEW,
+    Stage.CONTRACT,
+    Stage.TESTING,
+    Stage.REJECTED,
+    Stage.SUSPENDED,
+]
+APPLICATIONS = [
+    (name, basic_id, stage) for (name, basic_id), stage in zip(BRANCHES, STAGES, strict=True)
+]
 APPLICATION_REJECTED = "使用情境說明未載明通知內容與觸發時機，請補充後重新送出。"
 APPLICATION_SUSPENDED = "近 7 日內收到多起用戶檢舉，暫停發送以待釐清。"
 
@@ -103,10 +120,14 @@ class Command(BaseCommand):
         User = get_user_model()
         bear = Organization.objects.filter(business_number="53212539").first()
         live_account = Account.objects.filter(basic_id=LIVE_ACCOUNT).first()
-        if bear is None or live_account is None or not Subscription.objects.filter(
-                account=live_account).exists():
-            raise CommandError("Run `manage.py seed_demo`, `seed_billing` and `seed_audiences` "
-                               "first.")
+        if (
+            bear is None
+            or live_account is None
+            or not Subscription.objects.filter(account=live_account).exists()
+        ):
+            raise CommandError(
+                "Run `manage.py seed_demo`, `seed_billing` and `seed_audiences` first."
+            )
         self.admin = Membership.objects.filter(organization=bear, role="admin").first().user
         self.reviewer = User.objects.get(username="reviewer")
         self.manager = User.objects.get(username="accountmanager")
@@ -115,11 +136,14 @@ class Command(BaseCommand):
             versions = self._templates(live_account)
             self._applications(bear)
             self._notices(live_account, versions)
-        self.stdout.write(self.style.SUCCESS(
-            f"Notification demo data ready: {Application.objects.count()} applications, "
-            f"{TemplateVersion.objects.count()} template versions, "
-            f"{Notice.objects.count():,} notices, {WebhookDelivery.objects.count()} webhooks. "
-            f"Token for a push: manage.py create_channel_token {LIVE_ACCOUNT}"))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Notification demo data ready: {Application.objects.count()} applications, "
+                f"{TemplateVersion.objects.count()} template versions, "
+                f"{Notice.objects.count():,} notices, {WebhookDelivery.objects.count()} webhooks. "
+                f"Token for a push: manage.py create_channel_token {LIVE_ACCOUNT}"
+            )
+        )
 
     # --- Applications ------------------------------------------------------------------------
 
@@ -131,28 +155,41 @@ class Command(BaseCommand):
 
     def _apply(self, account, scenarios):
         app = services.application_create(
-            actor=self.admin, account_id=account.pk, scenarios=scenarios,
-            use_description="訂單到店與帳單到期時，以手機號碼通知會員。")
-        return services.application_update(actor=self.admin, application_id=app.pk, files={
-            "purchase_agreement": _file("purchase-agreement.pdf"), "nda": _file("nda.pdf"),
-            "test_recording": _file("test-recording.mp4", b"demo video")})
+            actor=self.admin,
+            account_id=account.pk,
+            scenarios=scenarios,
+            use_description="訂單到店與帳單到期時，以手機號碼通知會員。",
+        )
+        return services.application_update(
+            actor=self.admin,
+            application_id=app.pk,
+            files={
+                "purchase_agreement": _file("purchase-agreement.pdf"),
+                "nda": _file("nda.pdf"),
+                "test_recording": _file("test-recording.mp4", b"demo video"),
+            },
+        )
 
     def _to_stage(self, app, stage):
         if stage == Stage.DRAFT:
             return app
         app = services.application_submit(actor=self.admin, application_id=app.pk)
         if stage == Stage.REJECTED:
-            return services.application_reject(actor=self.reviewer, application_id=app.pk,
-                                               reason=APPLICATION_REJECTED)
+            return services.application_reject(
+                actor=self.reviewer, application_id=app.pk, reason=APPLICATION_REJECTED
+            )
         path = [Stage.SCENARIO_REVIEW, Stage.CONTRACT, Stage.TESTING, Stage.LIVE]
         target = Stage.LIVE if stage == Stage.SUSPENDED else stage
         while app.stage != target:
             app = services.application_advance(
-                actor=self.reviewer, application_id=app.pk,
-                reason="文件齊全，進入下一階段。" if path.index(app.stage) == 0 else "")
+                actor=self.reviewer,
+                application_id=app.pk,
+                reason="文件齊全，進入下一階段。" if path.index(app.stage) == 0 else "",
+            )
         if stage == Stage.SUSPENDED:
-            app = services.application_suspend(actor=self.reviewer, application_id=app.pk,
-                                               reason=APPLICATION_SUSPENDED)
+            app = services.application_suspend(
+                actor=self.reviewer, application_id=app.pk, reason=APPLICATION_SUSPENDED
+            )
         return app
 
     def _applications(self, bear):
@@ -171,23 +208,25 @@ class Command(BaseCommand):
         template = Template.objects.filter(account=account, name=name).first()
         if template is not None:
             return template.versions.order_by("-number").first()
-        version = services.template_create(actor=self.admin, account_id=account.pk, name=name,
-                                           content=content)
+        version = services.template_create(
+            actor=self.admin, account_id=account.pk, name=name, content=content
+        )
         if decision is None:
             return version
         version = services.template_submit(actor=self.admin, version_id=version.pk)
         if decision == "pending":
             return version
-        return services.template_review(actor=self.reviewer, version_id=version.pk,
-                                        decision=decision, reason=reason)
+        return services.template_review(
+            actor=self.reviewer, version_id=version.pk, decision=decision, reason=reason
+        )
 
     def _templates(self, account):
-        delivery = self._template(account, "到貨通知", DELIVERY, decision="approved",
-                                  reason="內容符合到貨通知情境。")
+        delivery = self._template(
+            account, "到貨通知", DELIVERY, decision="approved", reason="內容符合到貨通知情境。"
+        )
         bill = self._template(account, "帳單繳費提醒（免簡訊驗證）", BILL, decision="approved")
         self._template(account, "取貨提醒", REVIEWED, decision="pending")
-        self._template(account, "會員好禮", REJECTED, decision="rejected",
-                       reason=REJECTION_REASON)
+        self._template(account, "會員好禮", REJECTED, decision="rejected", reason=REJECTION_REASON)
         self._template(account, "問卷邀請（草稿）", {**DELIVERY, "title": "問卷邀請"})
         return {"delivery": delivery, "bill": bill}
 
@@ -200,7 +239,8 @@ class Command(BaseCommand):
         ids = {demo_user_id(n): n for n in range(400)}
         found = {"verified": [], "unverified": [], "unanswered": [], "unknown": []}
         users = LineUser.objects.filter(user_id__in=ids).values_list(
-            "user_id", "phone_hash", "notification_consent", "sms_verified_at")
+            "user_id", "phone_hash", "notification_consent", "sms_verified_at"
+        )
         for user_id, phone_hash, consent, verified in users:
             n = ids[user_id]
             if phone_hash is None:
@@ -220,10 +260,14 @@ class Command(BaseCommand):
         delivery, bill = versions["delivery"], versions["bill"]
 
         def send(version, phone, n):
-            values = ({"name": "王小明", "order_no": f"BF{20260000 + n}"} if version == delivery
-                      else {"name": "陳美麗", "amount": "1,280", "due": "12 月 15 日"})
-            return services.notice_send(account_id=account.pk, to=phone,
-                                        template_version_id=version.pk, values=values)
+            values = (
+                {"name": "王小明", "order_no": f"BF{20260000 + n}"}
+                if version == delivery
+                else {"name": "陳美麗", "amount": "1,280", "due": "12 月 15 日"}
+            )
+            return services.notice_send(
+                account_id=account.pk, to=phone, template_version_id=version.pk, values=values
+            )
 
         channel = channel_ensure(account=account)
         server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
@@ -232,8 +276,9 @@ class Command(BaseCommand):
         base = f"http://127.0.0.1:{server.server_address[1]}"
         try:
             # Delivered, each with its webhook: sent at once, sent on the retry, failed.
-            for path, phone in zip(["/ok", "/flaky", "/gone"], phones["verified"][:3],
-                                   strict=False):
+            for path, phone in zip(
+                ["/ok", "/flaky", "/gone"], phones["verified"][:3], strict=False
+            ):
                 self._set_webhook(channel, base + path)
                 try:
                     send(delivery, phone, len(path))
@@ -259,8 +304,9 @@ class Command(BaseCommand):
     def _attempt_webhooks(self, account):
         """Where no worker ran the webhook task at once (no eager Celery), attempt here."""
         for delivery in WebhookDelivery.objects.filter(
-                account=account, state__in=(WebhookDelivery.State.QUEUED,
-                                            WebhookDelivery.State.RETRYING)):
+            account=account,
+            state__in=(WebhookDelivery.State.QUEUED, WebhookDelivery.State.RETRYING),
+        ):
             for attempt in range(3):
                 try:
                     services.webhook_attempt(delivery_id=delivery.pk, final=attempt == 2)
@@ -276,6 +322,9 @@ class Command(BaseCommand):
         if channel.webhook_url == url:
             return
         channel.webhook_url = url
-        record_change(channel, actor=self.manager,
-                      reason="示範資料：webhook 接收端" if url else "示範資料：清除 webhook URL")
+        record_change(
+            channel,
+            actor=self.manager,
+            reason="示範資料：webhook 接收端" if url else "示範資料：清除 webhook URL",
+        )
         channel.save(update_fields=["webhook_url"])
