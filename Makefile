@@ -39,6 +39,7 @@ beat: install
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## Re-extract and compile the zh-Hant catalogue (the compiled .mo is committed).
 messages: install

@@ -457,7 +457,8 @@ class AudienceAdmin(ReadOnlyAdminMixin, AudienceInsightMixin, ScopedAdminMixin, 
             self.message_user(
                 request,
                 gettext(
-                    "%(count)d member(s) of “%(name)s” were stored before sealed copies existed and "
+                    "%(count)d member(s) of “%(name)s” were stored before sealed copies existed "
+                    "and "
                     "are not in the file; upload the same IDs again as an addition to include them."
                 )
                 % {"count": export.left_out, "name": audience.name},

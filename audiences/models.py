@@ -61,9 +61,9 @@ class LineUser(models.Model):
     phone_hash = models.CharField(  # noqa: DJ001
         _("registered phone number (keyed hash)"), max_length=64, null=True, blank=True, unique=True
     )
-    email_hash = models.CharField(
+    email_hash = models.CharField(  # noqa: DJ001
         _("e-mail address (keyed hash)"),
-        max_length=64,  # noqa: DJ001
+        max_length=64,
         null=True,
         blank=True,
         db_index=True,

@@ -19,8 +19,7 @@ from import_export.admin import ExportMixin
 
 from audiences.admin import EstimatedCountPaginator
 from lbm import permissions
-from lbm.admin_helpers import OverdueFilter, due_badge
-from lbm.admin_helpers import ReviewPageMixin, ServiceFormAdminMixin
+from lbm.admin_helpers import OverdueFilter, ReviewPageMixin, ServiceFormAdminMixin, due_badge
 from lbm.admin_search import ExactSearchMixin
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert

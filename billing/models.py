@@ -1,4 +1,5 @@
-"""Official Account plans, subscriptions, usage and invoices (docs/billing.md; LON charging in docs/notifications.md).
+"""Official Account plans, subscriptions, usage and invoices (docs/billing.md; LON charging in
+docs/notifications.md).
 
 Models hold data and invariants; every write goes through ``billing.services``. Money is
 ``Decimal`` TWD; per-message rates have four decimal places. Times are stored in UTC and, on
@@ -353,7 +354,8 @@ def _approval_field(related_name: str):
 
 
 class GovernmentContract(models.Model):
-    """A government main-plan contract (docs/billing.md#government-plans): yearly, tax included, fixed plan for the term."""
+    """A government main-plan contract (docs/billing.md#government-plans): yearly, tax included,
+    fixed plan for the term."""
 
     customer = models.ForeignKey(
         BillingCustomer,
@@ -740,10 +742,10 @@ class UsageRecord(models.Model):
     line_day = models.DateField(_("LINE day (Japan time)"))
     period = models.DateField(_("billing month (Japan time)"))
     # NULL, not "", when absent: the partial unique constraint ignores rows without a source.
-    dedupe_key = models.CharField(
+    dedupe_key = models.CharField(  # noqa: DJ001
         _("source reference"),
         max_length=64,
-        null=True,  # noqa: DJ001
+        null=True,
         blank=True,
     )
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
@@ -777,7 +779,8 @@ class UsageRecord(models.Model):
 
 
 class PromotionCode(models.Model):
-    """A one-use promotion code (優惠活動代碼, docs/billing.md#promotion-codes), face value 1,200."""
+    """A one-use promotion code (優惠活動代碼, docs/billing.md#promotion-codes), face value
+    1,200."""
 
     class Status(models.TextChoices):
         AVAILABLE = "available", _("Available")

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 JAPAN = ZoneInfo("Asia/Tokyo")
 TAIPEI = ZoneInfo("Asia/Taipei")
-# Notification-message deliveries are confirmed up to 24 hours after acceptance (docs/notifications.md#settling),
-# so a month closes for billing only this long after it ends.
+# Notification-message deliveries are confirmed up to 24 hours after acceptance
+# (docs/notifications.md#settling), so a month closes for billing only this long after it ends.
 CLOSING_DELAY = timedelta(hours=24)
 
 

@@ -296,7 +296,8 @@ def plan_change_preview(
 
 def civil_servants_verified(*, contract_id: int, before: datetime | None = None) -> int:
     """Civil-servant accounts of a contract term that ever completed verification (before
-    ``before``, default: ever). Suspension does not remove them (docs/billing.md#government-plans)."""
+    ``before``, default: ever). Suspension does not remove them
+    (docs/billing.md#government-plans)."""
     rows = GovernmentAccount.objects.filter(
         contract_id=contract_id,
         kind=GovernmentAccount.Kind.CIVIL_SERVANTS,

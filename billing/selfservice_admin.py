@@ -1,5 +1,6 @@
-"""Pages of an Official Account's administrators (「需以管理員權限設定」, docs/billing.md): their accounts
-only, every write through ``billing.selfservice``. Account managers grant the right here too."""
+"""Pages of an Official Account's administrators (「需以管理員權限設定」, docs/billing.md): their
+accounts only, every write through ``billing.selfservice``. Account managers grant the right
+here too."""
 
 from django import forms
 from django.contrib import admin, messages

@@ -155,7 +155,8 @@ class MembershipInvitationAdmin(ScopedAdminMixin, admin.ModelAdmin):
         self.message_user(
             request,
             gettext(
-                "An invitation was sent to %(email)s. It is valid for %(days)s days and works once, "
+                "An invitation was sent to %(email)s. It is valid for %(days)s days and works "
+                "once, "
                 "for a sign-in with that address."
             )
             % {"email": obj.email_hint, "days": invitations.INVITATION_DAYS},

@@ -25,7 +25,7 @@ class DomainError(Exception):
     def __str__(self) -> str:
         if not self.details:
             return self.message
-        return "%s %s" % (self.message, " ".join(self.details))
+        return "{} {}".format(self.message, " ".join(self.details))
 
 
 class NotAllowed(DomainError):

@@ -9,7 +9,7 @@ account links, later audiences) are judged by their organization's permissions.
 
 import inspect
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from django.contrib.auth.models import Group, Permission
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from .exceptions import NotAllowed
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     VIEW = "view_organization"
     CHANGE = "change_organization"  # rename, business information, settings
     DELETE = "delete_organization"

@@ -343,7 +343,8 @@ def link_eligibility(
             _("The account is verified (blue badge or higher).")
             if account.is_verified
             else _(
-                "The account is not verified: only accounts with a blue or green badge (or a verified "
+                "The account is not verified: only accounts with a blue or green badge (or a "
+                "verified "
                 "ad account) can be linked."
             ),
         )
@@ -381,7 +382,8 @@ def link_eligibility(
                 _("The provider name shows the company name.")
                 if shows_name
                 else _(
-                    "The account's provider name does not show the company name 「%(company)s」 (it "
+                    "The account's provider name does not show the company name 「%(company)s」 "
+                    "(it "
                     "should read 「%(company)s：…」)."
                 )
                 % {"company": organization.name},

@@ -34,7 +34,8 @@ def validate_business_number(value: str) -> None:
     if not business_number_is_valid(value):
         raise ValidationError(
             _(
-                "“%(value)s” fails the business number (統一編號) checksum; please check the digits."
+                "“%(value)s” fails the business number (統一編號) checksum; "
+                "please check the digits."
             ),
             code="business_number_checksum",
             params={"value": value},
@@ -61,7 +62,8 @@ def validate_premium_id(value: str) -> None:
     if not PREMIUM_ID_RE.match(value or ""):
         raise ValidationError(
             _(
-                "A premium ID is @ followed by 4 to 18 lower-case letters, digits, “.”, “_” or “-”; "
+                "A premium ID is @ followed by 4 to 18 lower-case letters, digits, “.”, “_” "
+                "or “-”; "
                 "“%(value)s” is not."
             ),
             code="premium_id_format",

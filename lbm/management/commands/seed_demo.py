@@ -55,7 +55,7 @@ class Command(BaseCommand):
             self._members(orgs, users)
             self._accounts_and_links(orgs, users)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
-        self.stdout.write("Demo logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, name, _email, group in USERS:
             role = group or self._role_of(username)
             self.stdout.write(f"  {username:<16} {name}  — {role}")
@@ -101,8 +101,8 @@ class Command(BaseCommand):
                         company_name=company,
                         business_number=number,
                         industry=industry,
-                        address="台北市信義區松高路 %d 號" % (len(orgs) * 7 + 11),
-                        phone="02-2720-%04d" % (1000 + len(orgs)),
+                        address=f"台北市信義區松高路 {len(orgs) * 7 + 11} 號",
+                        phone=f"02-2720-{1000 + len(orgs):04d}",
                         entity_type="company",
                     ),
                 )
