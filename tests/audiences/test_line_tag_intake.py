@@ -5,6 +5,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -134,6 +135,28 @@ def test_server_to_server_needs_the_tags_token(client, tag, admin_user, org):
     )  # the old token stopped working
     assert _post(client, tag, [_event()], name="tag-conversions", token=new).status_code == 202
     assert TagEvent.objects.filter(tag=tag).count() == 2
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="commit durability is a PostgreSQL setting"
+)
+def test_snippet_events_skip_the_flush_wait_and_conversions_do_not(client, tag, admin_user):
+    """The test's transaction stays open, so the statement's local setting can be read back:
+    the snippets' batch is committed without waiting for the WAL flush, the token-authenticated
+    conversions are durable before their 202 (docs/audiences.md)."""
+
+    def commit_mode():
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            return cursor.fetchone()[0]
+
+    durable = commit_mode()
+    token = services.line_tag_issue_token(actor=admin_user, tag_id=tag.pk)
+    assert _post(client, tag, [_event()], name="tag-conversions", token=token).status_code == 202
+    assert commit_mode() == durable != "off"
+    assert _post(client, tag, [_event(), _event()]).status_code == 202
+    assert commit_mode() == "off"
+    assert TagEvent.objects.filter(tag=tag).count() == 3
 
 
 def test_a_deleted_tag_stops_taking_events_at_once(client, tag):
