@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Count, F, Max, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -85,6 +85,21 @@ def plan_in_effect(*, account_id: int, period: date) -> Plan | None:
         .first()
     )
     return change.to_plan if change else None
+
+
+def plans_in_effect(*, account_ids: list[int], period: date) -> dict[int, Plan]:
+    """``plan_in_effect`` for several accounts in one query: account id → plan (accounts with
+    no subscription then are left out)."""
+    changes = (
+        PlanChange.objects.filter(subscription__account_id__in=account_ids, period__lte=period)
+        .select_related("to_plan")
+        .annotate(account_id=F("subscription__account_id"))
+        .order_by("-period", "-pk")
+    )
+    plans: dict[int, Plan] = {}
+    for change in changes:
+        plans.setdefault(change.account_id, change.to_plan)
+    return plans
 
 
 @dataclass(frozen=True)

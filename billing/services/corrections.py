@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Max, Q, Sum
 from django.utils.translation import gettext as _
 
 from lbm.formatting import money
@@ -152,15 +152,39 @@ def late_usage_bill(*, before: date) -> list[CreditNote]:
         .values_list("account__subscription__customer_id", "period")
         .distinct()
     )
+    tiers: dict[date, dict] = {}
     for customer_id, period in sorted(set(candidates)):
-        note = _late_usage_note(customer_id=customer_id, period=period)
+        if period not in tiers:
+            tiers[period] = selectors.tier_tables(period=period)
+        note = _late_usage_note(customer_id=customer_id, period=period, tiers=tiers[period])
         if note is not None:
             notes.append(note)
     return notes
 
 
+def _usage(row: dict, prefix: str) -> selectors.MonthUsage:
+    return selectors.MonthUsage(
+        messages=row[f"{prefix}messages"] or 0,
+        sends=row[f"{prefix}sends"] or 0,
+        notifications=row[f"{prefix}notifications"] or 0,
+    )
+
+
+def _month_usage_sums(prefix: str, recorded: Q) -> dict:
+    """The three sums of ``selectors.month_usage``, over the rows that match ``recorded``."""
+    return {
+        f"{prefix}messages": Sum(
+            "recipients", filter=recorded & Q(kind__in=UsageRecord.QUOTA_KINDS)
+        ),
+        f"{prefix}sends": Sum("sends", filter=recorded & Q(kind__in=UsageRecord.SEND_KINDS)),
+        f"{prefix}notifications": Sum(
+            "recipients", filter=recorded & Q(kind=UsageRecord.Kind.NOTIFICATION)
+        ),
+    }
+
+
 @transaction.atomic
-def _late_usage_note(*, customer_id: int, period: date) -> CreditNote | None:
+def _late_usage_note(*, customer_id: int, period: date, tiers: dict) -> CreditNote | None:
     invoice = Invoice.objects.select_for_update().get(customer_id=customer_id, period=period)
     last = (
         CreditNote.objects.filter(invoice=invoice, usage_through__isnull=False)
@@ -169,26 +193,37 @@ def _late_usage_note(*, customer_id: int, period: date) -> CreditNote | None:
         .first()
     )
     cutoff = last or invoice.issued_at
-    rows = UsageRecord.objects.filter(account__subscription__customer_id=customer_id, period=period)
-    late = rows.filter(created_at__gt=cutoff)
-    through = late.order_by("-created_at").values_list("created_at", flat=True).first()
-    if through is None:
+    # One grouped read for all the customer's accounts (not two per account): per account, the
+    # usage as billed (recorded by the cutoff) and as now, and its latest late row. "Now" is
+    # every row: in one statement no row is newer than the latest late one.
+    usage = {
+        row["account_id"]: row
+        for row in UsageRecord.objects.filter(
+            account__subscription__customer_id=customer_id, period=period
+        )
+        .values("account_id")
+        .annotate(
+            late=Max("created_at", filter=Q(created_at__gt=cutoff)),
+            **_month_usage_sums("billed_", Q(created_at__lte=cutoff)),
+            **_month_usage_sums("now_", Q()),
+        )
+    }
+    usage = {account_id: row for account_id, row in usage.items() if row["late"] is not None}
+    if not usage:
         return None
-    tiers = selectors.tier_tables(period=period)
+    through = max(row["late"] for row in usage.values())
+    plans = selectors.plans_in_effect(account_ids=list(usage), period=period)
     untaxed = included = Decimal("0")
     parts = []
-    for account_id in sorted(set(late.values_list("account_id", flat=True))):
-        plan = selectors.plan_in_effect(account_id=account_id, period=period)
+    for account_id in sorted(usage):
+        plan = plans.get(account_id)
         if plan is None:
             continue
-        billed, now = (
-            selectors.month_usage(account_id=account_id, period=period, recorded_until=moment)
-            for moment in (cutoff, through)
-        )
+        billed, now = _usage(usage[account_id], "billed_"), _usage(usage[account_id], "now_")
 
-        def extra(usage, plan=plan):
+        def extra(month: selectors.MonthUsage, plan=plan):
             return pricing.overage_charge(
-                messages=selectors.counted(plan, usage),
+                messages=selectors.counted(plan, month),
                 free=plan.free_messages,
                 rule=plan.overage,
                 tiers=tiers.get(plan.pk, ()),

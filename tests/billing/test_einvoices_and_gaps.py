@@ -122,6 +122,57 @@ def test_late_usage_inside_the_free_quota_adds_no_note(manager):
     assert not CreditNote.objects.exists()
 
 
+def test_late_usage_of_several_accounts_is_one_note_priced_per_account(manager):
+    """One customer, three accounts: each account's late usage is priced on its own month
+    (A's 1,000 extra on top of its 6,000; B's notices; C nothing late), one note, rounded once."""
+    owner = customer()
+    a, b, c = (subscription(plan="high", actor=manager, customer_obj=owner) for _ in range(3))
+    send(a.account_id, 6_000, taipei(2025, 3, 3, 10))
+    send(b.account_id, 500, taipei(2025, 3, 3, 10))
+    send(c.account_id, 100, taipei(2025, 3, 3, 10))
+    bill()
+    send(a.account_id, 1_000, taipei(2025, 3, 30, 10))
+    send(b.account_id, 50, taipei(2025, 3, 30, 11), kind="notification")
+    bill(APRIL)
+    march = Invoice.objects.get(customer=owner, period=MARCH)
+    # A: 1,000 × 0.2 = 200; B: 50 × 0.2 = 10 (its 500 stay inside its own free quota); 210
+    # untaxed, 220.5 with tax, rounded once → 221.
+    assert list(CreditNote.objects.filter(invoice=march).values_list("kind", "amount")) == [
+        ("debit", D("221"))
+    ]
+
+
+def test_late_usage_reads_do_not_grow_with_the_accounts(manager):
+    from django.test.utils import CaptureQueriesContext
+
+    from billing.services import corrections
+
+    def late_customer(accounts: int):
+        owner = customer()
+        subs = [
+            subscription(plan="high", actor=manager, customer_obj=owner) for _ in range(accounts)
+        ]
+        for sub in subs:
+            send(sub.account_id, 6_000, taipei(2025, 3, 3, 10))
+        return owner, subs
+
+    small, small_subs = late_customer(1)
+    large, large_subs = late_customer(4)
+    bill()
+    for sub in small_subs + large_subs:
+        send(sub.account_id, 1_000, taipei(2025, 3, 30, 10))
+    tiers = selectors.tier_tables(period=MARCH)
+    counts = []
+    for owner in (small, large):
+        with CaptureQueriesContext(connection) as queries:
+            note = corrections._late_usage_note(customer_id=owner.pk, period=MARCH, tiers=tiers)
+        counts.append(len(queries))
+        assert note is not None
+    assert counts[0] == counts[1], counts
+    # 4 × 1,000 × 0.2 = 800 untaxed, 840 with tax.
+    assert note.amount == D("840")
+
+
 def test_a_plan_change_dated_in_an_invoiced_month_is_refused(manager):
     sub = subscription(plan="medium", actor=manager)
     bill()
