@@ -175,7 +175,7 @@ class AccountAdministratorAdmin(admin.ModelAdmin):
         return subscription
 
     def account_view(self, request, account_id):
-        from .admin import usage_context
+        from .admin_plans import usage_context
 
         subscription = self._subscription(request, account_id)
         customer = subscription.customer
