@@ -5,7 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from lbm import permissions
+from lbm import permissions, reviews
 from lbm.exceptions import InvalidTransition
 from lbm.models import Account
 from lbm.permissions import Action
@@ -203,20 +203,22 @@ def application_transition(
     and why."""
     permissions.require(actor, Action.REVIEW_NOTIFICATIONS)
     application = _lock(Application.objects).get(pk=application_id)
-    reason = (reason or "").strip()
+    reason = reviews.clean_reason(reason)
     if application.stage == target:
         return application  # a repeated click
     if target not in Stage.values:
         raise ApplicationRefused(_("Unknown stage."))
     _check_transition(application, target)
-    if target in (Stage.REJECTED, Stage.SUSPENDED) or (
-        application.stage == Stage.SUSPENDED and target == Stage.LIVE
-    ):
-        if not reason:
-            raise ApplicationRefused(
-                _("A written reason is required to reject, suspend or reinstate.")
-            )
-    update = ["stage", "stage_changed_at", "review_reason", "updated_at"]
+    # The stage "rejected" is a rejection for lbm.reviews; suspending and reinstating need a
+    # reason too (docs/notifications.md#applications).
+    reviews.require_reason(
+        target,
+        reason,
+        error=ApplicationRefused,
+        required=target == Stage.SUSPENDED
+        or (application.stage == Stage.SUSPENDED and target == Stage.LIVE),
+    )
+    update = ["stage", "stage_changed_at", "updated_at"]
     now = timezone.now()
     if target == Stage.TESTING and not (application.purchase_agreement and application.nda):
         raise ApplicationRefused(
@@ -238,10 +240,14 @@ def application_transition(
     previous = application.get_stage_display()
     application.stage = target
     application.stage_changed_at = now
-    application.review_reason = reason
-    text = _("%(old)s → %(new)s") % {"old": previous, "new": application.get_stage_display()}
-    _record(application, actor=actor, reason=f"{text}: {reason}" if reason else text)
-    application.save(update_fields=update)
+    reviews.stage_record(
+        application,
+        old_label=previous,
+        new_label=application.get_stage_display(),
+        reason=reason,
+        actor=actor,
+        update_fields=update,
+    )
     return application
 
 

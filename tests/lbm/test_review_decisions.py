@@ -1,12 +1,13 @@
-"""One review decision (lbm.reviews) for organizations, account links and template versions:
-the same two decisions, the same errors, the same record of who, when and why."""
+"""One review decision (lbm.reviews) for organizations, account links, template versions and
+notification-message applications: the same decisions, the same errors, the same record of who,
+when and why."""
 
 import pytest
 
-from lbm import services
+from lbm import reviews, services
 from lbm.exceptions import DomainError
 from notifications import services as notifications
-from notifications.exceptions import TemplateRefused
+from notifications.exceptions import ApplicationRefused, TemplateRefused
 from tests import factories
 from tests.notifications import factories as lon
 
@@ -86,3 +87,48 @@ def test_a_template_refusal_keeps_its_own_error_class():
     reviewer = factories.reviewer()
     with pytest.raises(TemplateRefused, match="needs a written reason"):
         _review(_pending_version(reviewer), reviewer, "rejected")
+
+
+def _application_under_review(reviewer):
+    org = factories.organization(state="approved")
+    account = factories.linked(org).account
+    admin = lon.admin_of(org)
+    app = notifications.application_create(actor=admin, account_id=account.pk, scenarios=["bill"])
+    return notifications.application_submit(actor=admin, application_id=app.pk)
+
+
+def test_an_application_rejection_without_a_reason_has_the_organization_error():
+    reviewer = factories.reviewer()
+    with pytest.raises(DomainError) as organization:
+        _review(_pending_organization(reviewer), reviewer, "rejected", "   ")
+    app = _application_under_review(reviewer)
+    with pytest.raises(ApplicationRefused) as application:
+        notifications.application_reject(actor=reviewer, application_id=app.pk, reason="   ")
+    assert str(application.value) == str(organization.value)
+    app.refresh_from_db()
+    assert app.stage == "scenario_review"
+
+
+def test_an_application_stage_move_is_recorded_by_the_shared_helper(monkeypatch):
+    reviewer = factories.reviewer()
+    app = _application_under_review(reviewer)
+    calls, stage_record = [], reviews.stage_record
+
+    def spy(obj, **kwargs):
+        calls.append(kwargs)
+        stage_record(obj, **kwargs)
+
+    monkeypatch.setattr(reviews, "stage_record", spy)
+    decided = notifications.application_reject(
+        actor=reviewer, application_id=app.pk, reason="  情境不符  "
+    )
+    assert [(c["old_label"], c["new_label"], c["reason"]) for c in calls] == [
+        ("Scenario review", "Rejected", "情境不符")
+    ]
+    decided.refresh_from_db()
+    assert (decided.stage, decided.review_reason) == ("rejected", "情境不符")
+    latest = decided.history.first()
+    assert (latest.history_user, latest.history_change_reason) == (
+        reviewer,
+        "Scenario review → Rejected: 情境不符",
+    )
