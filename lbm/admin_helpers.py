@@ -22,8 +22,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import permissions
+from .admin_gates import Gate
 from .exceptions import DomainError
-from .permissions import Action, Gate
+from .permissions import Action
 from .workdays import taipei_today
 
 Refusal = DomainError | ValidationError

@@ -13,7 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.urls import URLPattern, URLResolver, reverse
 from django.utils.translation import gettext_lazy as _
 
-from . import permissions
+from . import admin_gates, permissions
 from .permissions import Action
 
 logger = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class LBMAdminSite(admin.AdminSite):
         return request.user.is_active and request.user.is_authenticated
 
     def get_urls(self):
-        """Django's URLs, each wrapped in ``permissions.admin_gate`` (docs/permissions.md#the-admin-
+        """Django's URLs, each wrapped in ``admin_gates.admin_gate`` (docs/permissions.md#the-admin-
         gate): every ModelAdmin's own URLs, those its mixins and libraries add, and the site's."""
         admins = {
             f"{model._meta.app_label}/{model._meta.model_name}/": model_admin
@@ -58,18 +58,18 @@ class LBMAdminSite(admin.AdminSite):
                 entry.namespace,
             )
         key = gate_key(entry, model_admin)
-        gate = permissions.admin_gate_for(model_admin, key)
+        gate = admin_gates.admin_gate_for(model_admin, key)
         view = entry.callback
         site = self
 
         def gated(request, *args, **kwargs):
             if gate is None:
                 logger.error("admin URL %s (%s) has no gate: refused", key, entry.pattern)
-            elif gate.need != permissions.PUBLIC and not site.has_permission(request):
+            elif gate.need != admin_gates.PUBLIC and not site.has_permission(request):
                 return redirect_to_login(
                     request.get_full_path(), reverse("admin:login", current_app=site.name)
                 )
-            permissions.admin_gate(request, gate, model_admin, args, kwargs)
+            admin_gates.admin_gate(request, gate, model_admin, args, kwargs)
             return view(request, *args, **kwargs)
 
         update_wrapper(gated, view)
@@ -145,7 +145,7 @@ def _declared(view) -> bool:
             isinstance(need, str)
             and not isinstance(need, Action)
             and "." not in need
-            and need not in (permissions.PUBLIC, permissions.SIGNED_IN, permissions.NOBODY)
+            and need not in (admin_gates.PUBLIC, admin_gates.SIGNED_IN, admin_gates.NOBODY)
         ):
             method = "has_view_or_change_permission" if need == "view" else f"has_{need}_permission"
             if model_admin is None or not callable(getattr(model_admin, method, None)):

@@ -38,7 +38,7 @@ def _watch_generations() -> None:
 
 def _ensure_staff_groups(sender, **kwargs) -> None:
     """Keep the LINE reviewer and account manager groups' permissions current after migrate."""
-    from .permissions import ensure_staff_groups
+    from .staff_groups import ensure_staff_groups
 
     ensure_staff_groups()
 

@@ -57,7 +57,7 @@ def test_two_simultaneous_link_requests_exactly_one_wins(monkeypatch):
         barrier.wait()  # neither request has inserted yet: the pre-check cannot save us
         return results
 
-    monkeypatch.setattr(services, "link_eligibility", both_pass_the_check_first)
+    monkeypatch.setattr(services.links, "link_eligibility", both_pass_the_check_first)
     outcomes = []
 
     def request(actor):

@@ -451,7 +451,7 @@ def test_constraint_violation_is_reported_as_already_linked(monkeypatch):
     account = factories.account_for(org)
     AccountLink.objects.create(organization=org, account=account)
     # Pretend the pre-check saw no link (as in a race): the database still refuses.
-    monkeypatch.setattr(services, "_raise_if_ineligible", lambda results, **kw: None)
+    monkeypatch.setattr(services.links, "_raise_if_ineligible", lambda results, **kw: None)
     with pytest.raises(AccountAlreadyLinked):
         services.link_request(
             organization_id=org.pk, actor=org.contact, account_identifier=account.display_id

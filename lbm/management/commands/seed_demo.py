@@ -10,7 +10,7 @@ from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
 
-from lbm import permissions, services
+from lbm import permissions, services, staff_groups
 from lbm.models import Account, AccountLink, Membership, Organization, Provider
 
 DEMO_PASSWORD = "lbm-demo-2026!"
@@ -71,7 +71,7 @@ class Command(BaseCommand):
 
     def _users(self):
         User = get_user_model()
-        groups = permissions.ensure_staff_groups()
+        groups = staff_groups.ensure_staff_groups()
         users = {}
         for username, first, email, group in USERS:
             user, created = User.objects.get_or_create(
