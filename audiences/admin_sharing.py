@@ -1,8 +1,8 @@
 """Admin pages for sharing per linked account, LINE Tag sharing to chosen accounts, the
 "what will stop" confirmations and lookalike audiences (docs/audiences.md).
 
-Kept apart from ``audiences.admin``: the actions here are plain functions that the model
-admins there list; every change goes through ``audiences.services``.
+Kept apart from ``audiences.admin_audiences`` and ``admin_tags``: the actions here are plain
+functions that the model admins there list; every change goes through ``audiences.services``.
 """
 
 from django import forms
