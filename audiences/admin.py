@@ -12,8 +12,6 @@ Thin: rows from ``permissions.visible``, rights from ``permissions.can``, every 
 ``audiences.services``. Other organizations' objects answer 404.
 """
 
-from lbm.paginators import EstimatedCountPaginator  # noqa: F401  (its old home; billing imports it)
-
 from .admin_audiences import AudienceAdmin, AudienceShareInline, SourceFilter  # noqa: F401
 from .admin_insight import AudienceInsightMixin  # noqa: F401
 from .admin_people import (  # noqa: F401  (registered on import; names kept importable here)

@@ -11,10 +11,11 @@ from django.template.response import TemplateResponse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from lbm.admin_gates import Gate
 from lbm.admin_helpers import ReadOnlyAdminMixin, ScopedAdminMixin, confirm_with_reason, run_service
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
-from lbm.permissions import Action, Gate
+from lbm.permissions import Action
 
 from . import selectors, services
 from .admin_common import _can

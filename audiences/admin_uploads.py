@@ -13,9 +13,10 @@ from django.urls import path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from lbm.admin_gates import Gate
 from lbm.admin_helpers import ReadOnlyAdminMixin, ScopedAdminMixin
 from lbm.exceptions import DomainError
-from lbm.permissions import Action, Gate
+from lbm.permissions import Action
 
 from . import selectors, services
 from .admin_common import _can

@@ -11,10 +11,10 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from lbm.admin_gates import Gate
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.models import Account
-from lbm.permissions import Gate
 
 from . import pricing, selectors, services
 from .admin_base import (

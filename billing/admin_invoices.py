@@ -13,12 +13,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 
-from audiences.admin import EstimatedCountPaginator
+from lbm.admin_gates import Gate
 from lbm.admin_search import ExactSearchMixin
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.import_export_i18n import LabelledExportForm
-from lbm.permissions import Gate
+from lbm.paginators import EstimatedCountPaginator
 
 from . import einvoice, periods, pricing, selectors, services
 from .admin_base import (

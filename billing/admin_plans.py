@@ -10,10 +10,10 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from audiences.admin import EstimatedCountPaginator
 from lbm.admin_search import ExactSearchMixin
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
+from lbm.paginators import EstimatedCountPaginator
 
 from . import periods, selectors, services
 from .admin_base import BillingAdmin, ReadOnlyAdmin

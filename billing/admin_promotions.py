@@ -10,10 +10,10 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export.admin import ExportMixin
 
+from lbm.admin_gates import Gate
 from lbm.exceptions import DomainError
 from lbm.history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from lbm.import_export_i18n import LabelledExportForm
-from lbm.permissions import Gate
 
 from . import services
 from .admin_base import ApprovalStateFilter, BillingAdmin, approval_state

@@ -9,7 +9,7 @@ class BillingConfig(AppConfig):
 
     # LINE account managers edit plans, subscriptions, government contracts and promotion codes,
     # and run and check month-end billing (docs/permissions.md). Merged by
-    # ``lbm.permissions.ensure_staff_groups`` after every migrate. Reviewers get nothing here.
+    # ``lbm.staff_groups.ensure_staff_groups`` after every migrate. Reviewers get nothing here.
     # Invoices and usage are never edited by hand: view only, plus credit/debit notes.
     staff_permissions = {
         "LINE account managers": [

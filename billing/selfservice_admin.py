@@ -14,9 +14,9 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from lbm import permissions, pii
+from lbm.admin_gates import SIGNED_IN, Gate
 from lbm.exceptions import DomainError
 from lbm.models import Account
-from lbm.permissions import SIGNED_IN, Gate
 
 from . import periods, pricing, selectors, selfservice
 from .models import (

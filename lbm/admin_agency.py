@@ -14,11 +14,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import agency, permissions
+from .admin_gates import Gate
 from .admin_helpers import ReadOnlyAdminMixin, show_refusal
 from .exceptions import DomainError
 from .history_admin import ReadOnlyHistoryAdmin
 from .models import Account, AccountLink, AgencyAccess, AgencyAssignment, Membership, Organization
-from .permissions import Action, Gate
+from .permissions import Action
 from .workdays import TAIPEI
 
 # Actions in the order the explanation page lists them: the organization's, then LINE staff's.

@@ -12,11 +12,12 @@ from django.utils.translation import gettext_lazy as _
 
 from . import invitations, permissions, services
 from .admin_agency import MemberRightsMixin  # agency access and the member rights page
+from .admin_gates import SIGNED_IN, Gate
 from .admin_helpers import ScopedAdminMixin, run_service
 from .exceptions import DomainError
 from .history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from .models import Membership, MembershipInvitation, Organization
-from .permissions import Action, Gate
+from .permissions import Action
 
 
 class InvitationForm(forms.ModelForm):
@@ -45,7 +46,7 @@ class InvitationForm(forms.ModelForm):
 @admin.register(MembershipInvitation)
 class MembershipInvitationAdmin(ScopedAdminMixin, admin.ModelAdmin):
     # The e-mailed link: any signed-in person; the token and the invited address decide.
-    admin_gates = {"accept": Gate(permissions.SIGNED_IN)}
+    admin_gates = {"accept": Gate(SIGNED_IN)}
     """Invitations of an organization's Admins; the link in the e-mail leads to ``accept_view``
     once the person is signed in (docs/organizations.md#invitations)."""
 

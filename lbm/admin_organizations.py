@@ -17,11 +17,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import permissions, selectors, services
+from .admin_gates import Gate
 from .admin_helpers import ScopedAdminMixin, confirm_with_reason, due_badge, run_service
 from .exceptions import DomainError
 from .history_admin import ReadOnlyHistoryAdmin as SimpleHistoryAdmin  # no revert
 from .models import Membership, Organization
-from .permissions import Action, Gate
+from .permissions import Action
 
 User = get_user_model()
 

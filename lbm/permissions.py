@@ -11,7 +11,6 @@ Two neighbours use these checks and are re-exported here (lazily, as they import
 ``lbm.staff_groups`` (creating the staff groups: ``ensure_staff_groups``).
 """
 
-import importlib
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -586,20 +585,3 @@ def may_grant_account_administrator(user, account_id: int) -> bool:
 def require_account_administrator(user, account_id: int) -> None:
     if not is_account_administrator(user, account_id):
         raise NotAllowed(_("Only an administrator of this Official Account may do this."))
-
-
-# --- Moved to neighbouring modules, still importable from here -------------------------------
-# Looked up on first use: ``lbm.admin_gates`` and ``lbm.staff_groups`` import this module.
-
-_GATES = ("PUBLIC", "SIGNED_IN", "NOBODY", "Gate", "STANDARD_GATES", "SITE_GATES", "PROJECT_APPS")
-_GATES += ("staff_gates", "UndeclaredAdminURL", "admin_gate_for", "admin_gate")
-_MOVED = dict.fromkeys(_GATES, "lbm.admin_gates") | {
-    "staff_group_permissions": "lbm.staff_groups",
-    "ensure_staff_groups": "lbm.staff_groups",
-}
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        return getattr(importlib.import_module(_MOVED[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

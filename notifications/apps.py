@@ -7,7 +7,7 @@ class NotificationsConfig(AppConfig):
     verbose_name = _("Notifications")
     default_auto_field = "django.db.models.BigAutoField"
 
-    # Merged into the staff groups by ``lbm.permissions.ensure_staff_groups()``: reviewers see
+    # Merged into the staff groups by ``lbm.staff_groups.ensure_staff_groups()``: reviewers see
     # every application, template, notice and webhook (rights to act come from
     # ``lbm.review_notifications``).
     staff_permissions = {

@@ -6,7 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from lbm import permissions, services
+from lbm import permissions, services, staff_groups
 from lbm.models import Account, AccountLink, Membership, Organization, Provider
 from lbm.validators import business_number_is_valid
 
@@ -36,7 +36,7 @@ def _group(name: str) -> Group:
     """A staff group, as migrate leaves it (post_migrate runs ``ensure_staff_groups``, also after
     a transactional test's flush): one look-up, not a refresh of both groups' permissions."""
     group = Group.objects.filter(name=name).first()
-    return group if group is not None else permissions.ensure_staff_groups()[name]
+    return group if group is not None else staff_groups.ensure_staff_groups()[name]
 
 
 def _staff(group: str, **kwargs):

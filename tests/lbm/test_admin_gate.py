@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory
 from django.urls import path, reverse
 
-from lbm import permissions
+from lbm import admin_gates, permissions
 from lbm.admin_site import LBMAdminSite, undeclared_urls
 from lbm.models import Account, Provider
 from tests import factories
@@ -126,7 +126,7 @@ def test_a_declared_url_passes_the_gate_before_its_view():
     ran = []
 
     class ExtraAdmin(admin.ModelAdmin):
-        admin_gates = {"extra": permissions.Gate(permissions.Action.MANAGE_ACCOUNTS)}
+        admin_gates = {"extra": admin_gates.Gate(permissions.Action.MANAGE_ACCOUNTS)}
 
         def get_urls(self):
             return [
