@@ -125,7 +125,8 @@ class UrlMatch(models.TextChoices):
     STARTS_WITH = "starts_with", _("URL starts with")
 
 
-# A lookalike audience's size: this share of its LAP account's reachable users (seed 000).
+# A lookalike audience's size: this share of its LAP account's reachable users
+# (docs/audiences.md#lookalike-audiences).
 LOOKALIKE_MIN_PERCENT = 1
 LOOKALIKE_MAX_PERCENT = 15
 

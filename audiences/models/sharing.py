@@ -69,7 +69,8 @@ class SharingMode(models.TextChoices):
 
 
 class LinkSharing(models.Model):
-    """How one linked account receives the organization's resources (seed 000, 全部共享／部分分享):
+    """How one linked account receives the organization's resources
+    (docs/audiences.md#sharing-per-linked-account, 全部共享／部分分享):
     ``share_all`` shares every organization audience and LINE Tag to it, now and whenever one
     is created; ``share_selected`` shares only what is chosen one by one (possibly nothing).
     A new link starts with the organization's ``share_mode``."""

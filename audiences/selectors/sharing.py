@@ -28,8 +28,9 @@ def linked_account_ids(organization_id: int) -> list[int]:
 
 def audience_usages(audience: Audience, account_kind: str, _seen=None) -> tuple[str, ...]:
     """What ``audience`` may be used for on an account of ``account_kind``: its type's row of
-    seed 000's table; for a combined audience, only what every audience it is built from
-    allows (a combination never carries a LAP-only audience to an Official Account)."""
+    the usage table (docs/audiences.md#where-each-audience-may-be-used); for a combined audience,
+    only what every audience it is built from allows (a combination never carries a LAP-only
+    audience to an Official Account)."""
     allowed = usages(audience.type, account_kind)
     if audience.type != Audience.Type.COMBINED or not allowed:
         return allowed
@@ -78,7 +79,7 @@ def share_problems(audience: Audience, account: Account) -> list[str]:
 
 
 def _usage_reason(audience: Audience, account: Account) -> str:
-    """Why seed 000's table leaves ``audience`` no use on ``account`` (docs/audiences.md)."""
+    """Why the usage table leaves ``audience`` no use on ``account`` (docs/audiences.md)."""
     if account.kind not in (Account.Kind.LAP, Account.Kind.OFFICIAL_ACCOUNT):
         return _("Shared audiences are used only on LAP ad accounts and Official Accounts.")
     if audience.type == Audience.Type.COMBINED:

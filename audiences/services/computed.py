@@ -198,8 +198,9 @@ def audience_lookalike_create(
     *, actor, account_id: int, source_id: int, name: str, percent: int, description: str = ""
 ) -> Audience:
     """A lookalike audience on a LAP ad account: users like those of ``source`` (the account's
-    own audience or one shared to it, of a type seed 000 lets be a lookalike source), sized
-    ``percent`` (1–15) % of the account's reachable users. It is the account's audience, in
+    own audience or one shared to it, of a type that may be a lookalike source,
+    docs/audiences.md#lookalike-audiences), sized ``percent`` (1–15) % of the account's
+    reachable users. It is the account's audience, in
     the organization, and may be used on LAP ad accounts only."""
     account = Account.objects.get(pk=account_id)
     if account.kind != Account.Kind.LAP:

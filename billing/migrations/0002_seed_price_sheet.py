@@ -1,4 +1,4 @@
-"""The current price sheet (seeds 001 and 004) and the month-end billing schedule.
+"""The current price sheet (docs/billing.md) and the month-end billing schedule.
 
 Literal copies, not imports of app code, so this migration means the same thing forever. Later
 price changes are new rows with a later ``effective_from``, added by account managers or by a
@@ -24,7 +24,8 @@ PLANS = [
     # Per block of 10 sub-accounts; each sub-account 15 sends a month.
     ("gov_sub", 12, "0", "100000", 15, "sends", "flat", "100000", True, True,
      None, "2026-12-31"),
-    # Per block of 10 accounts: 6,000 tax included, billed on the untaxed 5,714 (seed 004).
+    # Per block of 10 accounts: 6,000 tax included, billed on the untaxed 5,714
+    # (docs/billing.md#government-plans).
     ("gov_civil", 13, "0", "5714", 3000, "recipients", "none", None, False, True,
      None, "2026-12-31"),
 ]

@@ -1,4 +1,4 @@
-"""The add-on prices of seed 001 (media guide 2025 Q1) as dated rows, like the plans.
+"""The add-on prices of the 2025 Q1 media guide (docs/billing.md) as dated rows, like the plans.
 
 Premium ID (專屬ID) 720 per year and the chat advanced plan (聊天進階方案) 100 per month, both
 untaxed. A later price sheet is a new row with a later ``effective_from``. Literal copies, so

@@ -1,4 +1,4 @@
-"""The rules of SPEC section 3 through the services."""
+"""The rules of docs/audiences.md through the services."""
 
 from datetime import timedelta
 

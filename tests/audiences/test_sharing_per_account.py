@@ -1,4 +1,5 @@
-"""Sharing per linked account (seed 000, 全部共享／部分分享) and the "what will stop" pages."""
+"""Sharing per linked account (docs/audiences.md#sharing-per-linked-account, 全部共享／部分分享) and
+the "what will stop" pages."""
 
 import pytest
 from django.urls import reverse

@@ -1,4 +1,5 @@
-"""Where each audience type may be used (seed 000, 支援的廣告受眾種類說明)."""
+"""Where each audience type may be used (docs/audiences.md#where-each-audience-may-be-used,
+支援的廣告受眾種類說明)."""
 
 import pytest
 from django.urls import reverse

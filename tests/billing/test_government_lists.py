@@ -1,6 +1,6 @@
-"""Government lists (seed 004): renewal lists, the 7-working-day deletion window, accounts not
-deleted billed at normal rates, civil servants counted by ever-verified accounts, and the
-add-on prices read from dated rows."""
+"""Government lists (docs/billing.md#government-plans): renewal lists, the 7-working-day deletion
+window, accounts not deleted billed at normal rates, civil servants counted by ever-verified
+accounts, and the add-on prices read from dated rows."""
 
 from datetime import date
 from decimal import Decimal as D

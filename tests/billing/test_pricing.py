@@ -1,4 +1,5 @@
-"""The pure price functions against every number of SPEC section 4 and seeds 001, 003, 004."""
+"""The pure price functions against every number of docs/billing.md (plans, tiers, government
+plans)."""
 
 from datetime import date
 from decimal import Decimal as D
@@ -8,7 +9,8 @@ import pytest
 from billing import pricing, selectors
 from billing.models import Plan
 
-# The High plan's table as printed in seed 001: (first message, last message, price each).
+# The High plan's table as printed in the media guide (docs/billing.md): (first message, last
+# message, price each).
 SEED_TABLE = [
     (6001, 25000, "0.2"),
     (25001, 35000, "0.165"),

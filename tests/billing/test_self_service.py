@@ -1,5 +1,6 @@
-"""Official Account administrators serve themselves (seed 003): rights per role, e-invoice
-details, payment method, preview equals charge, the promotion-code table through their path."""
+"""Official Account administrators serve themselves
+(docs/billing.md#official-account-administrators): rights per role, e-invoice details, payment
+method, preview equals charge, the promotion-code table through their path."""
 
 from datetime import date, timedelta
 from decimal import Decimal as D

@@ -1,6 +1,6 @@
 """An Official Account's administrator, in zh-Hant, registers e-invoice details and a card,
 upgrades Medium → High with a promotion code, sees NT$400 deducted (NT$800 forfeited) before
-confirming, and the quota at 6,000 after (seed 003)."""
+confirming, and the quota at 6,000 after (docs/billing.md#official-account-administrators)."""
 
 from datetime import timedelta
 

@@ -1,6 +1,6 @@
-"""The role matrix of SPEC section 1, walked in full: each role × each action × own organization
-and another organization, plus staff capabilities. The expected table is written out here from
-the SPEC, not read from the code under test."""
+"""The role matrix of docs/permissions.md, walked in full: each role × each action × own
+organization and another organization, plus staff capabilities. The expected table is written
+out here from the business rules, not read from the code under test."""
 
 import pytest
 
@@ -24,9 +24,9 @@ ORG_ACTIONS = [
     Action.DELETE,
 ]
 
-# SPEC section 1: ✓ per role. Exports of personal data (audience members, failed notices with
-# their phone hashes) are Admin-only; notification templates are managed by those who may
-# share data with the accounts (Admin, Operator).
+# The role table (docs/permissions.md): ✓ per role. Exports of personal data (audience members,
+# failed notices with their phone hashes) are Admin-only; notification templates are managed by
+# those who may share data with the accounts (Admin, Operator).
 SPEC_MATRIX = {
     "admin": {
         Action.VIEW,

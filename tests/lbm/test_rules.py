@@ -1,4 +1,5 @@
-"""Business rules of organizations, verification, review, members and links (SPEC 1–2)."""
+"""Business rules of organizations, verification, review, members and links
+(docs/organizations.md)."""
 
 from datetime import UTC, date, datetime, timedelta
 

@@ -28,7 +28,7 @@ def charged(account) -> int:
     )
 
 
-# --- The user-state table (seed 002) ----------------------------------------------------------
+# --- The user-state table (docs/notifications.md#sending) -------------------------------------
 
 
 @pytest.mark.parametrize(
