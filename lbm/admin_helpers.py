@@ -179,6 +179,23 @@ def confirm_with_reason(
     return TemplateResponse(request, template, context)
 
 
+def confirm_rejection(modeladmin, request, queryset, *, call, done_message):
+    """The reviewers' "Reject (with a reason)" list action, the same page for every review
+    queue: a written reason is required and the applicant sees it; ``call(obj, reason)`` is
+    the service."""
+    return confirm_with_reason(
+        modeladmin,
+        request,
+        queryset,
+        action="reject",
+        title=gettext("Reject"),
+        question=gettext("The applicant will see this reason, edit and resubmit."),
+        reason_required=True,
+        call=call,
+        done_message=done_message,
+    )
+
+
 class ReviewPageMixin:
     """Approve and reject buttons on a review queue's item page, each with a confirmation step:
     an optional note to approve, a required reason to reject, both recorded by the service and
@@ -392,14 +409,10 @@ class ReviewQueueMixin(ReadOnlyAdminMixin, ReviewPageMixin):
 
     @admin.action(description=_("Reject (with a reason)"), permissions=["review"])
     def reject(self, request, queryset):
-        return confirm_with_reason(
+        return confirm_rejection(
             self,
             request,
             queryset,
-            action="reject",
-            title=gettext("Reject"),
-            question=gettext("The applicant will see this reason, edit and resubmit."),
-            reason_required=True,
             call=lambda obj, reason: self.review_decide(request, obj, "reject", reason),
             done_message=gettext("%(count)d item(s) rejected."),
         )

@@ -9,7 +9,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from lbm import permissions
-from lbm.admin_helpers import confirm_with_reason, run_service
+from lbm.admin_helpers import confirm_rejection, confirm_with_reason, run_service
 from lbm.permissions import Action
 
 from . import selectors, services
@@ -244,14 +244,10 @@ class ApplicationReviewAdmin(ReviewerQueueMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Reject (with a reason)"), permissions=["review"])
     def reject(self, request, queryset):
-        return confirm_with_reason(
+        return confirm_rejection(
             self,
             request,
             queryset,
-            action="reject",
-            title=gettext("Reject"),
-            question=gettext("The applicant will see this reason, edit and resubmit."),
-            reason_required=True,
             call=lambda a, reason: services.application_reject(
                 actor=request.user, application_id=a.pk, reason=reason
             ),
