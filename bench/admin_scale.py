@@ -198,7 +198,15 @@ def fill(scale: float) -> float:
     from django.db import connection, transaction
 
     from audiences.models import Audience, AudienceMember
-    from billing.models import BillingCustomer, Invoice, InvoiceLine, Subscription, UsageRecord
+    from billing.models import (
+        BillingCustomer,
+        Invoice,
+        InvoiceLine,
+        Plan,
+        PlanChange,
+        Subscription,
+        UsageRecord,
+    )
     from lbm.models import Account, AccountLink, Organization
     from notifications.models import Notice
 
@@ -271,12 +279,26 @@ def fill(scale: float) -> float:
             n_cust,
             {"name": "'客戶 ' || g"},
         )
-        step(
+        # Six in ten accounts on the free plan, three on the medium, one on the high.
+        plan = (
+            f"(SELECT id FROM {Plan._meta.db_table} WHERE code = CASE WHEN g % 10 < 6"
+            " THEN 'light' WHEN g % 10 < 9 THEN 'medium' ELSE 'high' END)"
+        )
+        s0, _ = step(
             "subscriptions",
             Subscription,
             t["subscription"].pk,
             n_acc,
-            {"account_id": f"{a0} + g - 1", "customer_id": f"{c0} + g % {n_cust}"},
+            {"account_id": f"{a0} + g - 1", "customer_id": f"{c0} + g % {n_cust}", "plan_id": plan},
+        )
+        # Each subscription's plan ledger (its opening plan): ``bill_month`` bills only
+        # subscriptions with one, so without it the month-end under load would bill nothing.
+        step(
+            "plan ledger rows",
+            PlanChange,
+            t["subscription"].changes.order_by("pk").first().pk,
+            n_acc,
+            {"subscription_id": f"{s0} + g - 1", "to_plan_id": plan},
         )
         acc = f"({a0} + g % {n_acc})"
         aud0, _ = step(
@@ -320,6 +342,8 @@ def fill(scale: float) -> float:
                 "deadline_at": f"t.deadline_at - {day} * interval '1 day'",
                 "delivered_at": f"t.delivered_at - {day} * interval '1 day'",
                 "settled_at": f"t.settled_at - {day} * interval '1 day'",
+                # Charged as ``finish_notices`` charges a push in service, seconds after it.
+                "charged_at": f"t.delivered_at - {day} * interval '1 day'",
             },
         )
         step(
@@ -569,11 +593,24 @@ def child_bill(database: str) -> None:
     from datetime import date
 
     setup_django(database)
+    from django.contrib.auth import get_user_model
     from django.db import connection
+    from django.utils import timezone
 
-    from billing import services
+    from billing import einvoice, services
+    from billing.models import EInvoiceTrack
 
     period = date(2025, 12, 1)
+    bimonth = einvoice.bimonth_of_moment(timezone.now())
+    if not EInvoiceTrack.objects.filter(period=bimonth, prefix="BN").exists():
+        # The numbers staff would enter for the two months the invoices are issued in.
+        services.einvoice_track_create(
+            period=bimonth,
+            prefix="BN",
+            first_number=0,
+            last_number=99_999_999,
+            actor=get_user_model().objects.get(username="bench-super"),
+        )
     with connection.cursor() as cur:  # a previous run's invoices for the period, set aside
         cur.execute(
             "DELETE FROM billing_invoiceline WHERE invoice_id IN "
