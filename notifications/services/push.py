@@ -1,35 +1,42 @@
 """The phone-number push fast path (``POST /bot/pnp/push``), imported only by the API
 (``api.views_messages``; the package does not re-export it, a test holds the rule): the sender
-kept per worker, the template match, the user's state in one raw query, one raw INSERT per push.
-
-The INSERT itself is ``rows._insert_notice``: the batch writer uses it for a one-row batch too,
-so it stays with the row writer, which this module and the batch path share."""
+kept per worker, the template match, and one statement per push that reads the user's state,
+judges it and writes the notice (``_judged_insert``). The batch path judges in Python
+(``rules.judge``) and writes with ``rows``; a test holds the two to the same answers."""
 
 import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from lbm import generations, hotsql
 
+from .. import crypto
 from ..exceptions import SendRefused
-from ..models import Application, Notice, Stage, TemplateVersion
+from ..models import (
+    SETTLE_WINDOW,
+    SMS_VERIFICATION_MONTHS,
+    Application,
+    Notice,
+    Stage,
+    TemplateVersion,
+)
 from .charging import finish_soon, notices_finish
-from .rows import _insert_notice, _notice_row
-from .rules import UserState, _keyed_hasher, judge, template_pattern
+from .rows import NOTICE_COLUMNS, _db_value
+from .rules import _keyed_hasher, months_before, template_pattern
 from .sending import _prepare, _sender
 
 # --- Phone-number pushes (``POST /bot/pnp/push``, the API's hot path) -----------------------
 #
 # A push is one notice, so the batch path's fixed costs (the sender's and template's checks,
 # the ledger row, the webhook row and its task) would dominate it. Instead the facts about the
-# sender are kept per worker (``Sender``, stamped by lbm.generations), the notice is judged with
-# one indexed query and written with one INSERT, and a delivered notice is left uncharged
-# (``charged_at`` empty): ``notices_finish`` charges such notices and queues their webhooks in
-# batches, run about a second after a delivery (and every minute as a sweep), so nothing is
-# lost if a worker dies between the INSERT and the charge.
+# sender are kept per worker (``Sender``, stamped by lbm.generations), the notice is judged
+# and written with one statement, and a delivered notice is left uncharged (``charged_at``
+# empty): ``notices_finish`` charges such notices and queues their webhooks in batches, run
+# about a second after a delivery (and every minute as a sweep), so nothing is lost if a
+# worker dies between the INSERT and the charge.
 
 
 @dataclass(frozen=True)
@@ -93,20 +100,116 @@ def template_match(sender: Sender, text: str) -> tuple[TemplateVersion, dict] | 
 _keyed = None
 
 
-def _user_state(account_id: int, phone_hash: str) -> UserState | None:
-    """``user_states`` for one phone hash: one indexed query without the ORM's compilation."""
+# --- One statement per push: the judgement in SQL ------------------------------------------
+#
+# ``judge`` reads the user's state and decides; a push would then write the notice with a second
+# statement, a second round trip to PostgreSQL on every request. Here the same rules, in the
+# same order, are one CASE over the user and the friendship, feeding the INSERT: one statement,
+# one round trip. ``tests/notifications/test_push_sql.py`` holds the two to the same answer for
+# every user state.
+
+
+def _judge_rules():
+    """``judge``'s conditions in its order: (SQL over ``u`` and ``f``, (state, reason, flow)).
+    ``%s`` in the SMS rule: template not exempt, the oldest verification that counts, now."""
     from audiences.models import Friendship, LineUser
 
-    users, friendships = LineUser._meta.db_table, Friendship._meta.db_table
-    row = hotsql.fetchone(
-        f"SELECT u.notification_consent, u.sms_verified_at, f.state"
-        f" FROM {users} u LEFT JOIN {friendships} f ON f.line_user_id = u.id"
-        f" AND f.account_id = %s WHERE u.phone_hash = %s",
-        [account_id, phone_hash],
+    state, reason, flow = Notice.State, Notice.Reason, Notice.Flow
+    blocking = ", ".join(f"'{value}'" for value in Friendship.BLOCKING)
+    on, off = LineUser.Consent.ON.value, LineUser.Consent.OFF.value
+    return (
+        ("u.id IS NULL", (state.FAILED, reason.PHONE_MISMATCH, flow.NONE)),
+        (f"f.state IN ({blocking})", (state.PENDING, reason.BLOCKED, flow.NONE)),
+        (f"u.notification_consent = '{off}'", (state.PENDING, reason.CONSENT_OFF, flow.NONE)),
+        (
+            f"u.notification_consent <> '{on}'",
+            (state.PENDING, reason.CONSENT_UNANSWERED, flow.CONSENT_PAGE),
+        ),
+        (
+            "%s AND (u.sms_verified_at IS NULL OR u.sms_verified_at < %s"
+            " OR u.sms_verified_at > %s)",
+            (state.PENDING, reason.SMS_UNVERIFIED, flow.SMS_VERIFICATION),
+        ),
     )
-    if row is None:
-        return None
-    return UserState(row[0], hotsql.aware(row[1]), row[2])
+
+
+_push_sql: dict[str, str] = {}  # vendor → the statement, built once per process
+
+
+def _judged_insert_sql() -> str:
+    """``WITH`` the rule that applies (``k``, 0 when delivered) ``INSERT`` the notice with the
+    state, reason and flow it gives, ``RETURNING`` the id and the state."""
+    from audiences.models import Friendship, LineUser
+
+    sql = _push_sql.get(connection.vendor)
+    if sql is not None:
+        return sql
+    q = connection.ops.quote_name
+    rules = _judge_rules()
+    delivered = (Notice.State.DELIVERED, "", Notice.Flow.NONE)
+    outcomes = [delivered] + [outcome for _sql, outcome in rules]
+
+    def pick(i: int) -> str:
+        arms = " ".join(f"WHEN {k} THEN '{o[i]}'" for k, o in enumerate(outcomes) if k)
+        return f"CASE j.k {arms} ELSE '{delivered[i]}' END"
+
+    first = " ".join(f"WHEN {cond} THEN {k}" for k, (cond, _o) in enumerate(rules, start=1))
+    pending = Notice.State.PENDING.value
+    values = {
+        "state": pick(0),
+        "reason": pick(1),
+        "user_flow": pick(2),
+        # The values are kept only while the notice waits (as ``rows._notice_row``).
+        "values_secret": f"CASE WHEN {pick(0)} = '{pending}' THEN %s ELSE '' END",
+        "delivered_at": "CASE WHEN j.k = 0 THEN %s END",
+        "settled_at": f"CASE WHEN {pick(0)} <> '{pending}' THEN %s END",
+        "charged_at": "NULL",  # charged by ``notices_finish``
+        "purged_at": "NULL",
+        "sent_by_id": "NULL",
+    }
+    sql = _push_sql[connection.vendor] = (
+        f"WITH j AS (SELECT CASE {first} ELSE 0 END AS k FROM (SELECT 1 AS one) o"
+        f" LEFT JOIN {q(LineUser._meta.db_table)} u ON u.phone_hash = %s"
+        f" LEFT JOIN {q(Friendship._meta.db_table)} f"
+        f" ON f.line_user_id = u.id AND f.account_id = %s)"
+        f" INSERT INTO {q(Notice._meta.db_table)} ({', '.join(q(c) for c in NOTICE_COLUMNS)})"
+        f" SELECT {', '.join(values.get(c, '%s') for c in NOTICE_COLUMNS)} FROM j"
+        f" RETURNING id, {q('state')}"
+    )
+    return sql
+
+
+def _judged_insert(
+    *, account_id: int, version, prepared, exempt: bool, now, request_id
+) -> tuple[int, str]:
+    """Judge and record one push in one statement; returns ``(notice id, state)``."""
+    from billing.periods import line_day
+
+    ops = connection.ops
+    given = {
+        "account_id": account_id,
+        "template_version_id": version.pk,
+        "request_id": request_id,
+        "phone_hash": prepared.phone_hash,
+        "line_hash_secret": crypto.encrypt(prepared.line_hash),
+        "values_secret": crypto.encrypt_json(prepared.values) if prepared.values else "",
+        "delivery_tag": prepared.delivery_tag,
+        "accepted_at": now,
+        "line_day": line_day(now),
+        "deadline_at": now + SETTLE_WINDOW,
+        "delivered_at": now,
+        "settled_at": now,
+    }
+    params = [
+        not exempt,
+        months_before(now, SMS_VERIFICATION_MONTHS),
+        now,
+        prepared.phone_hash,
+        account_id,
+    ]
+    params += [given[c] for c in NOTICE_COLUMNS if c in given]
+    row = hotsql.fetchone(_judged_insert_sql(), [_db_value(v, ops) for v in params])
+    return row[0], row[1]
 
 
 def notice_push(
@@ -116,8 +219,6 @@ def notice_push(
     (``template_match``): judged at once, recorded with one INSERT. Returns ``(notice id,
     state)``. Raises ``SendRefused`` (nothing recorded) for every bad input. A delivered notice
     is charged and its webhook queued by ``notices_finish`` right after (``finish_soon``)."""
-    from billing.periods import line_day
-
     if sender.refusal is not None:
         raise SendRefused(sender.refusal[0], details=sender.refusal[1])
     global _keyed
@@ -126,27 +227,20 @@ def notice_push(
     prepared = _prepare(
         version, {"to": to, "values": values, "delivery_tag": delivery_tag}, _keyed[1]
     )
-    now = timezone.now()
-    judged = judge(
-        _user_state(sender.account_id, prepared.phone_hash), exempt=version.exempt, at=now
-    )
-    row = _notice_row(
-        sender.account_id,
-        version,
-        prepared,
-        judged,
-        now=now,
-        day=line_day(now),
-        request_id=uuid.uuid4(),
-        actor_id=None,
-        charged=False,
-    )
-    delivered = judged[0] == Notice.State.DELIVERED
-    if delivered and not settings.CELERY_TASK_ALWAYS_EAGER:
-        # Before the INSERT: a broker out of reach refuses the push with nothing recorded
-        # (``QueueUnreachable``: the API's 503), so the client's retry records it once.
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        # Before the statement: a broker out of reach refuses the push with nothing recorded
+        # (``QueueUnreachable``: the API's 503), so the client's retry records it once. The
+        # judgement is known only once the notice is written, so this is asked whatever it
+        # turns out to be; it reaches the broker at most once a second per worker.
         finish_soon()
-    notice_id = _insert_notice(row)
-    if delivered and settings.CELERY_TASK_ALWAYS_EAGER:
+    notice_id, state = _judged_insert(
+        account_id=sender.account_id,
+        version=version,
+        prepared=prepared,
+        exempt=version.exempt,
+        now=timezone.now(),
+        request_id=uuid.uuid4(),
+    )
+    if state == Notice.State.DELIVERED and settings.CELERY_TASK_ALWAYS_EAGER:
         transaction.on_commit(notices_finish)
-    return notice_id, judged[0]
+    return notice_id, state
