@@ -69,9 +69,7 @@ def test_the_statement_writes_what_judge_and_the_row_writer_would(live):
         user_id="U" + "a" * 32, phone_hash=prepared.phone_hash, notification_consent="on"
     )
     seen = set()
-    cases = itertools.product(
-        FRIENDSHIPS, LineUser.Consent.values, VERIFIED.items(), (False, True)
-    )
+    cases = itertools.product(FRIENDSHIPS, LineUser.Consent.values, VERIFIED.items(), (False, True))
     for friendship, consent, (label, verified), exempt in cases:
         LineUser.objects.filter(pk=user.pk).update(
             notification_consent=consent, sms_verified_at=verified
