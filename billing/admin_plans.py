@@ -373,6 +373,7 @@ class PlanChangeAdmin(ReadOnlyAdmin):
     list_filter = ("kind", "period")
     list_select_related = (
         "subscription__account",
+        "subscription__plan",
         "from_plan",
         "to_plan",
         "promotion_code",
