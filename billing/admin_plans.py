@@ -371,6 +371,10 @@ class PlanChangeAdmin(ReadOnlyAdmin):
         "reason",
     )
     list_filter = ("kind", "period")
+    # Newest first, by the primary key: the model's ordering (subscription, period) sorts by
+    # the subscription's account name, a sort of every change in the ledger on each page
+    # (0.4 s for 100,000 changes in the admin-scale bench).
+    ordering = ("-pk",)
     list_select_related = (
         "subscription__account",
         "subscription__plan",

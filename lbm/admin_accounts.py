@@ -63,6 +63,10 @@ class AccountAdmin(ScopedAdminMixin, SimpleHistoryAdmin, ImportExportModelAdmin)
     search_fields = ("name", "=basic_id", "=premium_id", "=external_id", "=business_number")
     list_select_related = ("provider",)
     autocomplete_fields = ()
+    # One count per page, not two: the second (every visible account, unfiltered) repeats the
+    # visibility subquery (58 ms for an organization with 10,000 accounts in the admin-scale
+    # bench) to print "(N total)" beside the filtered count.
+    show_full_result_count = False
 
     @admin.display(description=_("account ID"))
     def display_id(self, obj):
