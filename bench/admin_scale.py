@@ -21,7 +21,8 @@ page, with ``django.test.Client`` in-process, as a LINE superuser and as the Adm
 largest organization (a tenth of all rows), ``--runs`` times each (first discarded), printing
 p50/p95 and the query count. Targets: p95 <= 300 ms and <= 25 queries; a query count that
 differs between the two scales is flagged. Last, the same pages while a 1.5 M upload and
-``bill_month`` run in background processes: p95 <= 1 s.
+``bill_month`` run in background processes, each again and again until the pages are measured:
+p95 <= 1 s.
 """
 
 import argparse
@@ -326,7 +327,10 @@ def fill(scale: float) -> float:
             f"{time.perf_counter() - s:7.1f} s",
             flush=True,
         )
-        day = "(g % 365)"
+        # The day a row is back in time: a hash of g, not g % 365, which with the account
+        # chosen as g % accounts made the big organization's rows fall on every fifth day
+        # only (365 and 10 share the factor 5), never in the last four, as no real sender.
+        day = "(abs(hashint4(g::int)) % 365)"
         step(
             "notices",
             Notice,
@@ -580,16 +584,25 @@ def run_child(database, runs, until=None):
 # --- Background load --------------------------------------------------------------------------
 
 
-def child_upload(database: str, scale: float) -> None:
+def _until(done: str | None):
+    """Run the job once, or again and again until the file ``done`` exists (the pages are
+    measured): the pages are then timed under load from their first run to their last."""
+    yield
+    while done and not Path(done).exists():
+        yield
+
+
+def child_upload(database: str, scale: float, done: str | None = None) -> None:
     from bench import audience_upload
 
     rows = max(15_000, int(1_500_000 * scale))
     path = audience_upload.generate(rows)
-    result = audience_upload.child_project(f"{SERVER}/{database}", str(path))
-    print(f"  upload of {result['rows']:,} numbers: {result['seconds']:.1f} s", flush=True)
+    for _ in _until(done):
+        result = audience_upload.child_project(f"{SERVER}/{database}", str(path))
+        print(f"  upload of {result['rows']:,} numbers: {result['seconds']:.1f} s", flush=True)
 
 
-def child_bill(database: str) -> None:
+def child_bill(database: str, done: str | None = None) -> None:
     from datetime import date
 
     setup_django(database)
@@ -611,20 +624,21 @@ def child_bill(database: str) -> None:
             last_number=99_999_999,
             actor=get_user_model().objects.get(username="bench-super"),
         )
-    with connection.cursor() as cur:  # a previous run's invoices for the period, set aside
-        cur.execute(
-            "DELETE FROM billing_invoiceline WHERE invoice_id IN "
-            "(SELECT id FROM billing_invoice WHERE period = %s)",
-            [period],
+    for _ in _until(done):
+        with connection.cursor() as cur:  # a previous run's invoices for the period, set aside
+            cur.execute(
+                "DELETE FROM billing_invoiceline WHERE invoice_id IN "
+                "(SELECT id FROM billing_invoice WHERE period = %s)",
+                [period],
+            )
+            cur.execute("DELETE FROM billing_invoice WHERE period = %s", [period])
+        s = time.perf_counter()
+        result = services.bill_month(period=period, triggered_by="admin_scale bench")
+        print(
+            f"  bill_month 2025-12: {result.invoices_created:,} invoices, "
+            f"{time.perf_counter() - s:.1f} s",
+            flush=True,
         )
-        cur.execute("DELETE FROM billing_invoice WHERE period = %s", [period])
-    s = time.perf_counter()
-    result = services.bill_month(period=period, triggered_by="admin_scale bench")
-    print(
-        f"  bill_month 2025-12: {result.invoices_created:,} invoices, "
-        f"{time.perf_counter() - s:.1f} s",
-        flush=True,
-    )
 
 
 def main() -> None:
@@ -640,10 +654,10 @@ def main() -> None:
         Path(args.out).write_text(json.dumps(measure(args.database, args.runs, args.until)))
         return
     if args.child == "upload":
-        child_upload(args.database, args.scale)
+        child_upload(args.database, args.scale, args.until)
         return
     if args.child == "bill":
-        child_bill(args.database)
+        child_bill(args.database, args.until)
         return
 
     small = None
@@ -668,6 +682,8 @@ def main() -> None:
                 args.database,
                 "--scale",
                 str(args.scale),
+                "--until",
+                done,
             ]
         )
         for kind in ("upload", "bill")
@@ -675,9 +691,10 @@ def main() -> None:
     time.sleep(2)
     s = time.perf_counter()
     loaded = run_child(args.database, 3)
+    Path(done).touch()  # the jobs stop after their current run
     for p in procs:
         p.wait()
-    print(f"  pages measured in {time.perf_counter() - s:.0f} s while the jobs ran")
+    print(f"  pages measured in {time.perf_counter() - s:.0f} s while the jobs ran (again)")
     Path(done).unlink(missing_ok=True)
     report(
         "Admin pages during upload + bill_month (3 runs, first discarded)",
