@@ -32,6 +32,17 @@ VERIFIED = {
 FRIENDSHIPS = [None, *Friendship.State.values]
 
 
+def write(live, prepared, *, exempt: bool, request_id=None) -> tuple[int, str]:
+    return push._judged_insert(
+        account_id=live["account"].pk,
+        version=live["version"],
+        prepared=prepared,
+        exempt=exempt,
+        now=NOW,
+        request_id=request_id or uuid.uuid4(),
+    )
+
+
 def read_back(pk: int) -> dict:
     notice = Notice.objects.get(pk=pk)
     return {c: getattr(notice, c) for c in NOTICE_COLUMNS}
@@ -80,14 +91,7 @@ def test_the_statement_writes_what_judge_and_the_row_writer_would(live):
                 line_user=user, account=live["account"], state=friendship, since=NOW
             )
         request_id = uuid.uuid4()
-        pk, state = push._judged_insert(
-            account_id=live["account"].pk,
-            version=live["version"],
-            prepared=prepared,
-            exempt=exempt,
-            now=NOW,
-            request_id=request_id,
-        )
+        pk, state = write(live, prepared, exempt=exempt, request_id=request_id)
         expected = expected_row(
             live,
             prepared,
@@ -108,14 +112,7 @@ def test_a_number_no_user_has_fails_at_once_and_keeps_no_values(live):
     prepared = Prepared(line_hash, pii.keyed_hash(line_hash), {"name": "王小明"}, "A" * 16)
     for exempt in (False, True):
         request_id = uuid.uuid4()
-        pk, state = push._judged_insert(
-            account_id=live["account"].pk,
-            version=live["version"],
-            prepared=prepared,
-            exempt=exempt,
-            now=NOW,
-            request_id=request_id,
-        )
+        pk, state = write(live, prepared, exempt=exempt, request_id=request_id)
         assert state == Notice.State.FAILED
         expected = expected_row(live, prepared, None, exempt=exempt, request_id=request_id)
         assert expected["values_secret"] == ""
@@ -137,12 +134,5 @@ def test_another_accounts_friendship_does_not_count(live):
         sms_verified_at=NOW - timedelta(days=1),
     )
     Friendship.objects.create(line_user=user, account=other, state="blocked", since=NOW)
-    _pk, state = push._judged_insert(
-        account_id=live["account"].pk,
-        version=live["version"],
-        prepared=prepared,
-        exempt=False,
-        now=NOW,
-        request_id=uuid.uuid4(),
-    )
+    _pk, state = write(live, prepared, exempt=False)
     assert state == Notice.State.DELIVERED
