@@ -216,9 +216,10 @@ def notice_push(
     *, sender: Sender, version: TemplateVersion, values: dict, to: str, delivery_tag: str = ""
 ) -> tuple[int, str]:
     """Accept one phone-number push for ``sender``'s account with an approved ``version``
-    (``template_match``): judged at once, recorded with one INSERT. Returns ``(notice id,
-    state)``. Raises ``SendRefused`` (nothing recorded) for every bad input. A delivered notice
-    is charged and its webhook queued by ``notices_finish`` right after (``finish_soon``)."""
+    (``template_match``): judged and recorded at once, in one statement (``_judged_insert``).
+    Returns ``(notice id, state)``. Raises ``SendRefused`` (nothing recorded) for every bad
+    input. A delivered notice is charged and its webhook queued by ``notices_finish`` right
+    after (``finish_soon``)."""
     if sender.refusal is not None:
         raise SendRefused(sender.refusal[0], details=sender.refusal[1])
     global _keyed

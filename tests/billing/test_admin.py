@@ -340,3 +340,15 @@ def test_the_plan_ledger_list_runs_no_query_per_row(client, manager):
         subscription(actor=manager)
     assert PlanChange.objects.count() >= 6
     assert queries() == few
+
+
+def test_the_plan_ledger_list_shows_the_newest_change_first(client, manager):
+    """Newest first by key, not the model's ordering (subscription by account name, then
+    period), which sorted the whole ledger on every page."""
+    client.force_login(manager)
+    first = subscription(actor=manager, account=factories.AccountFactory(name="A 最早的帳號"))
+    last = subscription(actor=manager, account=factories.AccountFactory(name="Z 最新的帳號"))
+    response = client.get(reverse("admin:billing_planchange_changelist"))
+    rows = list(response.context["cl"].result_list)
+    assert rows[0] == PlanChange.objects.filter(subscription=last).latest("pk")
+    assert rows.index(PlanChange.objects.get(subscription=first)) > 0
