@@ -366,42 +366,70 @@ def actions_on(user, organization) -> frozenset[Action]:
     return actions
 
 
-def _role_actions_anywhere(user, action: Action) -> bool:
-    """Whether the user's role in any live organization, or an active agency access, grants
-    ``action`` (one query per user, then cached on the user object for the request)."""
+def _rights(user) -> tuple[tuple[int, str, bool], ...]:
+    """(organization id, role, through agency access) of each live organization where the user
+    is a member and each client of their active agency access: one query per user, then cached
+    on the user object for the request (``forget_rights`` clears it). The roles are kept, not
+    the rights, so a change to ``ROLE_ACTIONS`` applies at once (docs/permissions.md)."""
     from .models import Membership
 
-    cache = user.__dict__.get("_lbm_actions_anywhere")
+    cache = user.__dict__.get("_lbm_rights")
     if cache is None:
-        # One query: the member roles and (flagged) the agency roles.
         rows = (
-            Membership.objects.filter(
-                user=user,
-                organization__status__in=_live_statuses(),
-            )
+            Membership.objects.filter(user=user, organization__status__in=_live_statuses())
             .order_by()
             .annotate(by_agency=models.Value(False))
-            .values_list("role", "by_agency")
+            .values_list("organization_id", "role", "by_agency")
             .union(
                 active_agency_access(user)
                 .order_by()
                 .annotate(by_agency=models.Value(True))
-                .values_list("role", "by_agency")
+                .values_list("client_id", "role", "by_agency")
             )
         )
-        cache = user.__dict__["_lbm_actions_anywhere"] = frozenset().union(
-            *(
-                ROLE_ACTIONS.get(role, frozenset()) - (AGENCY_NEVER if agency else frozenset())
-                for role, agency in rows
-            )
-        )
-    return action in cache
+        cache = user.__dict__["_lbm_rights"] = tuple(rows)
+    return cache
+
+
+def _role_actions_anywhere(user, action: Action) -> bool:
+    """Whether the user's role in any live organization, or an active agency access, grants
+    ``action``."""
+    return any(
+        action in ROLE_ACTIONS.get(role, frozenset()) - (AGENCY_NEVER if agency else frozenset())
+        for _org, role, agency in _rights(user)
+    )
+
+
+def _member_organizations(user, action: Action) -> list[int]:
+    """The ids of the live organizations where the user's own role grants ``action``: a short
+    list (a person belongs to a few organizations), inlined into the visibility filters so the
+    planner estimates a large organization's rows from its statistics for that id
+    (docs/permissions.md#visibility-at-scale)."""
+    return sorted(
+        {
+            org
+            for org, role, agency in _rights(user)
+            if not agency and action in ROLE_ACTIONS.get(role, frozenset())
+        }
+    )
 
 
 def _live_statuses() -> list[str]:
     from .models import Organization
 
     return [s for s in Organization.Status.values if s != Organization.Status.DELETED]
+
+
+def _agency_roles(user) -> frozenset[str]:
+    """The roles of the user's active agency access."""
+    return frozenset(role for _org, role, agency in _rights(user) if agency)
+
+
+def _works_as_agency(user, action: Action) -> bool:
+    """Whether an active agency access of the user grants ``action``. Most customers hold none:
+    their visibility filters then keep only their own organizations, instead of an OR of
+    branches that reads every account link (docs/permissions.md#visibility-at-scale)."""
+    return action not in AGENCY_NEVER and not _agency_roles(user).isdisjoint(roles_with(action))
 
 
 def _agency_access_for(user, action: Action):
@@ -414,13 +442,13 @@ def _agency_access_for(user, action: Action):
 
 
 def organization_ids(user, action: Action = Action.VIEW):
-    """A subquery of the ids of the live organizations where ``user``'s role, or their agency
-    access, grants ``action``."""
-    from .models import Membership, Organization
+    """The ids of the live organizations where ``user``'s role, or their agency access, grants
+    ``action``: a list when they work through no agency access, else a subquery."""
+    from .models import Organization
 
-    members = Membership.objects.filter(user=user, role__in=roles_with(action)).values(
-        "organization_id"
-    )
+    members = _member_organizations(user, action)
+    if not _works_as_agency(user, action):
+        return members
     agency = _agency_access_for(user, action).values("client_id")
     return Organization.objects.filter(
         models.Q(pk__in=members) | models.Q(pk__in=agency), status__in=_live_statuses()
@@ -431,24 +459,22 @@ def _account_ids(user, action: Action, statuses=None):
     """A subquery of the ids of the accounts linked to organizations where ``user`` may do
     ``action``: every account of their own organizations, and of a client only those its agency
     access is limited to (or all of them when it is not limited)."""
-    from .models import AccountLink, AgencyAccessAccount, Membership
+    from .models import AccountLink, AgencyAccessAccount
 
     statuses = statuses or [AccountLink.Status.APPROVED]
-    members = Membership.objects.filter(
-        user=user, role__in=roles_with(action), organization__status__in=_live_statuses()
-    ).values("organization_id")
-    access = _agency_access_for(user, action)
-    unlimited = access.filter(accounts__isnull=True).values("client_id")
-    chosen = AgencyAccessAccount.objects.filter(access__in=access.values("pk")).values("account_id")
-    return AccountLink.objects.filter(
-        models.Q(organization_id__in=members)
-        | models.Q(organization_id__in=unlimited)
-        | (
+    members = _member_organizations(user, action)
+    reach = models.Q(organization_id__in=members)
+    if _works_as_agency(user, action):
+        access = _agency_access_for(user, action)
+        unlimited = access.filter(accounts__isnull=True).values("client_id")
+        chosen = AgencyAccessAccount.objects.filter(access__in=access.values("pk")).values(
+            "account_id"
+        )
+        reach |= models.Q(organization_id__in=unlimited) | (
             models.Q(organization_id__in=access.values("client_id"))
             & models.Q(account_id__in=chosen)
-        ),
-        status__in=statuses,
-    ).values("account_id")
+        )
+    return AccountLink.objects.filter(reach, status__in=statuses).values("account_id")
 
 
 def _account_path_for(model, organization_path: str) -> "str | None":
@@ -497,7 +523,9 @@ def visible(
     ``organization_path`` is the lookup from the model to its organization (``"pk"`` for
     organizations, ``"organization"`` by default). For rows that belong to an account rather
     than an organization, ``account_path`` (e.g. ``"account"``) narrows them to accounts linked
-    (approved) to the user's organizations. The filter is one subquery, never a query per row.
+    (approved) to the user's organizations. The filter is subqueries on the ids of the user's
+    few organizations, read once per request, never a query per row
+    (docs/permissions.md#visibility-at-scale).
     """
     from .models import Account, Organization
 
@@ -511,6 +539,8 @@ def visible(
     if action not in ORGANIZATION_ACTIONS:
         return queryset.none()
     ids = organization_ids(user, action)
+    if isinstance(ids, list) and not ids:  # no organization of theirs, no agency access
+        return queryset.none()
     if account_path is not None:
         return queryset.filter(**{f"{account_path}__in": _account_ids(user, action)})
     if issubclass(model, Organization):
@@ -522,14 +552,12 @@ def visible(
     path = organization_path or "organization"
     narrowed = queryset.filter(**{f"{path}__in": ids})
     linked = _account_path_for(model, path)
-    if linked is None:
+    if linked is None or not _works_as_agency(user, action):
+        # Without agency access every visible row is in one of the user's own organizations,
+        # where no account limit applies.
         return narrowed
     # Rows of a client's accounts that the user's agency access leaves out are invisible.
-    from .models import Membership
-
-    members = Membership.objects.filter(user=user, role__in=roles_with(action)).values(
-        "organization_id"
-    )
+    members = _member_organizations(user, action)
     return narrowed.filter(
         models.Q(**{f"{path}__in": members})
         | models.Q(**{f"{linked}__isnull": True})
@@ -546,7 +574,7 @@ def grant_role(membership) -> None:
 def forget_rights(user) -> None:
     """Forget the rights cached on ``user`` for this request (after a role or an agency access
     changed)."""
-    for key in ("_lbm_org_roles", "_lbm_agency", "_lbm_actions_anywhere"):
+    for key in ("_lbm_org_roles", "_lbm_agency", "_lbm_rights"):
         user.__dict__.pop(key, None)
 
 

@@ -181,7 +181,12 @@ def test_reviewer_sees_every_organization(two_orgs):
 
 
 def test_visible_is_one_query(two_orgs, django_assert_num_queries):
+    """One query for the rows, whatever their number; the first call of a request also reads
+    whether the user works through agency access (docs/permissions.md#visibility-at-scale)."""
     _own, _other, users = two_orgs
+    permissions.forget_rights(users["viewer"])
+    with django_assert_num_queries(2):
+        list(permissions.visible(users["viewer"], AccountLink.objects.all()))
     with django_assert_num_queries(1):
         list(permissions.visible(users["viewer"], AccountLink.objects.all()))
 
