@@ -375,6 +375,8 @@ class PlanChangeAdmin(ReadOnlyAdmin):
     # the subscription's account name, a sort of every change in the ledger on each page
     # (0.4 s for 100,000 changes in the admin-scale bench).
     ordering = ("-pk",)
+    # The last page from the other end, not OFFSET 100,000 (0.43 s at scale).
+    paginator = EstimatedCountPaginator
     list_select_related = (
         "subscription__account",
         "subscription__plan",

@@ -13,9 +13,11 @@ last page of 5,000,000 notices reads all 5,000,000). ``LargeTablePaginator`` bou
   is then the oldest rows at ``OFFSET 0`` (also when the count is an estimate). Pages farther
   than ``MAX_OFFSET`` rows from both ends are not served (Django's changelist answers an invalid
   page by going back to the first); the page links skip them. A filter, a search or the date
-  hierarchy narrows the list to reach them.
+  hierarchy narrows the list to reach them. A page past the end (the count moved since the
+  link was drawn) is the last page.
 """
 
+from django.core.exceptions import EmptyResultSet
 from django.core.paginator import EmptyPage, Paginator
 from django.db import connections
 from django.db.models import QuerySet
@@ -61,7 +63,10 @@ class LargeTablePaginator(Paginator):
         connection = connections[qs.db]
         if connection.vendor != "postgresql":
             return None
-        sql, params = qs.order_by().query.sql_with_params()
+        try:
+            sql, params = qs.order_by().query.sql_with_params()
+        except EmptyResultSet:  # a filter that matches nothing, e.g. ``pk__in=[]``
+            return 0
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
             plan = cursor.fetchone()[0]
@@ -84,7 +89,15 @@ class LargeTablePaginator(Paginator):
         return min(bottom, self.count - top) <= self.MAX_OFFSET
 
     def validate_number(self, number):
-        number = super().validate_number(number)
+        try:
+            number = super().validate_number(number)
+        except EmptyPage:
+            # Past the end: the rows shrank, or the estimate moved, since the page that linked
+            # here was drawn (an upload or a month-end run changes it by the minute). The last
+            # page is what the person asked for, not an error.
+            if int(number) < 1:  # parsed already: only the range was wrong
+                raise
+            number = self.num_pages
         if not self.reachable(number):
             raise EmptyPage(self.error_messages["too_deep"])
         return number
