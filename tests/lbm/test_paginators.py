@@ -129,3 +129,11 @@ def test_on_postgresql_a_big_list_takes_the_estimate_in_the_same_two_queries(gro
     assert 1000 < count < 4000  # the planner's estimate of 2,095 rows, not a COUNT(*)
     assert len(few.captured_queries) == len(lots.captured_queries) == 2
     assert lots.captured_queries[1]["sql"].startswith("EXPLAIN")
+
+
+def test_a_filter_that_matches_nothing_counts_zero_on_any_database(groups):
+    # ``pk__in=[]`` cannot be compiled to SQL (Django answers it without a query); a customer
+    # with no organization of theirs gets such a list (lbm.permissions.visible).
+    nothing = LargeTablePaginator(Group.objects.filter(pk__in=[]).order_by("name"), 10)
+    assert nothing.count == 0 and nothing.exact
+    assert list(nothing.page(1).object_list) == []
