@@ -539,7 +539,8 @@ def measure(database: str, runs: int, until: str | None) -> dict:
     # The pages are found with the test environment's instrumentation (a response's context
     # gives the changelist), then timed without it: it keeps every rendered context alive, so
     # the process grew by ~7,000 objects a page and Python's full garbage collections (~250 ms
-    # each at 400,000 objects) landed inside the timed requests. A server keeps none of them.
+    # each at 400,000 objects) landed inside the timed requests. A server keeps none of them,
+    # and freezes its start-up heap (lbm/gunicorn_conf.py ``post_worker_init``): so does this.
     setup_test_environment()
     clients, found = {}, {}
     for label, user in users.items():
@@ -549,6 +550,7 @@ def measure(database: str, runs: int, until: str | None) -> dict:
     teardown_test_environment()
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     gc.collect()
+    gc.freeze()
     results = {}
     for label, client in clients.items():
         for name, url in found[label]:
