@@ -420,16 +420,15 @@ def _live_statuses() -> list[str]:
     return [s for s in Organization.Status.values if s != Organization.Status.DELETED]
 
 
-def _agency_roles(user) -> frozenset[str]:
-    """The roles of the user's active agency access."""
-    return frozenset(role for _org, role, agency in _rights(user) if agency)
-
-
 def _works_as_agency(user, action: Action) -> bool:
     """Whether an active agency access of the user grants ``action``. Most customers hold none:
     their visibility filters then keep only their own organizations, instead of an OR of
     branches that reads every account link (docs/permissions.md#visibility-at-scale)."""
-    return action not in AGENCY_NEVER and not _agency_roles(user).isdisjoint(roles_with(action))
+    if action in AGENCY_NEVER:
+        return False
+    return any(
+        agency and action in ROLE_ACTIONS.get(role, ()) for _o, role, agency in _rights(user)
+    )
 
 
 def _agency_access_for(user, action: Action):
@@ -538,9 +537,9 @@ def visible(
         return queryset
     if action not in ORGANIZATION_ACTIONS:
         return queryset.none()
+    if not _works_as_agency(user, action) and not _member_organizations(user, action):
+        return queryset.none()  # no organization of theirs grants it, nor any agency access
     ids = organization_ids(user, action)
-    if isinstance(ids, list) and not ids:  # no organization of theirs, no agency access
-        return queryset.none()
     if account_path is not None:
         return queryset.filter(**{f"{account_path}__in": _account_ids(user, action)})
     if issubclass(model, Organization):

@@ -76,6 +76,53 @@ def test_the_short_filter_shows_what_the_full_one_shows(users, monkeypatch):
     assert compared > 50
 
 
+def test_every_action_the_same_rows_in_both_shapes_and_none_a_step_too_low(users, monkeypatch):
+    from audiences.models import Audience
+    from lbm.models import Organization
+    from notifications.models import Notice
+
+    users, _, _ = users
+    lists = [
+        (Organization.objects.all(), {"organization_path": "pk"}),
+        (Account.objects.all(), {}),
+        (AccountLink.objects.all(), {}),
+        (Audience.objects.all(), {}),
+        (Notice.objects.all(), {"account_path": "account"}),
+    ]
+
+    def rows(user, queryset, action, kwargs):
+        permissions.forget_rights(user)
+        found = permissions.visible(user, queryset, action, **kwargs)
+        return set(found.values_list("pk", flat=True))
+
+    for action in sorted(permissions.ORGANIZATION_ACTIONS):
+        for label, user in users.items():
+            for queryset, kwargs in lists:
+                natural = rows(user, queryset, action, kwargs)
+                with monkeypatch.context() as m:
+                    m.setattr(permissions, "_works_as_agency", lambda u, a: a not in AGENCY_NEVER)
+                    assert rows(user, queryset, action, kwargs) == natural, (action, label)
+    # A role one step too low, and agency access, which never grants these, get no rows.
+    for label, action in (
+        ("viewer", Action.CREATE_AUDIENCES),
+        ("operator_data", Action.SHARE_AUDIENCES),
+        ("operator", Action.MANAGE_MEMBERS),
+        ("limited", Action.MANAGE_LINKS),
+        ("unlimited", Action.EXPORT_NOTICES),
+    ):
+        assert not rows(
+            users[label], Organization.objects.all(), action, {"organization_path": "pk"}
+        )
+        assert not rows(users[label], AccountLink.objects.all(), action, {})
+    assert rows(
+        users["admin"],
+        Organization.objects.all(),
+        Action.MANAGE_MEMBERS,
+        {"organization_path": "pk"},
+    )
+    assert rows(users["limited"], AccountLink.objects.all(), Action.SHARE_AUDIENCES, {})
+
+
 def test_an_agency_worker_sees_only_the_accounts_the_access_names(users):
     from notifications.models import Notice
 
